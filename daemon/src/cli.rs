@@ -1,0 +1,112 @@
+//! The command-line interface: subcommands, flags and their help texts.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dinoedge_heads::InputSize;
+
+#[derive(Debug, Parser)]
+#[command(name = "dinoedge", version, about = "Edge monitoring: DINOv2 depth on the CPU, distance rules, MQTT alarms")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make, import and download backbone models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Write a DINOv2 weight file with random weights (Hugging Face layout), for tests,
+    /// benchmarks and the offline demo.
+    Init {
+        /// Random weights, initialised as the reference does (the only kind `init` makes;
+        /// official weights come from `dinoedge model pull`).
+        #[arg(long, required = true)]
+        random: bool,
+        #[arg(long, value_enum, default_value_t = ArchArg::Small)]
+        arch: ArchArg,
+        /// Register tokens (4 for the `*-with-registers` layout).
+        #[arg(long, default_value_t = 0)]
+        registers: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The safetensors file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Build a backbone ONNX graph from a Hugging Face DINOv2 safetensors file (and the
+    /// `config.json` beside it, if any).
+    Import {
+        #[arg(long)]
+        weights: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Input size HEIGHTxWIDTH in pixels, each a multiple of 14.
+        #[arg(long, default_value = "224x224")]
+        input: InputSize,
+        /// 1-based blocks whose normed tokens are extra outputs [default: 4 evenly spaced,
+        /// 3,6,9,12 for ViT-S/14].
+        #[arg(long, value_delimiter = ',')]
+        blocks: Option<Vec<usize>>,
+    },
+    /// Download the official facebook/dinov2-small weights (pinned revision and sha256)
+    /// into the model cache, then import them.
+    Pull {
+        /// Input size of the imported backbone.
+        #[arg(long, default_value = "224x224")]
+        input: InputSize,
+        /// Model cache [default: $DINOEDGE_CACHE_DIR, $STATE_DIRECTORY/models,
+        /// $XDG_CACHE_HOME/dinoedge or ~/.cache/dinoedge].
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// A mirror with the hub's URL layout.
+        #[arg(long, default_value = dinoedge_heads::pull::HUGGING_FACE)]
+        endpoint: String,
+        /// Expect this sha256 instead of the pinned one (for a mirror's own file).
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Only download; do not import.
+        #[arg(long)]
+        no_import: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ArchArg {
+    /// ViT-S/14 (facebook/dinov2-small)
+    Small,
+    /// ViT-B/14 (facebook/dinov2-base)
+    Base,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Latency of the backbone: load time, median and p90 over repeated runs, GFLOP/s.
+    Backbone {
+        /// The backbone ONNX [default: the cached one for --input].
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Input size; must be the model's own (it is fixed at import).
+        #[arg(long)]
+        input: Option<InputSize>,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Timed runs (at least 20).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(20..))]
+        runs: u32,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 3)]
+        warmup: u32,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}

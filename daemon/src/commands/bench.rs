@@ -1,0 +1,89 @@
+//! `dinoedge bench backbone`: backbone latency, measured, never asserted. The results go
+//! to BENCHMARKS.md together with an ONNX Runtime baseline (tools/bench/).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use dinoedge_heads::{Backbone, pull};
+use ndarray::Array4;
+
+use crate::cli::BenchCommand;
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Backbone { model, input, threads, runs, warmup, json } => {
+            let path = match (model, input) {
+                (Some(model), _) => model,
+                (None, input) => pull::cached_backbone(&pull::cache_dir(), input.unwrap_or(dinoedge_heads::InputSize::new(224, 224))),
+            };
+            let started = Instant::now();
+            let backbone = Backbone::load(&path, threads)
+                .with_context(|| format!("loading {} (make one with `dinoedge model import` or `model pull`)", path.display()))?;
+            let load = started.elapsed();
+            let meta = backbone.meta().clone();
+            if let Some(input) = input.filter(|i| *i != meta.input) {
+                bail!(
+                    "{} was imported for input {}, not {input}; import the weights again with --input {input}",
+                    path.display(),
+                    meta.input
+                );
+            }
+            let pixels = Array4::from_shape_fn((1, 3, meta.input.height, meta.input.width), |(_, c, y, x)| {
+                ((x * 7 + y * 13 + c * 29) % 101) as f32 / 50.0 - 1.0
+            });
+            for _ in 0..warmup {
+                backbone.run(pixels.clone())?;
+            }
+            let mut times: Vec<Duration> = (0..runs)
+                .map(|_| {
+                    let input = pixels.clone();
+                    let start = Instant::now();
+                    backbone.run(input).map(|_| start.elapsed())
+                })
+                .collect::<Result<_, _>>()?;
+            times.sort();
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            let median = ms(times[times.len() / 2]);
+            let p90 = ms(times[(times.len() * 9).div_ceil(10) - 1]);
+            let (rows, cols) = meta.input.grid(meta.spec.patch)?;
+            let gflops = meta.spec.flops(rows * cols) / 1e9;
+            let cpu = cpu_model();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "runtime": "tract",
+                        "model": path.display().to_string(),
+                        "arch": meta.spec.name(),
+                        "input": meta.input.to_string(),
+                        "threads": threads,
+                        "runs": runs,
+                        "load_ms": ms(load),
+                        "median_ms": median,
+                        "p90_ms": p90,
+                        "min_ms": ms(times[0]),
+                        "gflop": gflops,
+                        "gflops_per_s": gflops / (median / 1e3),
+                        "cpu": cpu,
+                    })
+                );
+            } else {
+                println!("backbone  {} ({}), input {}", path.display(), meta.spec.name(), meta.input);
+                println!("cpu       {cpu}, {threads} thread(s)");
+                println!("load      {:.0} ms (parse, optimise, plan)", ms(load));
+                println!("latency   median {median:.1} ms, p90 {p90:.1} ms, min {:.1} ms over {runs} runs", ms(times[0]));
+                println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}

@@ -1,0 +1,13 @@
+//! The subcommands, one module each.
+
+mod bench;
+mod model;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Model(cmd) => model::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}

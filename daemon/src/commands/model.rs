@@ -1,0 +1,101 @@
+//! `dinoedge model init | import | pull`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use dinoedge_heads::import::{ImportOptions, import};
+use dinoedge_heads::onnx::meta::BackboneMeta;
+use dinoedge_heads::pull::{self, DINOV2_SMALL, Fetched};
+use dinoedge_heads::vit::Arch;
+use dinoedge_heads::{InputSize, init};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{ArchArg, ModelCommand};
+
+pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
+    match cmd {
+        ModelCommand::Init { random: _, arch, registers, seed, out } => {
+            let arch = match arch {
+                ArchArg::Small => Arch::Small,
+                ArchArg::Base => Arch::Base,
+            };
+            init::write_random(arch, registers, seed, &out)?;
+            println!("wrote random {} weights (seed {seed}) to {}", dinoedge_heads::vit::VitSpec::new(arch, registers).name(), out.display());
+            Ok(())
+        }
+        ModelCommand::Import { weights, out, input, blocks } => {
+            let meta = import(&weights, &out, &ImportOptions { input, blocks })?;
+            report_import(&meta, &out);
+            Ok(())
+        }
+        ModelCommand::Pull { input, cache_dir, endpoint, sha256, no_import } => {
+            pull_and_import(input, &cache_dir.unwrap_or_else(pull::cache_dir), &endpoint, sha256, no_import)
+        }
+    }
+}
+
+fn report_import(meta: &BackboneMeta, out: &Path) {
+    let blocks: Vec<String> = meta.blocks.iter().map(ToString::to_string).collect();
+    println!(
+        "wrote {} ({}, input {}, outputs cls, patch_tokens and blocks {})",
+        out.display(),
+        meta.spec.name(),
+        meta.input,
+        blocks.join(",")
+    );
+}
+
+fn pull_and_import(
+    input: InputSize,
+    cache: &Path,
+    endpoint: &str,
+    sha256: Option<String>,
+    no_import: bool,
+) -> anyhow::Result<()> {
+    let pinned = DINOV2_SMALL;
+    let url = pinned.url(endpoint);
+    let sha256 = sha256.unwrap_or_else(|| pinned.sha256.to_string()).to_lowercase();
+    let weights = cache.join(pinned.cache_name());
+    let bar = ProgressBar::hidden();
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(pinned.repo);
+    let mut progress = |done: u64, total: Option<u64>| {
+        if bar.is_hidden() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        if let Some(total) = total {
+            bar.set_length(total);
+        }
+        bar.set_position(done);
+    };
+    let fetched = pull::fetch(&url, &sha256, &weights, &mut progress).with_context(|| {
+        format!(
+            "could not download {}. Without network access, copy {} (sha256 {sha256}) onto this machine \
+             and run `dinoedge model import --weights FILE --out {}`",
+            pinned.repo,
+            pinned.file,
+            pull::cached_backbone(cache, input).display()
+        )
+    })?;
+    bar.finish_and_clear();
+    match fetched {
+        Fetched::AlreadyPresent => println!("{} is already in the cache, checksum verified", weights.display()),
+        Fetched::Downloaded { bytes, resumed_from: 0 } => {
+            println!("downloaded {} ({bytes} bytes, sha256 verified)", weights.display())
+        }
+        Fetched::Downloaded { bytes, resumed_from } => println!(
+            "downloaded {} ({bytes} bytes, resumed after {resumed_from}, sha256 verified)",
+            weights.display()
+        ),
+    }
+    if !no_import {
+        let out = pull::cached_backbone(cache, input);
+        let meta = import(&weights, &out, &ImportOptions { input, blocks: None })?;
+        report_import(&meta, &out);
+    }
+    Ok(())
+}

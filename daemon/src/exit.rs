@@ -1,0 +1,32 @@
+//! Exit codes, after sysexits(3): scripts and systemd tell a bad input file from a
+//! missing network. (The daemon's config errors will exit with 78, EX_CONFIG.)
+
+use std::process::ExitCode;
+
+use dinoedge_heads::ModelError;
+
+pub const EX_USAGE: u8 = 64;
+pub const EX_DATAERR: u8 = 65;
+pub const EX_UNAVAILABLE: u8 = 69;
+pub const EX_SOFTWARE: u8 = 70;
+pub const EX_IOERR: u8 = 74;
+
+pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    let code = match err.chain().find_map(|e| e.downcast_ref::<ModelError>()) {
+        Some(ModelError::Io { .. }) => EX_IOERR,
+        Some(ModelError::InputSize { .. }) => EX_USAGE,
+        Some(ModelError::Download { .. }) => EX_UNAVAILABLE,
+        Some(ModelError::Inference(_)) => EX_SOFTWARE,
+        Some(
+            ModelError::NotSafetensors { .. }
+            | ModelError::MissingTensor { .. }
+            | ModelError::TensorShape { .. }
+            | ModelError::TensorDtype { .. }
+            | ModelError::Onnx { .. }
+            | ModelError::Checksum { .. }
+            | ModelError::Config { .. },
+        ) => EX_DATAERR,
+        None => 1,
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,131 @@
+//! The backbone at run time: a dinoedge backbone ONNX file loaded into an optimised tract
+//! plan with its fixed input shape, run on a thread pool of a chosen size, returning the
+//! class token and the patch-token maps as `ndarray` arrays.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use image::RgbImage;
+use ndarray::{Array1, Array3, Array4, Ix2, Ix3};
+use prost::Message;
+use tract_linalg::multithread::{Executor, multithread_tract_scope};
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use crate::error::{ModelError, Result};
+use crate::onnx::dinov2;
+use crate::onnx::meta::BackboneMeta;
+use crate::preprocess;
+
+/// The tokens of one intermediate block, after the final LayerNorm.
+#[derive(Debug, Clone)]
+pub struct BlockTokens {
+    /// 1-based block index.
+    pub block: usize,
+    /// [D]
+    pub cls: Array1<f32>,
+    /// [rows, cols, D]
+    pub patch_tokens: Array3<f32>,
+}
+
+/// What the backbone computes for one frame.
+#[derive(Debug, Clone)]
+pub struct BackboneOutputs {
+    /// [D]
+    pub cls: Array1<f32>,
+    /// [rows, cols, D]: the patch grid, row-major as the image.
+    pub patch_tokens: Array3<f32>,
+    /// The requested intermediate blocks, in increasing order.
+    pub blocks: Vec<BlockTokens>,
+}
+
+pub struct Backbone {
+    plan: Arc<TypedSimplePlan>,
+    meta: BackboneMeta,
+    executor: Executor,
+    path: PathBuf,
+}
+
+impl Backbone {
+    /// Loads and optimises `path` for `threads` inference threads (tract's matmul pool).
+    pub fn load(path: &Path, threads: usize) -> Result<Self> {
+        let onnx_error = |reason: String| ModelError::Onnx { path: path.to_path_buf(), reason };
+        if threads == 0 {
+            return Err(onnx_error("the thread count must be at least 1".into()));
+        }
+        let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
+        let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| onnx_error(format!("not ONNX ({e})")))?;
+        drop(bytes);
+        let props: Vec<(String, String)> =
+            proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+        let meta = BackboneMeta::from_props(&props)
+            .map_err(|e| onnx_error(format!("{e}; make it with `dinoedge model import`")))?;
+        let plan = tract_onnx::onnx()
+            .model_for_proto_model(&proto)
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| onnx_error(format!("{e:#}")))?;
+        let executor = if threads == 1 { Executor::SingleThread } else { Executor::multithread(threads) };
+        Ok(Self { plan, meta, executor, path: path.to_path_buf() })
+    }
+
+    pub fn meta(&self) -> &BackboneMeta {
+        &self.meta
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Resizes and normalises a frame, then runs the backbone on it.
+    pub fn embed(&self, frame: &RgbImage) -> Result<BackboneOutputs> {
+        self.run(preprocess::to_input(frame, self.meta.input))
+    }
+
+    /// Runs the backbone on a normalised [1, 3, H, W] tensor of the model's input size.
+    pub fn run(&self, pixels: Array4<f32>) -> Result<BackboneOutputs> {
+        let expected = (1, 3, self.meta.input.height, self.meta.input.width);
+        if pixels.dim() != expected {
+            return Err(ModelError::Inference(format!(
+                "tensor `{}` has shape {:?}, the model takes {expected:?}",
+                dinov2::INPUT,
+                pixels.shape()
+            )));
+        }
+        let outputs = multithread_tract_scope(self.executor.clone(), || self.plan.run(tvec!(Tensor::from(pixels).into())))
+            .map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        let (rows, cols) = self.meta.input.grid(self.meta.spec.patch)?;
+        let d = self.meta.spec.hidden;
+        let mut outputs = outputs.into_iter();
+        let mut next_pair = || -> Result<(Array1<f32>, Array3<f32>)> {
+            let (cls, patches) = outputs.next().zip(outputs.next()).ok_or_else(|| {
+                ModelError::Inference("the model has fewer outputs than its metadata lists".into())
+            })?;
+            let cls = view(&cls)?.into_dimensionality::<Ix2>().map_err(shape_error)?.row(0).to_owned();
+            let patches = view(&patches)?
+                .into_dimensionality::<Ix3>()
+                .map_err(shape_error)?
+                .to_shape((rows, cols, d))
+                .map_err(shape_error)?
+                .into_owned();
+            Ok((cls, patches))
+        };
+        let (cls, patch_tokens) = next_pair()?;
+        let blocks = self
+            .meta
+            .blocks
+            .clone()
+            .into_iter()
+            .map(|block| next_pair().map(|(cls, patch_tokens)| BlockTokens { block, cls, patch_tokens }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BackboneOutputs { cls, patch_tokens, blocks })
+    }
+}
+
+fn view(value: &TValue) -> Result<ndarray::ArrayViewD<'_, f32>> {
+    value.to_plain_array_view::<f32>().map_err(|e| ModelError::Inference(format!("{e:#}")))
+}
+
+fn shape_error(e: ndarray::ShapeError) -> ModelError {
+    ModelError::Inference(format!("unexpected output shape: {e}"))
+}

@@ -1,0 +1,21 @@
+//! Everything about models in dinoedge: DINOv2 weight files (reading, random init,
+//! download), their import into an ONNX graph, the tract runtime that runs it, and the
+//! preprocessing of frames. Later: the depth heads, their training and evaluation.
+//!
+//! This crate knows nothing of MQTT, cameras or rules (see `../shared/ARCHITECTURE.md`).
+
+pub mod backbone;
+pub mod error;
+pub mod files;
+pub mod import;
+pub mod init;
+pub mod onnx;
+pub mod posembed;
+pub mod preprocess;
+pub mod pull;
+pub mod size;
+pub mod vit;
+
+pub use backbone::{Backbone, BackboneOutputs};
+pub use error::ModelError;
+pub use size::InputSize;

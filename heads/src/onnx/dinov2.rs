@@ -1,0 +1,139 @@
+//! The DINOv2 forward pass as an ONNX graph with a fixed input size.
+//!
+//! Inputs: `pixel_values` [1, 3, H, W], normalised. Outputs: `cls` [1, D] and
+//! `patch_tokens` [1, N, D] after the final LayerNorm, and for each requested block b
+//! `block{b}_cls` [1, D] and `block{b}_patch_tokens` [1, N, D]: that block's output passed
+//! through the final LayerNorm, as DINOv2's `get_intermediate_layers(norm=True)` does.
+//! Register tokens are dropped from the outputs.
+//!
+//! The graph is shaped for CPU inference rather than copied op for op: tokens flow as a
+//! 2-D [T, D] matrix (batch 1), the position embedding is resampled at import and baked
+//! in with the class token, the attention scale is folded into the query weights and each
+//! LayerScale into the projection before it. These are exact rewrites (up to float
+//! rounding), checked by the parity tests against the reference.
+
+use ndarray::{Array1, Array2, Axis, concatenate, s};
+
+use super::graph::{Attr, GraphBuilder};
+use super::meta::BackboneMeta;
+use crate::error::Result;
+use crate::posembed::resample;
+use crate::vit::{DinoWeights, LayerNorm, Linear};
+
+/// Names of the graph's input and fixed outputs.
+pub const INPUT: &str = "pixel_values";
+pub const CLS: &str = "cls";
+pub const PATCH_TOKENS: &str = "patch_tokens";
+
+pub fn block_cls(block: usize) -> String {
+    format!("block{block}_cls")
+}
+
+pub fn block_patch_tokens(block: usize) -> String {
+    format!("block{block}_patch_tokens")
+}
+
+/// Builds the encoded ONNX model. `meta.blocks` must already be validated (1..=depth).
+pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
+    let spec = &w.spec;
+    let (rows, cols) = meta.input.grid(spec.patch)?;
+    let (d, r, n) = (spec.hidden, spec.registers, rows * cols);
+    let t = 1 + r + n;
+    let mut g = GraphBuilder::default();
+
+    // Patch embedding: a stride-P convolution, then [D, N] -> [N, D].
+    let pixels = g.input(INPUT, &[1, 3, meta.input.height, meta.input.width]);
+    let kernel = g.constant("patch_weight", w.patch_weight.view());
+    let bias = g.constant("patch_bias", w.patch_bias.view());
+    let p = spec.patch as i64;
+    let conv = g.node(
+        "Conv",
+        &[&pixels, &kernel, &bias],
+        &[("kernel_shape", Attr::Ints(vec![p, p])), ("strides", Attr::Ints(vec![p, p]))],
+    );
+    let flat = g.reshape(&conv, &[d as i64, n as i64]);
+    let patches = g.transpose(&flat, &[1, 0]);
+
+    // Position embedding for this grid (the reference skips resampling for its own square grid).
+    let grid = w.pos_embed.slice(s![1.., ..]).into_shape_with_order((spec.pos_grid, spec.pos_grid, d)).expect("checked");
+    let same = rows == spec.pos_grid && cols == spec.pos_grid && meta.input.height == meta.input.width;
+    let pos = if same { grid.to_owned() } else { resample(grid, rows, cols, spec.pos_resample) };
+    let pos = pos.into_shape_with_order((n, d)).expect("rows × cols = n");
+    let pos = g.constant("pos_embed", pos.view());
+    let patches = g.add(&patches, &pos);
+
+    // [class token + its position; registers (no position)] then the patches.
+    let cls = (&w.cls_token + &w.pos_embed.row(0)).insert_axis(Axis(0));
+    let head = concatenate(Axis(0), &[cls.view(), w.registers.view()]).expect("both are [_, D]");
+    let head = g.constant("cls_and_registers", head.view());
+    let mut x = g.node("Concat", &[&head, &patches], &[("axis", Attr::Int(0))]);
+
+    let (heads, head_dim) = (spec.heads as i64, spec.head_dim() as i64);
+    let scale = 1.0 / (spec.head_dim() as f32).sqrt();
+    let mut kept = Vec::new();
+    for (i, block) in w.blocks.iter().enumerate() {
+        // Attention.
+        let h = layer_norm(&mut g, &x, &block.norm1, spec.layer_norm_eps);
+        let q = linear(&mut g, &h, &block.query, Some(&Array1::from_elem(d, scale)));
+        let k = linear(&mut g, &h, &block.key, None);
+        let v = linear(&mut g, &h, &block.value, None);
+        let split = [t as i64, heads, head_dim];
+        let q = g.reshape(&q, &split);
+        let q = g.transpose(&q, &[1, 0, 2]); // [H, T, hd]
+        let k = g.reshape(&k, &split);
+        let k = g.transpose(&k, &[1, 2, 0]); // [H, hd, T]
+        let v = g.reshape(&v, &split);
+        let v = g.transpose(&v, &[1, 0, 2]); // [H, T, hd]
+        let scores = g.matmul(&q, &k);
+        let probs = g.node("Softmax", &[&scores], &[("axis", Attr::Int(-1))]);
+        let mixed = g.matmul(&probs, &v);
+        let mixed = g.transpose(&mixed, &[1, 0, 2]);
+        let mixed = g.reshape(&mixed, &[t as i64, d as i64]);
+        let attended = linear(&mut g, &mixed, &block.output, Some(&block.scale1));
+        x = g.add(&x, &attended);
+        // MLP.
+        let h = layer_norm(&mut g, &x, &block.norm2, spec.layer_norm_eps);
+        let hidden = linear(&mut g, &h, &block.fc1, None);
+        let hidden = g.node("Gelu", &[&hidden], &[]);
+        let out = linear(&mut g, &hidden, &block.fc2, Some(&block.scale2));
+        x = g.add(&x, &out);
+        if meta.blocks.contains(&(i + 1)) {
+            kept.push((i + 1, x.clone()));
+        }
+    }
+
+    let emit = |g: &mut GraphBuilder, tokens: &str, cls_name: &str, patch_name: &str| {
+        let normed = layer_norm(g, tokens, &w.norm, spec.layer_norm_eps);
+        let cls = g.slice(&normed, 0, 0, 1);
+        g.output(&cls, cls_name, &[1, d]);
+        let patches = g.slice(&normed, 0, (1 + r) as i64, t as i64);
+        let patches = g.reshape(&patches, &[1, n as i64, d as i64]);
+        g.output(&patches, patch_name, &[1, n, d]);
+    };
+    emit(&mut g, &x, CLS, PATCH_TOKENS);
+    for (b, tokens) in kept {
+        emit(&mut g, &tokens, &block_cls(b), &block_patch_tokens(b));
+    }
+    Ok(g.finish("dinov2", &meta.to_props()))
+}
+
+fn layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm, eps: f32) -> String {
+    let scale = g.constant("ln_weight", norm.weight.view());
+    let bias = g.constant("ln_bias", norm.bias.view());
+    g.node("LayerNormalization", &[x, &scale, &bias], &[("axis", Attr::Int(-1)), ("epsilon", Attr::Float(eps))])
+}
+
+/// `x · Wᵀ + b`, with the output columns multiplied by `column_scale` when given
+/// (folding a following LayerScale or the attention scale into the weights).
+fn linear(g: &mut GraphBuilder, x: &str, layer: &Linear, column_scale: Option<&Array1<f32>>) -> String {
+    let mut weight: Array2<f32> = layer.weight.t().as_standard_layout().into_owned(); // [in, out]
+    let mut bias = layer.bias.clone();
+    if let Some(scale) = column_scale {
+        weight *= &scale.view().insert_axis(Axis(0));
+        bias *= scale;
+    }
+    let weight = g.constant("weight", weight.view());
+    let bias = g.constant("bias", bias.view());
+    let product = g.matmul(x, &weight);
+    g.add(&product, &bias)
+}

@@ -1,0 +1,115 @@
+//! What a dinoedge backbone ONNX file says about itself, in its `metadata_props`: the
+//! architecture, the fixed input size, which blocks' tokens it outputs, and the hash of the
+//! weight file it was made from. The runtime reads it back instead of guessing.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use crate::posembed::Resample;
+use crate::size::InputSize;
+use crate::vit::VitSpec;
+
+/// Bumped when the graph's inputs, outputs or metadata change meaning.
+pub const FORMAT_VERSION: u32 = 1;
+const PREFIX: &str = "dinoedge.";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackboneMeta {
+    pub spec: VitSpec,
+    pub input: InputSize,
+    /// 1-based indices of the blocks whose normed tokens are outputs.
+    pub blocks: Vec<usize>,
+    /// sha256 of the safetensors file the graph was built from.
+    pub weights_sha256: String,
+}
+
+impl BackboneMeta {
+    pub fn to_props(&self) -> Vec<(String, String)> {
+        let s = &self.spec;
+        let resample = match s.pos_resample {
+            Resample::Bicubic => "bicubic",
+            Resample::BicubicAntialias => "bicubic-antialias",
+        };
+        [
+            ("format_version", FORMAT_VERSION.to_string()),
+            ("arch", s.name()),
+            ("hidden", s.hidden.to_string()),
+            ("depth", s.depth.to_string()),
+            ("heads", s.heads.to_string()),
+            ("mlp_hidden", s.mlp_hidden.to_string()),
+            ("patch", s.patch.to_string()),
+            ("registers", s.registers.to_string()),
+            ("pos_grid", s.pos_grid.to_string()),
+            ("layer_norm_eps", s.layer_norm_eps.to_string()),
+            ("pos_resample", resample.to_string()),
+            ("input", self.input.to_string()),
+            ("blocks", self.blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")),
+            ("weights_sha256", self.weights_sha256.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("{PREFIX}{k}"), v))
+        .collect()
+    }
+
+    /// Reads the metadata back; the error names the missing or malformed key.
+    pub fn from_props(props: &[(String, String)]) -> Result<Self, String> {
+        let map: HashMap<&str, &str> =
+            props.iter().filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str()))).collect();
+        let get = |key: &str| map.get(key).copied().ok_or_else(|| format!("metadata `{PREFIX}{key}` is missing"));
+        fn num<T: FromStr>(key: &str, v: &str) -> Result<T, String> {
+            v.parse().map_err(|_| format!("metadata `{PREFIX}{key}` = `{v}` is not a number"))
+        }
+        let version: u32 = num("format_version", get("format_version")?)?;
+        if version != FORMAT_VERSION {
+            return Err(format!(
+                "made by a dinoedge with backbone format {version}, this one reads {FORMAT_VERSION}; import it again"
+            ));
+        }
+        let n = |key: &str| -> Result<usize, String> { num(key, get(key)?) };
+        let spec = VitSpec {
+            hidden: n("hidden")?,
+            depth: n("depth")?,
+            heads: n("heads")?,
+            mlp_hidden: n("mlp_hidden")?,
+            patch: n("patch")?,
+            registers: n("registers")?,
+            pos_grid: n("pos_grid")?,
+            layer_norm_eps: num("layer_norm_eps", get("layer_norm_eps")?)?,
+            pos_resample: match get("pos_resample")? {
+                "bicubic" => Resample::Bicubic,
+                "bicubic-antialias" => Resample::BicubicAntialias,
+                other => return Err(format!("metadata `{PREFIX}pos_resample` = `{other}` is unknown")),
+            },
+        };
+        let input = get("input")?.parse().map_err(|e| format!("metadata `{PREFIX}input`: {e}"))?;
+        let blocks = get("blocks")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|b| num("blocks", b))
+            .collect::<Result<Vec<usize>, _>>()?;
+        Ok(Self { spec, input, blocks, weights_sha256: get("weights_sha256")?.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vit::Arch;
+
+    #[test]
+    fn metadata_round_trips() {
+        let meta = BackboneMeta {
+            spec: VitSpec::new(Arch::Small, 4),
+            input: InputSize::new(224, 308),
+            blocks: vec![3, 6, 9, 12],
+            weights_sha256: "ab".repeat(32),
+        };
+        assert_eq!(BackboneMeta::from_props(&meta.to_props()).unwrap(), meta);
+    }
+
+    #[test]
+    fn missing_metadata_is_named() {
+        let err = BackboneMeta::from_props(&[]).unwrap_err();
+        assert!(err.contains("dinoedge.format_version"), "{err}");
+    }
+}

@@ -1,0 +1,317 @@
+//! DINOv2 weights read from a Hugging Face safetensors file, checked tensor by tensor
+//! against the architecture the file itself implies.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, Array4, ArrayD, Ix1, Ix2, Ix4, IxDyn};
+use safetensors::{Dtype, SafeTensors};
+use serde::Deserialize;
+
+use super::layout::{self, BLOCK_TENSORS};
+use super::spec::VitSpec;
+use crate::error::{ModelError, Result};
+use crate::posembed::Resample;
+
+/// A linear layer as torch stores it: `weight` is [out, in].
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub weight: Array2<f32>,
+    pub bias: Array1<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    pub weight: Array1<f32>,
+    pub bias: Array1<f32>,
+}
+
+/// One transformer block: pre-norm attention and MLP, each with a LayerScale.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub norm1: LayerNorm,
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub output: Linear,
+    pub scale1: Array1<f32>,
+    pub norm2: LayerNorm,
+    pub fc1: Linear,
+    pub fc2: Linear,
+    pub scale2: Array1<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DinoWeights {
+    pub spec: VitSpec,
+    /// [D, 3, patch, patch]
+    pub patch_weight: Array4<f32>,
+    pub patch_bias: Array1<f32>,
+    /// [D]
+    pub cls_token: Array1<f32>,
+    /// [registers, D]
+    pub registers: Array2<f32>,
+    /// [1 + pos_grid², D]: the class token's position, then the grid row by row.
+    pub pos_embed: Array2<f32>,
+    pub blocks: Vec<Block>,
+    pub norm: LayerNorm,
+}
+
+/// The fields of a Hugging Face `config.json` that shapes cannot tell.
+#[derive(Debug, Default, Deserialize)]
+struct HfConfig {
+    model_type: Option<String>,
+    num_attention_heads: Option<usize>,
+    layer_norm_eps: Option<f32>,
+    hidden_act: Option<String>,
+    #[serde(default)]
+    use_swiglu_ffn: bool,
+}
+
+impl DinoWeights {
+    /// Reads `path`, and `config.json` beside it when there is one.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
+        let config_path = path.with_file_name("config.json");
+        let config = if config_path.is_file() { Some(read_config(&config_path)?) } else { None };
+        Self::from_bytes(path, &bytes, config.as_ref().map(|(p, c)| (p.as_path(), c)))
+    }
+
+    fn from_bytes(path: &Path, bytes: &[u8], config: Option<(&Path, &HfConfig)>) -> Result<Self> {
+        let file = TensorFile::parse(path, bytes)?;
+        let spec = infer_spec(&file, config)?;
+        let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);
+        let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
+            Ok(file.get(name, &[len])?.into_dimensionality::<Ix1>().expect("shape checked"))
+        };
+        let matrix = |name: &str, rows: usize, cols: usize| -> Result<Array2<f32>> {
+            Ok(file.get(name, &[rows, cols])?.into_dimensionality::<Ix2>().expect("shape checked"))
+        };
+        let linear = |i: usize, stem: &str, out: usize, inp: usize| -> Result<Linear> {
+            Ok(Linear {
+                weight: matrix(&layout::block_tensor(i, &format!("{stem}.weight")), out, inp)?,
+                bias: vector(&layout::block_tensor(i, &format!("{stem}.bias")), out)?,
+            })
+        };
+        let norm = |weight: &str, bias: &str| -> Result<LayerNorm> {
+            Ok(LayerNorm { weight: vector(weight, d)?, bias: vector(bias, d)? })
+        };
+        let blocks = (0..spec.depth)
+            .map(|i| {
+                let name = |n: &str| layout::block_tensor(i, n);
+                Ok(Block {
+                    norm1: norm(&name("norm1.weight"), &name("norm1.bias"))?,
+                    query: linear(i, "attention.attention.query", d, d)?,
+                    key: linear(i, "attention.attention.key", d, d)?,
+                    value: linear(i, "attention.attention.value", d, d)?,
+                    output: linear(i, "attention.output.dense", d, d)?,
+                    scale1: vector(&name("layer_scale1.lambda1"), d)?,
+                    norm2: norm(&name("norm2.weight"), &name("norm2.bias"))?,
+                    fc1: linear(i, "mlp.fc1", m, d)?,
+                    fc2: linear(i, "mlp.fc2", d, m)?,
+                    scale2: vector(&name("layer_scale2.lambda1"), d)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let registers = if spec.registers > 0 {
+            file.get(layout::REGISTER_TOKENS, &[1, spec.registers, d])?
+                .into_shape_with_order((spec.registers, d))
+                .expect("shape checked")
+        } else {
+            Array2::zeros((0, d))
+        };
+        let positions = 1 + spec.pos_grid * spec.pos_grid;
+        Ok(Self {
+            patch_weight: file
+                .get(layout::PATCH_WEIGHT, &[d, 3, p, p])?
+                .into_dimensionality::<Ix4>()
+                .expect("shape checked"),
+            patch_bias: vector(layout::PATCH_BIAS, d)?,
+            cls_token: file.get(layout::CLS_TOKEN, &[1, 1, d])?.into_shape_with_order(d).expect("shape checked"),
+            registers,
+            pos_embed: file
+                .get(layout::POSITION_EMBEDDINGS, &[1, positions, d])?
+                .into_shape_with_order((positions, d))
+                .expect("shape checked"),
+            blocks,
+            norm: norm(layout::NORM_WEIGHT, layout::NORM_BIAS)?,
+            spec,
+        })
+    }
+}
+
+fn read_config(path: &Path) -> Result<(PathBuf, HfConfig)> {
+    let text = std::fs::read_to_string(path).map_err(ModelError::io(path))?;
+    let config = serde_json::from_str(&text).map_err(|e| ModelError::Config {
+        path: path.to_path_buf(),
+        field: format!("line {} column {}", e.line(), e.column()),
+        reason: e.to_string(),
+    })?;
+    Ok((path.to_path_buf(), config))
+}
+
+/// Reads the architecture off the tensors' shapes; `config.json` adds the head count and
+/// the LayerNorm epsilon, and says which position resampling the reference uses.
+fn infer_spec(file: &TensorFile, config: Option<(&Path, &HfConfig)>) -> Result<VitSpec> {
+    let cls = file.shape(layout::CLS_TOKEN)?;
+    let hidden = match cls.as_slice() {
+        [1, 1, d] if *d > 0 => *d,
+        _ => return Err(file.shape_error(layout::CLS_TOKEN, cls, "[1, 1, D]")),
+    };
+    let patch_shape = file.shape(layout::PATCH_WEIGHT)?;
+    let patch = match patch_shape.as_slice() {
+        [d, 3, p, q] if *d == hidden && p == q && *p > 0 => *p,
+        _ => return Err(file.shape_error(layout::PATCH_WEIGHT, patch_shape, &format!("[{hidden}, 3, P, P]"))),
+    };
+    let pos_shape = file.shape(layout::POSITION_EMBEDDINGS)?;
+    let pos_grid = match pos_shape.as_slice() {
+        [1, n, d] if *d == hidden && *n > 1 && is_square(n - 1) => (n - 1).isqrt(),
+        _ => {
+            return Err(file.shape_error(layout::POSITION_EMBEDDINGS, pos_shape, &format!("[1, 1 + G², {hidden}]")));
+        }
+    };
+    let registers = match file.shape_if_present(layout::REGISTER_TOKENS) {
+        None => 0,
+        Some(shape) => match shape.as_slice() {
+            [1, r, d] if *d == hidden => *r,
+            _ => return Err(file.shape_error(layout::REGISTER_TOKENS, shape, &format!("[1, R, {hidden}]"))),
+        },
+    };
+    let depth = (0..).take_while(|i| file.contains(&layout::block_tensor(*i, BLOCK_TENSORS[0]))).count();
+    if depth == 0 {
+        return Err(file.missing(&layout::block_tensor(0, BLOCK_TENSORS[0])));
+    }
+    let fc1 = layout::block_tensor(0, "mlp.fc1.weight");
+    let fc1_shape = file.shape(&fc1)?;
+    let mlp_hidden = match fc1_shape.as_slice() {
+        [m, d] if *d == hidden => *m,
+        _ => return Err(file.shape_error(&fc1, fc1_shape, &format!("[M, {hidden}]"))),
+    };
+
+    let default = HfConfig::default();
+    let (config_path, config) = config.map(|(p, c)| (Some(p), c)).unwrap_or((None, &default));
+    let config_error = |field: &str, reason: String| ModelError::Config {
+        path: config_path.map(Path::to_path_buf).unwrap_or_else(|| file.path.to_path_buf()),
+        field: field.to_string(),
+        reason,
+    };
+    if config.use_swiglu_ffn {
+        return Err(config_error("use_swiglu_ffn", "the SwiGLU MLP (ViT-g/14) is not supported".into()));
+    }
+    if let Some(act) = config.hidden_act.as_deref().filter(|a| *a != "gelu") {
+        return Err(config_error("hidden_act", format!("`{act}` is not supported; DINOv2 uses `gelu`")));
+    }
+    // DINOv2 heads are 64 wide at every size; config.json says otherwise for other models.
+    let heads = config.num_attention_heads.unwrap_or((hidden / 64).max(1));
+    if heads == 0 || hidden % heads != 0 {
+        return Err(config_error(
+            "num_attention_heads",
+            format!("{heads} heads do not divide the width {hidden}; set num_attention_heads in config.json"),
+        ));
+    }
+    let pos_resample = match config.model_type.as_deref() {
+        Some("dinov2") => Resample::Bicubic,
+        Some("dinov2_with_registers") => Resample::BicubicAntialias,
+        Some(other) => {
+            return Err(config_error(
+                "model_type",
+                format!("`{other}` is not a DINOv2 model (expected dinov2 or dinov2_with_registers)"),
+            ));
+        }
+        None if registers > 0 => Resample::BicubicAntialias,
+        None => Resample::Bicubic,
+    };
+    Ok(VitSpec {
+        hidden,
+        depth,
+        heads,
+        mlp_hidden,
+        patch,
+        registers,
+        pos_grid,
+        layer_norm_eps: config.layer_norm_eps.unwrap_or(1e-6),
+        pos_resample,
+    })
+}
+
+fn is_square(n: usize) -> bool {
+    n.isqrt() * n.isqrt() == n
+}
+
+/// A parsed safetensors file; names are looked up under the hub layout and its aliases,
+/// below a common prefix such as `dinov2.` when the file has one.
+struct TensorFile<'a> {
+    path: &'a Path,
+    tensors: SafeTensors<'a>,
+    prefix: String,
+    names: HashSet<String>,
+}
+
+impl<'a> TensorFile<'a> {
+    fn parse(path: &'a Path, bytes: &'a [u8]) -> Result<Self> {
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
+        let names: HashSet<String> = tensors.names().into_iter().map(str::to_string).collect();
+        let prefix = names
+            .iter()
+            .find_map(|n| n.strip_suffix(layout::CLS_TOKEN))
+            .map(str::to_string)
+            .ok_or_else(|| ModelError::MissingTensor { path: path.to_path_buf(), tensor: layout::CLS_TOKEN.into() })?;
+        Ok(Self { path, tensors, prefix, names })
+    }
+
+    fn resolve(&self, hub_name: &str) -> Option<&str> {
+        layout::aliases(hub_name)
+            .iter()
+            .find_map(|n| self.names.get(&format!("{}{n}", self.prefix)))
+            .map(String::as_str)
+    }
+
+    fn contains(&self, hub_name: &str) -> bool {
+        self.resolve(hub_name).is_some()
+    }
+
+    fn missing(&self, hub_name: &str) -> ModelError {
+        ModelError::MissingTensor { path: self.path.to_path_buf(), tensor: format!("{}{hub_name}", self.prefix) }
+    }
+
+    fn shape_error(&self, hub_name: &str, found: Vec<usize>, expected: &str) -> ModelError {
+        let tensor = self.resolve(hub_name).unwrap_or(hub_name).to_string();
+        ModelError::TensorShape { path: self.path.to_path_buf(), tensor, found, expected: expected.to_string() }
+    }
+
+    fn shape_if_present(&self, hub_name: &str) -> Option<Vec<usize>> {
+        let name = self.resolve(hub_name)?;
+        self.tensors.tensor(name).ok().map(|t| t.shape().to_vec())
+    }
+
+    fn shape(&self, hub_name: &str) -> Result<Vec<usize>> {
+        self.shape_if_present(hub_name).ok_or_else(|| self.missing(hub_name))
+    }
+
+    /// The tensor as f32, after checking its shape is exactly `expected`.
+    fn get(&self, hub_name: &str, expected: &[usize]) -> Result<ArrayD<f32>> {
+        let name = self.resolve(hub_name).ok_or_else(|| self.missing(hub_name))?;
+        let view = self.tensors.tensor(name).map_err(|e| ModelError::NotSafetensors {
+            path: self.path.to_path_buf(),
+            reason: format!("tensor `{name}`: {e}"),
+        })?;
+        if view.shape() != expected {
+            return Err(self.shape_error(hub_name, view.shape().to_vec(), &format!("{expected:?}")));
+        }
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            other => {
+                return Err(ModelError::TensorDtype {
+                    path: self.path.to_path_buf(),
+                    tensor: name.to_string(),
+                    found: format!("{other:?}"),
+                });
+            }
+        };
+        Ok(ArrayD::from_shape_vec(IxDyn(expected), values).expect("length follows from the checked shape"))
+    }
+}
