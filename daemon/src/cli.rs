@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use dinoedge_heads::InputSize;
+use dinoedge_heads::onnx::meta::AttentionForm;
 
 #[derive(Debug, Parser)]
 #[command(name = "dinoedge", version, about = "Edge monitoring: DINOv2 depth on the CPU, distance rules, MQTT alarms")]
@@ -56,6 +57,9 @@ pub enum ModelCommand {
         /// 3,6,9,12 for ViT-S/14].
         #[arg(long, value_delimiter = ',')]
         blocks: Option<Vec<usize>>,
+        /// How attention is written in the graph (both compute the same; see BENCHMARKS.md).
+        #[arg(long, default_value = "decomposed")]
+        attention: AttentionForm,
     },
     /// Download the official facebook/dinov2-small weights (pinned revision and sha256)
     /// into the model cache, then import them.
@@ -76,6 +80,9 @@ pub enum ModelCommand {
         /// Only download; do not import.
         #[arg(long)]
         no_import: bool,
+        /// How attention is written in the imported graph.
+        #[arg(long, default_value = "decomposed")]
+        attention: AttentionForm,
     },
 }
 
@@ -108,5 +115,8 @@ pub enum BenchCommand {
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
+        /// Also time every operator of the plan (5 runs) and print the costliest kinds.
+        #[arg(long)]
+        profile: bool,
     },
 }

@@ -3,7 +3,7 @@
 //! class token and the patch-token maps as `ndarray` arrays.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
 use ndarray::{Array1, Array3, Array4, Ix2, Ix3};
@@ -11,6 +11,7 @@ use prost::Message;
 use tract_linalg::multithread::{Executor, multithread_tract_scope};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::plan::SimpleState;
 
 use crate::error::{ModelError, Result};
 use crate::onnx::dinov2;
@@ -41,6 +42,8 @@ pub struct BackboneOutputs {
 
 pub struct Backbone {
     plan: Arc<TypedSimplePlan>,
+    /// The plan's run state, kept between frames so buffers are not set up anew.
+    state: Mutex<TypedSimpleState>,
     meta: BackboneMeta,
     executor: Executor,
     path: PathBuf,
@@ -66,7 +69,8 @@ impl Backbone {
             .and_then(|m| m.into_runnable())
             .map_err(|e| onnx_error(format!("{e:#}")))?;
         let executor = if threads == 1 { Executor::SingleThread } else { Executor::multithread(threads) };
-        Ok(Self { plan, meta, executor, path: path.to_path_buf() })
+        let state = Mutex::new(SimpleState::new(&plan).map_err(|e| onnx_error(format!("{e:#}")))?);
+        Ok(Self { plan, state, meta, executor, path: path.to_path_buf() })
     }
 
     pub fn meta(&self) -> &BackboneMeta {
@@ -75,6 +79,14 @@ impl Backbone {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub(crate) fn plan(&self) -> &Arc<TypedSimplePlan> {
+        &self.plan
+    }
+
+    pub(crate) fn executor(&self) -> &Executor {
+        &self.executor
     }
 
     /// Resizes and normalises a frame, then runs the backbone on it.
@@ -92,8 +104,11 @@ impl Backbone {
                 pixels.shape()
             )));
         }
-        let outputs = multithread_tract_scope(self.executor.clone(), || self.plan.run(tvec!(Tensor::from(pixels).into())))
-            .map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        let outputs = multithread_tract_scope(self.executor.clone(), || {
+            let mut state = self.state.lock().expect("a panic while running the backbone poisoned its state");
+            state.run(tvec!(Tensor::from(pixels).into()))
+        })
+        .map_err(|e| ModelError::Inference(format!("{e:#}")))?;
         let (rows, cols) = self.meta.input.grid(self.meta.spec.patch)?;
         let d = self.meta.spec.hidden;
         let mut outputs = outputs.into_iter();

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::error::{ModelError, Result};
 use crate::files::{sha256_file, write_atomically};
 use crate::onnx::dinov2;
-use crate::onnx::meta::BackboneMeta;
+use crate::onnx::meta::{AttentionForm, BackboneMeta};
 use crate::size::InputSize;
 use crate::vit::DinoWeights;
 
@@ -16,6 +16,7 @@ pub struct ImportOptions {
     /// 1-based blocks whose normed tokens become outputs; `None`: four evenly spaced
     /// blocks ending with the last (3, 6, 9, 12 for a 12-block model).
     pub blocks: Option<Vec<usize>>,
+    pub attention: AttentionForm,
 }
 
 /// Reads `weights`, builds the graph and writes it to `out` atomically.
@@ -39,7 +40,13 @@ pub fn import(weights: &Path, out: &Path, options: &ImportOptions) -> Result<Bac
         None => default_blocks(depth),
     };
     options.input.grid(w.spec.patch)?;
-    let meta = BackboneMeta { spec: w.spec.clone(), input: options.input, blocks, weights_sha256: sha256_file(weights)? };
+    let meta = BackboneMeta {
+        spec: w.spec.clone(),
+        input: options.input,
+        blocks,
+        attention: options.attention,
+        weights_sha256: sha256_file(weights)?,
+    };
     let bytes = dinov2::build(&w, &meta)?;
     write_atomically(out, &bytes)?;
     Ok(meta)

@@ -12,6 +12,7 @@ pub mod init;
 pub mod onnx;
 pub mod posembed;
 pub mod preprocess;
+pub mod profile;
 pub mod pull;
 pub mod size;
 pub mod vit;

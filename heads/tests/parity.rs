@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use dinoedge_heads::import::{ImportOptions, import};
+use dinoedge_heads::onnx::meta::AttentionForm;
 use dinoedge_heads::posembed::{Resample, resample};
 use dinoedge_heads::{Backbone, BackboneOutputs, InputSize};
 use ndarray::{Array3, Array4, ArrayD, IxDyn};
@@ -44,12 +45,18 @@ fn max_abs_diff(a: &ArrayD<f32>, b: &ArrayD<f32>, what: &str) -> f32 {
 /// Imports a fixture model at `input`, runs it on the fixture's input, and checks every
 /// output against the reference.
 fn check_variant(variant: &str, input: &str) {
+    for attention in [AttentionForm::Decomposed, AttentionForm::Fused] {
+        check_variant_with(variant, input, attention);
+    }
+}
+
+fn check_variant_with(variant: &str, input: &str, attention: AttentionForm) {
     let dir = fixtures().join(variant);
     let io = read_tensors(&dir.join(format!("io_{input}.safetensors")));
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("backbone.onnx");
     let size: InputSize = input.parse().unwrap();
-    let meta = import(&dir.join("model.safetensors"), &onnx, &ImportOptions { input: size, blocks: Some(vec![1, 2]) })
+    let meta = import(&dir.join("model.safetensors"), &onnx, &ImportOptions { input: size, blocks: Some(vec![1, 2]), attention })
         .expect("import");
     assert_eq!(meta.blocks, vec![1, 2]);
 
@@ -70,7 +77,7 @@ fn check_variant(variant: &str, input: &str) {
     assert_eq!(checks.len(), 6, "cls, patch tokens, and two blocks");
     for (name, ours) in checks {
         let diff = max_abs_diff(&ours, &tensor(&io, name), name);
-        assert!(diff <= TOLERANCE, "{variant} {input}: `{name}` differs from the reference by {diff}");
+        assert!(diff <= TOLERANCE, "{variant} {input} {attention:?}: `{name}` differs from the reference by {diff}");
     }
 }
 

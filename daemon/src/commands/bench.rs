@@ -11,7 +11,7 @@ use crate::cli::BenchCommand;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Backbone { model, input, threads, runs, warmup, json } => {
+        BenchCommand::Backbone { model, input, threads, runs, warmup, json, profile } => {
             let path = match (model, input) {
                 (Some(model), _) => model,
                 (None, input) => pull::cached_backbone(&pull::cache_dir(), input.unwrap_or(dinoedge_heads::InputSize::new(224, 224))),
@@ -73,6 +73,14 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 println!("load      {:.0} ms (parse, optimise, plan)", ms(load));
                 println!("latency   median {median:.1} ms, p90 {p90:.1} ms, min {:.1} ms over {runs} runs", ms(times[0]));
                 println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));
+            }
+            if profile {
+                let ops = dinoedge_heads::profile::profile(&backbone, &pixels, 5)?;
+                let total: f64 = ops.iter().map(|o| ms(o.per_run)).sum();
+                println!("profile   (per run, {total:.1} ms in operators)");
+                for op in ops.iter().take(15) {
+                    println!("  {:>7.2} ms {:>5.1}%  {:>4} × {}", ms(op.per_run), 100.0 * ms(op.per_run) / total, op.nodes, op.op);
+                }
             }
             Ok(())
         }

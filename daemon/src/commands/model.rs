@@ -23,13 +23,15 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
             println!("wrote random {} weights (seed {seed}) to {}", dinoedge_heads::vit::VitSpec::new(arch, registers).name(), out.display());
             Ok(())
         }
-        ModelCommand::Import { weights, out, input, blocks } => {
-            let meta = import(&weights, &out, &ImportOptions { input, blocks })?;
+        ModelCommand::Import { weights, out, input, blocks, attention } => {
+            let meta = import(&weights, &out, &ImportOptions { input, blocks, attention })?;
             report_import(&meta, &out);
             Ok(())
         }
-        ModelCommand::Pull { input, cache_dir, endpoint, sha256, no_import } => {
-            pull_and_import(input, &cache_dir.unwrap_or_else(pull::cache_dir), &endpoint, sha256, no_import)
+        ModelCommand::Pull { input, cache_dir, endpoint, sha256, no_import, attention } => {
+            let cache = cache_dir.unwrap_or_else(pull::cache_dir);
+            let import = (!no_import).then_some(ImportOptions { input, blocks: None, attention });
+            pull_and_import(input, &cache, &endpoint, sha256, import)
         }
     }
 }
@@ -50,7 +52,7 @@ fn pull_and_import(
     cache: &Path,
     endpoint: &str,
     sha256: Option<String>,
-    no_import: bool,
+    import_options: Option<ImportOptions>,
 ) -> anyhow::Result<()> {
     let pinned = DINOV2_SMALL;
     let url = pinned.url(endpoint);
@@ -92,9 +94,9 @@ fn pull_and_import(
             weights.display()
         ),
     }
-    if !no_import {
+    if let Some(options) = import_options {
         let out = pull::cached_backbone(cache, input);
-        let meta = import(&weights, &out, &ImportOptions { input, blocks: None })?;
+        let meta = import(&weights, &out, &options)?;
         report_import(&meta, &out);
     }
     Ok(())

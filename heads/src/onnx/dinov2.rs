@@ -15,7 +15,8 @@
 use ndarray::{Array1, Array2, Axis, concatenate, s};
 
 use super::graph::{Attr, GraphBuilder};
-use super::meta::BackboneMeta;
+use super::meta::{AttentionForm, BackboneMeta};
+use super::{OPSET_20, OPSET_23};
 use crate::error::Result;
 use crate::posembed::resample;
 use crate::vit::{DinoWeights, LayerNorm, Linear};
@@ -74,21 +75,50 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
     for (i, block) in w.blocks.iter().enumerate() {
         // Attention.
         let h = layer_norm(&mut g, &x, &block.norm1, spec.layer_norm_eps);
-        let q = linear(&mut g, &h, &block.query, Some(&Array1::from_elem(d, scale)));
-        let k = linear(&mut g, &h, &block.key, None);
-        let v = linear(&mut g, &h, &block.value, None);
-        let split = [t as i64, heads, head_dim];
-        let q = g.reshape(&q, &split);
-        let q = g.transpose(&q, &[1, 0, 2]); // [H, T, hd]
-        let k = g.reshape(&k, &split);
-        let k = g.transpose(&k, &[1, 2, 0]); // [H, hd, T]
-        let v = g.reshape(&v, &split);
-        let v = g.transpose(&v, &[1, 0, 2]); // [H, T, hd]
-        let scores = g.matmul(&q, &k);
-        let probs = g.node("Softmax", &[&scores], &[("axis", Attr::Int(-1))]);
-        let mixed = g.matmul(&probs, &v);
-        let mixed = g.transpose(&mixed, &[1, 0, 2]);
-        let mixed = g.reshape(&mixed, &[t as i64, d as i64]);
+        // One [D, 3D] projection for q, k and v, then [T, 3D] -> [3, H, T, hd].
+        let qkv = Linear {
+            weight: concatenate(Axis(0), &[block.query.weight.view(), block.key.weight.view(), block.value.weight.view()])
+                .expect("three [D, D]"),
+            bias: concatenate(Axis(0), &[block.query.bias.view(), block.key.bias.view(), block.value.bias.view()])
+                .expect("three [D]"),
+        };
+        let mut column_scale = Array1::ones(3 * d);
+        column_scale.slice_mut(s![..d]).fill(scale);
+        let qkv = linear(&mut g, &h, &qkv, Some(&column_scale));
+        let mixed = match meta.attention {
+            AttentionForm::Decomposed => {
+                // [T, 3D] -> [3, H, T, hd]; per head softmax(q kᵀ) v.
+                let qkv = g.reshape(&qkv, &[t as i64, 3, heads, head_dim]);
+                let qkv = g.transpose(&qkv, &[1, 2, 0, 3]);
+                let part = |g: &mut GraphBuilder, index: i64| {
+                    let one = g.slice(&qkv, 0, index, index + 1);
+                    g.reshape(&one, &[heads, t as i64, head_dim])
+                };
+                let q = part(&mut g, 0); // [H, T, hd]
+                let k = part(&mut g, 1);
+                let k = g.transpose(&k, &[0, 2, 1]); // [H, hd, T]
+                let v = part(&mut g, 2); // [H, T, hd]
+                let scores = g.matmul(&q, &k);
+                let probs = g.node("Softmax", &[&scores], &[("axis", Attr::Int(-1))]);
+                let mixed = g.matmul(&probs, &v);
+                let mixed = g.transpose(&mixed, &[1, 0, 2]);
+                g.reshape(&mixed, &[t as i64, d as i64])
+            }
+            AttentionForm::Fused => {
+                // [T, 3D] -> three [1, T, D]; the scale is already in the query weights.
+                let part = |g: &mut GraphBuilder, index: i64| {
+                    let one = g.slice(&qkv, 1, index * d as i64, (index + 1) * d as i64);
+                    g.reshape(&one, &[1, t as i64, d as i64])
+                };
+                let (q, k, v) = (part(&mut g, 0), part(&mut g, 1), part(&mut g, 2));
+                let mixed = g.node(
+                    "Attention",
+                    &[&q, &k, &v],
+                    &[("q_num_heads", Attr::Int(heads)), ("kv_num_heads", Attr::Int(heads)), ("scale", Attr::Float(1.0))],
+                );
+                g.reshape(&mixed, &[t as i64, d as i64])
+            }
+        };
         let attended = linear(&mut g, &mixed, &block.output, Some(&block.scale1));
         x = g.add(&x, &attended);
         // MLP.
@@ -114,7 +144,11 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
     for (b, tokens) in kept {
         emit(&mut g, &tokens, &block_cls(b), &block_patch_tokens(b));
     }
-    Ok(g.finish("dinov2", &meta.to_props()))
+    let opset = match meta.attention {
+        AttentionForm::Decomposed => OPSET_20,
+        AttentionForm::Fused => OPSET_23,
+    };
+    Ok(g.finish("dinov2", opset, &meta.to_props()))
 }
 
 fn layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm, eps: f32) -> String {

@@ -5,7 +5,7 @@ use ndarray::{ArrayView, Dimension};
 use prost::Message;
 use tract_onnx::pb;
 
-use super::{IR_VERSION, OPSET};
+use super::Opset;
 
 const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
 const INT64: i32 = pb::tensor_proto::DataType::Int64 as i32;
@@ -115,12 +115,12 @@ impl GraphBuilder {
     }
 
     /// Finishes the model, with `metadata` as its `metadata_props`.
-    pub fn finish(self, name: &str, metadata: &[(String, String)]) -> Vec<u8> {
+    pub fn finish(self, name: &str, opset: Opset, metadata: &[(String, String)]) -> Vec<u8> {
         let mut graph = self.graph;
         graph.name = name.to_string();
         let model = pb::ModelProto {
-            ir_version: IR_VERSION,
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: OPSET }],
+            ir_version: opset.ir_version,
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: opset.version }],
             producer_name: "dinoedge".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
             graph: Some(graph),

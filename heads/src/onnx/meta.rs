@@ -19,8 +19,42 @@ pub struct BackboneMeta {
     pub input: InputSize,
     /// 1-based indices of the blocks whose normed tokens are outputs.
     pub blocks: Vec<usize>,
+    /// How attention is written in the graph.
+    pub attention: AttentionForm,
     /// sha256 of the safetensors file the graph was built from.
     pub weights_sha256: String,
+}
+
+/// The two ways the graph can write attention; both compute the same function (the parity
+/// tests run both), and which is faster depends on the runtime and the sequence length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionForm {
+    /// MatMul, Softmax, MatMul per head (opset 20).
+    Decomposed,
+    /// One ONNX `Attention` operator per block (opset 23); tract runs it as a
+    /// head-parallel flash attention kernel.
+    Fused,
+}
+
+impl AttentionForm {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttentionForm::Decomposed => "decomposed",
+            AttentionForm::Fused => "fused",
+        }
+    }
+}
+
+impl FromStr for AttentionForm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "decomposed" => Ok(AttentionForm::Decomposed),
+            "fused" => Ok(AttentionForm::Fused),
+            other => Err(format!("`{other}` is not an attention form (decomposed or fused)")),
+        }
+    }
 }
 
 impl BackboneMeta {
@@ -44,6 +78,7 @@ impl BackboneMeta {
             ("pos_resample", resample.to_string()),
             ("input", self.input.to_string()),
             ("blocks", self.blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")),
+            ("attention", self.attention.as_str().to_string()),
             ("weights_sha256", self.weights_sha256.clone()),
         ]
         .into_iter()
@@ -87,7 +122,8 @@ impl BackboneMeta {
             .filter(|s| !s.is_empty())
             .map(|b| num("blocks", b))
             .collect::<Result<Vec<usize>, _>>()?;
-        Ok(Self { spec, input, blocks, weights_sha256: get("weights_sha256")?.to_string() })
+        let attention = get("attention")?.parse().map_err(|e| format!("metadata `{PREFIX}attention`: {e}"))?;
+        Ok(Self { spec, input, blocks, attention, weights_sha256: get("weights_sha256")?.to_string() })
     }
 }
 
@@ -102,6 +138,7 @@ mod tests {
             spec: VitSpec::new(Arch::Small, 4),
             input: InputSize::new(224, 308),
             blocks: vec![3, 6, 9, 12],
+            attention: AttentionForm::Fused,
             weights_sha256: "ab".repeat(32),
         };
         assert_eq!(BackboneMeta::from_props(&meta.to_props()).unwrap(), meta);

@@ -5,7 +5,13 @@ pub mod dinov2;
 pub mod graph;
 pub mod meta;
 
-/// The ONNX opset the emitted graphs declare (LayerNormalization needs 17, Gelu 20).
-pub const OPSET: i64 = 20;
-/// ONNX IR version matching [`OPSET`].
-pub const IR_VERSION: i64 = 9;
+/// The ONNX opset a graph declares, with its IR version: 20 for LayerNormalization and
+/// Gelu, 23 when it also uses the fused Attention operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opset {
+    pub version: i64,
+    pub ir_version: i64,
+}
+
+pub const OPSET_20: Opset = Opset { version: 20, ir_version: 9 };
+pub const OPSET_23: Opset = Opset { version: 23, ir_version: 11 };

@@ -1,0 +1,50 @@
+//! Where a backbone's time goes: every node of the optimised tract plan timed over a few
+//! runs, summed by operator kind. Used by `dinoedge bench backbone --profile`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ndarray::Array4;
+use tract_linalg::multithread::multithread_tract_scope;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::plan::{SimpleState, eval};
+
+use crate::backbone::Backbone;
+use crate::error::{ModelError, Result};
+
+/// Time spent in one kind of operator, per run.
+#[derive(Debug, Clone)]
+pub struct OpTime {
+    pub op: String,
+    /// How many nodes of this kind the plan has.
+    pub nodes: usize,
+    pub per_run: Duration,
+}
+
+/// Runs the backbone `runs` times on `pixels`, timing each node; most expensive first.
+pub fn profile(backbone: &Backbone, pixels: &Array4<f32>, runs: u32) -> Result<Vec<OpTime>> {
+    let fail = |e: TractError| ModelError::Inference(format!("{e:#}"));
+    let mut totals: HashMap<String, (std::collections::HashSet<usize>, Duration)> = HashMap::new();
+    multithread_tract_scope(backbone.executor().clone(), || -> Result<()> {
+        let mut state = SimpleState::new(backbone.plan()).map_err(fail)?;
+        for _ in 0..runs.max(1) {
+            state
+                .run_plan_with_eval(tvec!(Tensor::from(pixels.clone()).into()), |ctx, op_state, node, inputs| {
+                    let start = Instant::now();
+                    let out = eval(ctx, op_state, node, inputs);
+                    let entry = totals.entry(node.op().name().to_string()).or_default();
+                    entry.0.insert(node.id);
+                    entry.1 += start.elapsed();
+                    out
+                })
+                .map_err(fail)?;
+        }
+        Ok(())
+    })?;
+    let mut times: Vec<OpTime> = totals
+        .into_iter()
+        .map(|(op, (nodes, total))| OpTime { op, nodes: nodes.len(), per_run: total / runs.max(1) })
+        .collect();
+    times.sort_by(|a, b| b.per_run.cmp(&a.per_run));
+    Ok(times)
+}

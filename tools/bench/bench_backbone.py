@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""tract vs ONNX Runtime on the same backbone ONNX, same thread count, same run.
+
+Runs `dinoedge bench backbone --json` and ONNX Runtime on one model file, alternating
+them for several rounds (these machines are noisy: the table reports medians of the
+per-round medians, and the ratio of those), then prints a Markdown table row set for
+BENCHMARKS.md.
+
+Usage:
+  python tools/bench/bench_backbone.py --dinoedge target/release/dinoedge \
+      --model dinov2_vits14_224.onnx --threads 2 [--runs 30] [--rounds 3]
+Requires: onnxruntime, numpy (tools/requirements.txt). Dev-time only.
+"""
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def bench_ort(model: str, threads: int, runs: int, warmup: int) -> dict:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    started = time.perf_counter()
+    session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    load_ms = (time.perf_counter() - started) * 1e3
+    shape = session.get_inputs()[0].shape
+    h, w = shape[2], shape[3]
+    # The same deterministic input as `dinoedge bench backbone`.
+    c, y, x = np.meshgrid(np.arange(3), np.arange(h), np.arange(w), indexing="ij")
+    pixels = (((x * 7 + y * 13 + c * 29) % 101) / 50.0 - 1.0).astype(np.float32)[None]
+    feed = {session.get_inputs()[0].name: pixels}
+    for _ in range(warmup):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+    return {"runtime": "onnxruntime " + ort.__version__, "load_ms": load_ms,
+            "median_ms": times[len(times) // 2], "p90_ms": times[-(-len(times) * 9 // 10) - 1],
+            "input": f"{h}x{w}"}
+
+
+def bench_tract(dinoedge: str, model: str, threads: int, runs: int, warmup: int) -> dict:
+    out = subprocess.run([dinoedge, "bench", "backbone", "--model", model, "--threads", str(threads),
+                          "--runs", str(runs), "--warmup", str(warmup), "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dinoedge", default="target/release/dinoedge")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    rounds = []
+    for _ in range(args.rounds):
+        t = bench_tract(args.dinoedge, args.model, args.threads, args.runs, args.warmup)
+        o = bench_ort(args.model, args.threads, args.runs, args.warmup)
+        rounds.append((t, o))
+        print(f"round: tract median {t['median_ms']:.1f} ms, onnxruntime median {o['median_ms']:.1f} ms",
+              flush=True)
+    med = lambda xs: statistics.median(xs)
+    t_med = med([t["median_ms"] for t, _ in rounds])
+    o_med = med([o["median_ms"] for _, o in rounds])
+    t_p90 = med([t["p90_ms"] for t, _ in rounds])
+    o_p90 = med([o["p90_ms"] for _, o in rounds])
+    t0, o0 = rounds[0]
+    print()
+    print(f"CPU: {cpu_model()}; threads: {args.threads}; input {t0['input']}; model {args.model} ({t0['arch']}); "
+          f"{args.rounds} rounds x {args.runs} runs")
+    print()
+    print("| runtime | load ms | median ms | p90 ms | GFLOP/s | tract / ORT (median) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| tract (dinoedge) | {med([t['load_ms'] for t, _ in rounds]):.0f} | {t_med:.1f} | {t_p90:.1f} | "
+          f"{t0['gflop'] / (t_med / 1e3):.0f} | {t_med / o_med:.2f} |")
+    print(f"| {o0['runtime']} | {med([o['load_ms'] for _, o in rounds]):.0f} | {o_med:.1f} | {o_p90:.1f} | "
+          f"{t0['gflop'] / (o_med / 1e3):.0f} | 1.00 |")
+
+
+if __name__ == "__main__":
+    main()
