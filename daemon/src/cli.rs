@@ -7,7 +7,11 @@ use dinoedge_heads::InputSize;
 use dinoedge_heads::onnx::meta::AttentionForm;
 
 #[derive(Debug, Parser)]
-#[command(name = "dinoedge", version, about = "Edge monitoring: DINOv2 depth on the CPU, distance rules, MQTT alarms")]
+#[command(
+    name = "dinoedge",
+    version,
+    about = "Edge monitoring: DINOv2 depth on the CPU, distance rules, MQTT alarms"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

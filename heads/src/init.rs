@@ -33,14 +33,30 @@ enum Fill {
 fn tensors(spec: &VitSpec) -> Vec<(String, Vec<usize>, Fill)> {
     let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);
     let mut out = vec![
-        (layout::CLS_TOKEN.to_string(), vec![1, 1, d], Fill::TruncNormal),
+        (
+            layout::CLS_TOKEN.to_string(),
+            vec![1, 1, d],
+            Fill::TruncNormal,
+        ),
         (layout::MASK_TOKEN.to_string(), vec![1, d], Fill::Zeros),
-        (layout::POSITION_EMBEDDINGS.to_string(), vec![1, 1 + spec.pos_grid * spec.pos_grid, d], Fill::TruncNormal),
-        (layout::PATCH_WEIGHT.to_string(), vec![d, 3, p, p], Fill::TruncNormal),
+        (
+            layout::POSITION_EMBEDDINGS.to_string(),
+            vec![1, 1 + spec.pos_grid * spec.pos_grid, d],
+            Fill::TruncNormal,
+        ),
+        (
+            layout::PATCH_WEIGHT.to_string(),
+            vec![d, 3, p, p],
+            Fill::TruncNormal,
+        ),
         (layout::PATCH_BIAS.to_string(), vec![d], Fill::Zeros),
     ];
     if spec.registers > 0 {
-        out.push((layout::REGISTER_TOKENS.to_string(), vec![1, spec.registers, d], Fill::TruncNormal));
+        out.push((
+            layout::REGISTER_TOKENS.to_string(),
+            vec![1, spec.registers, d],
+            Fill::TruncNormal,
+        ));
     }
     for i in 0..spec.depth {
         for name in BLOCK_TENSORS {
@@ -73,10 +89,12 @@ pub fn random_weights(arch: Arch, registers: usize, seed: u64) -> Vec<u8> {
             let values: Vec<f32> = match fill {
                 // torch's trunc_normal_(std=0.02, a=-2, b=2): the cut is at ±2 absolute.
                 Fill::TruncNormal => (0..len)
-                    .map(|_| loop {
-                        let v = normal.sample(&mut rng);
-                        if (-2.0..=2.0).contains(&v) {
-                            break v;
+                    .map(|_| {
+                        loop {
+                            let v = normal.sample(&mut rng);
+                            if (-2.0..=2.0).contains(&v) {
+                                break v;
+                            }
                         }
                     })
                     .collect(),
@@ -84,15 +102,26 @@ pub fn random_weights(arch: Arch, registers: usize, seed: u64) -> Vec<u8> {
                 Fill::Ones => vec![1.0; len],
                 Fill::LayerScale => vec![LAYERSCALE_VALUE; len],
             };
-            (name, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+            (
+                name,
+                shape,
+                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
         })
         .collect();
     let views = data.iter().map(|(name, shape, bytes)| {
-        (name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape matches the byte count"))
+        (
+            name.clone(),
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .expect("shape matches the byte count"),
+        )
     });
     let info = HashMap::from([
         ("format".to_string(), "pt".to_string()),
-        ("dinoedge.init".to_string(), format!("random {} seed {seed}", spec.name())),
+        (
+            "dinoedge.init".to_string(),
+            format!("random {} seed {seed}", spec.name()),
+        ),
     ]);
     safetensors::serialize(views, Some(info)).expect("in-memory serialisation cannot fail")
 }

@@ -29,22 +29,29 @@ pub fn profile(backbone: &Backbone, pixels: &Array4<f32>, runs: u32) -> Result<V
         let mut state = SimpleState::new(backbone.plan()).map_err(fail)?;
         for _ in 0..runs.max(1) {
             state
-                .run_plan_with_eval(tvec!(Tensor::from(pixels.clone()).into()), |ctx, op_state, node, inputs| {
-                    let start = Instant::now();
-                    let out = eval(ctx, op_state, node, inputs);
-                    let entry = totals.entry(node.op().name().to_string()).or_default();
-                    entry.0.insert(node.id);
-                    entry.1 += start.elapsed();
-                    out
-                })
+                .run_plan_with_eval(
+                    tvec!(Tensor::from(pixels.clone()).into()),
+                    |ctx, op_state, node, inputs| {
+                        let start = Instant::now();
+                        let out = eval(ctx, op_state, node, inputs);
+                        let entry = totals.entry(node.op().name().to_string()).or_default();
+                        entry.0.insert(node.id);
+                        entry.1 += start.elapsed();
+                        out
+                    },
+                )
                 .map_err(fail)?;
         }
         Ok(())
     })?;
     let mut times: Vec<OpTime> = totals
         .into_iter()
-        .map(|(op, (nodes, total))| OpTime { op, nodes: nodes.len(), per_run: total / runs.max(1) })
+        .map(|(op, (nodes, total))| OpTime {
+            op,
+            nodes: nodes.len(),
+            per_run: total / runs.max(1),
+        })
         .collect();
-    times.sort_by(|a, b| b.per_run.cmp(&a.per_run));
+    times.sort_by_key(|t| std::cmp::Reverse(t.per_run));
     Ok(times)
 }

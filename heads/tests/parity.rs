@@ -12,34 +12,15 @@ use dinoedge_heads::import::{ImportOptions, import};
 use dinoedge_heads::onnx::meta::AttentionForm;
 use dinoedge_heads::posembed::{Resample, resample};
 use dinoedge_heads::{Backbone, BackboneOutputs, InputSize};
-use ndarray::{Array3, Array4, ArrayD, IxDyn};
-use safetensors::SafeTensors;
+use ndarray::{Array3, Array4};
+
+mod common;
+use common::{max_abs_diff, read_tensors, tensor};
 
 const TOLERANCE: f32 = 1e-4;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity")
-}
-
-fn read_tensors(path: &Path) -> Vec<(String, ArrayD<f32>)> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let file = SafeTensors::deserialize(&bytes).unwrap();
-    file.tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-            (name, ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap())
-        })
-        .collect()
-}
-
-fn tensor(tensors: &[(String, ArrayD<f32>)], name: &str) -> ArrayD<f32> {
-    tensors.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("fixture has no tensor {name}")).1.clone()
-}
-
-fn max_abs_diff(a: &ArrayD<f32>, b: &ArrayD<f32>, what: &str) -> f32 {
-    assert_eq!(a.shape(), b.shape(), "{what}: shapes differ");
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 /// Imports a fixture model at `input`, runs it on the fixture's input, and checks every
@@ -56,28 +37,64 @@ fn check_variant_with(variant: &str, input: &str, attention: AttentionForm) {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("backbone.onnx");
     let size: InputSize = input.parse().unwrap();
-    let meta = import(&dir.join("model.safetensors"), &onnx, &ImportOptions { input: size, blocks: Some(vec![1, 2]), attention })
-        .expect("import");
+    let meta = import(
+        &dir.join("model.safetensors"),
+        &onnx,
+        &ImportOptions {
+            input: size,
+            blocks: Some(vec![1, 2]),
+            attention,
+        },
+    )
+    .expect("import");
     assert_eq!(meta.blocks, vec![1, 2]);
 
     let backbone = Backbone::load(&onnx, 1).expect("load");
-    let pixels = tensor(&io, "pixel_values").into_dimensionality::<ndarray::Ix4>().unwrap();
+    let pixels = tensor(&io, "pixel_values")
+        .into_dimensionality::<ndarray::Ix4>()
+        .unwrap();
     let out: BackboneOutputs = backbone.run(Array4::from(pixels)).expect("run");
     let (rows, cols) = size.grid(14).unwrap();
 
-    let as_reference = |patches: &Array3<f32>| patches.to_shape((1, rows * cols, patches.dim().2)).unwrap().into_owned().into_dyn();
+    let as_reference = |patches: &Array3<f32>| {
+        patches
+            .to_shape((1, rows * cols, patches.dim().2))
+            .unwrap()
+            .into_owned()
+            .into_dyn()
+    };
     let mut checks = vec![
-        ("cls", out.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn()),
+        (
+            "cls",
+            out.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn(),
+        ),
         ("patch_tokens", as_reference(&out.patch_tokens)),
     ];
     for b in &out.blocks {
-        checks.push((if b.block == 1 { "block1_cls" } else { "block2_cls" }, b.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn()));
-        checks.push((if b.block == 1 { "block1_patch_tokens" } else { "block2_patch_tokens" }, as_reference(&b.patch_tokens)));
+        checks.push((
+            if b.block == 1 {
+                "block1_cls"
+            } else {
+                "block2_cls"
+            },
+            b.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn(),
+        ));
+        checks.push((
+            if b.block == 1 {
+                "block1_patch_tokens"
+            } else {
+                "block2_patch_tokens"
+            },
+            as_reference(&b.patch_tokens),
+        ));
     }
     assert_eq!(checks.len(), 6, "cls, patch tokens, and two blocks");
     for (name, ours) in checks {
         let diff = max_abs_diff(&ours, &tensor(&io, name), name);
-        assert!(diff <= TOLERANCE, "{variant} {input} {attention:?}: `{name}` differs from the reference by {diff}");
+        assert!(
+            diff <= TOLERANCE,
+            "{variant} {input} {attention:?}: `{name}` differs from the reference by {diff}"
+        );
     }
 }
 
@@ -111,16 +128,29 @@ fn position_resampling_matches_torch_bicubic_plain_and_antialiased() {
     let cases = read_tensors(&fixtures().join("interpolation.safetensors"));
     let mut checked = 0;
     for i in 0.. {
-        let Some((_, input)) = cases.iter().find(|(n, _)| *n == format!("case{i}.input")) else { break };
+        let Some((_, input)) = cases.iter().find(|(n, _)| *n == format!("case{i}.input")) else {
+            break;
+        };
         // torch's [1, C, H, W] to our [H, W, C].
-        let grid = input.index_axis(ndarray::Axis(0), 0).permuted_axes(vec![1, 2, 0]).to_owned();
+        let grid = input
+            .index_axis(ndarray::Axis(0), 0)
+            .permuted_axes(vec![1, 2, 0])
+            .to_owned();
         let grid = grid.into_dimensionality::<ndarray::Ix3>().unwrap();
-        for (suffix, mode) in [("plain", Resample::Bicubic), ("aa", Resample::BicubicAntialias)] {
+        for (suffix, mode) in [
+            ("plain", Resample::Bicubic),
+            ("aa", Resample::BicubicAntialias),
+        ] {
             let expected = tensor(&cases, &format!("case{i}.{suffix}"));
             let (rows, cols) = (expected.shape()[2], expected.shape()[3]);
-            let ours = resample(grid.view(), rows, cols, mode).permuted_axes([2, 0, 1]).insert_axis(ndarray::Axis(0));
+            let ours = resample(grid.view(), rows, cols, mode)
+                .permuted_axes([2, 0, 1])
+                .insert_axis(ndarray::Axis(0));
             let diff = max_abs_diff(&ours.into_dyn(), &expected, "resample");
-            assert!(diff <= 1e-5, "case {i} ({suffix}, {rows}x{cols}): differs from torch by {diff}");
+            assert!(
+                diff <= 1e-5,
+                "case {i} ({suffix}, {rows}x{cols}): differs from torch by {diff}"
+            );
             checked += 1;
         }
     }

@@ -11,14 +11,29 @@ use crate::cli::BenchCommand;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Backbone { model, input, threads, runs, warmup, json, profile } => {
+        BenchCommand::Backbone {
+            model,
+            input,
+            threads,
+            runs,
+            warmup,
+            json,
+            profile,
+        } => {
             let path = match (model, input) {
                 (Some(model), _) => model,
-                (None, input) => pull::cached_backbone(&pull::cache_dir(), input.unwrap_or(dinoedge_heads::InputSize::new(224, 224))),
+                (None, input) => pull::cached_backbone(
+                    &pull::cache_dir(),
+                    input.unwrap_or(dinoedge_heads::InputSize::new(224, 224)),
+                ),
             };
             let started = Instant::now();
-            let backbone = Backbone::load(&path, threads)
-                .with_context(|| format!("loading {} (make one with `dinoedge model import` or `model pull`)", path.display()))?;
+            let backbone = Backbone::load(&path, threads).with_context(|| {
+                format!(
+                    "loading {} (make one with `dinoedge model import` or `model pull`)",
+                    path.display()
+                )
+            })?;
             let load = started.elapsed();
             let meta = backbone.meta().clone();
             if let Some(input) = input.filter(|i| *i != meta.input) {
@@ -28,9 +43,10 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                     meta.input
                 );
             }
-            let pixels = Array4::from_shape_fn((1, 3, meta.input.height, meta.input.width), |(_, c, y, x)| {
-                ((x * 7 + y * 13 + c * 29) % 101) as f32 / 50.0 - 1.0
-            });
+            let pixels = Array4::from_shape_fn(
+                (1, 3, meta.input.height, meta.input.width),
+                |(_, c, y, x)| ((x * 7 + y * 13 + c * 29) % 101) as f32 / 50.0 - 1.0,
+            );
             for _ in 0..warmup {
                 backbone.run(pixels.clone())?;
             }
@@ -68,18 +84,35 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                     })
                 );
             } else {
-                println!("backbone  {} ({}), input {}", path.display(), meta.spec.name(), meta.input);
+                println!(
+                    "backbone  {} ({}), input {}",
+                    path.display(),
+                    meta.spec.name(),
+                    meta.input
+                );
                 println!("cpu       {cpu}, {threads} thread(s)");
                 println!("load      {:.0} ms (parse, optimise, plan)", ms(load));
-                println!("latency   median {median:.1} ms, p90 {p90:.1} ms, min {:.1} ms over {runs} runs", ms(times[0]));
-                println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));
+                println!(
+                    "latency   median {median:.1} ms, p90 {p90:.1} ms, min {:.1} ms over {runs} runs",
+                    ms(times[0])
+                );
+                println!(
+                    "compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median",
+                    gflops / (median / 1e3)
+                );
             }
             if profile {
                 let ops = dinoedge_heads::profile::profile(&backbone, &pixels, 5)?;
                 let total: f64 = ops.iter().map(|o| ms(o.per_run)).sum();
                 println!("profile   (per run, {total:.1} ms in operators)");
                 for op in ops.iter().take(15) {
-                    println!("  {:>7.2} ms {:>5.1}%  {:>4} × {}", ms(op.per_run), 100.0 * ms(op.per_run) / total, op.nodes, op.op);
+                    println!(
+                        "  {:>7.2} ms {:>5.1}%  {:>4} × {}",
+                        ms(op.per_run),
+                        100.0 * ms(op.per_run) / total,
+                        op.nodes,
+                        op.op
+                    );
                 }
             }
             Ok(())
@@ -91,7 +124,10 @@ fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
-            info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string())
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }

@@ -50,15 +50,27 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
     let conv = g.node(
         "Conv",
         &[&pixels, &kernel, &bias],
-        &[("kernel_shape", Attr::Ints(vec![p, p])), ("strides", Attr::Ints(vec![p, p]))],
+        &[
+            ("kernel_shape", Attr::Ints(vec![p, p])),
+            ("strides", Attr::Ints(vec![p, p])),
+        ],
     );
     let flat = g.reshape(&conv, &[d as i64, n as i64]);
     let patches = g.transpose(&flat, &[1, 0]);
 
     // Position embedding for this grid (the reference skips resampling for its own square grid).
-    let grid = w.pos_embed.slice(s![1.., ..]).into_shape_with_order((spec.pos_grid, spec.pos_grid, d)).expect("checked");
-    let same = rows == spec.pos_grid && cols == spec.pos_grid && meta.input.height == meta.input.width;
-    let pos = if same { grid.to_owned() } else { resample(grid, rows, cols, spec.pos_resample) };
+    let grid = w
+        .pos_embed
+        .slice(s![1.., ..])
+        .into_shape_with_order((spec.pos_grid, spec.pos_grid, d))
+        .expect("checked");
+    let same =
+        rows == spec.pos_grid && cols == spec.pos_grid && meta.input.height == meta.input.width;
+    let pos = if same {
+        grid.to_owned()
+    } else {
+        resample(grid, rows, cols, spec.pos_resample)
+    };
     let pos = pos.into_shape_with_order((n, d)).expect("rows × cols = n");
     let pos = g.constant("pos_embed", pos.view());
     let patches = g.add(&patches, &pos);
@@ -77,10 +89,24 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
         let h = layer_norm(&mut g, &x, &block.norm1, spec.layer_norm_eps);
         // One [D, 3D] projection for q, k and v, then [T, 3D] -> [3, H, T, hd].
         let qkv = Linear {
-            weight: concatenate(Axis(0), &[block.query.weight.view(), block.key.weight.view(), block.value.weight.view()])
-                .expect("three [D, D]"),
-            bias: concatenate(Axis(0), &[block.query.bias.view(), block.key.bias.view(), block.value.bias.view()])
-                .expect("three [D]"),
+            weight: concatenate(
+                Axis(0),
+                &[
+                    block.query.weight.view(),
+                    block.key.weight.view(),
+                    block.value.weight.view(),
+                ],
+            )
+            .expect("three [D, D]"),
+            bias: concatenate(
+                Axis(0),
+                &[
+                    block.query.bias.view(),
+                    block.key.bias.view(),
+                    block.value.bias.view(),
+                ],
+            )
+            .expect("three [D]"),
         };
         let mut column_scale = Array1::ones(3 * d);
         column_scale.slice_mut(s![..d]).fill(scale);
@@ -114,7 +140,11 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
                 let mixed = g.node(
                     "Attention",
                     &[&q, &k, &v],
-                    &[("q_num_heads", Attr::Int(heads)), ("kv_num_heads", Attr::Int(heads)), ("scale", Attr::Float(1.0))],
+                    &[
+                        ("q_num_heads", Attr::Int(heads)),
+                        ("kv_num_heads", Attr::Int(heads)),
+                        ("scale", Attr::Float(1.0)),
+                    ],
                 );
                 g.reshape(&mixed, &[t as i64, d as i64])
             }
@@ -154,12 +184,21 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
 fn layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm, eps: f32) -> String {
     let scale = g.constant("ln_weight", norm.weight.view());
     let bias = g.constant("ln_bias", norm.bias.view());
-    g.node("LayerNormalization", &[x, &scale, &bias], &[("axis", Attr::Int(-1)), ("epsilon", Attr::Float(eps))])
+    g.node(
+        "LayerNormalization",
+        &[x, &scale, &bias],
+        &[("axis", Attr::Int(-1)), ("epsilon", Attr::Float(eps))],
+    )
 }
 
 /// `x · Wᵀ + b`, with the output columns multiplied by `column_scale` when given
 /// (folding a following LayerScale or the attention scale into the weights).
-fn linear(g: &mut GraphBuilder, x: &str, layer: &Linear, column_scale: Option<&Array1<f32>>) -> String {
+fn linear(
+    g: &mut GraphBuilder,
+    x: &str,
+    layer: &Linear,
+    column_scale: Option<&Array1<f32>>,
+) -> String {
     let mut weight: Array2<f32> = layer.weight.t().as_standard_layout().into_owned(); // [in, out]
     let mut bias = layer.bias.clone();
     if let Some(scale) = column_scale {

@@ -13,5 +13,11 @@ pub struct Opset {
     pub ir_version: i64,
 }
 
-pub const OPSET_20: Opset = Opset { version: 20, ir_version: 9 };
-pub const OPSET_23: Opset = Opset { version: 23, ir_version: 11 };
+pub const OPSET_20: Opset = Opset {
+    version: 20,
+    ir_version: 9,
+};
+pub const OPSET_23: Opset = Opset {
+    version: 23,
+    ir_version: 11,
+};
