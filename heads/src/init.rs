@@ -116,13 +116,9 @@ pub fn random_weights(arch: Arch, registers: usize, seed: u64) -> Vec<u8> {
                 .expect("shape matches the byte count"),
         )
     });
-    let info = HashMap::from([
-        ("format".to_string(), "pt".to_string()),
-        (
-            "dinoedge.init".to_string(),
-            format!("random {} seed {seed}", spec.name()),
-        ),
-    ]);
+    // One metadata entry only: safetensors writes the map in hash order, so a second
+    // entry would make the bytes differ from run to run.
+    let info = HashMap::from([("format".to_string(), "pt".to_string())]);
     safetensors::serialize(views, Some(info)).expect("in-memory serialisation cannot fail")
 }
 
