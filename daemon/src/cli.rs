@@ -122,5 +122,8 @@ pub enum BenchCommand {
         /// Also time every operator of the plan (5 runs) and print the costliest kinds.
         #[arg(long)]
         profile: bool,
+        /// With --profile: group operators by output shape too.
+        #[arg(long, requires = "profile")]
+        by_shape: bool,
     },
 }

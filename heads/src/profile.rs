@@ -15,6 +15,7 @@ use crate::error::{ModelError, Result};
 /// Time spent in one kind of operator, per run.
 #[derive(Debug, Clone)]
 pub struct OpTime {
+    /// The operator's name (and output shape when grouped by shape).
     pub op: String,
     /// How many nodes of this kind the plan has.
     pub nodes: usize,
@@ -22,7 +23,13 @@ pub struct OpTime {
 }
 
 /// Runs the backbone `runs` times on `pixels`, timing each node; most expensive first.
-pub fn profile(backbone: &Backbone, pixels: &Array4<f32>, runs: u32) -> Result<Vec<OpTime>> {
+/// Nodes are grouped by operator, and with `by_shape` also by output shape.
+pub fn profile(
+    backbone: &Backbone,
+    pixels: &Array4<f32>,
+    runs: u32,
+    by_shape: bool,
+) -> Result<Vec<OpTime>> {
     let fail = |e: TractError| ModelError::Inference(format!("{e:#}"));
     let mut totals: HashMap<String, (std::collections::HashSet<usize>, Duration)> = HashMap::new();
     multithread_tract_scope(backbone.executor().clone(), || -> Result<()> {
@@ -34,7 +41,13 @@ pub fn profile(backbone: &Backbone, pixels: &Array4<f32>, runs: u32) -> Result<V
                     |ctx, op_state, node, inputs| {
                         let start = Instant::now();
                         let out = eval(ctx, op_state, node, inputs);
-                        let entry = totals.entry(node.op().name().to_string()).or_default();
+                        let key = match node.outputs.first() {
+                            Some(out) if by_shape => {
+                                format!("{} → {:?}", node.op().name(), out.fact.shape)
+                            }
+                            _ => node.op().name().to_string(),
+                        };
+                        let entry = totals.entry(key).or_default();
                         entry.0.insert(node.id);
                         entry.1 += start.elapsed();
                         out

@@ -19,6 +19,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             warmup,
             json,
             profile,
+            by_shape,
         } => {
             let path = match (model, input) {
                 (Some(model), _) => model,
@@ -102,7 +103,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 );
             }
             if profile {
-                let ops = dinoedge_heads::profile::profile(&backbone, &pixels, 5)?;
+                let ops = dinoedge_heads::profile::profile(&backbone, &pixels, 5, by_shape)?;
                 let total: f64 = ops.iter().map(|o| ms(o.per_run)).sum();
                 println!("profile   (per run, {total:.1} ms in operators)");
                 for op in ops.iter().take(15) {
