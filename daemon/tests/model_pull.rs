@@ -17,6 +17,13 @@ fn hub_path() -> String {
     )
 }
 
+/// `dinoedge model pull` from `server`, expecting `sha`, then `extra` arguments.
+fn pull_args<'a>(server: &'a str, sha: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["model", "pull", "--endpoint", server, "--sha256", sha];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// A full-size random ViT-S/14 weight file, made by `dinoedge model init --random`.
 fn random_weights(dir: &std::path::Path) -> (Vec<u8>, String) {
     let path = dir.join("served.safetensors");
@@ -42,16 +49,8 @@ fn pull_downloads_verifies_and_imports_then_trusts_its_cache() {
     let (body, sha) = random_weights(tmp.path());
     let server = Server::start(&hub_path(), body, None, 0);
     let cache = tmp.path().join("cache");
-    let args = [
-        "model",
-        "pull",
-        "--endpoint",
-        &server.endpoint(),
-        "--sha256",
-        &sha,
-        "--input",
-        "112x112",
-    ];
+    let endpoint = server.endpoint();
+    let args = pull_args(&endpoint, &sha, &["--input", "112x112"]);
 
     let out = dinoedge(&args, &cache);
     assert!(out.status.success(), "{}", support::stderr(&out));
@@ -87,15 +86,8 @@ fn pull_resumes_an_interrupted_download_where_it_stopped() {
     let cut = 30 << 20;
     let server = Server::start(&hub_path(), body, Some(cut), 1);
     let cache = tmp.path().join("cache");
-    let args = [
-        "model",
-        "pull",
-        "--endpoint",
-        &server.endpoint(),
-        "--sha256",
-        &sha,
-        "--no-import",
-    ];
+    let endpoint = server.endpoint();
+    let args = pull_args(&endpoint, &sha, &["--no-import"]);
 
     let first = dinoedge(&args, &cache);
     assert_fails(&first, 69, &["run again to resume"]);

@@ -13,6 +13,7 @@ Requires: onnxruntime, numpy (tools/requirements.txt). Dev-time only.
 """
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -23,13 +24,20 @@ import onnxruntime as ort
 
 
 def cpu_model() -> str:
+    """The CPU's name, its logical CPU count and its widest SIMD features."""
+    name, flags = platform.processor() or platform.machine(), []
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = [f for f in line.split(":", 1)[1].split()
+                         if f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_vp2intersect")]
+            elif line.startswith("Features") and not flags:  # aarch64
+                flags = [f for f in line.split(":", 1)[1].split() if f in ("asimd", "asimddp", "fphp", "sve", "i8mm")]
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return f"{name} ({os.cpu_count()} logical CPUs; {' '.join(flags) or 'no SIMD flags read'})"
 
 
 def bench_ort(model: str, threads: int, runs: int, warmup: int) -> dict:

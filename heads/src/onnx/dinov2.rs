@@ -87,27 +87,8 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
     for (i, block) in w.blocks.iter().enumerate() {
         // Attention.
         let h = layer_norm(&mut g, &x, &block.norm1, spec.layer_norm_eps);
-        // One [D, 3D] projection for q, k and v, then [T, 3D] -> [3, H, T, hd].
-        let qkv = Linear {
-            weight: concatenate(
-                Axis(0),
-                &[
-                    block.query.weight.view(),
-                    block.key.weight.view(),
-                    block.value.weight.view(),
-                ],
-            )
-            .expect("three [D, D]"),
-            bias: concatenate(
-                Axis(0),
-                &[
-                    block.query.bias.view(),
-                    block.key.bias.view(),
-                    block.value.bias.view(),
-                ],
-            )
-            .expect("three [D]"),
-        };
+        // One [D, 3D] projection for q, k and v.
+        let qkv = Linear::stack_outputs(&[&block.query, &block.key, &block.value]);
         let mut column_scale = Array1::ones(3 * d);
         column_scale.slice_mut(s![..d]).fill(scale);
         let qkv = linear(&mut g, &h, &qkv, Some(&column_scale));

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Array4, ArrayD, Ix1, Ix2, Ix4, IxDyn};
+use ndarray::{Array1, Array2, Array4, ArrayD, Axis, Ix1, Ix2, Ix4, IxDyn};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
@@ -18,6 +18,19 @@ use crate::posembed::Resample;
 pub struct Linear {
     pub weight: Array2<f32>,
     pub bias: Array1<f32>,
+}
+
+impl Linear {
+    /// One layer computing the outputs of `layers` side by side (all of the same input width).
+    pub fn stack_outputs(layers: &[&Linear]) -> Linear {
+        let weights: Vec<_> = layers.iter().map(|l| l.weight.view()).collect();
+        let biases: Vec<_> = layers.iter().map(|l| l.bias.view()).collect();
+        Linear {
+            weight: ndarray::concatenate(Axis(0), &weights)
+                .expect("layers of the same input width"),
+            bias: ndarray::concatenate(Axis(0), &biases).expect("vectors concatenate"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
