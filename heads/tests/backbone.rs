@@ -1,0 +1,123 @@
+//! The backbone runtime on full-size random models: any DINOv2 size and register count
+//! imports and runs, outputs have the documented shapes, frames of any size are accepted,
+//! and the thread count changes the speed, not the result.
+
+use dinoedge_heads::import::{ImportOptions, import};
+use dinoedge_heads::onnx::meta::AttentionForm;
+use dinoedge_heads::vit::Arch;
+use dinoedge_heads::{Backbone, InputSize, init};
+use image::RgbImage;
+
+fn import_random(
+    arch: Arch,
+    registers: usize,
+    input: InputSize,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let weights = dir.join("w.safetensors");
+    init::write_random(arch, registers, 11, &weights).unwrap();
+    let onnx = dir.join("b.onnx");
+    import(
+        &weights,
+        &onnx,
+        &ImportOptions {
+            input,
+            blocks: None,
+            attention: AttentionForm::Decomposed,
+        },
+    )
+    .unwrap();
+    onnx
+}
+
+fn test_frame(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x * 3 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    })
+}
+
+#[test]
+fn base_model_with_registers_runs_with_the_documented_output_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = import_random(Arch::Base, 4, InputSize::new(112, 140), tmp.path());
+    let backbone = Backbone::load(&onnx, 2).unwrap();
+    let meta = backbone.meta();
+    assert_eq!(
+        (meta.spec.hidden, meta.spec.heads, meta.spec.registers),
+        (768, 12, 4)
+    );
+    assert_eq!(meta.blocks, vec![3, 6, 9, 12]);
+
+    let out = backbone.embed(&test_frame(640, 480)).unwrap();
+    assert_eq!(out.cls.dim(), 768);
+    assert_eq!(
+        out.patch_tokens.dim(),
+        (8, 10, 768),
+        "registers are not patch tokens"
+    );
+    let blocks: Vec<usize> = out.blocks.iter().map(|b| b.block).collect();
+    assert_eq!(blocks, vec![3, 6, 9, 12]);
+    for b in &out.blocks {
+        assert_eq!(b.patch_tokens.dim(), (8, 10, 768));
+    }
+    // The last block through the final norm is the final output.
+    let last = &out.blocks[3];
+    assert!(
+        last.patch_tokens
+            .iter()
+            .zip(out.patch_tokens.iter())
+            .all(|(a, b)| (a - b).abs() < 1e-5)
+    );
+    assert!(out.patch_tokens.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn the_thread_count_changes_speed_not_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = import_random(Arch::Small, 0, InputSize::new(224, 224), tmp.path());
+    let frame = test_frame(320, 240);
+    let one = Backbone::load(&onnx, 1).unwrap().embed(&frame).unwrap();
+    let two = Backbone::load(&onnx, 2).unwrap().embed(&frame).unwrap();
+    let diff = one
+        .patch_tokens
+        .iter()
+        .zip(two.patch_tokens.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(diff <= 1e-5, "1 vs 2 threads differ by {diff}");
+}
+
+#[test]
+fn a_backbone_runs_frame_after_frame_with_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = import_random(Arch::Small, 0, InputSize::new(112, 112), tmp.path());
+    let backbone = Backbone::load(&onnx, 2).unwrap();
+    let (a, b) = (test_frame(200, 100), test_frame(100, 200));
+    let first = backbone.embed(&a).unwrap();
+    let other = backbone.embed(&b).unwrap();
+    let again = backbone.embed(&a).unwrap();
+    assert_eq!(
+        first.cls, again.cls,
+        "the kept run state leaks nothing between frames"
+    );
+    assert_ne!(first.cls, other.cls);
+}
+
+#[test]
+fn a_tensor_of_the_wrong_size_is_refused_with_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = import_random(Arch::Small, 0, InputSize::new(56, 56), tmp.path());
+    let backbone = Backbone::load(&onnx, 1).unwrap();
+    let err = backbone
+        .run(ndarray::Array4::zeros((1, 3, 56, 70)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pixel_values") && err.contains("[1, 3, 56, 70]"),
+        "{err}"
+    );
+}
