@@ -310,3 +310,29 @@ fn bench_of_a_corrupt_onnx_file_names_it() {
         &[path(&onnx), "not a usable dinoedge backbone ONNX file"],
     );
 }
+
+#[test]
+fn import_of_a_block_the_model_does_not_have_names_the_range() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let onnx = out_dir.path().join("out.onnx");
+    let weights = fixtures().join("dinov2/model.safetensors");
+    let run = dinoedge(
+        &[
+            "model",
+            "import",
+            "--weights",
+            path(&weights),
+            "--out",
+            path(&onnx),
+            "--blocks",
+            "1,4",
+        ],
+        out_dir.path(),
+    );
+    assert_fails(
+        &run,
+        65,
+        &["block 4 does not exist; the model has blocks 1 to 3"],
+    );
+    assert_eq!(listing(out_dir.path()), Vec::<String>::new());
+}
