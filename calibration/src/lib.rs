@@ -1,5 +1,7 @@
-//! Camera calibration: the camera model (intrinsics and pose), the ground plane, the
-//! depth alignment fit, zones and planes, and the calibration file.
-//!
-//! The contents arrive with the simulator and calibrate issues; until then this crate only
-//! reserves its place in the workspace map (`../shared/ARCHITECTURE.md`).
+//! Camera calibration: the camera model (intrinsics and pose in the floor frame) shared
+//! with the simulator; later the ground plane, the depth alignment fit, zones and planes,
+//! and the calibration file.
+
+pub mod camera;
+
+pub use camera::{Camera, Intrinsics, Pose};

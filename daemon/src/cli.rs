@@ -25,6 +25,53 @@ pub enum Command {
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Render simulated loading-dock scenes with exact depth and ground truth.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Render the example dock scene once: rgb/, depth/, instance/, class/, meta/ under --out.
+    Frame {
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
+        /// Sensor noise, standard deviation in 8-bit levels.
+        #[arg(long, default_value_t = 0.0)]
+        noise: f32,
+        /// Seed of the sensor noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+/// The simulated camera.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ViewArgs {
+    #[arg(long, default_value_t = 640)]
+    pub width: u32,
+    #[arg(long, default_value_t = 480)]
+    pub height: u32,
+    /// Horizontal field of view, degrees.
+    #[arg(long, default_value_t = 90.0)]
+    pub hfov: f64,
+    /// Camera position on the floor (x, y) and height, metres.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub camera_x: f64,
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub camera_y: f64,
+    #[arg(long, default_value_t = 4.0)]
+    pub camera_height: f64,
+    /// Heading (degrees, counter-clockwise from +y, towards the dock).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub yaw: f64,
+    /// Downward tilt, degrees.
+    #[arg(long, default_value_t = 25.0, allow_hyphen_values = true)]
+    pub pitch: f64,
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub roll: f64,
 }
 
 #[derive(Debug, Subcommand)]

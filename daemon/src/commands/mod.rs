@@ -2,6 +2,7 @@
 
 mod bench;
 mod model;
+mod sim;
 
 use crate::cli::{Cli, Command};
 
@@ -9,5 +10,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Model(cmd) => model::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Sim(cmd) => sim::run(cmd),
     }
 }

@@ -1,0 +1,79 @@
+//! A scene: objects made of primitive parts with materials, each with a class and a
+//! bounding sphere, under ambient and directional light.
+
+use glam::DVec3;
+use serde::Serialize;
+
+use crate::material::Material;
+use crate::shape::Shape;
+
+/// What an object is; the class mask stores these numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Class {
+    Floor = 1,
+    Wall = 2,
+    Rack = 3,
+    Pallet = 4,
+    Box = 5,
+    Forklift = 6,
+    Person = 7,
+    Ceiling = 8,
+}
+
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub shape: Shape,
+    pub material: Material,
+}
+
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub name: String,
+    pub class: Class,
+    pub parts: Vec<Part>,
+    /// A sphere around all parts: a ray that misses it misses the object.
+    pub bounds: (DVec3, f64),
+}
+
+impl Object {
+    pub fn new(name: impl Into<String>, class: Class, parts: Vec<Part>) -> Self {
+        let bounds = enclosing(parts.iter().map(|p| p.shape.bounds()));
+        Self {
+            name: name.into(),
+            class,
+            parts,
+            bounds,
+        }
+    }
+}
+
+/// A sphere enclosing spheres (not the smallest; centred on the mean of the centres).
+fn enclosing(spheres: impl Iterator<Item = (DVec3, f64)>) -> (DVec3, f64) {
+    let spheres: Vec<_> = spheres.collect();
+    if spheres.iter().any(|(_, r)| r.is_infinite()) || spheres.is_empty() {
+        return (DVec3::ZERO, f64::INFINITY);
+    }
+    let center = spheres.iter().map(|(c, _)| *c).sum::<DVec3>() / spheres.len() as f64;
+    let radius = spheres
+        .iter()
+        .map(|(c, r)| (*c - center).length() + r)
+        .fold(0.0, f64::max);
+    (center, radius)
+}
+
+/// Light from one direction (like a skylight or a row of high lamps), no falloff.
+#[derive(Debug, Clone, Copy)]
+pub struct Light {
+    /// Unit vector pointing from the scene towards the light.
+    pub towards: DVec3,
+    pub intensity: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scene {
+    pub objects: Vec<Object>,
+    pub ambient: f32,
+    pub lights: Vec<Light>,
+}
