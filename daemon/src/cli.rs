@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use dinoedge_heads::InputSize;
 use dinoedge_heads::onnx::meta::AttentionForm;
+use dinoedge_sim::clip::Scenario;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +45,41 @@ pub enum SimCommand {
         /// Seed of the sensor noise.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Write a randomised training set (layouts, cameras, lighting) in the RGB-D folder
+    /// format that `dinoedge heads train` reads. The same seed gives the same files.
+    Dataset {
+        /// How many frames.
+        #[arg(long)]
+        n: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        /// Render threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Write a scripted clip with per-frame ground truth (truth.json): forklift-approach,
+    /// forklift-cross, person-between or empty-lighting.
+    Clip {
+        #[arg(long)]
+        scenario: Scenario,
+        #[arg(long, default_value_t = 10.0)]
+        fps: f64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        /// Also encode rgb/ as clip.mp4 (H.264) with ffmpeg from PATH.
+        #[arg(long)]
+        mp4: bool,
     },
 }
 
@@ -147,6 +183,16 @@ pub enum ArchArg {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Render time of the simulator: the example dock scene, one thread, repeated.
+    Render {
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        /// Timed renders (at least 5).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(5..))]
+        runs: u32,
+    },
     /// Latency of the backbone: load time, median and p90 over repeated runs, GFLOP/s.
     Backbone {
         /// The backbone ONNX [default: the cached one for --input].

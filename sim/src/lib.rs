@@ -5,10 +5,13 @@
 //!
 //! This crate is a renderer only: no model, no rules.
 
+pub mod clip;
 pub mod colormap;
+pub mod dataset;
 pub mod dock;
 pub mod material;
 pub mod output;
+pub mod random;
 pub mod record;
 pub mod render;
 pub mod scene;

@@ -35,16 +35,20 @@ pub struct Object {
     pub parts: Vec<Part>,
     /// A sphere around all parts: a ray that misses it misses the object.
     pub bounds: (DVec3, f64),
+    /// A sphere around each part, in the order of `parts`.
+    pub part_bounds: Vec<(DVec3, f64)>,
 }
 
 impl Object {
     pub fn new(name: impl Into<String>, class: Class, parts: Vec<Part>) -> Self {
-        let bounds = enclosing(parts.iter().map(|p| p.shape.bounds()));
+        let part_bounds: Vec<_> = parts.iter().map(|p| p.shape.bounds()).collect();
+        let bounds = enclosing(part_bounds.iter().copied());
         Self {
             name: name.into(),
             class,
             parts,
             bounds,
+            part_bounds,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `dinoedge bench backbone`: backbone latency, measured, never asserted. The results go
-//! to BENCHMARKS.md together with an ONNX Runtime baseline (tools/bench/).
+//! `dinoedge bench backbone | render`: latency, measured, never asserted. The results go
+//! to BENCHMARKS.md, the backbone's with an ONNX Runtime baseline (tools/bench/).
 
 use std::time::{Duration, Instant};
 
@@ -7,10 +7,44 @@ use anyhow::{Context, bail};
 use dinoedge_heads::{Backbone, pull};
 use ndarray::Array4;
 
+use dinoedge_sim::clip::clip_camera;
+use dinoedge_sim::dock::{DockLayout, build};
+use dinoedge_sim::{RenderOptions, render};
+
 use crate::cli::BenchCommand;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
+        BenchCommand::Render {
+            width,
+            height,
+            runs,
+        } => {
+            let layout = DockLayout::example();
+            let scene = build(&layout);
+            let camera = clip_camera(width, height);
+            let mut times: Vec<Duration> = (0..runs)
+                .map(|_| {
+                    let start = Instant::now();
+                    render(&scene, &camera, &RenderOptions::default());
+                    start.elapsed()
+                })
+                .collect();
+            times.sort();
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "render    example dock scene ({} objects), {width}x{height}, one thread",
+                scene.objects.len()
+            );
+            println!("cpu       {}", cpu_model());
+            println!(
+                "latency   median {:.1} ms, p90 {:.1} ms, min {:.1} ms over {runs} renders",
+                ms(times[times.len() / 2]),
+                ms(times[(times.len() * 9).div_ceil(10) - 1]),
+                ms(times[0])
+            );
+            Ok(())
+        }
         BenchCommand::Backbone {
             model,
             input,
