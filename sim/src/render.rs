@@ -64,7 +64,8 @@ fn encode(linear: f32) -> f32 {
             .collect()
     });
     let x = linear.clamp(0.0, 1.0) * 4096.0;
-    let (i, f) = (x.floor() as usize, x.fract());
+    let i = x as usize; // x ≥ 0: truncation is floor
+    let f = x - i as f32;
     let (a, b) = (table[i], table[(i + 1).min(4096)]);
     a + (b - a) * f
 }
@@ -82,17 +83,97 @@ fn may_hit(origin: DVec3, dir: DVec3, (center, radius): (DVec3, f64), limit: f64
     !(disc < 0.0 || (c > 0.0 && b > 0.0) || -b - disc.sqrt() > limit)
 }
 
-/// The nearest surface along a ray: object index, part index, distance, normal.
-fn trace(scene: &Scene, origin: DVec3, dir: DVec3) -> Option<(usize, usize, f64, DVec3)> {
+/// Where in the image (as undistorted normalised coordinates x/z, y/z) a set of corners
+/// can appear: their bounding rectangle, `None` when unbounded or partly behind the camera.
+/// Under perspective the image of a convex body lies within the hull of its corners' images,
+/// so a pixel outside the rectangle cannot see the body.
+type Window = Option<[f64; 4]>;
+
+fn window(camera: &Camera, corners: Option<[DVec3; 8]>) -> Window {
+    let mut w = [
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for corner in corners? {
+        let c = camera.pose.to_camera(corner);
+        if c.z < 1e-6 {
+            return None;
+        }
+        let (x, y) = (c.x / c.z, c.y / c.z);
+        w = [w[0].min(x), w[1].max(x), w[2].min(y), w[3].max(y)];
+    }
+    Some(w)
+}
+
+fn inside(window: &Window, n: DVec2) -> bool {
+    window.is_none_or(|w| n.x >= w[0] && n.x <= w[1] && n.y >= w[2] && n.y <= w[3])
+}
+
+/// Per object and per part, where in the image it can appear.
+struct Windows {
+    objects: Vec<Window>,
+    parts: Vec<Vec<Window>>,
+}
+
+impl Windows {
+    fn new(scene: &Scene, camera: &Camera) -> Self {
+        let parts: Vec<Vec<Window>> = scene
+            .objects
+            .iter()
+            .map(|o| {
+                o.parts
+                    .iter()
+                    .map(|p| window(camera, p.shape.corners()))
+                    .collect()
+            })
+            .collect();
+        let objects = parts
+            .iter()
+            .map(|ws| {
+                ws.iter().try_fold(
+                    [
+                        f64::INFINITY,
+                        f64::NEG_INFINITY,
+                        f64::INFINITY,
+                        f64::NEG_INFINITY,
+                    ],
+                    |a, w| {
+                        w.map(|w| {
+                            [
+                                a[0].min(w[0]),
+                                a[1].max(w[1]),
+                                a[2].min(w[2]),
+                                a[3].max(w[3]),
+                            ]
+                        })
+                    },
+                )
+            })
+            .collect();
+        Self { objects, parts }
+    }
+}
+
+/// The nearest surface along a ray (seen at normalised image point `n`): object index, part
+/// index, distance, normal.
+fn trace(
+    scene: &Scene,
+    windows: &Windows,
+    n: DVec2,
+    origin: DVec3,
+    dir: DVec3,
+) -> Option<(usize, usize, f64, DVec3)> {
     let mut best: Option<(usize, usize, f64, DVec3)> = None;
     for (i, object) in scene.objects.iter().enumerate() {
         let limit = best.map_or(f64::INFINITY, |b| b.2);
-        if !may_hit(origin, dir, object.bounds, limit) {
+        if !inside(&windows.objects[i], n) || !may_hit(origin, dir, object.bounds, limit) {
             continue;
         }
         for (j, (part, bounds)) in object.parts.iter().zip(&object.part_bounds).enumerate() {
             let limit = best.map_or(f64::INFINITY, |b| b.2);
-            if !may_hit(origin, dir, *bounds, limit) {
+            if !inside(&windows.parts[i][j], n) || !may_hit(origin, dir, *bounds, limit) {
                 continue;
             }
             if let Some(hit) = part.shape.intersect(origin, dir)
@@ -115,14 +196,21 @@ pub fn render(scene: &Scene, camera: &Camera, options: &RenderOptions) -> Frame 
         class: vec![0; n],
     };
     let forward = camera.pose.forward();
+    let windows = Windows::new(scene, camera);
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let noise = Normal::new(0.0f32, options.noise.max(1e-6)).expect("a positive std");
     for y in 0..h {
         for x in 0..w {
-            let (origin, dir) = camera.ray(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
+            let n = camera
+                .intrinsics
+                .to_normalised(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
+            let (origin, dir) = (
+                camera.pose.position,
+                (camera.pose.rotation * DVec3::new(n.x, n.y, 1.0)).normalize(),
+            );
             let index = (y * w + x) as usize;
             let mut color = [0.0f32; 3];
-            if let Some((i, j, t, normal)) = trace(scene, origin, dir) {
+            if let Some((i, j, t, normal)) = trace(scene, &windows, n, origin, dir) {
                 let object = &scene.objects[i];
                 let point = origin + dir * t;
                 let albedo = object.parts[j].material.albedo(point);
@@ -144,10 +232,63 @@ pub fn render(scene: &Scene, camera: &Camera, options: &RenderOptions) -> Frame 
                 } else {
                     level
                 };
-                level.round().clamp(0.0, 255.0) as u8
+                (level.clamp(0.0, 255.0) + 0.5) as u8
             });
             frame.rgb.put_pixel(x, y, image::Rgb(pixel));
         }
     }
     frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{dock, random};
+    use rand::SeedableRng;
+
+    /// Every part of every object, no culling.
+    fn brute_force(scene: &Scene, origin: DVec3, dir: DVec3) -> Option<(usize, f64)> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, object) in scene.objects.iter().enumerate() {
+            for part in &object.parts {
+                if let Some(hit) = part.shape.intersect(origin, dir)
+                    && best.is_none_or(|b| hit.t < b.1)
+                {
+                    best = Some((i, hit.t));
+                }
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn culling_never_loses_a_surface() {
+        for seed in 0..6 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let layout = random::layout(&mut rng);
+            let (camera, _) = random::camera(&mut rng, 96, 72);
+            let scene = dock::build(&layout);
+            let frame = render(&scene, &camera, &RenderOptions::default());
+            for y in 0..72 {
+                for x in 0..96 {
+                    let (origin, dir) = camera.ray(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
+                    let index = (y * 96 + x) as usize;
+                    match brute_force(&scene, origin, dir) {
+                        Some((i, t)) => {
+                            assert_eq!(
+                                frame.instance[index],
+                                (i + 1) as u16,
+                                "seed {seed}, pixel ({x}, {y})"
+                            );
+                            let depth = t * dir.dot(camera.pose.forward());
+                            assert!(
+                                (frame.depth[index] as f64 - depth).abs() < 1e-5 * depth.max(1.0)
+                            );
+                        }
+                        None => assert_eq!(frame.instance[index], 0),
+                    }
+                }
+            }
+        }
+    }
 }

@@ -176,6 +176,60 @@ impl Shape {
         }
     }
 
+    /// The corners of a box containing the shape (`None` for planes).
+    pub fn corners(&self) -> Option<[DVec3; 8]> {
+        let boxed = |center: DVec3, axes: [DVec3; 3]| {
+            let mut out = [DVec3::ZERO; 8];
+            for (k, corner) in out.iter_mut().enumerate() {
+                let sign = |bit: usize| if k & (1 << bit) == 0 { -1.0 } else { 1.0 };
+                *corner = center + axes[0] * sign(0) + axes[1] * sign(1) + axes[2] * sign(2);
+            }
+            out
+        };
+        match *self {
+            Shape::Plane { .. } => None,
+            Shape::Rect {
+                center,
+                normal,
+                u,
+                half_u,
+                half_v,
+            } => Some(boxed(
+                center,
+                [u * half_u, normal.cross(u) * half_v, DVec3::ZERO],
+            )),
+            Shape::Cuboid {
+                center,
+                half,
+                rotation,
+            } => Some(boxed(
+                center,
+                [
+                    rotation.x_axis * half.x,
+                    rotation.y_axis * half.y,
+                    rotation.z_axis * half.z,
+                ],
+            )),
+            Shape::Cylinder {
+                base,
+                axis,
+                radius,
+                height,
+            } => {
+                let e1 = axis.any_orthonormal_vector();
+                let e2 = axis.cross(e1);
+                Some(boxed(
+                    base + axis * height / 2.0,
+                    [axis * height / 2.0, e1 * radius, e2 * radius],
+                ))
+            }
+            Shape::Sphere { center, radius } => Some(boxed(
+                center,
+                [DVec3::X * radius, DVec3::Y * radius, DVec3::Z * radius],
+            )),
+        }
+    }
+
     /// A sphere containing the shape (infinite for planes).
     pub fn bounds(&self) -> (DVec3, f64) {
         match *self {
