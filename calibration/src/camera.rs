@@ -31,16 +31,7 @@ impl Intrinsics {
     /// Square pixels, principal point at the image centre, from the horizontal field of view.
     pub fn from_hfov(width: u32, height: u32, hfov_degrees: f64) -> Self {
         let fx = width as f64 / 2.0 / (hfov_degrees.to_radians() / 2.0).tan();
-        Self {
-            width,
-            height,
-            fx,
-            fy: fx,
-            cx: width as f64 / 2.0,
-            cy: height as f64 / 2.0,
-            k1: 0.0,
-            k2: 0.0,
-        }
+        Self { width, height, fx, fy: fx, cx: width as f64 / 2.0, cy: height as f64 / 2.0, k1: 0.0, k2: 0.0 }
     }
 
     pub fn with_distortion(self, k1: f64, k2: f64) -> Self {
@@ -92,10 +83,7 @@ impl Pose {
         let (sr, cr) = roll.to_radians().sin_cos();
         let (right, down) = (cr * right + sr * down, -sr * right + cr * down);
         let yaw = DMat3::from_rotation_z(yaw.to_radians());
-        Self {
-            rotation: yaw * DMat3::from_cols(right, down, forward),
-            position,
-        }
+        Self { rotation: yaw * DMat3::from_cols(right, down, forward), position }
     }
 
     pub fn forward(&self) -> DVec3 {
@@ -122,28 +110,19 @@ impl Camera {
     /// The ray through a pixel position: origin and unit direction in the floor frame.
     pub fn ray(&self, pixel: DVec2) -> (DVec3, DVec3) {
         let n = self.intrinsics.to_normalised(pixel);
-        (
-            self.pose.position,
-            (self.pose.rotation * DVec3::new(n.x, n.y, 1.0)).normalize(),
-        )
+        (self.pose.position, (self.pose.rotation * DVec3::new(n.x, n.y, 1.0)).normalize())
     }
 
     /// The pixel position of a floor-frame point, and its depth; `None` behind the camera.
     pub fn project(&self, world: DVec3) -> Option<(DVec2, f64)> {
         let c = self.pose.to_camera(world);
-        (c.z > 1e-9).then(|| {
-            (
-                self.intrinsics.to_pixel(DVec2::new(c.x / c.z, c.y / c.z)),
-                c.z,
-            )
-        })
+        (c.z > 1e-9).then(|| (self.intrinsics.to_pixel(DVec2::new(c.x / c.z, c.y / c.z)), c.z))
     }
 
     /// The floor-frame point seen at a pixel position at a z-depth.
     pub fn back_project(&self, pixel: DVec2, depth: f64) -> DVec3 {
         let n = self.intrinsics.to_normalised(pixel);
-        self.pose
-            .to_world(DVec3::new(n.x * depth, n.y * depth, depth))
+        self.pose.to_world(DVec3::new(n.x * depth, n.y * depth, depth))
     }
 
     /// The z-depth of a floor-frame point.
@@ -173,11 +152,7 @@ mod tests {
     #[test]
     fn projection_and_back_projection_invert_each_other_with_distortion() {
         let cam = camera();
-        for (u, v, depth) in [
-            (10.5, 20.5, 1.0),
-            (320.0, 240.0, 7.5),
-            (600.25, 470.75, 3.2),
-        ] {
+        for (u, v, depth) in [(10.5, 20.5, 1.0), (320.0, 240.0, 7.5), (600.25, 470.75, 3.2)] {
             let world = cam.back_project(DVec2::new(u, v), depth);
             let (pixel, z) = cam.project(world).unwrap();
             assert!((pixel - DVec2::new(u, v)).length() < 1e-6, "{pixel:?}");
@@ -204,12 +179,7 @@ mod tests {
     #[test]
     fn the_pose_rotation_is_orthonormal() {
         let r = camera().pose.rotation;
-        assert!(
-            (r.transpose() * r - DMat3::IDENTITY)
-                .to_cols_array()
-                .iter()
-                .all(|v| v.abs() < 1e-12)
-        );
+        assert!((r.transpose() * r - DMat3::IDENTITY).to_cols_array().iter().all(|v| v.abs() < 1e-12));
         assert!((r.determinant() - 1.0).abs() < 1e-12);
     }
 }

@@ -8,11 +8,7 @@ use dinoedge_heads::onnx::meta::AttentionForm;
 use dinoedge_sim::clip::Scenario;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "dinoedge",
-    version,
-    about = "Edge monitoring: DINOv2 depth on the CPU, distance rules, MQTT alarms"
-)]
+#[command(name = "dinoedge", version, about = "Edge monitoring: DINOv2 depth on the CPU, distance rules, MQTT alarms")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

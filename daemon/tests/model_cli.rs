@@ -17,64 +17,23 @@ fn path(p: &Path) -> &str {
 #[test]
 fn the_main_job_init_import_bench_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let (weights, onnx) = (
-        tmp.path().join("vits14.safetensors"),
-        tmp.path().join("vits14.onnx"),
-    );
-    let init = dinoedge(
-        &[
-            "model",
-            "init",
-            "--random",
-            "--seed",
-            "7",
-            "--out",
-            path(&weights),
-        ],
-        tmp.path(),
-    );
+    let (weights, onnx) = (tmp.path().join("vits14.safetensors"), tmp.path().join("vits14.onnx"));
+    let init = dinoedge(&["model", "init", "--random", "--seed", "7", "--out", path(&weights)], tmp.path());
     assert!(init.status.success(), "{}", support::stderr(&init));
     let import = dinoedge(
-        &[
-            "model",
-            "import",
-            "--weights",
-            path(&weights),
-            "--out",
-            path(&onnx),
-            "--input",
-            "224x224",
-        ],
+        &["model", "import", "--weights", path(&weights), "--out", path(&onnx), "--input", "224x224"],
         tmp.path(),
     );
     assert!(import.status.success(), "{}", support::stderr(&import));
-    assert!(
-        stdout(&import).contains("blocks 3,6,9,12"),
-        "{}",
-        stdout(&import)
-    );
+    assert!(stdout(&import).contains("blocks 3,6,9,12"), "{}", stdout(&import));
     let bench = dinoedge(
-        &[
-            "bench",
-            "backbone",
-            "--model",
-            path(&onnx),
-            "--threads",
-            "2",
-            "--runs",
-            "20",
-            "--warmup",
-            "1",
-        ],
+        &["bench", "backbone", "--model", path(&onnx), "--threads", "2", "--runs", "20", "--warmup", "1"],
         tmp.path(),
     );
     assert!(bench.status.success(), "{}", support::stderr(&bench));
     let report = stdout(&bench);
     for field in ["load", "median", "p90", "GFLOP/s", "12.25 GFLOP per frame"] {
-        assert!(
-            report.contains(field),
-            "bench output lacks `{field}`: {report}"
-        );
+        assert!(report.contains(field), "bench output lacks `{field}`: {report}");
     }
 }
 
@@ -83,18 +42,7 @@ fn random_init_is_deterministic_per_seed() {
     let tmp = tempfile::tempdir().unwrap();
     let make = |seed: &str, name: &str| {
         let out = tmp.path().join(name);
-        let run = dinoedge(
-            &[
-                "model",
-                "init",
-                "--random",
-                "--seed",
-                seed,
-                "--out",
-                path(&out),
-            ],
-            tmp.path(),
-        );
+        let run = dinoedge(&["model", "init", "--random", "--seed", seed, "--out", path(&out)], tmp.path());
         assert!(run.status.success(), "{}", support::stderr(&run));
         sha256(&out)
     };
@@ -107,57 +55,22 @@ fn random_init_is_deterministic_per_seed() {
 fn random_init_follows_the_reference_initialisation() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("w.safetensors");
-    assert!(
-        dinoedge(
-            &[
-                "model",
-                "init",
-                "--random",
-                "--seed",
-                "1",
-                "--out",
-                path(&out)
-            ],
-            tmp.path()
-        )
-        .status
-        .success()
-    );
+    assert!(dinoedge(&["model", "init", "--random", "--seed", "1", "--out", path(&out)], tmp.path()).status.success());
     let bytes = std::fs::read(&out).unwrap();
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let values = |name: &str| -> Vec<f32> {
         let t = file.tensor(name).unwrap_or_else(|_| panic!("no {name}"));
-        t.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect()
+        t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
     };
     let fc1 = values("encoder.layer.5.mlp.fc1.weight");
     assert_eq!(fc1.len(), 1536 * 384);
     let std = (fc1.iter().map(|v| v * v).sum::<f32>() / fc1.len() as f32).sqrt();
     assert!((std - 0.02).abs() < 0.0005, "std {std}, expected 0.02");
-    assert!(
-        values("encoder.layer.5.mlp.fc1.bias")
-            .iter()
-            .all(|v| *v == 0.0)
-    );
-    assert!(
-        values("encoder.layer.0.norm1.weight")
-            .iter()
-            .all(|v| *v == 1.0)
-    );
-    assert!(
-        values("encoder.layer.11.layer_scale2.lambda1")
-            .iter()
-            .all(|v| *v == 1.0)
-    );
+    assert!(values("encoder.layer.5.mlp.fc1.bias").iter().all(|v| *v == 0.0));
+    assert!(values("encoder.layer.0.norm1.weight").iter().all(|v| *v == 1.0));
+    assert!(values("encoder.layer.11.layer_scale2.lambda1").iter().all(|v| *v == 1.0));
     assert!(values("embeddings.mask_token").iter().all(|v| *v == 0.0));
-    assert_eq!(
-        file.tensor("embeddings.position_embeddings")
-            .unwrap()
-            .shape(),
-        &[1, 1370, 384]
-    );
+    assert_eq!(file.tensor("embeddings.position_embeddings").unwrap().shape(), &[1, 1370, 384]);
 }
 
 /// `model import` from `weights` must fail with `code`, mention every needle, and write nothing.
@@ -165,34 +78,16 @@ fn import_fails(weights: &Path, input: &str, code: i32, needles: &[&str]) {
     let out_dir = tempfile::tempdir().unwrap();
     let onnx = out_dir.path().join("out.onnx");
     let run = dinoedge(
-        &[
-            "model",
-            "import",
-            "--weights",
-            path(weights),
-            "--out",
-            path(&onnx),
-            "--input",
-            input,
-        ],
+        &["model", "import", "--weights", path(weights), "--out", path(&onnx), "--input", input],
         out_dir.path(),
     );
     assert_fails(&run, code, needles);
-    assert_eq!(
-        listing(out_dir.path()),
-        Vec::<String>::new(),
-        "no output, not even a partial one"
-    );
+    assert_eq!(listing(out_dir.path()), Vec::<String>::new(), "no output, not even a partial one");
 }
 
 #[test]
 fn import_of_a_missing_file_names_it() {
-    import_fails(
-        Path::new("/nonexistent/model.safetensors"),
-        "224x224",
-        74,
-        &["/nonexistent/model.safetensors"],
-    );
+    import_fails(Path::new("/nonexistent/model.safetensors"), "224x224", 74, &["/nonexistent/model.safetensors"]);
 }
 
 #[test]
@@ -201,12 +96,7 @@ fn import_of_a_truncated_file_names_it() {
     let bytes = std::fs::read(fixtures().join("dinov2/model.safetensors")).unwrap();
     let cut = tmp.path().join("model.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    import_fails(
-        &cut,
-        "224x224",
-        65,
-        &[path(&cut), "not a readable safetensors file"],
-    );
+    import_fails(&cut, "224x224", 65, &[path(&cut), "not a readable safetensors file"]);
 }
 
 #[test]
@@ -214,19 +104,9 @@ fn import_of_a_foreign_file_names_it() {
     let tmp = tempfile::tempdir().unwrap();
     let png = tmp.path().join("photo.safetensors");
     std::fs::write(&png, b"\x89PNG\r\n\x1a\n this is an image, not weights").unwrap();
-    import_fails(
-        &png,
-        "224x224",
-        65,
-        &[path(&png), "not a readable safetensors file"],
-    );
+    import_fails(&png, "224x224", 65, &[path(&png), "not a readable safetensors file"]);
     // A safetensors file of something else entirely.
-    import_fails(
-        &fixtures().join("interpolation.safetensors"),
-        "224x224",
-        65,
-        &["embeddings.cls_token", "is missing"],
-    );
+    import_fails(&fixtures().join("interpolation.safetensors"), "224x224", 65, &["embeddings.cls_token", "is missing"]);
 }
 
 #[test]
@@ -240,10 +120,7 @@ fn import_of_a_tensor_with_the_wrong_shape_names_the_tensor_and_both_shapes() {
         .into_iter()
         .map(|(name, view)| {
             if name == "encoder.layer.1.mlp.fc2.weight" {
-                (
-                    name,
-                    TensorView::new(Dtype::F32, vec![20, 96], &wrong).unwrap(),
-                )
+                (name, TensorView::new(Dtype::F32, vec![20, 96], &wrong).unwrap())
             } else {
                 (name, view)
             }
@@ -251,17 +128,7 @@ fn import_of_a_tensor_with_the_wrong_shape_names_the_tensor_and_both_shapes() {
         .collect();
     let bad = tmp.path().join("model.safetensors");
     std::fs::write(&bad, safetensors::serialize(tensors, None).unwrap()).unwrap();
-    import_fails(
-        &bad,
-        "224x224",
-        65,
-        &[
-            path(&bad),
-            "encoder.layer.1.mlp.fc2.weight",
-            "[20, 96]",
-            "[24, 96]",
-        ],
-    );
+    import_fails(&bad, "224x224", 65, &[path(&bad), "encoder.layer.1.mlp.fc2.weight", "[20, 96]", "[24, 96]"]);
 }
 
 #[test]
@@ -279,17 +146,7 @@ fn import_does_not_clobber_an_existing_output_when_it_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("keep.onnx");
     std::fs::write(&onnx, b"the previous model").unwrap();
-    let run = dinoedge(
-        &[
-            "model",
-            "import",
-            "--weights",
-            "/nonexistent.safetensors",
-            "--out",
-            path(&onnx),
-        ],
-        tmp.path(),
-    );
+    let run = dinoedge(&["model", "import", "--weights", "/nonexistent.safetensors", "--out", path(&onnx)], tmp.path());
     assert_fails(&run, 74, &["/nonexistent.safetensors"]);
     assert_eq!(std::fs::read(&onnx).unwrap(), b"the previous model");
 }
@@ -298,17 +155,9 @@ fn import_does_not_clobber_an_existing_output_when_it_fails() {
 fn bench_of_a_corrupt_onnx_file_names_it() {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("broken.onnx");
-    std::fs::write(
-        &onnx,
-        b"\x08\x07garbage that is not a protobuf model \xff\xff",
-    )
-    .unwrap();
+    std::fs::write(&onnx, b"\x08\x07garbage that is not a protobuf model \xff\xff").unwrap();
     let run = dinoedge(&["bench", "backbone", "--model", path(&onnx)], tmp.path());
-    assert_fails(
-        &run,
-        65,
-        &[path(&onnx), "not a usable dinoedge backbone ONNX file"],
-    );
+    assert_fails(&run, 65, &[path(&onnx), "not a usable dinoedge backbone ONNX file"]);
 }
 
 #[test]
@@ -317,22 +166,9 @@ fn import_of_a_block_the_model_does_not_have_names_the_range() {
     let onnx = out_dir.path().join("out.onnx");
     let weights = fixtures().join("dinov2/model.safetensors");
     let run = dinoedge(
-        &[
-            "model",
-            "import",
-            "--weights",
-            path(&weights),
-            "--out",
-            path(&onnx),
-            "--blocks",
-            "1,4",
-        ],
+        &["model", "import", "--weights", path(&weights), "--out", path(&onnx), "--blocks", "1,4"],
         out_dir.path(),
     );
-    assert_fails(
-        &run,
-        65,
-        &["block 4 does not exist; the model has blocks 1 to 3"],
-    );
+    assert_fails(&run, 65, &["block 4 does not exist; the model has blocks 1 to 3"]);
     assert_eq!(listing(out_dir.path()), Vec::<String>::new());
 }

@@ -11,10 +11,7 @@ use support::http::Server;
 use support::{assert_fails, dinoedge, fixtures, listing, sha256, stdout};
 
 fn hub_path() -> String {
-    format!(
-        "/{}/resolve/{}/{}",
-        DINOV2_SMALL.repo, DINOV2_SMALL.revision, DINOV2_SMALL.file
-    )
+    format!("/{}/resolve/{}/{}", DINOV2_SMALL.repo, DINOV2_SMALL.revision, DINOV2_SMALL.file)
 }
 
 /// `dinoedge model pull` from `server`, expecting `sha`, then `extra` arguments.
@@ -27,18 +24,7 @@ fn pull_args<'a>(server: &'a str, sha: &'a str, extra: &[&'a str]) -> Vec<&'a st
 /// A full-size random ViT-S/14 weight file, made by `dinoedge model init --random`.
 fn random_weights(dir: &std::path::Path) -> (Vec<u8>, String) {
     let path = dir.join("served.safetensors");
-    let out = dinoedge(
-        &[
-            "model",
-            "init",
-            "--random",
-            "--seed",
-            "3",
-            "--out",
-            path.to_str().unwrap(),
-        ],
-        dir,
-    );
+    let out = dinoedge(&["model", "init", "--random", "--seed", "3", "--out", path.to_str().unwrap()], dir);
     assert!(out.status.success(), "{}", support::stderr(&out));
     (std::fs::read(&path).unwrap(), sha256(&path))
 }
@@ -56,27 +42,13 @@ fn pull_downloads_verifies_and_imports_then_trusts_its_cache() {
     assert!(out.status.success(), "{}", support::stderr(&out));
     let weights = cache.join(DINOV2_SMALL.cache_name());
     assert_eq!(sha256(&weights), sha);
-    assert_eq!(
-        listing(&cache),
-        vec![
-            "dinov2-small_112x112.onnx".to_string(),
-            DINOV2_SMALL.cache_name()
-        ]
-    );
+    assert_eq!(listing(&cache), vec!["dinov2-small_112x112.onnx".to_string(), DINOV2_SMALL.cache_name()]);
     assert_eq!(server.seen().len(), 1);
 
     let again = dinoedge(&args, &cache);
     assert!(again.status.success(), "{}", support::stderr(&again));
-    assert!(
-        stdout(&again).contains("already in the cache"),
-        "{}",
-        stdout(&again)
-    );
-    assert_eq!(
-        server.seen().len(),
-        1,
-        "a verified file is not downloaded again"
-    );
+    assert!(stdout(&again).contains("already in the cache"), "{}", stdout(&again));
+    assert_eq!(server.seen().len(), 1, "a verified file is not downloaded again");
 }
 
 #[test]
@@ -91,30 +63,14 @@ fn pull_resumes_an_interrupted_download_where_it_stopped() {
 
     let first = dinoedge(&args, &cache);
     assert_fails(&first, 69, &["run again to resume"]);
-    let part = cache
-        .join(DINOV2_SMALL.cache_name())
-        .with_extension("safetensors.part");
-    assert_eq!(
-        std::fs::metadata(&part).unwrap().len(),
-        cut as u64,
-        "the partial download is kept"
-    );
-    assert!(
-        !cache.join(DINOV2_SMALL.cache_name()).exists(),
-        "nothing unverified is in place"
-    );
+    let part = cache.join(DINOV2_SMALL.cache_name()).with_extension("safetensors.part");
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), cut as u64, "the partial download is kept");
+    assert!(!cache.join(DINOV2_SMALL.cache_name()).exists(), "nothing unverified is in place");
 
     let second = dinoedge(&args, &cache);
     assert!(second.status.success(), "{}", support::stderr(&second));
-    assert!(
-        stdout(&second).contains(&format!("resumed after {cut}")),
-        "{}",
-        stdout(&second)
-    );
-    assert_eq!(
-        server.seen()[1].range.as_deref(),
-        Some(format!("bytes={cut}-").as_str())
-    );
+    assert!(stdout(&second).contains(&format!("resumed after {cut}")), "{}", stdout(&second));
+    assert_eq!(server.seen()[1].range.as_deref(), Some(format!("bytes={cut}-").as_str()));
     assert_eq!(sha256(&cache.join(DINOV2_SMALL.cache_name())), sha);
     assert_eq!(listing(&cache), vec![DINOV2_SMALL.cache_name()]);
 }
@@ -135,37 +91,16 @@ fn pull_refuses_a_wrong_checksum_and_keeps_nothing_a_later_run_would_trust() {
     let again = dinoedge(&args, &cache);
     assert_fails(&again, 65, &[DINOV2_SMALL.sha256]);
     assert_eq!(server.seen().len(), 2, "the second run downloads afresh");
-    assert!(
-        server.seen().iter().all(|s| s.range.is_none()),
-        "nothing of the bad file is resumed"
-    );
+    assert!(server.seen().iter().all(|s| s.range.is_none()), "nothing of the bad file is resumed");
 }
 
 #[test]
 fn pull_offline_fails_in_seconds_naming_the_url_and_the_manual_route() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port(); // closed once dropped
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(); // closed once dropped
     let endpoint = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    let out = dinoedge(
-        &["model", "pull", "--endpoint", &endpoint],
-        &tmp.path().join("cache"),
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_fails(
-        &out,
-        69,
-        &[
-            &format!("{endpoint}{}", hub_path()),
-            "dinoedge model import --weights",
-        ],
-    );
+    let out = dinoedge(&["model", "pull", "--endpoint", &endpoint], &tmp.path().join("cache"));
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert_fails(&out, 69, &[&format!("{endpoint}{}", hub_path()), "dinoedge model import --weights"]);
 }

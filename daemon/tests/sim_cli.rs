@@ -31,11 +31,7 @@ fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn a_dataset_is_the_same_for_the_same_seed_on_any_number_of_threads() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        tmp.path().join("a"),
-        tmp.path().join("b"),
-        tmp.path().join("c"),
-    );
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
     let make = |out: &Path, seed: &str, threads: &str| {
         let args = [
             "sim",
@@ -60,11 +56,7 @@ fn a_dataset_is_the_same_for_the_same_seed_on_any_number_of_threads() {
     make(&b, "5", "1");
     make(&c, "6", "2");
     let files = files_under(&a);
-    assert_eq!(
-        files.len(),
-        3 * 6,
-        "rgb, depth png and npy, instance, class, meta for 3 frames"
-    );
+    assert_eq!(files.len(), 3 * 6, "rgb, depth png and npy, instance, class, meta for 3 frames");
     assert_eq!(files, files_under(&b), "same seed, same files");
     assert_ne!(files, files_under(&c), "another seed, other scenes");
 }
@@ -74,28 +66,12 @@ fn dataset_frames_follow_the_documented_format() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ds");
     let run = dinoedge(
-        &[
-            "sim",
-            "dataset",
-            "--n",
-            "2",
-            "--seed",
-            "3",
-            "--out",
-            path(&out),
-            "--width",
-            "160",
-            "--height",
-            "120",
-        ],
+        &["sim", "dataset", "--n", "2", "--seed", "3", "--out", path(&out), "--width", "160", "--height", "120"],
         tmp.path(),
     );
     assert!(run.status.success(), "{}", support::stderr(&run));
     let rgb = image::open(out.join("rgb/000001.png")).unwrap();
-    assert_eq!(
-        (rgb.width(), rgb.height(), rgb.color()),
-        (160, 120, image::ColorType::Rgb8)
-    );
+    assert_eq!((rgb.width(), rgb.height(), rgb.color()), (160, 120, image::ColorType::Rgb8));
     let mm = image::open(out.join("depth/000001.png")).unwrap();
     assert_eq!(mm.color(), image::ColorType::L16, "depth PNG is 16-bit");
     let mm = mm.into_luma16();
@@ -103,35 +79,17 @@ fn dataset_frames_follow_the_documented_format() {
     assert!(npy.starts_with(b"\x93NUMPY\x01\x00"));
     let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
     let header = String::from_utf8_lossy(&npy[10..10 + header_len]);
-    assert!(
-        header.contains("'descr': '<f4'") && header.contains("'shape': (120, 160)"),
-        "{header}"
-    );
-    let metres: Vec<f32> = npy[10 + header_len..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect();
+    assert!(header.contains("'descr': '<f4'") && header.contains("'shape': (120, 160)"), "{header}");
+    let metres: Vec<f32> =
+        npy[10 + header_len..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     assert_eq!(metres.len(), 160 * 120);
     for (m, mm) in metres.iter().zip(mm.as_raw()) {
-        assert!(
-            (m * 1000.0 - *mm as f32).abs() <= 0.5,
-            "the PNG holds the same depth in millimetres"
-        );
+        assert!((m * 1000.0 - *mm as f32).abs() <= 0.5, "the PNG holds the same depth in millimetres");
     }
-    assert!(
-        metres.iter().filter(|m| **m > 0.0).count() > 160 * 100,
-        "most pixels see something"
-    );
+    assert!(metres.iter().filter(|m| **m > 0.0).count() > 160 * 100, "most pixels see something");
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("meta/000001.json")).unwrap()).unwrap();
-    for key in [
-        "intrinsics",
-        "camera",
-        "objects",
-        "classes",
-        "truth",
-        "dock_face",
-    ] {
+    for key in ["intrinsics", "camera", "objects", "classes", "truth", "dock_face"] {
         assert!(meta.get(key).is_some(), "meta has `{key}`");
     }
     assert_eq!(meta["intrinsics"]["width"], 160);
@@ -139,20 +97,7 @@ fn dataset_frames_follow_the_documented_format() {
 
 fn clip(scenario: &str, dir: &Path) -> serde_json::Value {
     let run = dinoedge(
-        &[
-            "sim",
-            "clip",
-            "--scenario",
-            scenario,
-            "--fps",
-            "5",
-            "--out",
-            path(dir),
-            "--width",
-            "160",
-            "--height",
-            "120",
-        ],
+        &["sim", "clip", "--scenario", scenario, "--fps", "5", "--out", path(dir), "--width", "160", "--height", "120"],
         dir,
     );
     assert!(run.status.success(), "{}", support::stderr(&run));
@@ -160,12 +105,7 @@ fn clip(scenario: &str, dir: &Path) -> serde_json::Value {
 }
 
 fn forklift_distances(truth: &serde_json::Value) -> Vec<f64> {
-    truth["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["forklift_to_dock_face_m"].as_f64().unwrap())
-        .collect()
+    truth["frames"].as_array().unwrap().iter().map(|f| f["forklift_to_dock_face_m"].as_f64().unwrap()).collect()
 }
 
 #[test]
@@ -174,25 +114,15 @@ fn forklift_clips_cross_the_alarm_distance_only_when_scripted_to() {
     let cross = clip("forklift-cross", &tmp.path().join("cross"));
     let d = forklift_distances(&cross);
     assert_eq!(d.len(), 50, "10 s at 5 fps");
-    assert!(
-        d.windows(2).all(|w| w[1] <= w[0] + 1e-12),
-        "the forklift only approaches"
-    );
-    assert!(
-        (d[0] - 9.0).abs() < 1e-9 && (d[d.len() - 1] - 0.8).abs() < 1e-9,
-        "from 9 m to 0.8 m"
-    );
+    assert!(d.windows(2).all(|w| w[1] <= w[0] + 1e-12), "the forklift only approaches");
+    assert!((d[0] - 9.0).abs() < 1e-9 && (d[d.len() - 1] - 0.8).abs() < 1e-9, "from 9 m to 0.8 m");
     let first = cross["first_frame_below_alarm_distance"].as_u64().unwrap() as usize;
     assert!(d[first] < 1.5 && d[first - 1] >= 1.5);
     assert_eq!(listing(&tmp.path().join("cross/rgb")).len(), 50);
 
     let approach = clip("forklift-approach", &tmp.path().join("approach"));
     assert!(approach["first_frame_below_alarm_distance"].is_null());
-    assert!(
-        forklift_distances(&approach)
-            .iter()
-            .all(|d| *d >= 2.5 - 1e-9)
-    );
+    assert!(forklift_distances(&approach).iter().all(|d| *d >= 2.5 - 1e-9));
 }
 
 #[test]
@@ -213,26 +143,14 @@ fn the_person_clip_records_the_person_to_forklift_distance_and_the_empty_clip_ha
         gaps[0]
     );
     let empty = clip("empty-lighting", &tmp.path().join("empty"));
-    assert!(
-        empty["frames"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["forklift_to_dock_face_m"].is_null())
-    );
+    assert!(empty["frames"].as_array().unwrap().iter().all(|f| f["forklift_to_dock_face_m"].is_null()));
 }
 
 #[test]
 fn a_clip_encodes_to_mp4_with_every_frame() {
-    let have_ffmpeg = Command::new("ffprobe")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let have_ffmpeg = Command::new("ffprobe").arg("-version").output().is_ok_and(|o| o.status.success());
     if !have_ffmpeg {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run this test: no ffmpeg on PATH"
-        );
+        assert!(std::env::var_os("CI").is_none(), "CI must run this test: no ffmpeg on PATH");
         eprintln!("SKIPPED: no ffmpeg on PATH; the README's test command installs it");
         return;
     }
@@ -278,35 +196,11 @@ fn a_clip_encodes_to_mp4_with_every_frame() {
 #[test]
 fn an_unknown_scenario_lists_the_known_ones() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = dinoedge(
-        &[
-            "sim",
-            "clip",
-            "--scenario",
-            "forklift",
-            "--out",
-            path(tmp.path()),
-        ],
-        tmp.path(),
-    );
+    let run = dinoedge(&["sim", "clip", "--scenario", "forklift", "--out", path(tmp.path())], tmp.path());
     let err = support::stderr(&run);
     assert_eq!(run.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("forklift-approach, forklift-cross, person-between, empty-lighting"),
-        "{err}"
-    );
-    let run = dinoedge(
-        &[
-            "sim",
-            "clip",
-            "--scenario",
-            "forklift-cross",
-            "--fps",
-            "0",
-            "--out",
-            path(tmp.path()),
-        ],
-        tmp.path(),
-    );
+    assert!(err.contains("forklift-approach, forklift-cross, person-between, empty-lighting"), "{err}");
+    let run =
+        dinoedge(&["sim", "clip", "--scenario", "forklift-cross", "--fps", "0", "--out", path(tmp.path())], tmp.path());
     assert_fails(&run, 1, &["--fps 0"]);
 }

@@ -52,22 +52,15 @@ pub struct Backbone {
 impl Backbone {
     /// Loads and optimises `path` for `threads` inference threads (tract's matmul pool).
     pub fn load(path: &Path, threads: usize) -> Result<Self> {
-        let onnx_error = |reason: String| ModelError::Onnx {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let onnx_error = |reason: String| ModelError::Onnx { path: path.to_path_buf(), reason };
         if threads == 0 {
             return Err(onnx_error("the thread count must be at least 1".into()));
         }
         let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
-        let proto = pb::ModelProto::decode(bytes.as_slice())
-            .map_err(|e| onnx_error(format!("not ONNX ({e})")))?;
+        let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| onnx_error(format!("not ONNX ({e})")))?;
         drop(bytes);
-        let props: Vec<(String, String)> = proto
-            .metadata_props
-            .iter()
-            .map(|p| (p.key.clone(), p.value.clone()))
-            .collect();
+        let props: Vec<(String, String)> =
+            proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
         let meta = BackboneMeta::from_props(&props)
             .map_err(|e| onnx_error(format!("{e}; make it with `dinoedge model import`")))?;
         let plan = tract_onnx::onnx()
@@ -75,19 +68,9 @@ impl Backbone {
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| onnx_error(format!("{e:#}")))?;
-        let executor = if threads == 1 {
-            Executor::SingleThread
-        } else {
-            Executor::multithread(threads)
-        };
+        let executor = if threads == 1 { Executor::SingleThread } else { Executor::multithread(threads) };
         let state = Mutex::new(SimpleState::new(&plan).map_err(|e| onnx_error(format!("{e:#}")))?);
-        Ok(Self {
-            plan,
-            state,
-            meta,
-            executor,
-            path: path.to_path_buf(),
-        })
+        Ok(Self { plan, state, meta, executor, path: path.to_path_buf() })
     }
 
     pub fn meta(&self) -> &BackboneMeta {
@@ -122,10 +105,7 @@ impl Backbone {
             )));
         }
         let outputs = multithread_tract_scope(self.executor.clone(), || {
-            let mut state = self
-                .state
-                .lock()
-                .expect("a panic while running the backbone poisoned its state");
+            let mut state = self.state.lock().expect("a panic while running the backbone poisoned its state");
             state.run(tvec!(Tensor::from(pixels).into()))
         })
         .map_err(|e| ModelError::Inference(format!("{e:#}")))?;
@@ -133,14 +113,11 @@ impl Backbone {
         let d = self.meta.spec.hidden;
         let mut outputs = outputs.into_iter();
         let mut next_pair = || -> Result<(Array1<f32>, Array3<f32>)> {
-            let (cls, patches) = outputs.next().zip(outputs.next()).ok_or_else(|| {
-                ModelError::Inference("the model has fewer outputs than its metadata lists".into())
-            })?;
-            let cls = view(&cls)?
-                .into_dimensionality::<Ix2>()
-                .map_err(shape_error)?
-                .row(0)
-                .to_owned();
+            let (cls, patches) = outputs
+                .next()
+                .zip(outputs.next())
+                .ok_or_else(|| ModelError::Inference("the model has fewer outputs than its metadata lists".into()))?;
+            let cls = view(&cls)?.into_dimensionality::<Ix2>().map_err(shape_error)?.row(0).to_owned();
             let patches = view(&patches)?
                 .into_dimensionality::<Ix3>()
                 .map_err(shape_error)?
@@ -155,26 +132,14 @@ impl Backbone {
             .blocks
             .clone()
             .into_iter()
-            .map(|block| {
-                next_pair().map(|(cls, patch_tokens)| BlockTokens {
-                    block,
-                    cls,
-                    patch_tokens,
-                })
-            })
+            .map(|block| next_pair().map(|(cls, patch_tokens)| BlockTokens { block, cls, patch_tokens }))
             .collect::<Result<Vec<_>>>()?;
-        Ok(BackboneOutputs {
-            cls,
-            patch_tokens,
-            blocks,
-        })
+        Ok(BackboneOutputs { cls, patch_tokens, blocks })
     }
 }
 
 fn view(value: &TValue) -> Result<ndarray::ArrayViewD<'_, f32>> {
-    value
-        .to_plain_array_view::<f32>()
-        .map_err(|e| ModelError::Inference(format!("{e:#}")))
+    value.to_plain_array_view::<f32>().map_err(|e| ModelError::Inference(format!("{e:#}")))
 }
 
 fn shape_error(e: ndarray::ShapeError) -> ModelError {

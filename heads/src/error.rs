@@ -6,10 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 
     #[error("{}: not a readable safetensors file: {reason}", path.display())]
     NotSafetensors { path: PathBuf, reason: String },
@@ -18,26 +15,13 @@ pub enum ModelError {
     MissingTensor { path: PathBuf, tensor: String },
 
     #[error("{}: tensor `{tensor}` has shape {found:?}, expected {expected}", path.display())]
-    TensorShape {
-        path: PathBuf,
-        tensor: String,
-        found: Vec<usize>,
-        expected: String,
-    },
+    TensorShape { path: PathBuf, tensor: String, found: Vec<usize>, expected: String },
 
     #[error("{}: tensor `{tensor}` has dtype {found}, expected F32, F16 or BF16", path.display())]
-    TensorDtype {
-        path: PathBuf,
-        tensor: String,
-        found: String,
-    },
+    TensorDtype { path: PathBuf, tensor: String, found: String },
 
     #[error("{}: {field}: {reason}", path.display())]
-    Config {
-        path: PathBuf,
-        field: String,
-        reason: String,
-    },
+    Config { path: PathBuf, field: String, reason: String },
 
     #[error("input size {size}: {reason}")]
     InputSize { size: String, reason: String },
@@ -49,11 +33,7 @@ pub enum ModelError {
     Download { url: String, reason: String },
 
     #[error("{}: sha256 is {found}, expected {expected}; the file was removed", path.display())]
-    Checksum {
-        path: PathBuf,
-        expected: String,
-        found: String,
-    },
+    Checksum { path: PathBuf, expected: String, found: String },
 
     #[error("inference failed: {0}")]
     Inference(String),

@@ -15,25 +15,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".dinoedge-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(ModelError::io(dir))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(".dinoedge-").suffix(".part").tempfile_in(dir).map_err(ModelError::io(dir))?;
     tmp.write_all(bytes).map_err(ModelError::io(path))?;
     // tempfile makes private files; models are ordinary readable files.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(ModelError::io(path))?;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(ModelError::io(path))?;
     }
     tmp.as_file().sync_all().map_err(ModelError::io(path))?;
-    tmp.persist(path).map_err(|e| ModelError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
+    tmp.persist(path).map_err(|e| ModelError::Io { path: path.to_path_buf(), source: e.error })?;
     Ok(())
 }
 

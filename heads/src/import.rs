@@ -29,9 +29,7 @@ pub fn import(weights: &Path, out: &Path, options: &ImportOptions) -> Result<Bac
                 return Err(ModelError::Config {
                     path: weights.to_path_buf(),
                     field: "blocks".into(),
-                    reason: format!(
-                        "block {bad} does not exist; the model has blocks 1 to {depth}"
-                    ),
+                    reason: format!("block {bad} does not exist; the model has blocks 1 to {depth}"),
                 });
             }
             let mut blocks = blocks.clone();
@@ -56,10 +54,7 @@ pub fn import(weights: &Path, out: &Path, options: &ImportOptions) -> Result<Bac
 
 /// Four evenly spaced blocks ending with the last, as DINOv2's depth heads read them.
 pub fn default_blocks(depth: usize) -> Vec<usize> {
-    let mut blocks: Vec<usize> = (1..=4)
-        .map(|k| (k * depth).div_ceil(4))
-        .filter(|b| *b > 0)
-        .collect();
+    let mut blocks: Vec<usize> = (1..=4).map(|k| (k * depth).div_ceil(4)).filter(|b| *b > 0).collect();
     blocks.dedup();
     blocks
 }

@@ -33,30 +33,14 @@ enum Fill {
 fn tensors(spec: &VitSpec) -> Vec<(String, Vec<usize>, Fill)> {
     let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);
     let mut out = vec![
-        (
-            layout::CLS_TOKEN.to_string(),
-            vec![1, 1, d],
-            Fill::TruncNormal,
-        ),
+        (layout::CLS_TOKEN.to_string(), vec![1, 1, d], Fill::TruncNormal),
         (layout::MASK_TOKEN.to_string(), vec![1, d], Fill::Zeros),
-        (
-            layout::POSITION_EMBEDDINGS.to_string(),
-            vec![1, 1 + spec.pos_grid * spec.pos_grid, d],
-            Fill::TruncNormal,
-        ),
-        (
-            layout::PATCH_WEIGHT.to_string(),
-            vec![d, 3, p, p],
-            Fill::TruncNormal,
-        ),
+        (layout::POSITION_EMBEDDINGS.to_string(), vec![1, 1 + spec.pos_grid * spec.pos_grid, d], Fill::TruncNormal),
+        (layout::PATCH_WEIGHT.to_string(), vec![d, 3, p, p], Fill::TruncNormal),
         (layout::PATCH_BIAS.to_string(), vec![d], Fill::Zeros),
     ];
     if spec.registers > 0 {
-        out.push((
-            layout::REGISTER_TOKENS.to_string(),
-            vec![1, spec.registers, d],
-            Fill::TruncNormal,
-        ));
+        out.push((layout::REGISTER_TOKENS.to_string(), vec![1, spec.registers, d], Fill::TruncNormal));
     }
     for i in 0..spec.depth {
         for name in BLOCK_TENSORS {
@@ -102,19 +86,11 @@ pub fn random_weights(arch: Arch, registers: usize, seed: u64) -> Vec<u8> {
                 Fill::Ones => vec![1.0; len],
                 Fill::LayerScale => vec![LAYERSCALE_VALUE; len],
             };
-            (
-                name,
-                shape,
-                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            )
+            (name, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
         })
         .collect();
     let views = data.iter().map(|(name, shape, bytes)| {
-        (
-            name.clone(),
-            TensorView::new(Dtype::F32, shape.clone(), bytes)
-                .expect("shape matches the byte count"),
-        )
+        (name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape matches the byte count"))
     });
     // One metadata entry only: safetensors writes the map in hash order, so a second
     // entry would make the bytes differ from run to run.

@@ -20,12 +20,7 @@ pub enum Resample {
 }
 
 /// Resamples `grid` ([rows, cols, channels]) to [out_rows, out_cols, channels].
-pub fn resample(
-    grid: ArrayView3<f32>,
-    out_rows: usize,
-    out_cols: usize,
-    mode: Resample,
-) -> Array3<f32> {
+pub fn resample(grid: ArrayView3<f32>, out_rows: usize, out_cols: usize, mode: Resample) -> Array3<f32> {
     let (rows, cols, _) = grid.dim();
     let row_taps = taps(rows, out_rows, mode);
     let col_taps = taps(cols, out_cols, mode);
@@ -45,18 +40,12 @@ fn taps(input: usize, output: usize, mode: Resample) -> Taps {
                 let real = scale * (i as f64 + 0.5) - 0.5;
                 let base = real.floor();
                 let t = real - base;
-                let weights = [
-                    cubic_far(t + 1.0, A),
-                    cubic_near(t, A),
-                    cubic_near(1.0 - t, A),
-                    cubic_far(2.0 - t, A),
-                ];
+                let weights = [cubic_far(t + 1.0, A), cubic_near(t, A), cubic_near(1.0 - t, A), cubic_far(2.0 - t, A)];
                 weights
                     .iter()
                     .enumerate()
                     .map(|(k, w)| {
-                        let index =
-                            (base as i64 - 1 + k as i64).clamp(0, input as i64 - 1) as usize;
+                        let index = (base as i64 - 1 + k as i64).clamp(0, input as i64 - 1) as usize;
                         (index, *w)
                     })
                     .collect()
@@ -83,9 +72,7 @@ fn taps(input: usize, output: usize, mode: Resample) -> Taps {
                     })
                     .collect();
                 let total: f64 = raw.iter().map(|(_, w)| w).sum();
-                raw.into_iter()
-                    .map(|(j, w)| (j, if total != 0.0 { w / total } else { w }))
-                    .collect()
+                raw.into_iter().map(|(j, w)| (j, if total != 0.0 { w / total } else { w })).collect()
             }
         })
         .collect()
@@ -109,9 +96,7 @@ fn apply(input: ArrayView3<f32>, axis: Axis, taps: &Taps) -> Array3<f32> {
         let mut lane = out.index_axis_mut(axis, o);
         let mut acc = ndarray::Array2::<f64>::zeros(lane.raw_dim());
         for &(index, weight) in taps {
-            acc.zip_mut_with(&input.index_axis(axis, index), |a, &x| {
-                *a += weight * x as f64
-            });
+            acc.zip_mut_with(&input.index_axis(axis, index), |a, &x| *a += weight * x as f64);
         }
         lane.zip_mut_with(&acc, |y, &a| *y = a as f32);
     }
@@ -125,8 +110,7 @@ mod tests {
 
     #[test]
     fn same_grid_is_identity_in_both_modes() {
-        let grid =
-            Array3::from_shape_fn((5, 5, 2), |(r, c, k)| (r * 10 + c) as f32 + k as f32 * 0.5);
+        let grid = Array3::from_shape_fn((5, 5, 2), |(r, c, k)| (r * 10 + c) as f32 + k as f32 * 0.5);
         for mode in [Resample::Bicubic, Resample::BicubicAntialias] {
             assert_eq!(resample(grid.view(), 5, 5, mode), grid);
         }
@@ -139,10 +123,7 @@ mod tests {
             for (r, c) in [(16, 16), (64, 48), (3, 40)] {
                 let out = resample(grid.view(), r, c, mode);
                 assert_eq!(out.dim(), (r, c, 3));
-                assert!(
-                    out.iter().all(|v| (v - 0.25).abs() < 1e-6),
-                    "{mode:?} {r}x{c}"
-                );
+                assert!(out.iter().all(|v| (v - 0.25).abs() < 1e-6), "{mode:?} {r}x{c}");
             }
         }
     }

@@ -28,8 +28,7 @@ pub fn to_input(frame: &RgbImage, size: InputSize) -> Array4<f32> {
     let mut out = Array4::<f32>::zeros((1, 3, size.height, size.width));
     for (x, y, pixel) in image.enumerate_pixels() {
         for c in 0..3 {
-            out[[0, c, y as usize, x as usize]] =
-                (pixel[c] as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+            out[[0, c, y as usize, x as usize]] = (pixel[c] as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
         }
     }
     out
@@ -55,10 +54,6 @@ mod tests {
         let x = to_input(&frame, InputSize::new(224, 224));
         assert_eq!(x.dim(), (1, 3, 224, 224));
         let expected = (10.0 / 255.0 - 0.485) / 0.229;
-        assert!(
-            x.index_axis(ndarray::Axis(1), 0)
-                .iter()
-                .all(|v| (v - expected).abs() < 1e-5)
-        );
+        assert!(x.index_axis(ndarray::Axis(1), 0).iter().all(|v| (v - expected).abs() < 1e-5));
     }
 }

@@ -24,46 +24,34 @@ pub struct OpTime {
 
 /// Runs the backbone `runs` times on `pixels`, timing each node; most expensive first.
 /// Nodes are grouped by operator, and with `by_shape` also by output shape.
-pub fn profile(
-    backbone: &Backbone,
-    pixels: &Array4<f32>,
-    runs: u32,
-    by_shape: bool,
-) -> Result<Vec<OpTime>> {
+pub fn profile(backbone: &Backbone, pixels: &Array4<f32>, runs: u32, by_shape: bool) -> Result<Vec<OpTime>> {
     let fail = |e: TractError| ModelError::Inference(format!("{e:#}"));
     let mut totals: HashMap<String, (std::collections::HashSet<usize>, Duration)> = HashMap::new();
     multithread_tract_scope(backbone.executor().clone(), || -> Result<()> {
         let mut state = SimpleState::new(backbone.plan()).map_err(fail)?;
         for _ in 0..runs.max(1) {
             state
-                .run_plan_with_eval(
-                    tvec!(Tensor::from(pixels.clone()).into()),
-                    |ctx, op_state, node, inputs| {
-                        let start = Instant::now();
-                        let out = eval(ctx, op_state, node, inputs);
-                        let key = match node.outputs.first() {
-                            Some(out) if by_shape => {
-                                format!("{} → {:?}", node.op().name(), out.fact.shape)
-                            }
-                            _ => node.op().name().to_string(),
-                        };
-                        let entry = totals.entry(key).or_default();
-                        entry.0.insert(node.id);
-                        entry.1 += start.elapsed();
-                        out
-                    },
-                )
+                .run_plan_with_eval(tvec!(Tensor::from(pixels.clone()).into()), |ctx, op_state, node, inputs| {
+                    let start = Instant::now();
+                    let out = eval(ctx, op_state, node, inputs);
+                    let key = match node.outputs.first() {
+                        Some(out) if by_shape => {
+                            format!("{} → {:?}", node.op().name(), out.fact.shape)
+                        }
+                        _ => node.op().name().to_string(),
+                    };
+                    let entry = totals.entry(key).or_default();
+                    entry.0.insert(node.id);
+                    entry.1 += start.elapsed();
+                    out
+                })
                 .map_err(fail)?;
         }
         Ok(())
     })?;
     let mut times: Vec<OpTime> = totals
         .into_iter()
-        .map(|(op, (nodes, total))| OpTime {
-            op,
-            nodes: nodes.len(),
-            per_run: total / runs.max(1),
-        })
+        .map(|(op, (nodes, total))| OpTime { op, nodes: nodes.len(), per_run: total / runs.max(1) })
         .collect();
     times.sort_by_key(|t| std::cmp::Reverse(t.per_run));
     Ok(times)

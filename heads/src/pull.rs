@@ -33,28 +33,14 @@ pub const HUGGING_FACE: &str = "https://huggingface.co";
 impl Pinned {
     /// The download URL on `endpoint` (the hub, or a mirror with the same paths).
     pub fn url(&self, endpoint: &str) -> String {
-        format!(
-            "{}/{}/resolve/{}/{}",
-            endpoint.trim_end_matches('/'),
-            self.repo,
-            self.revision,
-            self.file
-        )
+        format!("{}/{}/resolve/{}/{}", endpoint.trim_end_matches('/'), self.repo, self.revision, self.file)
     }
 
     /// The file's name in the cache: `facebook--dinov2-small--<revision>.safetensors`.
     pub fn cache_name(&self) -> String {
         let stem = self.file.strip_suffix(".safetensors").unwrap_or(self.file);
-        let suffix = if stem == "model" {
-            String::new()
-        } else {
-            format!("--{stem}")
-        };
-        format!(
-            "{}--{}{suffix}.safetensors",
-            self.repo.replace('/', "--"),
-            self.revision
-        )
+        let suffix = if stem == "model" { String::new() } else { format!("--{stem}") };
+        format!("{}--{}{suffix}.safetensors", self.repo.replace('/', "--"), self.revision)
     }
 }
 
@@ -62,22 +48,13 @@ impl Pinned {
 /// `$STATE_DIRECTORY/models` (`/var/lib/dinoedge/models`); else `$XDG_CACHE_HOME/dinoedge`
 /// or `~/.cache/dinoedge`.
 pub fn cache_dir() -> PathBuf {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(dir) = var("DINOEDGE_CACHE_DIR") {
         return dir;
     }
     if let Some(state) = var("STATE_DIRECTORY") {
         // systemd may list several directories separated by ':'; the first is ours.
-        let first = state
-            .to_string_lossy()
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let first = state.to_string_lossy().split(':').next().unwrap_or_default().to_string();
         return PathBuf::from(first).join("models");
     }
     var("XDG_CACHE_HOME")
@@ -102,12 +79,7 @@ pub enum Fetched {
 
 /// Downloads `url` to `dest`, checks its sha256 and only then moves it into place.
 /// `progress(done, total)` is called as bytes arrive (`total` when the server says it).
-pub fn fetch(
-    url: &str,
-    sha256: &str,
-    dest: &Path,
-    progress: &mut dyn FnMut(u64, Option<u64>),
-) -> Result<Fetched> {
+pub fn fetch(url: &str, sha256: &str, dest: &Path, progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<Fetched> {
     if dest.is_file() {
         if sha256_file(dest)? == sha256 {
             return Ok(Fetched::AlreadyPresent);
@@ -123,31 +95,16 @@ pub fn fetch(
     let found = sha256_file(&part)?;
     if found != sha256 {
         let _ = std::fs::remove_file(&part);
-        return Err(ModelError::Checksum {
-            path: dest.to_path_buf(),
-            expected: sha256.to_string(),
-            found,
-        });
+        return Err(ModelError::Checksum { path: dest.to_path_buf(), expected: sha256.to_string(), found });
     }
     std::fs::rename(&part, dest).map_err(ModelError::io(dest))?;
-    Ok(Fetched::Downloaded {
-        bytes,
-        resumed_from: bytes.min(resumed_from),
-    })
+    Ok(Fetched::Downloaded { bytes, resumed_from: bytes.min(resumed_from) })
 }
 
 /// Appends the rest of `url` to `part` (from `offset`, or from 0 if the server ignores the
 /// range); returns the final size of `part`.
-fn download(
-    url: &str,
-    part: &Path,
-    offset: u64,
-    progress: &mut dyn FnMut(u64, Option<u64>),
-) -> Result<u64> {
-    let fail = |reason: String| ModelError::Download {
-        url: url.to_string(),
-        reason,
-    };
+fn download(url: &str, part: &Path, offset: u64, progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<u64> {
+    let fail = |reason: String| ModelError::Download { url: url.to_string(), reason };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_resolve(Some(Duration::from_secs(10)))
         .timeout_connect(Some(Duration::from_secs(10)))
@@ -162,10 +119,7 @@ fn download(
     }
     let response = request.call().map_err(|e| fail(e.to_string()))?;
     let status = response.status().as_u16();
-    let length = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let length = response.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let (append, start) = match status {
         206 => (true, offset),
         200 => (false, 0),
@@ -186,9 +140,7 @@ fn download(
     let mut buf = vec![0u8; 1 << 16];
     progress(done, total);
     loop {
-        let read = reader
-            .read(&mut buf)
-            .map_err(|e| fail(format!("{e} after {done} bytes; run again to resume")))?;
+        let read = reader.read(&mut buf).map_err(|e| fail(format!("{e} after {done} bytes; run again to resume")))?;
         if read == 0 {
             break;
         }
@@ -198,9 +150,7 @@ fn download(
     }
     file.sync_all().map_err(ModelError::io(part))?;
     if let Some(total) = total.filter(|t| *t != done) {
-        return Err(fail(format!(
-            "the connection closed after {done} of {total} bytes; run again to resume"
-        )));
+        return Err(fail(format!("the connection closed after {done} of {total} bytes; run again to resume")));
     }
     Ok(done)
 }

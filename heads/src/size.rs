@@ -47,10 +47,7 @@ impl FromStr for InputSize {
 
     /// `HxW`, or a single number for a square input.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: &str| ModelError::InputSize {
-            size: s.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| ModelError::InputSize { size: s.to_string(), reason: reason.to_string() };
         let parse = |part: &str| {
             part.trim()
                 .parse::<usize>()
@@ -74,14 +71,8 @@ mod tests {
 
     #[test]
     fn parses_height_by_width_and_square_shorthand() {
-        assert_eq!(
-            "280x504".parse::<InputSize>().unwrap(),
-            InputSize::new(280, 504)
-        );
-        assert_eq!(
-            "224".parse::<InputSize>().unwrap(),
-            InputSize::new(224, 224)
-        );
+        assert_eq!("280x504".parse::<InputSize>().unwrap(), InputSize::new(280, 504));
+        assert_eq!("224".parse::<InputSize>().unwrap(), InputSize::new(224, 224));
         assert!("224x".parse::<InputSize>().is_err());
         assert!("0x224".parse::<InputSize>().is_err());
         assert!("big".parse::<InputSize>().is_err());
@@ -91,10 +82,7 @@ mod tests {
     fn grid_requires_multiples_of_the_patch_size() {
         assert_eq!(InputSize::new(280, 504).grid(14).unwrap(), (20, 36));
         let err = InputSize::new(225, 224).grid(14).unwrap_err().to_string();
-        assert!(
-            err.contains("height 225 is not a multiple of the patch size 14"),
-            "{err}"
-        );
+        assert!(err.contains("height 225 is not a multiple of the patch size 14"), "{err}");
         assert!(err.contains("224 or 238"), "{err}");
     }
 }

@@ -8,35 +8,17 @@ use dinoedge_heads::vit::Arch;
 use dinoedge_heads::{Backbone, InputSize, init};
 use image::RgbImage;
 
-fn import_random(
-    arch: Arch,
-    registers: usize,
-    input: InputSize,
-    dir: &std::path::Path,
-) -> std::path::PathBuf {
+fn import_random(arch: Arch, registers: usize, input: InputSize, dir: &std::path::Path) -> std::path::PathBuf {
     let weights = dir.join("w.safetensors");
     init::write_random(arch, registers, 11, &weights).unwrap();
     let onnx = dir.join("b.onnx");
-    import(
-        &weights,
-        &onnx,
-        &ImportOptions {
-            input,
-            blocks: None,
-            attention: AttentionForm::Decomposed,
-        },
-    )
-    .unwrap();
+    import(&weights, &onnx, &ImportOptions { input, blocks: None, attention: AttentionForm::Decomposed }).unwrap();
     onnx
 }
 
 fn test_frame(width: u32, height: u32) -> RgbImage {
     RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([
-            (x * 3 % 256) as u8,
-            (y * 5 % 256) as u8,
-            ((x + y) % 256) as u8,
-        ])
+        image::Rgb([(x * 3 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 256) as u8])
     })
 }
 
@@ -46,19 +28,12 @@ fn base_model_with_registers_runs_with_the_documented_output_shapes() {
     let onnx = import_random(Arch::Base, 4, InputSize::new(112, 140), tmp.path());
     let backbone = Backbone::load(&onnx, 2).unwrap();
     let meta = backbone.meta();
-    assert_eq!(
-        (meta.spec.hidden, meta.spec.heads, meta.spec.registers),
-        (768, 12, 4)
-    );
+    assert_eq!((meta.spec.hidden, meta.spec.heads, meta.spec.registers), (768, 12, 4));
     assert_eq!(meta.blocks, vec![3, 6, 9, 12]);
 
     let out = backbone.embed(&test_frame(640, 480)).unwrap();
     assert_eq!(out.cls.dim(), 768);
-    assert_eq!(
-        out.patch_tokens.dim(),
-        (8, 10, 768),
-        "registers are not patch tokens"
-    );
+    assert_eq!(out.patch_tokens.dim(), (8, 10, 768), "registers are not patch tokens");
     let blocks: Vec<usize> = out.blocks.iter().map(|b| b.block).collect();
     assert_eq!(blocks, vec![3, 6, 9, 12]);
     for b in &out.blocks {
@@ -66,12 +41,7 @@ fn base_model_with_registers_runs_with_the_documented_output_shapes() {
     }
     // The last block through the final norm is the final output.
     let last = &out.blocks[3];
-    assert!(
-        last.patch_tokens
-            .iter()
-            .zip(out.patch_tokens.iter())
-            .all(|(a, b)| (a - b).abs() < 1e-5)
-    );
+    assert!(last.patch_tokens.iter().zip(out.patch_tokens.iter()).all(|(a, b)| (a - b).abs() < 1e-5));
     assert!(out.patch_tokens.iter().all(|v| v.is_finite()));
 }
 
@@ -82,12 +52,7 @@ fn the_thread_count_changes_speed_not_results() {
     let frame = test_frame(320, 240);
     let one = Backbone::load(&onnx, 1).unwrap().embed(&frame).unwrap();
     let two = Backbone::load(&onnx, 2).unwrap().embed(&frame).unwrap();
-    let diff = one
-        .patch_tokens
-        .iter()
-        .zip(two.patch_tokens.iter())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let diff = one.patch_tokens.iter().zip(two.patch_tokens.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(diff <= 1e-5, "1 vs 2 threads differ by {diff}");
 }
 
@@ -100,10 +65,7 @@ fn a_backbone_runs_frame_after_frame_with_the_same_result() {
     let first = backbone.embed(&a).unwrap();
     let other = backbone.embed(&b).unwrap();
     let again = backbone.embed(&a).unwrap();
-    assert_eq!(
-        first.cls, again.cls,
-        "the kept run state leaks nothing between frames"
-    );
+    assert_eq!(first.cls, again.cls, "the kept run state leaks nothing between frames");
     assert_ne!(first.cls, other.cls);
 }
 
@@ -112,12 +74,6 @@ fn a_tensor_of_the_wrong_size_is_refused_with_its_name() {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = import_random(Arch::Small, 0, InputSize::new(56, 56), tmp.path());
     let backbone = Backbone::load(&onnx, 1).unwrap();
-    let err = backbone
-        .run(ndarray::Array4::zeros((1, 3, 56, 70)))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("pixel_values") && err.contains("[1, 3, 56, 70]"),
-        "{err}"
-    );
+    let err = backbone.run(ndarray::Array4::zeros((1, 3, 56, 70))).unwrap_err().to_string();
+    assert!(err.contains("pixel_values") && err.contains("[1, 3, 56, 70]"), "{err}");
 }

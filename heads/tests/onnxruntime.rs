@@ -24,31 +24,19 @@ const TOLERANCE: f32 = 1e-4;
 
 fn python_with_onnxruntime() -> Option<String> {
     let python = std::env::var("DINOEDGE_ORT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import onnxruntime, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let ok = Command::new(&python).args(["-c", "import onnxruntime, numpy"]).output().is_ok_and(|o| o.status.success());
     if ok {
         return Some(python);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run this test: no onnxruntime in {python}"
-    );
-    eprintln!(
-        "SKIPPED: {python} has no onnxruntime; run the README's test command, which installs it"
-    );
+    assert!(std::env::var_os("CI").is_none(), "CI must run this test: no onnxruntime in {python}");
+    eprintln!("SKIPPED: {python} has no onnxruntime; run the README's test command, which installs it");
     None
 }
 
 fn write_input(path: &Path, pixels: &Array4<f32>) {
     let bytes: Vec<u8> = pixels.iter().flat_map(|v| v.to_le_bytes()).collect();
     let view = TensorView::new(Dtype::F32, pixels.shape().to_vec(), &bytes).unwrap();
-    std::fs::write(
-        path,
-        safetensors::serialize([("pixel_values", view)], None).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(path, safetensors::serialize([("pixel_values", view)], None).unwrap()).unwrap();
 }
 
 fn check(input: InputSize, attention: AttentionForm) {
@@ -59,33 +47,17 @@ fn check(input: InputSize, attention: AttentionForm) {
     let weights = tmp.path().join("vits14.safetensors");
     init::write_random(Arch::Small, 0, 7, &weights).unwrap();
     let onnx = tmp.path().join("vits14.onnx");
-    import(
-        &weights,
-        &onnx,
-        &ImportOptions {
-            input,
-            blocks: None,
-            attention,
-        },
-    )
-    .unwrap();
+    import(&weights, &onnx, &ImportOptions { input, blocks: None, attention }).unwrap();
 
     let pixels = Array4::from_shape_fn((1, 3, input.height, input.width), |(_, c, y, x)| {
         ((x * 7 + y * 13 + c * 29) % 101) as f32 / 50.0 - 1.0
     });
-    let ours = Backbone::load(&onnx, 2)
-        .unwrap()
-        .run(pixels.clone())
-        .unwrap();
+    let ours = Backbone::load(&onnx, 2).unwrap().run(pixels.clone()).unwrap();
     write_input(&tmp.path().join("input.safetensors"), &pixels);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/ort_run.py");
     let status = Command::new(&python)
         .arg(&script)
-        .args([
-            &onnx,
-            &tmp.path().join("input.safetensors"),
-            &tmp.path().join("ort.safetensors"),
-        ])
+        .args([&onnx, &tmp.path().join("input.safetensors"), &tmp.path().join("ort.safetensors")])
         .status()
         .unwrap();
     assert!(status.success(), "onnxruntime failed on {}", onnx.display());
@@ -94,33 +66,18 @@ fn check(input: InputSize, attention: AttentionForm) {
     let n = ours.patch_tokens.dim().0 * ours.patch_tokens.dim().1;
     let flat = |p: &ndarray::Array3<f32>| p.to_shape((1, n, 384)).unwrap().into_owned().into_dyn();
     let mut pairs = vec![
-        (
-            "cls".to_string(),
-            ours.cls.clone().insert_axis(Axis(0)).into_dyn(),
-        ),
+        ("cls".to_string(), ours.cls.clone().insert_axis(Axis(0)).into_dyn()),
         ("patch_tokens".to_string(), flat(&ours.patch_tokens)),
     ];
     for b in &ours.blocks {
-        pairs.push((
-            format!("block{}_cls", b.block),
-            b.cls.clone().insert_axis(Axis(0)).into_dyn(),
-        ));
-        pairs.push((
-            format!("block{}_patch_tokens", b.block),
-            flat(&b.patch_tokens),
-        ));
+        pairs.push((format!("block{}_cls", b.block), b.cls.clone().insert_axis(Axis(0)).into_dyn()));
+        pairs.push((format!("block{}_patch_tokens", b.block), flat(&b.patch_tokens)));
     }
     assert_eq!(pairs.len(), 10, "cls, patch tokens and blocks 3, 6, 9, 12");
     for (name, value) in pairs {
         let diff = max_abs_diff(&value, &tensor(&reference, &name), &name);
-        assert!(
-            diff <= TOLERANCE,
-            "{input} {attention:?}: `{name}` differs between tract and onnxruntime by {diff}"
-        );
-        assert!(
-            value.iter().all(|v| v.is_finite()),
-            "`{name}` has non-finite values"
-        );
+        assert!(diff <= TOLERANCE, "{input} {attention:?}: `{name}` differs between tract and onnxruntime by {diff}");
+        assert!(value.iter().all(|v| v.is_finite()), "`{name}` has non-finite values");
     }
 }
 

@@ -40,61 +40,36 @@ fn check_variant_with(variant: &str, input: &str, attention: AttentionForm) {
     let meta = import(
         &dir.join("model.safetensors"),
         &onnx,
-        &ImportOptions {
-            input: size,
-            blocks: Some(vec![1, 2]),
-            attention,
-        },
+        &ImportOptions { input: size, blocks: Some(vec![1, 2]), attention },
     )
     .expect("import");
     assert_eq!(meta.blocks, vec![1, 2]);
 
     let backbone = Backbone::load(&onnx, 1).expect("load");
-    let pixels = tensor(&io, "pixel_values")
-        .into_dimensionality::<ndarray::Ix4>()
-        .unwrap();
+    let pixels = tensor(&io, "pixel_values").into_dimensionality::<ndarray::Ix4>().unwrap();
     let out: BackboneOutputs = backbone.run(Array4::from(pixels)).expect("run");
     let (rows, cols) = size.grid(14).unwrap();
 
-    let as_reference = |patches: &Array3<f32>| {
-        patches
-            .to_shape((1, rows * cols, patches.dim().2))
-            .unwrap()
-            .into_owned()
-            .into_dyn()
-    };
+    let as_reference =
+        |patches: &Array3<f32>| patches.to_shape((1, rows * cols, patches.dim().2)).unwrap().into_owned().into_dyn();
     let mut checks = vec![
-        (
-            "cls",
-            out.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn(),
-        ),
+        ("cls", out.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn()),
         ("patch_tokens", as_reference(&out.patch_tokens)),
     ];
     for b in &out.blocks {
         checks.push((
-            if b.block == 1 {
-                "block1_cls"
-            } else {
-                "block2_cls"
-            },
+            if b.block == 1 { "block1_cls" } else { "block2_cls" },
             b.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn(),
         ));
         checks.push((
-            if b.block == 1 {
-                "block1_patch_tokens"
-            } else {
-                "block2_patch_tokens"
-            },
+            if b.block == 1 { "block1_patch_tokens" } else { "block2_patch_tokens" },
             as_reference(&b.patch_tokens),
         ));
     }
     assert_eq!(checks.len(), 6, "cls, patch tokens, and two blocks");
     for (name, ours) in checks {
         let diff = max_abs_diff(&ours, &tensor(&io, name), name);
-        assert!(
-            diff <= TOLERANCE,
-            "{variant} {input} {attention:?}: `{name}` differs from the reference by {diff}"
-        );
+        assert!(diff <= TOLERANCE, "{variant} {input} {attention:?}: `{name}` differs from the reference by {diff}");
     }
 }
 
@@ -132,25 +107,14 @@ fn position_resampling_matches_torch_bicubic_plain_and_antialiased() {
             break;
         };
         // torch's [1, C, H, W] to our [H, W, C].
-        let grid = input
-            .index_axis(ndarray::Axis(0), 0)
-            .permuted_axes(vec![1, 2, 0])
-            .to_owned();
+        let grid = input.index_axis(ndarray::Axis(0), 0).permuted_axes(vec![1, 2, 0]).to_owned();
         let grid = grid.into_dimensionality::<ndarray::Ix3>().unwrap();
-        for (suffix, mode) in [
-            ("plain", Resample::Bicubic),
-            ("aa", Resample::BicubicAntialias),
-        ] {
+        for (suffix, mode) in [("plain", Resample::Bicubic), ("aa", Resample::BicubicAntialias)] {
             let expected = tensor(&cases, &format!("case{i}.{suffix}"));
             let (rows, cols) = (expected.shape()[2], expected.shape()[3]);
-            let ours = resample(grid.view(), rows, cols, mode)
-                .permuted_axes([2, 0, 1])
-                .insert_axis(ndarray::Axis(0));
+            let ours = resample(grid.view(), rows, cols, mode).permuted_axes([2, 0, 1]).insert_axis(ndarray::Axis(0));
             let diff = max_abs_diff(&ours.into_dyn(), &expected, "resample");
-            assert!(
-                diff <= 1e-5,
-                "case {i} ({suffix}, {rows}x{cols}): differs from torch by {diff}"
-            );
+            assert!(diff <= 1e-5, "case {i} ({suffix}, {rows}x{cols}): differs from torch by {diff}");
             checked += 1;
         }
     }

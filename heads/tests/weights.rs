@@ -13,33 +13,19 @@ fn fixture_dir() -> std::path::PathBuf {
 
 /// Rewrites the fixture's weights into `dir/model.safetensors` (with its config.json),
 /// renaming each tensor with `rename` and re-encoding its f32 values with `encode`.
-fn rewrite(
-    dir: &Path,
-    rename: impl Fn(&str) -> String,
-    dtype: Dtype,
-    encode: impl Fn(f32) -> Vec<u8>,
-) {
+fn rewrite(dir: &Path, rename: impl Fn(&str) -> String, dtype: Dtype, encode: impl Fn(f32) -> Vec<u8>) {
     let bytes = std::fs::read(fixture_dir().join("model.safetensors")).unwrap();
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let data: Vec<(String, Vec<usize>, Vec<u8>)> = file
         .tensors()
         .into_iter()
         .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .flat_map(|b| encode(f32::from_le_bytes(b.try_into().unwrap())));
+            let values = view.data().chunks_exact(4).flat_map(|b| encode(f32::from_le_bytes(b.try_into().unwrap())));
             (rename(&name), view.shape().to_vec(), values.collect())
         })
         .collect();
-    let views = data
-        .iter()
-        .map(|(n, s, b)| (n.clone(), TensorView::new(dtype, s.clone(), b).unwrap()));
-    std::fs::write(
-        dir.join("model.safetensors"),
-        safetensors::serialize(views, None).unwrap(),
-    )
-    .unwrap();
+    let views = data.iter().map(|(n, s, b)| (n.clone(), TensorView::new(dtype, s.clone(), b).unwrap()));
+    std::fs::write(dir.join("model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
     std::fs::copy(fixture_dir().join("config.json"), dir.join("config.json")).unwrap();
 }
 
@@ -72,9 +58,7 @@ fn transformers5_names_and_a_model_prefix_read_as_the_hub_layout() {
             .replace("attention.output.dense.", "attention.o_proj.");
         format!("dinov2.{n}")
     };
-    rewrite(tmp.path(), renamed, Dtype::F32, |v| {
-        v.to_le_bytes().to_vec()
-    });
+    rewrite(tmp.path(), renamed, Dtype::F32, |v| v.to_le_bytes().to_vec());
     assert_same_model(&load(tmp.path()), &reference);
 }
 
@@ -82,10 +66,7 @@ fn transformers5_names_and_a_model_prefix_read_as_the_hub_layout() {
 fn half_precision_files_read_as_their_exact_values() {
     let reference = load(&fixture_dir());
     for (dtype, round) in [
-        (
-            Dtype::F16,
-            (|v: f32| half::f16::from_f32(v).to_f32()) as fn(f32) -> f32,
-        ),
+        (Dtype::F16, (|v: f32| half::f16::from_f32(v).to_f32()) as fn(f32) -> f32),
         (Dtype::BF16, |v: f32| half::bf16::from_f32(v).to_f32()),
     ] {
         let tmp = tempfile::tempdir().unwrap();
@@ -95,61 +76,26 @@ fn half_precision_files_read_as_their_exact_values() {
         };
         rewrite(tmp.path(), |n| n.to_string(), dtype, encode);
         let halved = load(tmp.path());
-        assert_eq!(
-            halved.blocks[1].fc1.weight,
-            reference.blocks[1].fc1.weight.mapv(round),
-            "{dtype:?}"
-        );
-        assert_eq!(
-            halved.pos_embed,
-            reference.pos_embed.mapv(round),
-            "{dtype:?}"
-        );
+        assert_eq!(halved.blocks[1].fc1.weight, reference.blocks[1].fc1.weight.mapv(round), "{dtype:?}");
+        assert_eq!(halved.pos_embed, reference.pos_embed.mapv(round), "{dtype:?}");
     }
 }
 
 #[test]
 fn a_broken_config_json_is_named_with_its_line() {
     let tmp = tempfile::tempdir().unwrap();
-    rewrite(
-        tmp.path(),
-        |n| n.to_string(),
-        Dtype::F32,
-        |v| v.to_le_bytes().to_vec(),
-    );
-    std::fs::write(
-        tmp.path().join("config.json"),
-        "{\n  \"num_attention_heads\": 2,\n  \"hidden_act\": gelu\n}\n",
-    )
-    .unwrap();
-    let err = DinoWeights::load(&tmp.path().join("model.safetensors"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("config.json") && err.contains("line 3"),
-        "{err}"
-    );
+    rewrite(tmp.path(), |n| n.to_string(), Dtype::F32, |v| v.to_le_bytes().to_vec());
+    std::fs::write(tmp.path().join("config.json"), "{\n  \"num_attention_heads\": 2,\n  \"hidden_act\": gelu\n}\n")
+        .unwrap();
+    let err = DinoWeights::load(&tmp.path().join("model.safetensors")).unwrap_err().to_string();
+    assert!(err.contains("config.json") && err.contains("line 3"), "{err}");
 }
 
 #[test]
 fn a_head_count_that_does_not_divide_the_width_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    rewrite(
-        tmp.path(),
-        |n| n.to_string(),
-        Dtype::F32,
-        |v| v.to_le_bytes().to_vec(),
-    );
-    std::fs::write(
-        tmp.path().join("config.json"),
-        r#"{"model_type": "dinov2", "num_attention_heads": 5}"#,
-    )
-    .unwrap();
-    let err = DinoWeights::load(&tmp.path().join("model.safetensors"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("num_attention_heads") && err.contains("5 heads do not divide the width 24"),
-        "{err}"
-    );
+    rewrite(tmp.path(), |n| n.to_string(), Dtype::F32, |v| v.to_le_bytes().to_vec());
+    std::fs::write(tmp.path().join("config.json"), r#"{"model_type": "dinov2", "num_attention_heads": 5}"#).unwrap();
+    let err = DinoWeights::load(&tmp.path().join("model.safetensors")).unwrap_err().to_string();
+    assert!(err.contains("num_attention_heads") && err.contains("5 heads do not divide the width 24"), "{err}");
 }

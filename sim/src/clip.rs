@@ -33,12 +33,8 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
-        Scenario::ForkliftApproach,
-        Scenario::ForkliftCross,
-        Scenario::PersonBetween,
-        Scenario::EmptyLighting,
-    ];
+    pub const ALL: [Scenario; 4] =
+        [Scenario::ForkliftApproach, Scenario::ForkliftCross, Scenario::PersonBetween, Scenario::EmptyLighting];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -54,13 +50,10 @@ impl FromStr for Scenario {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scenario::ALL
-            .into_iter()
-            .find(|sc| sc.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Scenario::ALL.iter().map(Scenario::name).collect();
-                format!("unknown scenario `{s}`; choose one of {}", names.join(", "))
-            })
+        Scenario::ALL.into_iter().find(|sc| sc.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Scenario::ALL.iter().map(Scenario::name).collect();
+            format!("unknown scenario `{s}`; choose one of {}", names.join(", "))
+        })
     }
 }
 
@@ -95,20 +88,13 @@ pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
     let frames = |seconds: f64| (seconds * fps).round() as usize;
     match scenario {
         Scenario::ForkliftApproach | Scenario::ForkliftCross => {
-            let stop_at = if scenario == Scenario::ForkliftApproach {
-                2.5
-            } else {
-                0.8
-            };
+            let stop_at = if scenario == Scenario::ForkliftApproach { 2.5 } else { 0.8 };
             let (start_gap, speed, decel) = (9.0, 1.2, 0.8);
             let total = start_gap - stop_at;
             (0..frames(10.0))
                 .map(|i| {
                     let mut layout = base.clone();
-                    let forklift = layout
-                        .forklift
-                        .as_mut()
-                        .expect("the example has a forklift");
+                    let forklift = layout.forklift.as_mut().expect("the example has a forklift");
                     let gap = start_gap - travelled(i as f64 / fps, speed, decel, total);
                     forklift.y = wall_y - gap - FORK_REACH;
                     forklift.x = 0.5;
@@ -121,10 +107,7 @@ pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
             .map(|i| {
                 let t = i as f64 / fps;
                 let mut layout = base.clone();
-                let forklift = layout
-                    .forklift
-                    .as_mut()
-                    .expect("the example has a forklift");
+                let forklift = layout.forklift.as_mut().expect("the example has a forklift");
                 forklift.y = wall_y - 3.0 - FORK_REACH;
                 forklift.x = 0.5;
                 layout.people.push(Person {
@@ -181,12 +164,7 @@ mod tests {
         for s in Scenario::ALL {
             assert_eq!(s.name().parse::<Scenario>().unwrap(), s);
         }
-        assert!(
-            "forklift"
-                .parse::<Scenario>()
-                .unwrap_err()
-                .contains("forklift-approach")
-        );
+        assert!("forklift".parse::<Scenario>().unwrap_err().contains("forklift-approach"));
     }
 }
 
@@ -227,32 +205,15 @@ pub fn write_clip(
     let mut frames = Vec::with_capacity(layouts.len());
     for (i, layout) in layouts.iter().enumerate() {
         let scene = crate::dock::build(layout);
-        let frame = crate::render(
-            &scene,
-            &camera,
-            &crate::RenderOptions {
-                noise: 1.0,
-                seed: i as u64,
-            },
-        );
+        let frame = crate::render(&scene, &camera, &crate::RenderOptions { noise: 1.0, seed: i as u64 });
         let truth = crate::truth(layout, &scene);
         let record = crate::record::frame_record(&camera, layout, &scene, &truth);
         crate::output::write_frame(dir, &crate::dataset::frame_name(i), &frame, &record)?;
-        frames.push(FrameTruth {
-            index: i,
-            t: i as f64 / fps,
-            truth,
-        });
+        frames.push(FrameTruth { index: i, t: i as f64 / fps, truth });
         progress(i + 1, layouts.len());
     }
-    let first = frames
-        .iter()
-        .find(|f| {
-            f.truth
-                .forklift_to_dock_face_m
-                .is_some_and(|d| d < ALARM_DISTANCE_M)
-        })
-        .map(|f| f.index);
+    let first =
+        frames.iter().find(|f| f.truth.forklift_to_dock_face_m.is_some_and(|d| d < ALARM_DISTANCE_M)).map(|f| f.index);
     let wall_y = layouts.first().map_or(0.0, |l| l.wall_y);
     let truth = ClipTruth {
         format: "dinoedge-clip/1",

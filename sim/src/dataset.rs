@@ -24,21 +24,9 @@ fn write_one(dir: &Path, i: usize, seed: u64, width: u32, height: u32) -> std::i
     let layout = random::layout(&mut rng);
     let (camera, noise) = random::camera(&mut rng, width, height);
     let scene = build(&layout);
-    let frame = render(
-        &scene,
-        &camera,
-        &RenderOptions {
-            noise,
-            seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9),
-        },
-    );
+    let frame = render(&scene, &camera, &RenderOptions { noise, seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9) });
     let truth = truth::truth(&layout, &scene);
-    output::write_frame(
-        dir,
-        &frame_name(i),
-        &frame,
-        &record::frame_record(&camera, &layout, &scene, &truth),
-    )
+    output::write_frame(dir, &frame_name(i), &frame, &record::frame_record(&camera, &layout, &scene, &truth))
 }
 
 /// Writes `n` frames on `threads` threads; `progress` is called after each frame.
@@ -66,8 +54,6 @@ pub fn write_dataset(
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().expect("a render thread panicked"))
+        workers.into_iter().try_for_each(|w| w.join().expect("a render thread panicked"))
     })
 }

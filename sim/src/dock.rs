@@ -97,22 +97,10 @@ impl DockLayout {
             wall_height: 6.0,
             floor_color: [0.42, 0.41, 0.39],
             wall_color: [0.62, 0.64, 0.66],
-            floor_lines: vec![
-                [-3.1, 0.0, -3.0, 12.0],
-                [3.0, 0.0, 3.1, 12.0],
-                [-8.0, 10.5, 8.0, 10.6],
-            ],
+            floor_lines: vec![[-3.1, 0.0, -3.0, 12.0], [3.0, 0.0, 3.1, 12.0], [-8.0, 10.5, 8.0, 10.6]],
             doors: vec![
-                Door {
-                    center_x: -1.5,
-                    width: 2.8,
-                    height: 3.0,
-                },
-                Door {
-                    center_x: 3.5,
-                    width: 2.8,
-                    height: 3.0,
-                },
+                Door { center_x: -1.5, width: 2.8, height: 3.0 },
+                Door { center_x: 3.5, width: 2.8, height: 3.0 },
             ],
             racks: vec![Rack {
                 x: -6.0,
@@ -124,28 +112,10 @@ impl DockLayout {
                 levels: 3,
             }],
             pallets: vec![
-                Pallet {
-                    x: 5.5,
-                    y: 7.0,
-                    yaw: 0.1,
-                    layers: 2,
-                    box_color: [0.62, 0.46, 0.28],
-                },
-                Pallet {
-                    x: -2.0,
-                    y: 4.0,
-                    yaw: -0.2,
-                    layers: 1,
-                    box_color: [0.55, 0.42, 0.27],
-                },
+                Pallet { x: 5.5, y: 7.0, yaw: 0.1, layers: 2, box_color: [0.62, 0.46, 0.28] },
+                Pallet { x: -2.0, y: 4.0, yaw: -0.2, layers: 1, box_color: [0.55, 0.42, 0.27] },
             ],
-            forklift: Some(Forklift {
-                x: 0.5,
-                y: 7.0,
-                yaw: 0.0,
-                color: [0.85, 0.62, 0.05],
-                fork_height: 0.1,
-            }),
+            forklift: Some(Forklift { x: 0.5, y: 7.0, yaw: 0.0, color: [0.85, 0.62, 0.05], fork_height: 0.1 }),
             people: vec![Person {
                 x: 2.6,
                 y: 6.0,
@@ -155,11 +125,7 @@ impl DockLayout {
                 trousers: [0.15, 0.18, 0.3],
                 stride: 0.5,
             }],
-            lighting: Lighting {
-                ambient: 0.35,
-                towards: [0.3, -0.4, 0.866],
-                intensity: 0.75,
-            },
+            lighting: Lighting { ambient: 0.35, towards: [0.3, -0.4, 0.866], intensity: 0.75 },
         }
     }
 }
@@ -172,10 +138,7 @@ struct Placement {
 
 impl Placement {
     fn new(x: f64, y: f64, yaw: f64) -> Self {
-        Self {
-            origin: DVec3::new(x, y, 0.0),
-            rotation: DMat3::from_rotation_z(yaw),
-        }
+        Self { origin: DVec3::new(x, y, 0.0), rotation: DMat3::from_rotation_z(yaw) }
     }
 
     fn point(&self, local: DVec3) -> DVec3 {
@@ -193,14 +156,7 @@ impl Placement {
         }
     }
 
-    fn cylinder(
-        &self,
-        base: [f64; 3],
-        axis: [f64; 3],
-        radius: f64,
-        height: f64,
-        material: &Material,
-    ) -> Part {
+    fn cylinder(&self, base: [f64; 3], axis: [f64; 3], radius: f64, height: f64, material: &Material) -> Part {
         Part {
             shape: Shape::Cylinder {
                 base: self.point(DVec3::from(base)),
@@ -213,45 +169,23 @@ impl Placement {
     }
 
     fn sphere(&self, center: [f64; 3], radius: f64, material: &Material) -> Part {
-        Part {
-            shape: Shape::Sphere {
-                center: self.point(DVec3::from(center)),
-                radius,
-            },
-            material: material.clone(),
-        }
+        Part { shape: Shape::Sphere { center: self.point(DVec3::from(center)), radius }, material: material.clone() }
     }
 }
 
 /// The scene of a layout. Object names are unique: `floor`, `dock_wall`, `ceiling`, `rack0`,
-/// `pallet0`, `forklift`, `person0`, …
+/// `pallet0` and the `boxes0` on it, `forklift`, `person0`, …
 pub fn build(layout: &DockLayout) -> Scene {
     let mut objects = Vec::new();
     let paint = [0.86, 0.72, 0.08];
-    let floor = Material::solid(layout.floor_color)
-        .with_noise(0.18, 0.6)
-        .with_decals(
-            [0, 1],
-            layout
-                .floor_lines
-                .iter()
-                .map(|l| Decal {
-                    min: [l[0], l[1]],
-                    max: [l[2], l[3]],
-                    color: paint,
-                })
-                .collect(),
-        );
+    let floor = Material::solid(layout.floor_color).with_noise(0.18, 0.6).with_decals(
+        [0, 1],
+        layout.floor_lines.iter().map(|l| Decal { min: [l[0], l[1]], max: [l[2], l[3]], color: paint }).collect(),
+    );
     objects.push(Object::new(
         "floor",
         Class::Floor,
-        vec![Part {
-            shape: Shape::Plane {
-                point: DVec3::ZERO,
-                normal: DVec3::Z,
-            },
-            material: floor,
-        }],
+        vec![Part { shape: Shape::Plane { point: DVec3::ZERO, normal: DVec3::Z }, material: floor }],
     ));
     let doors = layout
         .doors
@@ -262,9 +196,7 @@ pub fn build(layout: &DockLayout) -> Scene {
             color: [0.22, 0.24, 0.27],
         })
         .collect();
-    let wall = Material::solid(layout.wall_color)
-        .with_noise(0.08, 1.5)
-        .with_decals([0, 2], doors);
+    let wall = Material::solid(layout.wall_color).with_noise(0.08, 1.5).with_decals([0, 2], doors);
     let mut wall_parts = vec![Part {
         shape: Shape::Rect {
             center: DVec3::new(0.0, layout.wall_y, layout.wall_height / 2.0),
@@ -289,58 +221,37 @@ pub fn build(layout: &DockLayout) -> Scene {
         "ceiling",
         Class::Ceiling,
         vec![Part {
-            shape: Shape::Plane {
-                point: DVec3::new(0.0, 0.0, layout.wall_height),
-                normal: DVec3::NEG_Z,
-            },
+            shape: Shape::Plane { point: DVec3::new(0.0, 0.0, layout.wall_height), normal: DVec3::NEG_Z },
             material: roof,
         }],
     ));
     for (i, rack) in layout.racks.iter().enumerate() {
-        objects.push(Object::new(
-            format!("rack{i}"),
-            Class::Rack,
-            rack_parts(rack),
-        ));
+        objects.push(Object::new(format!("rack{i}"), Class::Rack, rack_parts(rack)).at(rack.x, rack.y, rack.yaw));
     }
     for (i, pallet) in layout.pallets.iter().enumerate() {
-        objects.push(Object::new(
-            format!("pallet{i}"),
-            Class::Pallet,
-            pallet_parts(pallet),
-        ));
+        let (wood, load) = pallet_parts(pallet);
+        objects.push(Object::new(format!("pallet{i}"), Class::Pallet, wood).at(pallet.x, pallet.y, pallet.yaw));
+        if !load.is_empty() {
+            objects.push(Object::new(format!("boxes{i}"), Class::Box, load).at(pallet.x, pallet.y, pallet.yaw));
+        }
     }
-    if let Some(forklift) = &layout.forklift {
-        objects.push(Object::new(
-            "forklift",
-            Class::Forklift,
-            forklift_parts(forklift),
-        ));
+    if let Some(f) = &layout.forklift {
+        objects.push(Object::new("forklift", Class::Forklift, forklift_parts(f)).at(f.x, f.y, f.yaw));
     }
-    for (i, person) in layout.people.iter().enumerate() {
-        objects.push(Object::new(
-            format!("person{i}"),
-            Class::Person,
-            person_parts(person),
-        ));
+    for (i, p) in layout.people.iter().enumerate() {
+        objects.push(Object::new(format!("person{i}"), Class::Person, person_parts(p)).at(p.x, p.y, p.yaw));
     }
     let l = &layout.lighting;
     Scene {
         objects,
         ambient: l.ambient,
-        lights: vec![Light {
-            towards: DVec3::from(l.towards).normalize(),
-            intensity: l.intensity,
-        }],
+        lights: vec![Light { towards: DVec3::from(l.towards).normalize(), intensity: l.intensity }],
     }
 }
 
 fn rack_parts(rack: &Rack) -> Vec<Part> {
     let at = Placement::new(rack.x, rack.y, rack.yaw);
-    let (steel, beam) = (
-        Material::solid([0.15, 0.25, 0.55]),
-        Material::solid([0.9, 0.45, 0.1]),
-    );
+    let (steel, beam) = (Material::solid([0.15, 0.25, 0.55]), Material::solid([0.9, 0.45, 0.1]));
     let (hl, hd) = (rack.length / 2.0, rack.depth / 2.0);
     let mut parts = Vec::new();
     for (x, y) in [(-hl, -hd), (hl, -hd), (-hl, hd), (hl, hd)] {
@@ -352,41 +263,35 @@ fn rack_parts(rack: &Rack) -> Vec<Part> {
             parts.push(at.cuboid([0.0, y, z], [rack.length, 0.06, 0.12], &beam));
         }
         let cardboard = Material::solid([0.6, 0.45, 0.28]).with_noise(0.12, 0.2);
-        parts.push(at.cuboid(
-            [-hl / 2.0, 0.0, z + 0.36],
-            [hl * 0.8, rack.depth * 0.8, 0.6],
-            &cardboard,
-        ));
+        parts.push(at.cuboid([-hl / 2.0, 0.0, z + 0.36], [hl * 0.8, rack.depth * 0.8, 0.6], &cardboard));
     }
     parts
 }
 
-fn pallet_parts(pallet: &Pallet) -> Vec<Part> {
+/// The pallet itself, and the boxes stacked on it.
+fn pallet_parts(pallet: &Pallet) -> (Vec<Part>, Vec<Part>) {
     let at = Placement::new(pallet.x, pallet.y, pallet.yaw);
     let wood = Material::solid([0.55, 0.42, 0.25]).with_noise(0.2, 0.1);
-    let mut parts = vec![at.cuboid([0.0, 0.0, 0.075], [1.2, 0.8, 0.15], &wood)];
     let cardboard = Material::solid(pallet.box_color).with_noise(0.1, 0.25);
+    let mut load = Vec::new();
     for layer in 0..pallet.layers {
         let z = 0.15 + 0.2 + layer as f64 * 0.4;
         for (x, y) in [(-0.3, -0.2), (0.3, -0.2), (-0.3, 0.2), (0.3, 0.2)] {
-            parts.push(at.cuboid([x, y, z], [0.58, 0.38, 0.39], &cardboard));
+            load.push(at.cuboid([x, y, z], [0.58, 0.38, 0.39], &cardboard));
         }
     }
-    parts
+    (vec![at.cuboid([0.0, 0.0, 0.075], [1.2, 0.8, 0.15], &wood)], load)
 }
 
 fn forklift_parts(f: &Forklift) -> Vec<Part> {
     let at = Placement::new(f.x, f.y, f.yaw);
     let paint = Material::solid(f.color).with_noise(0.05, 0.5);
-    let (dark, steel, tyre) = (
-        Material::solid([0.12, 0.12, 0.13]),
-        Material::solid([0.3, 0.3, 0.32]),
-        Material::solid([0.05, 0.05, 0.05]),
-    );
+    let (dark, steel, tyre) =
+        (Material::solid([0.12, 0.12, 0.13]), Material::solid([0.3, 0.3, 0.32]), Material::solid([0.05, 0.05, 0.05]));
     let mut parts = vec![
-        at.cuboid([0.0, 0.0, 0.65], [1.0, 1.6, 0.9], &paint), // body
-        at.cuboid([0.0, -0.95, 0.8], [1.0, 0.35, 0.7], &dark), // counterweight
-        at.cuboid([0.0, -0.2, 1.25], [0.5, 0.45, 0.2], &dark), // seat
+        at.cuboid([0.0, 0.0, 0.65], [1.0, 1.6, 0.9], &paint),    // body
+        at.cuboid([0.0, -0.95, 0.8], [1.0, 0.35, 0.7], &dark),   // counterweight
+        at.cuboid([0.0, -0.2, 1.25], [0.5, 0.45, 0.2], &dark),   // seat
         at.cuboid([0.0, -0.05, 2.15], [1.0, 1.2, 0.06], &paint), // overhead guard roof
     ];
     for (x, y) in [(-0.45, -0.6), (0.45, -0.6), (-0.45, 0.5), (0.45, 0.5)] {
@@ -402,11 +307,7 @@ fn forklift_parts(f: &Forklift) -> Vec<Part> {
     parts.push(at.cuboid([0.0, 0.88, 2.2], [0.78, 0.1, 0.1], &steel));
     parts.push(at.cuboid([0.0, 0.97, f.fork_height + 0.25], [0.9, 0.05, 0.4], &dark));
     for x in [-0.25, 0.25] {
-        parts.push(at.cuboid(
-            [x, 0.99 + 0.55, f.fork_height + 0.0225],
-            [0.1, 1.1, 0.045],
-            &steel,
-        ));
+        parts.push(at.cuboid([x, 0.99 + 0.55, f.fork_height + 0.0225], [0.1, 1.1, 0.045], &steel));
     }
     parts
 }
@@ -430,13 +331,7 @@ fn person_parts(p: &Person) -> Vec<Part> {
         ));
         // Arms from the shoulders, swinging opposite to the legs.
         let b = -a;
-        parts.push(at.cylinder(
-            [side * 0.25 * s, 0.0, 1.45 * s],
-            [0.0, b.sin(), -b.cos()],
-            0.05 * s,
-            0.62 * s,
-            &shirt,
-        ));
+        parts.push(at.cylinder([side * 0.25 * s, 0.0, 1.45 * s], [0.0, b.sin(), -b.cos()], 0.05 * s, 0.62 * s, &shirt));
     }
     parts.push(at.cuboid([0.0, 0.0, 1.2 * s], [0.4 * s, 0.22 * s, 0.58 * s], &shirt));
     parts.push(at.sphere([0.0, 0.0, 1.63 * s], 0.11 * s, &skin));

@@ -30,37 +30,19 @@ pub struct Material {
 
 impl Material {
     pub fn solid(color: [f32; 3]) -> Self {
-        Self {
-            color,
-            noise: 0.0,
-            noise_scale: 1.0,
-            checker: None,
-            decals: Vec::new(),
-            decal_axes: [0, 1],
-        }
+        Self { color, noise: 0.0, noise_scale: 1.0, checker: None, decals: Vec::new(), decal_axes: [0, 1] }
     }
 
     pub fn with_noise(self, amount: f32, scale: f64) -> Self {
-        Self {
-            noise: amount,
-            noise_scale: scale,
-            ..self
-        }
+        Self { noise: amount, noise_scale: scale, ..self }
     }
 
     pub fn with_checker(self, size: f64, other: [f32; 3]) -> Self {
-        Self {
-            checker: Some((size, other)),
-            ..self
-        }
+        Self { checker: Some((size, other)), ..self }
     }
 
     pub fn with_decals(self, axes: [usize; 2], decals: Vec<Decal>) -> Self {
-        Self {
-            decals,
-            decal_axes: axes,
-            ..self
-        }
+        Self { decals, decal_axes: axes, ..self }
     }
 
     /// The albedo at a floor-frame point.
@@ -80,8 +62,7 @@ impl Material {
             }
         }
         if self.noise > 0.0 {
-            let n = 0.65 * value_noise(p / self.noise_scale)
-                + 0.35 * value_noise(p / self.noise_scale * 4.0);
+            let n = 0.65 * value_noise(p / self.noise_scale) + 0.35 * value_noise(p / self.noise_scale * 4.0);
             let gain = 1.0 + self.noise * (2.0 * n as f32 - 1.0);
             color = color.map(|c| (c * gain).clamp(0.0, 1.0));
         }
@@ -120,14 +101,8 @@ mod tests {
 
     #[test]
     fn decals_paint_their_rectangle_only() {
-        let floor = Material::solid([0.5; 3]).with_decals(
-            [0, 1],
-            vec![Decal {
-                min: [1.0, 0.0],
-                max: [1.1, 10.0],
-                color: [0.9, 0.8, 0.1],
-            }],
-        );
+        let floor = Material::solid([0.5; 3])
+            .with_decals([0, 1], vec![Decal { min: [1.0, 0.0], max: [1.1, 10.0], color: [0.9, 0.8, 0.1] }]);
         assert_eq!(floor.albedo(DVec3::new(1.05, 5.0, 0.0)), [0.9, 0.8, 0.1]);
         assert_eq!(floor.albedo(DVec3::new(1.2, 5.0, 0.0)), [0.5; 3]);
     }
@@ -139,11 +114,8 @@ mod tests {
         assert_eq!(a, concrete.albedo(DVec3::new(0.3, 0.7, 0.0)));
         let near = concrete.albedo(DVec3::new(0.3001, 0.7, 0.0));
         assert!((a[0] - near[0]).abs() < 0.01);
-        let values: Vec<f32> = (0..50)
-            .map(|i| concrete.albedo(DVec3::new(i as f64 * 0.37, 0.0, 0.0))[0])
-            .collect();
-        let spread = values.iter().cloned().fold(f32::MIN, f32::max)
-            - values.iter().cloned().fold(f32::MAX, f32::min);
+        let values: Vec<f32> = (0..50).map(|i| concrete.albedo(DVec3::new(i as f64 * 0.37, 0.0, 0.0))[0]).collect();
+        let spread = values.iter().cloned().fold(f32::MIN, f32::max) - values.iter().cloned().fold(f32::MAX, f32::min);
         assert!(spread > 0.1, "the noise varies: {spread}");
     }
 }

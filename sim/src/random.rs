@@ -10,32 +10,20 @@ use rand::{Rng, RngExt};
 use crate::dock::{DockLayout, Door, Forklift, Lighting, Pallet, Person, Rack};
 
 /// Forklift paints seen in warehouses: yellow, red, orange, blue, green, grey.
-const FORKLIFT_COLORS: [[f32; 3]; 6] = [
-    [0.85, 0.62, 0.05],
-    [0.7, 0.1, 0.08],
-    [0.9, 0.4, 0.05],
-    [0.1, 0.25, 0.6],
-    [0.15, 0.45, 0.15],
-    [0.45, 0.45, 0.45],
-];
+const FORKLIFT_COLORS: [[f32; 3]; 6] =
+    [[0.85, 0.62, 0.05], [0.7, 0.1, 0.08], [0.9, 0.4, 0.05], [0.1, 0.25, 0.6], [0.15, 0.45, 0.15], [0.45, 0.45, 0.45]];
 
 fn jitter<R: Rng>(rng: &mut R, color: [f32; 3], amount: f32) -> [f32; 3] {
     color.map(|c| (c + rng.random_range(-amount..=amount)).clamp(0.02, 0.98))
 }
 
 fn bright_color<R: Rng>(rng: &mut R) -> [f32; 3] {
-    [
-        rng.random_range(0.05..0.95),
-        rng.random_range(0.05..0.95),
-        rng.random_range(0.05..0.95),
-    ]
+    [rng.random_range(0.05..0.95), rng.random_range(0.05..0.95), rng.random_range(0.05..0.95)]
 }
 
 /// True when a footprint circle at (x, y) of radius r keeps clear of all placed ones.
 fn clear(placed: &[(f64, f64, f64)], x: f64, y: f64, r: f64) -> bool {
-    placed
-        .iter()
-        .all(|(px, py, pr)| ((px - x).powi(2) + (py - y).powi(2)).sqrt() > pr + r)
+    placed.iter().all(|(px, py, pr)| ((px - x).powi(2) + (py - y).powi(2)).sqrt() > pr + r)
 }
 
 /// Draws a free spot for a footprint of radius `r`, up to 50 tries.
@@ -62,9 +50,7 @@ pub fn layout<R: Rng>(rng: &mut R) -> DockLayout {
     let door_count = rng.random_range(1..=3);
     let doors = (0..door_count)
         .map(|i| Door {
-            center_x: -5.0
-                + 10.0 * (i as f64 + 0.5) / door_count as f64
-                + rng.random_range(-0.5..0.5),
+            center_x: -5.0 + 10.0 * (i as f64 + 0.5) / door_count as f64 + rng.random_range(-0.5..0.5),
             width: rng.random_range(2.4..3.2),
             height: rng.random_range(2.6..3.4),
         })
@@ -87,18 +73,12 @@ pub fn layout<R: Rng>(rng: &mut R) -> DockLayout {
         }
     }
     let forklift = rng.random_bool(0.8).then(|| {
-        let (x, y) = spot(rng, &mut placed, (-4.0, 4.0), (2.5, wall_y - 2.5), 1.6)
-            .unwrap_or((0.0, wall_y / 2.0));
+        let (x, y) = spot(rng, &mut placed, (-4.0, 4.0), (2.5, wall_y - 2.5), 1.6).unwrap_or((0.0, wall_y / 2.0));
         let paint = FORKLIFT_COLORS[rng.random_range(0..FORKLIFT_COLORS.len())];
         Forklift {
             x,
             y: y - 1.0,
-            yaw: rng.random_range(-0.6..0.6)
-                + if rng.random_bool(0.2) {
-                    std::f64::consts::PI
-                } else {
-                    0.0
-                },
+            yaw: rng.random_range(-0.6..0.6) + if rng.random_bool(0.2) { std::f64::consts::PI } else { 0.0 },
             color: jitter(rng, paint, 0.06),
             fork_height: rng.random_range(0.05..1.2),
         }
@@ -123,11 +103,7 @@ pub fn layout<R: Rng>(rng: &mut R) -> DockLayout {
                 y,
                 yaw: rng.random_range(-std::f64::consts::PI..std::f64::consts::PI),
                 height: rng.random_range(1.55..1.95),
-                shirt: if rng.random_bool(0.5) {
-                    jitter(rng, [0.9, 0.5, 0.05], 0.05)
-                } else {
-                    bright_color(rng)
-                },
+                shirt: if rng.random_bool(0.5) { jitter(rng, [0.9, 0.5, 0.05], 0.05) } else { bright_color(rng) },
                 trousers: jitter(rng, [0.15, 0.17, 0.25], 0.1),
                 stride: rng.random_range(-1.0..1.0),
             })
@@ -149,11 +125,7 @@ pub fn layout<R: Rng>(rng: &mut R) -> DockLayout {
         people,
         lighting: Lighting {
             ambient: rng.random_range(0.2..0.5),
-            towards: [
-                elevation.cos() * azimuth.cos(),
-                elevation.cos() * azimuth.sin(),
-                elevation.sin(),
-            ],
+            towards: [elevation.cos() * azimuth.cos(), elevation.cos() * azimuth.sin(), elevation.sin()],
             intensity: rng.random_range(0.4..0.9),
         },
     }
@@ -178,11 +150,7 @@ fn floor_lines<R: Rng>(rng: &mut R, wall_y: f64) -> Vec<[f64; 4]> {
 pub fn camera<R: Rng>(rng: &mut R, width: u32, height: u32) -> (Camera, f32) {
     let intrinsics = Intrinsics::from_hfov(width, height, rng.random_range(60.0..100.0))
         .with_distortion(rng.random_range(-0.12..0.0), rng.random_range(0.0..0.02));
-    let position = DVec3::new(
-        rng.random_range(-3.0..3.0),
-        rng.random_range(-1.0..1.0),
-        rng.random_range(2.5..6.0),
-    );
+    let position = DVec3::new(rng.random_range(-3.0..3.0), rng.random_range(-1.0..1.0), rng.random_range(2.5..6.0));
     let pose = Pose::from_angles(
         position,
         rng.random_range(-20.0..20.0),

@@ -13,7 +13,7 @@ pub fn frame_record(camera: &Camera, layout: &DockLayout, scene: &Scene, truth: 
         .objects
         .iter()
         .enumerate()
-        .map(|(i, o)| json!({ "instance": i + 1, "name": o.name, "class": o.class }))
+        .map(|(i, o)| json!({ "instance": i + 1, "name": o.name, "class": o.class, "pose": o.pose }))
         .collect();
     let classes: serde_json::Map<String, Value> = [
         Class::Floor,
@@ -26,16 +26,7 @@ pub fn frame_record(camera: &Camera, layout: &DockLayout, scene: &Scene, truth: 
         Class::Ceiling,
     ]
     .iter()
-    .map(|c| {
-        (
-            serde_json::to_value(c)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string(),
-            json!(*c as u8),
-        )
-    })
+    .map(|c| (serde_json::to_value(c).unwrap().as_str().unwrap().to_string(), json!(*c as u8)))
     .collect();
     json!({
         "format": "dinoedge-sim/1",

@@ -21,10 +21,7 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        Self {
-            noise: 0.0,
-            seed: 0,
-        }
+        Self { noise: 0.0, seed: 0 }
     }
 }
 
@@ -58,11 +55,7 @@ impl Frame {
 /// would cost an eighth of the frame.
 fn encode(linear: f32) -> f32 {
     static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        (0..=4096)
-            .map(|i| (i as f32 / 4096.0).powf(1.0 / 2.2) * 255.0)
-            .collect()
-    });
+    let table = TABLE.get_or_init(|| (0..=4096).map(|i| (i as f32 / 4096.0).powf(1.0 / 2.2) * 255.0).collect());
     let x = linear.clamp(0.0, 1.0) * 4096.0;
     let i = x as usize; // x ≥ 0: truncation is floor
     let f = x - i as f32;
@@ -90,12 +83,7 @@ fn may_hit(origin: DVec3, dir: DVec3, (center, radius): (DVec3, f64), limit: f64
 type Window = Option<[f64; 4]>;
 
 fn window(camera: &Camera, corners: Option<[DVec3; 8]>) -> Window {
-    let mut w = [
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    ];
+    let mut w = [f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY];
     for corner in corners? {
         let c = camera.pose.to_camera(corner);
         if c.z < 1e-6 {
@@ -119,37 +107,14 @@ struct Windows {
 
 impl Windows {
     fn new(scene: &Scene, camera: &Camera) -> Self {
-        let parts: Vec<Vec<Window>> = scene
-            .objects
-            .iter()
-            .map(|o| {
-                o.parts
-                    .iter()
-                    .map(|p| window(camera, p.shape.corners()))
-                    .collect()
-            })
-            .collect();
+        let parts: Vec<Vec<Window>> =
+            scene.objects.iter().map(|o| o.parts.iter().map(|p| window(camera, p.shape.corners())).collect()).collect();
         let objects = parts
             .iter()
             .map(|ws| {
-                ws.iter().try_fold(
-                    [
-                        f64::INFINITY,
-                        f64::NEG_INFINITY,
-                        f64::INFINITY,
-                        f64::NEG_INFINITY,
-                    ],
-                    |a, w| {
-                        w.map(|w| {
-                            [
-                                a[0].min(w[0]),
-                                a[1].max(w[1]),
-                                a[2].min(w[2]),
-                                a[3].max(w[3]),
-                            ]
-                        })
-                    },
-                )
+                ws.iter().try_fold([f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY], |a, w| {
+                    w.map(|w| [a[0].min(w[0]), a[1].max(w[1]), a[2].min(w[2]), a[3].max(w[3])])
+                })
             })
             .collect();
         Self { objects, parts }
@@ -158,13 +123,7 @@ impl Windows {
 
 /// The nearest surface along a ray (seen at normalised image point `n`): object index, part
 /// index, distance, normal.
-fn trace(
-    scene: &Scene,
-    windows: &Windows,
-    n: DVec2,
-    origin: DVec3,
-    dir: DVec3,
-) -> Option<(usize, usize, f64, DVec3)> {
+fn trace(scene: &Scene, windows: &Windows, n: DVec2, origin: DVec3, dir: DVec3) -> Option<(usize, usize, f64, DVec3)> {
     let mut best: Option<(usize, usize, f64, DVec3)> = None;
     for (i, object) in scene.objects.iter().enumerate() {
         let limit = best.map_or(f64::INFINITY, |b| b.2);
@@ -189,25 +148,15 @@ fn trace(
 pub fn render(scene: &Scene, camera: &Camera, options: &RenderOptions) -> Frame {
     let (w, h) = (camera.intrinsics.width, camera.intrinsics.height);
     let n = (w * h) as usize;
-    let mut frame = Frame {
-        rgb: RgbImage::new(w, h),
-        depth: vec![0.0; n],
-        instance: vec![0; n],
-        class: vec![0; n],
-    };
+    let mut frame = Frame { rgb: RgbImage::new(w, h), depth: vec![0.0; n], instance: vec![0; n], class: vec![0; n] };
     let forward = camera.pose.forward();
     let windows = Windows::new(scene, camera);
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let noise = Normal::new(0.0f32, options.noise.max(1e-6)).expect("a positive std");
     for y in 0..h {
         for x in 0..w {
-            let n = camera
-                .intrinsics
-                .to_normalised(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
-            let (origin, dir) = (
-                camera.pose.position,
-                (camera.pose.rotation * DVec3::new(n.x, n.y, 1.0)).normalize(),
-            );
+            let n = camera.intrinsics.to_normalised(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
+            let (origin, dir) = (camera.pose.position, (camera.pose.rotation * DVec3::new(n.x, n.y, 1.0)).normalize());
             let index = (y * w + x) as usize;
             let mut color = [0.0f32; 3];
             if let Some((i, j, t, normal)) = trace(scene, &windows, n, origin, dir) {
@@ -215,11 +164,7 @@ pub fn render(scene: &Scene, camera: &Camera, options: &RenderOptions) -> Frame 
                 let point = origin + dir * t;
                 let albedo = object.parts[j].material.albedo(point);
                 let light = scene.ambient
-                    + scene
-                        .lights
-                        .iter()
-                        .map(|l| l.intensity * normal.dot(l.towards).max(0.0) as f32)
-                        .sum::<f32>();
+                    + scene.lights.iter().map(|l| l.intensity * normal.dot(l.towards).max(0.0) as f32).sum::<f32>();
                 color = albedo.map(|a| a * light);
                 frame.depth[index] = (t * dir.dot(forward)) as f32;
                 frame.instance[index] = (i + 1) as u16;
@@ -227,11 +172,7 @@ pub fn render(scene: &Scene, camera: &Camera, options: &RenderOptions) -> Frame 
             }
             let pixel = color.map(|c| {
                 let level = encode(c);
-                let level = if options.noise > 0.0 {
-                    level + noise.sample(&mut rng)
-                } else {
-                    level
-                };
+                let level = if options.noise > 0.0 { level + noise.sample(&mut rng) } else { level };
                 (level.clamp(0.0, 255.0) + 0.5) as u8
             });
             frame.rgb.put_pixel(x, y, image::Rgb(pixel));
@@ -275,15 +216,9 @@ mod tests {
                     let index = (y * 96 + x) as usize;
                     match brute_force(&scene, origin, dir) {
                         Some((i, t)) => {
-                            assert_eq!(
-                                frame.instance[index],
-                                (i + 1) as u16,
-                                "seed {seed}, pixel ({x}, {y})"
-                            );
+                            assert_eq!(frame.instance[index], (i + 1) as u16, "seed {seed}, pixel ({x}, {y})");
                             let depth = t * dir.dot(camera.pose.forward());
-                            assert!(
-                                (frame.depth[index] as f64 - depth).abs() < 1e-5 * depth.max(1.0)
-                            );
+                            assert!((frame.depth[index] as f64 - depth).abs() < 1e-5 * depth.max(1.0));
                         }
                         None => assert_eq!(frame.instance[index], 0),
                     }

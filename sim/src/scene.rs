@@ -28,10 +28,20 @@ pub struct Part {
     pub material: Material,
 }
 
+/// Where a placed object stands: the origin of its own frame on the floor, and its heading.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ObjectPose {
+    pub position: [f64; 3],
+    /// Counter-clockwise about +z; at 0 the object faces +y (towards the dock).
+    pub yaw_degrees: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Object {
     pub name: String,
     pub class: Class,
+    /// `None` for the building (floor, walls, ceiling).
+    pub pose: Option<ObjectPose>,
     pub parts: Vec<Part>,
     /// A sphere around all parts: a ray that misses it misses the object.
     pub bounds: (DVec3, f64),
@@ -43,13 +53,12 @@ impl Object {
     pub fn new(name: impl Into<String>, class: Class, parts: Vec<Part>) -> Self {
         let part_bounds: Vec<_> = parts.iter().map(|p| p.shape.bounds()).collect();
         let bounds = enclosing(part_bounds.iter().copied());
-        Self {
-            name: name.into(),
-            class,
-            parts,
-            bounds,
-            part_bounds,
-        }
+        Self { name: name.into(), class, pose: None, parts, bounds, part_bounds }
+    }
+
+    /// The same object, recorded as standing at (x, y) on the floor with heading `yaw` (radians).
+    pub fn at(self, x: f64, y: f64, yaw: f64) -> Self {
+        Self { pose: Some(ObjectPose { position: [x, y, 0.0], yaw_degrees: yaw.to_degrees() }), ..self }
     }
 }
 
@@ -60,10 +69,7 @@ fn enclosing(spheres: impl Iterator<Item = (DVec3, f64)>) -> (DVec3, f64) {
         return (DVec3::ZERO, f64::INFINITY);
     }
     let center = spheres.iter().map(|(c, _)| *c).sum::<DVec3>() / spheres.len() as f64;
-    let radius = spheres
-        .iter()
-        .map(|(c, r)| (*c - center).length() + r)
-        .fold(0.0, f64::max);
+    let radius = spheres.iter().map(|(c, r)| (*c - center).length() + r).fold(0.0, f64::max);
     (center, radius)
 }
 

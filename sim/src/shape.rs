@@ -52,33 +52,19 @@ const EPS: f64 = 1e-9;
 impl Shape {
     /// A box turned by `yaw` radians about the vertical axis.
     pub fn cuboid(center: DVec3, size: DVec3, yaw: f64) -> Shape {
-        Shape::Cuboid {
-            center,
-            half: size / 2.0,
-            rotation: DMat3::from_rotation_z(yaw),
-        }
+        Shape::Cuboid { center, half: size / 2.0, rotation: DMat3::from_rotation_z(yaw) }
     }
 
     pub fn intersect(&self, origin: DVec3, dir: DVec3) -> Option<Hit> {
         match *self {
             Shape::Plane { point, normal } => plane_hit(origin, dir, point, normal),
-            Shape::Rect {
-                center,
-                normal,
-                u,
-                half_u,
-                half_v,
-            } => {
+            Shape::Rect { center, normal, u, half_u, half_v } => {
                 let hit = plane_hit(origin, dir, center, normal)?;
                 let local = origin + dir * hit.t - center;
                 let v = normal.cross(u);
                 (local.dot(u).abs() <= half_u && local.dot(v).abs() <= half_v).then_some(hit)
             }
-            Shape::Cuboid {
-                center,
-                half,
-                rotation,
-            } => {
+            Shape::Cuboid { center, half, rotation } => {
                 let inv = rotation.transpose();
                 let (o, d) = (inv * (origin - center), inv * dir);
                 let (mut t_near, mut t_far, mut axis) = (f64::NEG_INFINITY, f64::INFINITY, 0);
@@ -104,17 +90,9 @@ impl Shape {
                 }
                 let mut local_normal = DVec3::ZERO;
                 local_normal[axis] = -d[axis].signum();
-                Some(Hit {
-                    t: t_near,
-                    normal: rotation * local_normal,
-                })
+                Some(Hit { t: t_near, normal: rotation * local_normal })
             }
-            Shape::Cylinder {
-                base,
-                axis,
-                radius,
-                height,
-            } => cylinder_hit(origin, dir, base, axis, radius, height),
+            Shape::Cylinder { base, axis, radius, height } => cylinder_hit(origin, dir, base, axis, radius, height),
             Shape::Sphere { center, radius } => {
                 let oc = origin - center;
                 let b = oc.dot(dir);
@@ -123,10 +101,7 @@ impl Shape {
                     return None;
                 }
                 let t = -b - disc.sqrt();
-                (t > EPS).then(|| Hit {
-                    t,
-                    normal: (origin + dir * t - center) / radius,
-                })
+                (t > EPS).then(|| Hit { t, normal: (origin + dir * t - center) / radius })
             }
         }
     }
@@ -135,41 +110,18 @@ impl Shape {
     pub fn support(&self, dir: DVec3) -> Option<DVec3> {
         match *self {
             Shape::Plane { .. } => None,
-            Shape::Rect {
-                center,
-                normal,
-                u,
-                half_u,
-                half_v,
-            } => {
+            Shape::Rect { center, normal, u, half_u, half_v } => {
                 let v = normal.cross(u);
                 Some(center + u * half_u * dir.dot(u).signum() + v * half_v * dir.dot(v).signum())
             }
-            Shape::Cuboid {
-                center,
-                half,
-                rotation,
-            } => {
+            Shape::Cuboid { center, half, rotation } => {
                 let local = rotation.transpose() * dir;
                 Some(center + rotation * (half * local.signum()))
             }
-            Shape::Cylinder {
-                base,
-                axis,
-                radius,
-                height,
-            } => {
-                let end = if dir.dot(axis) > 0.0 {
-                    base + axis * height
-                } else {
-                    base
-                };
+            Shape::Cylinder { base, axis, radius, height } => {
+                let end = if dir.dot(axis) > 0.0 { base + axis * height } else { base };
                 let radial = dir - axis * dir.dot(axis);
-                let rim = if radial.length_squared() > EPS {
-                    radial.normalize() * radius
-                } else {
-                    DVec3::ZERO
-                };
+                let rim = if radial.length_squared() > EPS { radial.normalize() * radius } else { DVec3::ZERO };
                 Some(end + rim)
             }
             Shape::Sphere { center, radius } => Some(center + dir.normalize_or_zero() * radius),
@@ -188,45 +140,20 @@ impl Shape {
         };
         match *self {
             Shape::Plane { .. } => None,
-            Shape::Rect {
-                center,
-                normal,
-                u,
-                half_u,
-                half_v,
-            } => Some(boxed(
-                center,
-                [u * half_u, normal.cross(u) * half_v, DVec3::ZERO],
-            )),
-            Shape::Cuboid {
-                center,
-                half,
-                rotation,
-            } => Some(boxed(
-                center,
-                [
-                    rotation.x_axis * half.x,
-                    rotation.y_axis * half.y,
-                    rotation.z_axis * half.z,
-                ],
-            )),
-            Shape::Cylinder {
-                base,
-                axis,
-                radius,
-                height,
-            } => {
+            Shape::Rect { center, normal, u, half_u, half_v } => {
+                Some(boxed(center, [u * half_u, normal.cross(u) * half_v, DVec3::ZERO]))
+            }
+            Shape::Cuboid { center, half, rotation } => {
+                Some(boxed(center, [rotation.x_axis * half.x, rotation.y_axis * half.y, rotation.z_axis * half.z]))
+            }
+            Shape::Cylinder { base, axis, radius, height } => {
                 let e1 = axis.any_orthonormal_vector();
                 let e2 = axis.cross(e1);
-                Some(boxed(
-                    base + axis * height / 2.0,
-                    [axis * height / 2.0, e1 * radius, e2 * radius],
-                ))
+                Some(boxed(base + axis * height / 2.0, [axis * height / 2.0, e1 * radius, e2 * radius]))
             }
-            Shape::Sphere { center, radius } => Some(boxed(
-                center,
-                [DVec3::X * radius, DVec3::Y * radius, DVec3::Z * radius],
-            )),
+            Shape::Sphere { center, radius } => {
+                Some(boxed(center, [DVec3::X * radius, DVec3::Y * radius, DVec3::Z * radius]))
+            }
         }
     }
 
@@ -234,22 +161,11 @@ impl Shape {
     pub fn bounds(&self) -> (DVec3, f64) {
         match *self {
             Shape::Plane { point, .. } => (point, f64::INFINITY),
-            Shape::Rect {
-                center,
-                half_u,
-                half_v,
-                ..
-            } => (center, (half_u * half_u + half_v * half_v).sqrt()),
+            Shape::Rect { center, half_u, half_v, .. } => (center, (half_u * half_u + half_v * half_v).sqrt()),
             Shape::Cuboid { center, half, .. } => (center, half.length()),
-            Shape::Cylinder {
-                base,
-                axis,
-                radius,
-                height,
-            } => (
-                base + axis * height / 2.0,
-                (radius * radius + height * height / 4.0).sqrt(),
-            ),
+            Shape::Cylinder { base, axis, radius, height } => {
+                (base + axis * height / 2.0, (radius * radius + height * height / 4.0).sqrt())
+            }
             Shape::Sphere { center, radius } => (center, radius),
         }
     }
@@ -258,33 +174,18 @@ impl Shape {
     pub fn distance(&self, p: DVec3) -> f64 {
         match *self {
             Shape::Plane { point, normal } => (p - point).dot(normal).abs(),
-            Shape::Rect {
-                center,
-                normal,
-                u,
-                half_u,
-                half_v,
-            } => {
+            Shape::Rect { center, normal, u, half_u, half_v } => {
                 let v = normal.cross(u);
                 let local = p - center;
                 let du = (local.dot(u).abs() - half_u).max(0.0);
                 let dv = (local.dot(v).abs() - half_v).max(0.0);
                 (du * du + dv * dv + local.dot(normal).powi(2)).sqrt()
             }
-            Shape::Cuboid {
-                center,
-                half,
-                rotation,
-            } => {
+            Shape::Cuboid { center, half, rotation } => {
                 let local = (rotation.transpose() * (p - center)).abs() - half;
                 local.max(DVec3::ZERO).length()
             }
-            Shape::Cylinder {
-                base,
-                axis,
-                radius,
-                height,
-            } => {
+            Shape::Cylinder { base, axis, radius, height } => {
                 let local = p - base;
                 let along = local.dot(axis);
                 let radial = (local - axis * along).length();
@@ -303,20 +204,10 @@ fn plane_hit(origin: DVec3, dir: DVec3, point: DVec3, normal: DVec3) -> Option<H
         return None;
     }
     let t = (point - origin).dot(normal) / denom;
-    (t > EPS).then(|| Hit {
-        t,
-        normal: if denom < 0.0 { normal } else { -normal },
-    })
+    (t > EPS).then(|| Hit { t, normal: if denom < 0.0 { normal } else { -normal } })
 }
 
-fn cylinder_hit(
-    origin: DVec3,
-    dir: DVec3,
-    base: DVec3,
-    axis: DVec3,
-    radius: f64,
-    height: f64,
-) -> Option<Hit> {
+fn cylinder_hit(origin: DVec3, dir: DVec3, base: DVec3, axis: DVec3, radius: f64, height: f64) -> Option<Hit> {
     let mut best: Option<Hit> = None;
     let mut keep = |hit: Hit| {
         if best.is_none_or(|b| hit.t < b.t) {
@@ -336,14 +227,7 @@ fn cylinder_hit(
                 let along = (oc + dir * t).dot(axis);
                 if t > EPS && (0.0..=height).contains(&along) {
                     let normal = (o_perp + d_perp * t) / radius;
-                    keep(Hit {
-                        t,
-                        normal: if normal.dot(dir) > 0.0 {
-                            -normal
-                        } else {
-                            normal
-                        },
-                    });
+                    keep(Hit { t, normal: if normal.dot(dir) > 0.0 { -normal } else { normal } });
                 }
             }
         }
@@ -381,12 +265,7 @@ mod tests {
 
     #[test]
     fn cylinders_are_hit_on_the_side_and_on_the_caps() {
-        let c = Shape::Cylinder {
-            base: DVec3::new(0.0, 3.0, 0.0),
-            axis: DVec3::Z,
-            radius: 0.5,
-            height: 2.0,
-        };
+        let c = Shape::Cylinder { base: DVec3::new(0.0, 3.0, 0.0), axis: DVec3::Z, radius: 0.5, height: 2.0 };
         let (o, d) = ray([0.0, 0.0, 1.0], [0.0, 3.0, 1.0]);
         assert!((c.intersect(o, d).unwrap().t - 2.5).abs() < 1e-9);
         let (o, d) = ray([0.0, 3.0, 5.0], [0.0, 3.0, 0.0]);
@@ -398,24 +277,10 @@ mod tests {
     #[test]
     fn support_points_are_the_extreme_points() {
         let cube = Shape::cuboid(DVec3::ZERO, DVec3::new(2.0, 4.0, 6.0), 0.0);
-        assert_eq!(
-            cube.support(DVec3::new(1.0, 1.0, 1.0)),
-            Some(DVec3::new(1.0, 2.0, 3.0))
-        );
-        let cyl = Shape::Cylinder {
-            base: DVec3::ZERO,
-            axis: DVec3::Z,
-            radius: 1.0,
-            height: 2.0,
-        };
-        assert!(
-            (cyl.support(DVec3::new(0.0, 1.0, 1.0)).unwrap() - DVec3::new(0.0, 1.0, 2.0)).length()
-                < 1e-12
-        );
-        let sphere = Shape::Sphere {
-            center: DVec3::ONE,
-            radius: 2.0,
-        };
+        assert_eq!(cube.support(DVec3::new(1.0, 1.0, 1.0)), Some(DVec3::new(1.0, 2.0, 3.0)));
+        let cyl = Shape::Cylinder { base: DVec3::ZERO, axis: DVec3::Z, radius: 1.0, height: 2.0 };
+        assert!((cyl.support(DVec3::new(0.0, 1.0, 1.0)).unwrap() - DVec3::new(0.0, 1.0, 2.0)).length() < 1e-12);
+        let sphere = Shape::Sphere { center: DVec3::ONE, radius: 2.0 };
         assert!((sphere.support(DVec3::X).unwrap() - DVec3::new(3.0, 1.0, 1.0)).length() < 1e-12);
     }
 

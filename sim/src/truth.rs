@@ -35,11 +35,7 @@ pub fn truth(layout: &DockLayout, scene: &Scene) -> Truth {
         .flat_map(|o| o.parts.iter().map(|p| &p.shape))
         .collect();
     let forklift_to_dock_face_m = (!forklift.is_empty()).then(|| {
-        forklift
-            .iter()
-            .filter_map(|s| s.support(DVec3::Y))
-            .map(|p| layout.wall_y - p.y)
-            .fold(f64::INFINITY, f64::min)
+        forklift.iter().filter_map(|s| s.support(DVec3::Y)).map(|p| layout.wall_y - p.y).fold(f64::INFINITY, f64::min)
     });
     let people = scene
         .objects
@@ -52,20 +48,12 @@ pub fn truth(layout: &DockLayout, scene: &Scene) -> Truth {
                     .parts
                     .iter()
                     .flat_map(|p| surface_samples(&p.shape, SPACING))
-                    .map(|q| {
-                        forklift
-                            .iter()
-                            .map(|s| s.distance(q))
-                            .fold(f64::INFINITY, f64::min)
-                    })
+                    .map(|q| forklift.iter().map(|s| s.distance(q)).fold(f64::INFINITY, f64::min))
                     .fold(f64::INFINITY, f64::min)
             }),
         })
         .collect();
-    Truth {
-        forklift_to_dock_face_m,
-        people,
-    }
+    Truth { forklift_to_dock_face_m, people }
 }
 
 /// Points on the surface of a bounded shape, about `spacing` apart.
@@ -74,13 +62,7 @@ pub fn surface_samples(shape: &Shape, spacing: f64) -> Vec<DVec3> {
     let mut out = Vec::new();
     match *shape {
         Shape::Plane { .. } => {}
-        Shape::Rect {
-            center,
-            normal,
-            u,
-            half_u,
-            half_v,
-        } => {
+        Shape::Rect { center, normal, u, half_u, half_v } => {
             let v = normal.cross(u);
             let (nu, nv) = (steps(2.0 * half_u), steps(2.0 * half_v));
             for i in 0..=nu {
@@ -91,11 +73,7 @@ pub fn surface_samples(shape: &Shape, spacing: f64) -> Vec<DVec3> {
                 }
             }
         }
-        Shape::Cuboid {
-            center,
-            half,
-            rotation,
-        } => {
+        Shape::Cuboid { center, half, rotation } => {
             for axis in 0..3 {
                 let (a, b) = ((axis + 1) % 3, (axis + 2) % 3);
                 let (na, nb) = (steps(2.0 * half[a]), steps(2.0 * half[b]));
@@ -112,17 +90,8 @@ pub fn surface_samples(shape: &Shape, spacing: f64) -> Vec<DVec3> {
                 }
             }
         }
-        Shape::Cylinder {
-            base,
-            axis,
-            radius,
-            height,
-        } => {
-            let helper = if axis.x.abs() < 0.9 {
-                DVec3::X
-            } else {
-                DVec3::Y
-            };
+        Shape::Cylinder { base, axis, radius, height } => {
+            let helper = if axis.x.abs() < 0.9 { DVec3::X } else { DVec3::Y };
             let e1 = axis.cross(helper).normalize();
             let e2 = axis.cross(e1);
             let around = steps(std::f64::consts::TAU * radius);
@@ -152,11 +121,7 @@ pub fn surface_samples(shape: &Shape, spacing: f64) -> Vec<DVec3> {
                 let around = steps(std::f64::consts::TAU * radius * theta.sin()).max(1);
                 for j in 0..around {
                     let phi = std::f64::consts::TAU * j as f64 / around as f64;
-                    let dir = DVec3::new(
-                        theta.sin() * phi.cos(),
-                        theta.sin() * phi.sin(),
-                        theta.cos(),
-                    );
+                    let dir = DVec3::new(theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos());
                     out.push(center + dir * radius);
                 }
             }

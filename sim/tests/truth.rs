@@ -25,11 +25,7 @@ fn floor_pixels_read_the_analytic_ray_plane_intersection() {
     let mut checked = 0;
     for (x, y) in [(10, 230), (160, 200), (300, 180), (40, 150), (250, 239)] {
         let index = (y * 320 + x) as usize;
-        assert_eq!(
-            frame.class[index],
-            Class::Floor as u8,
-            "pixel ({x}, {y}) should see the floor"
-        );
+        assert_eq!(frame.class[index], Class::Floor as u8, "pixel ({x}, {y}) should see the floor");
         let (origin, dir) = cam.ray(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
         let t = -origin.z / dir.z;
         let expected = t * dir.dot(cam.pose.forward());
@@ -54,10 +50,7 @@ fn a_box_face_at_a_known_distance_reads_that_distance() {
         "floor",
         Class::Floor,
         vec![Part {
-            shape: Shape::Plane {
-                point: DVec3::ZERO,
-                normal: DVec3::Z,
-            },
+            shape: Shape::Plane { point: DVec3::ZERO, normal: DVec3::Z },
             material: Material::solid([0.4; 3]),
         }],
     );
@@ -69,31 +62,13 @@ fn a_box_face_at_a_known_distance_reads_that_distance() {
             material: Material::solid([0.6, 0.4, 0.2]),
         }],
     );
-    let scene = Scene {
-        objects: vec![floor, cube],
-        ambient: 0.5,
-        lights: vec![Light {
-            towards: DVec3::Z,
-            intensity: 0.5,
-        }],
-    };
+    let scene =
+        Scene { objects: vec![floor, cube], ambient: 0.5, lights: vec![Light { towards: DVec3::Z, intensity: 0.5 }] };
     let frame = render(&scene, &cam, &RenderOptions::default());
-    let face: Vec<f32> = frame
-        .depth
-        .iter()
-        .zip(&frame.class)
-        .filter(|(_, c)| **c == Class::Box as u8)
-        .map(|(d, _)| *d)
-        .collect();
-    assert!(
-        face.len() > 5000,
-        "the box fills part of the view: {} pixels",
-        face.len()
-    );
-    assert!(
-        face.iter().all(|d| (d - 5.0).abs() < 1e-5),
-        "every pixel of the face is 5 m deep"
-    );
+    let face: Vec<f32> =
+        frame.depth.iter().zip(&frame.class).filter(|(_, c)| **c == Class::Box as u8).map(|(d, _)| *d).collect();
+    assert!(face.len() > 5000, "the box fills part of the view: {} pixels", face.len());
+    assert!(face.iter().all(|d| (d - 5.0).abs() < 1e-5), "every pixel of the face is 5 m deep");
 }
 
 #[test]
@@ -108,36 +83,22 @@ fn the_forklift_to_dock_distance_matches_the_rendered_depth_in_3d() {
         pose: Pose::from_angles(DVec3::new(-5.0, 8.0, 2.0), -90.0, 12.0, 0.0),
     };
     let frame = render(&scene, &cam, &RenderOptions::default());
-    let forklift = scene
-        .objects
-        .iter()
-        .position(|o| o.class == Class::Forklift)
-        .unwrap() as u16
-        + 1;
+    let forklift = scene.objects.iter().position(|o| o.class == Class::Forklift).unwrap() as u16 + 1;
     let mut nearest = f64::INFINITY;
     let mut pixels = 0;
     for y in 0..frame.height() {
         for x in 0..frame.width() {
             let i = (y * frame.width() + x) as usize;
             if frame.instance[i] == forklift {
-                let point = cam.back_project(
-                    DVec2::new(x as f64 + 0.5, y as f64 + 0.5),
-                    frame.depth[i] as f64,
-                );
+                let point = cam.back_project(DVec2::new(x as f64 + 0.5, y as f64 + 0.5), frame.depth[i] as f64);
                 nearest = nearest.min(layout.wall_y - point.y);
                 pixels += 1;
             }
         }
     }
     assert!(pixels > 1000, "the forklift is in view: {pixels} pixels");
-    assert!(
-        nearest >= expected - 1e-3,
-        "no rendered point is nearer than the truth: {nearest} vs {expected}"
-    );
-    assert!(
-        nearest - expected < 0.02,
-        "the nearest rendered point is the truth's: {nearest} vs {expected}"
-    );
+    assert!(nearest >= expected - 1e-3, "no rendered point is nearer than the truth: {nearest} vs {expected}");
+    assert!(nearest - expected < 0.02, "the nearest rendered point is the truth's: {nearest} vs {expected}");
     // The fork tips are the forklift's nearest point: forks 1.1 m long ending 2.09 m ahead of its centre.
     assert!((expected - (layout.wall_y - layout.forklift.as_ref().unwrap().y - 2.09)).abs() < 1e-9);
 }
@@ -146,43 +107,19 @@ fn the_forklift_to_dock_distance_matches_the_rendered_depth_in_3d() {
 fn frames_are_images_and_the_same_for_the_same_seed() {
     let scene = build(&DockLayout::example());
     let cam = camera([0.0, 0.0, 4.0], 0.0, 25.0);
-    let options = RenderOptions {
-        noise: 2.0,
-        seed: 9,
-    };
+    let options = RenderOptions { noise: 2.0, seed: 9 };
     let a = render(&scene, &cam, &options);
     let b = render(&scene, &cam, &options);
     assert_eq!(a.rgb, b.rgb, "same seed, same pixels");
-    assert_ne!(
-        a.rgb,
-        render(
-            &scene,
-            &cam,
-            &RenderOptions {
-                noise: 2.0,
-                seed: 10
-            }
-        )
-        .rgb
-    );
+    assert_ne!(a.rgb, render(&scene, &cam, &RenderOptions { noise: 2.0, seed: 10 }).rgb);
     let values: Vec<f64> = a.rgb.as_raw().iter().map(|v| *v as f64).collect();
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
-    assert!(
-        mean > 40.0 && std > 20.0,
-        "not black, not uniform: mean {mean:.1}, std {std:.1}"
-    );
+    assert!(mean > 40.0 && std > 20.0, "not black, not uniform: mean {mean:.1}, std {std:.1}");
     let mut classes: Vec<u8> = a.class.clone();
     classes.sort();
     classes.dedup();
-    for class in [
-        Class::Floor,
-        Class::Wall,
-        Class::Forklift,
-        Class::Person,
-        Class::Pallet,
-        Class::Rack,
-    ] {
+    for class in [Class::Floor, Class::Wall, Class::Forklift, Class::Person, Class::Pallet, Class::Box, Class::Rack] {
         assert!(classes.contains(&(class as u8)), "{class:?} is in view");
     }
 }

@@ -15,11 +15,7 @@ use crate::cli::BenchCommand;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Render {
-            width,
-            height,
-            runs,
-        } => {
+        BenchCommand::Render { width, height, runs } => {
             let layout = DockLayout::example();
             let scene = build(&layout);
             let camera = clip_camera(width, height);
@@ -32,10 +28,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 .collect();
             times.sort();
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            println!(
-                "render    example dock scene ({} objects), {width}x{height}, one thread",
-                scene.objects.len()
-            );
+            println!("render    example dock scene ({} objects), {width}x{height}, one thread", scene.objects.len());
             println!("cpu       {}", cpu_model());
             println!(
                 "latency   median {:.1} ms, p90 {:.1} ms, min {:.1} ms over {runs} renders",
@@ -45,29 +38,16 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        BenchCommand::Backbone {
-            model,
-            input,
-            threads,
-            runs,
-            warmup,
-            json,
-            profile,
-            by_shape,
-        } => {
+        BenchCommand::Backbone { model, input, threads, runs, warmup, json, profile, by_shape } => {
             let path = match (model, input) {
                 (Some(model), _) => model,
-                (None, input) => pull::cached_backbone(
-                    &pull::cache_dir(),
-                    input.unwrap_or(dinoedge_heads::InputSize::new(224, 224)),
-                ),
+                (None, input) => {
+                    pull::cached_backbone(&pull::cache_dir(), input.unwrap_or(dinoedge_heads::InputSize::new(224, 224)))
+                }
             };
             let started = Instant::now();
             let backbone = Backbone::load(&path, threads).with_context(|| {
-                format!(
-                    "loading {} (make one with `dinoedge model import` or `model pull`)",
-                    path.display()
-                )
+                format!("loading {} (make one with `dinoedge model import` or `model pull`)", path.display())
             })?;
             let load = started.elapsed();
             let meta = backbone.meta().clone();
@@ -78,10 +58,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                     meta.input
                 );
             }
-            let pixels = Array4::from_shape_fn(
-                (1, 3, meta.input.height, meta.input.width),
-                |(_, c, y, x)| ((x * 7 + y * 13 + c * 29) % 101) as f32 / 50.0 - 1.0,
-            );
+            let pixels = Array4::from_shape_fn((1, 3, meta.input.height, meta.input.width), |(_, c, y, x)| {
+                ((x * 7 + y * 13 + c * 29) % 101) as f32 / 50.0 - 1.0
+            });
             for _ in 0..warmup {
                 backbone.run(pixels.clone())?;
             }
@@ -119,22 +98,14 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                     })
                 );
             } else {
-                println!(
-                    "backbone  {} ({}), input {}",
-                    path.display(),
-                    meta.spec.name(),
-                    meta.input
-                );
+                println!("backbone  {} ({}), input {}", path.display(), meta.spec.name(), meta.input);
                 println!("cpu       {cpu}, {threads} thread(s)");
                 println!("load      {:.0} ms (parse, optimise, plan)", ms(load));
                 println!(
                     "latency   median {median:.1} ms, p90 {p90:.1} ms, min {:.1} ms over {runs} runs",
                     ms(times[0])
                 );
-                println!(
-                    "compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median",
-                    gflops / (median / 1e3)
-                );
+                println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));
             }
             if profile {
                 let ops = dinoedge_heads::profile::profile(&backbone, &pixels, 5, by_shape)?;

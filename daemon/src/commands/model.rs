@@ -14,13 +14,7 @@ use crate::cli::{ArchArg, ModelCommand};
 
 pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
     match cmd {
-        ModelCommand::Init {
-            random: _,
-            arch,
-            registers,
-            seed,
-            out,
-        } => {
+        ModelCommand::Init { random: _, arch, registers, seed, out } => {
             let arch = match arch {
                 ArchArg::Small => Arch::Small,
                 ArchArg::Base => Arch::Base,
@@ -33,39 +27,14 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ModelCommand::Import {
-            weights,
-            out,
-            input,
-            blocks,
-            attention,
-        } => {
-            let meta = import(
-                &weights,
-                &out,
-                &ImportOptions {
-                    input,
-                    blocks,
-                    attention,
-                },
-            )?;
+        ModelCommand::Import { weights, out, input, blocks, attention } => {
+            let meta = import(&weights, &out, &ImportOptions { input, blocks, attention })?;
             report_import(&meta, &out);
             Ok(())
         }
-        ModelCommand::Pull {
-            input,
-            cache_dir,
-            endpoint,
-            sha256,
-            no_import,
-            attention,
-        } => {
+        ModelCommand::Pull { input, cache_dir, endpoint, sha256, no_import, attention } => {
             let cache = cache_dir.unwrap_or_else(pull::cache_dir);
-            let import = (!no_import).then_some(ImportOptions {
-                input,
-                blocks: None,
-                attention,
-            });
+            let import = (!no_import).then_some(ImportOptions { input, blocks: None, attention });
             pull_and_import(input, &cache, &endpoint, sha256, import)
         }
     }
@@ -91,17 +60,13 @@ fn pull_and_import(
 ) -> anyhow::Result<()> {
     let pinned = DINOV2_SMALL;
     let url = pinned.url(endpoint);
-    let sha256 = sha256
-        .unwrap_or_else(|| pinned.sha256.to_string())
-        .to_lowercase();
+    let sha256 = sha256.unwrap_or_else(|| pinned.sha256.to_string()).to_lowercase();
     let weights = cache.join(pinned.cache_name());
     let bar = ProgressBar::hidden();
     bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
     );
     bar.set_message(pinned.repo);
     let mut progress = |done: u64, total: Option<u64>| {
@@ -124,26 +89,13 @@ fn pull_and_import(
     })?;
     bar.finish_and_clear();
     match fetched {
-        Fetched::AlreadyPresent => println!(
-            "{} is already in the cache, checksum verified",
-            weights.display()
-        ),
-        Fetched::Downloaded {
-            bytes,
-            resumed_from: 0,
-        } => {
-            println!(
-                "downloaded {} ({bytes} bytes, sha256 verified)",
-                weights.display()
-            )
+        Fetched::AlreadyPresent => println!("{} is already in the cache, checksum verified", weights.display()),
+        Fetched::Downloaded { bytes, resumed_from: 0 } => {
+            println!("downloaded {} ({bytes} bytes, sha256 verified)", weights.display())
         }
-        Fetched::Downloaded {
-            bytes,
-            resumed_from,
-        } => println!(
-            "downloaded {} ({bytes} bytes, resumed after {resumed_from}, sha256 verified)",
-            weights.display()
-        ),
+        Fetched::Downloaded { bytes, resumed_from } => {
+            println!("downloaded {} ({bytes} bytes, resumed after {resumed_from}, sha256 verified)", weights.display())
+        }
     }
     if let Some(options) = import_options {
         let out = pull::cached_backbone(cache, input);

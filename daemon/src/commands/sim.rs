@@ -16,12 +16,7 @@ use crate::cli::{SimCommand, ViewArgs};
 
 pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
     match cmd {
-        SimCommand::Frame {
-            out,
-            view,
-            noise,
-            seed,
-        } => {
+        SimCommand::Frame { out, view, noise, seed } => {
             let camera = camera(&view);
             let layout = DockLayout::example();
             let scene = build(&layout);
@@ -32,12 +27,9 @@ pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
             let meta = record::frame_record(&camera, &layout, &scene, &truth);
             output::write_frame(&out, "000000", &frame, &meta)
                 .with_context(|| format!("writing into {}", out.display()))?;
-            let preview =
-                colormap::depth_image(&frame.depth, frame.width(), frame.height(), 0.5, 20.0);
+            let preview = colormap::depth_image(&frame.depth, frame.width(), frame.height(), 0.5, 20.0);
             let preview_path = out.join("depth_preview.png");
-            preview
-                .save(&preview_path)
-                .with_context(|| format!("writing {}", preview_path.display()))?;
+            preview.save(&preview_path).with_context(|| format!("writing {}", preview_path.display()))?;
             println!(
                 "rendered {}x{} in {:.0} ms into {}; forklift to dock face {:.3} m",
                 frame.width(),
@@ -48,32 +40,14 @@ pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        SimCommand::Dataset {
-            n,
-            seed,
-            out,
-            width,
-            height,
-            threads,
-        } => dataset(n, seed, &out, (width, height), threads),
-        SimCommand::Clip {
-            scenario,
-            fps,
-            out,
-            width,
-            height,
-            mp4,
-        } => clip(scenario, fps, &out, (width, height), mp4),
+        SimCommand::Dataset { n, seed, out, width, height, threads } => {
+            dataset(n, seed, &out, (width, height), threads)
+        }
+        SimCommand::Clip { scenario, fps, out, width, height, mp4 } => clip(scenario, fps, &out, (width, height), mp4),
     }
 }
 
-fn dataset(
-    n: usize,
-    seed: u64,
-    out: &Path,
-    size: (u32, u32),
-    threads: usize,
-) -> anyhow::Result<()> {
+fn dataset(n: usize, seed: u64, out: &Path, size: (u32, u32), threads: usize) -> anyhow::Result<()> {
     let bar = ProgressBar::new(n as u64).with_style(
         ProgressStyle::with_template("rendering [{bar:30}] {pos}/{len} frames, eta {eta}")
             .expect("a valid template")
@@ -83,21 +57,11 @@ fn dataset(
     dataset::write_dataset(out, n, seed, size, threads, &|| bar.inc(1))
         .with_context(|| format!("writing the dataset into {}", out.display()))?;
     bar.finish_and_clear();
-    println!(
-        "wrote {n} frames (seed {seed}) into {} in {:.1} s",
-        out.display(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("wrote {n} frames (seed {seed}) into {} in {:.1} s", out.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
 
-fn clip(
-    scenario: Scenario,
-    fps: f64,
-    out: &Path,
-    size: (u32, u32),
-    mp4: bool,
-) -> anyhow::Result<()> {
+fn clip(scenario: Scenario, fps: f64, out: &Path, size: (u32, u32), mp4: bool) -> anyhow::Result<()> {
     if !(fps > 0.0 && fps <= 120.0) {
         bail!("--fps {fps}: expected a frame rate between 0 and 120");
     }
@@ -117,14 +81,7 @@ fn clip(
     if mp4 {
         let video = out.join("clip.mp4");
         let status = Command::new("ffmpeg")
-            .args([
-                "-y",
-                "-loglevel",
-                "error",
-                "-framerate",
-                &fps.to_string(),
-                "-i",
-            ])
+            .args(["-y", "-loglevel", "error", "-framerate", &fps.to_string(), "-i"])
             .arg(out.join("rgb").join("%06d.png"))
             .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18"])
             .arg(&video)
@@ -135,30 +92,15 @@ fn clip(
         }
     }
     let crossing = match truth.first_frame_below_alarm_distance {
-        Some(i) => format!(
-            "forklift within {} m of the dock face from frame {i}",
-            truth.alarm_distance_m
-        ),
-        None => format!(
-            "forklift never within {} m of the dock face",
-            truth.alarm_distance_m
-        ),
+        Some(i) => format!("forklift within {} m of the dock face from frame {i}", truth.alarm_distance_m),
+        None => format!("forklift never within {} m of the dock face", truth.alarm_distance_m),
     };
-    println!(
-        "wrote {} frames of {} into {}; {crossing}",
-        truth.frames.len(),
-        scenario.name(),
-        out.display()
-    );
+    println!("wrote {} frames of {} into {}; {crossing}", truth.frames.len(), scenario.name(), out.display());
     Ok(())
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(program))
-        .find(|p| p.is_file())
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(program)).find(|p| p.is_file())
 }
 
 fn camera(view: &ViewArgs) -> Camera {

@@ -67,15 +67,10 @@ fn serve(
             range = Some(value.trim().to_string());
         }
     }
-    log.lock().unwrap().push(Seen {
-        path: target.clone(),
-        range: range.clone(),
-    });
+    log.lock().unwrap().push(Seen { path: target.clone(), range: range.clone() });
     let mut out = stream;
     if target != path {
-        return out.write_all(
-            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        );
+        return out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
     let start = range
         .as_deref()
@@ -84,24 +79,14 @@ fn serve(
         .and_then(|n| n.parse::<usize>().ok());
     let (status, from) = match start {
         Some(n) if n >= body.len() => {
-            return out.write_all(b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return out
+                .write_all(b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
-        Some(n) => (
-            format!(
-                "206 Partial Content\r\nContent-Range: bytes {n}-{}/{}",
-                body.len() - 1,
-                body.len()
-            ),
-            n,
-        ),
+        Some(n) => (format!("206 Partial Content\r\nContent-Range: bytes {n}-{}/{}", body.len() - 1, body.len()), n),
         None => ("200 OK".to_string(), 0),
     };
     let rest = &body[from..];
-    write!(
-        out,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        rest.len()
-    )?;
+    write!(out, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", rest.len())?;
     let sent = cut.map_or(rest.len(), |c| c.min(rest.len()));
     out.write_all(&rest[..sent])?;
     out.flush()

@@ -34,28 +34,16 @@ pub fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
     assert!(!err.contains("panicked"), "a panic: {err}");
-    assert_eq!(
-        err.lines()
-            .filter(|l| l.starts_with("dinoedge: error:"))
-            .count(),
-        1,
-        "one error: {err}"
-    );
+    assert_eq!(err.lines().filter(|l| l.starts_with("dinoedge: error:")).count(), 1, "one error: {err}");
     for needle in needles {
-        assert!(
-            err.contains(needle),
-            "the error should mention `{needle}`: {err}"
-        );
+        assert!(err.contains(needle), "the error should mention `{needle}`: {err}");
     }
 }
 
 /// The files in a folder (names only), sorted.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     names.sort();
     names

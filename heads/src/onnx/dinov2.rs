@@ -50,27 +50,16 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
     let conv = g.node(
         "Conv",
         &[&pixels, &kernel, &bias],
-        &[
-            ("kernel_shape", Attr::Ints(vec![p, p])),
-            ("strides", Attr::Ints(vec![p, p])),
-        ],
+        &[("kernel_shape", Attr::Ints(vec![p, p])), ("strides", Attr::Ints(vec![p, p]))],
     );
     let flat = g.reshape(&conv, &[d as i64, n as i64]);
     let patches = g.transpose(&flat, &[1, 0]);
 
     // Position embedding for this grid (the reference skips resampling for its own square grid).
-    let grid = w
-        .pos_embed
-        .slice(s![1.., ..])
-        .into_shape_with_order((spec.pos_grid, spec.pos_grid, d))
-        .expect("checked");
-    let same =
-        rows == spec.pos_grid && cols == spec.pos_grid && meta.input.height == meta.input.width;
-    let pos = if same {
-        grid.to_owned()
-    } else {
-        resample(grid, rows, cols, spec.pos_resample)
-    };
+    let grid =
+        w.pos_embed.slice(s![1.., ..]).into_shape_with_order((spec.pos_grid, spec.pos_grid, d)).expect("checked");
+    let same = rows == spec.pos_grid && cols == spec.pos_grid && meta.input.height == meta.input.width;
+    let pos = if same { grid.to_owned() } else { resample(grid, rows, cols, spec.pos_resample) };
     let pos = pos.into_shape_with_order((n, d)).expect("rows × cols = n");
     let pos = g.constant("pos_embed", pos.view());
     let patches = g.add(&patches, &pos);
@@ -165,21 +154,12 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
 fn layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm, eps: f32) -> String {
     let scale = g.constant("ln_weight", norm.weight.view());
     let bias = g.constant("ln_bias", norm.bias.view());
-    g.node(
-        "LayerNormalization",
-        &[x, &scale, &bias],
-        &[("axis", Attr::Int(-1)), ("epsilon", Attr::Float(eps))],
-    )
+    g.node("LayerNormalization", &[x, &scale, &bias], &[("axis", Attr::Int(-1)), ("epsilon", Attr::Float(eps))])
 }
 
 /// `x · Wᵀ + b`, with the output columns multiplied by `column_scale` when given
 /// (folding a following LayerScale or the attention scale into the weights).
-fn linear(
-    g: &mut GraphBuilder,
-    x: &str,
-    layer: &Linear,
-    column_scale: Option<&Array1<f32>>,
-) -> String {
+fn linear(g: &mut GraphBuilder, x: &str, layer: &Linear, column_scale: Option<&Array1<f32>>) -> String {
     let mut weight: Array2<f32> = layer.weight.t().as_standard_layout().into_owned(); // [in, out]
     let mut bias = layer.bias.clone();
     if let Some(scale) = column_scale {

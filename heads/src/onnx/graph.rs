@@ -76,10 +76,7 @@ impl GraphBuilder {
     }
 
     fn node_named(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)], output: &str) {
-        let attribute = attrs
-            .iter()
-            .map(|(name, value)| attribute(name, value))
-            .collect();
+        let attribute = attrs.iter().map(|(name, value)| attribute(name, value)).collect();
         self.graph.node.push(pb::NodeProto {
             name: format!("{op}_{}", self.graph.node.len()),
             op_type: op.to_string(),
@@ -123,19 +120,13 @@ impl GraphBuilder {
         graph.name = name.to_string();
         let model = pb::ModelProto {
             ir_version: opset.ir_version,
-            opset_import: vec![pb::OperatorSetIdProto {
-                domain: String::new(),
-                version: opset.version,
-            }],
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: opset.version }],
             producer_name: "dinoedge".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
             graph: Some(graph),
             metadata_props: metadata
                 .iter()
-                .map(|(key, value)| pb::StringStringEntryProto {
-                    key: key.clone(),
-                    value: value.clone(),
-                })
+                .map(|(key, value)| pb::StringStringEntryProto { key: key.clone(), value: value.clone() })
                 .collect(),
             ..Default::default()
         };
@@ -145,10 +136,7 @@ impl GraphBuilder {
 
 fn attribute(name: &str, value: &Attr) -> pb::AttributeProto {
     use pb::attribute_proto::AttributeType;
-    let mut attr = pb::AttributeProto {
-        name: name.to_string(),
-        ..Default::default()
-    };
+    let mut attr = pb::AttributeProto { name: name.to_string(), ..Default::default() };
     match value {
         Attr::Int(i) => {
             attr.r#type = AttributeType::Int as i32;
@@ -168,10 +156,7 @@ fn attribute(name: &str, value: &Attr) -> pb::AttributeProto {
 
 fn value_info(name: &str, shape: &[usize]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{Dimension, dimension::Value};
-    let dim = shape.iter().map(|d| Dimension {
-        value: Some(Value::DimValue(*d as i64)),
-        ..Default::default()
-    });
+    let dim = shape.iter().map(|d| Dimension { value: Some(Value::DimValue(*d as i64)), ..Default::default() });
     pb::ValueInfoProto {
         name: name.to_string(),
         r#type: Some(pb::TypeProto {

@@ -52,9 +52,7 @@ impl FromStr for AttentionForm {
         match s {
             "decomposed" => Ok(AttentionForm::Decomposed),
             "fused" => Ok(AttentionForm::Fused),
-            other => Err(format!(
-                "`{other}` is not an attention form (decomposed or fused)"
-            )),
+            other => Err(format!("`{other}` is not an attention form (decomposed or fused)")),
         }
     }
 }
@@ -79,14 +77,7 @@ impl BackboneMeta {
             ("layer_norm_eps", s.layer_norm_eps.to_string()),
             ("pos_resample", resample.to_string()),
             ("input", self.input.to_string()),
-            (
-                "blocks",
-                self.blocks
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
+            ("blocks", self.blocks.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")),
             ("attention", self.attention.as_str().to_string()),
             ("weights_sha256", self.weights_sha256.clone()),
         ]
@@ -97,18 +88,11 @@ impl BackboneMeta {
 
     /// Reads the metadata back; the error names the missing or malformed key.
     pub fn from_props(props: &[(String, String)]) -> Result<Self, String> {
-        let map: HashMap<&str, &str> = props
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str())))
-            .collect();
-        let get = |key: &str| {
-            map.get(key)
-                .copied()
-                .ok_or_else(|| format!("metadata `{PREFIX}{key}` is missing"))
-        };
+        let map: HashMap<&str, &str> =
+            props.iter().filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str()))).collect();
+        let get = |key: &str| map.get(key).copied().ok_or_else(|| format!("metadata `{PREFIX}{key}` is missing"));
         fn num<T: FromStr>(key: &str, v: &str) -> Result<T, String> {
-            v.parse()
-                .map_err(|_| format!("metadata `{PREFIX}{key}` = `{v}` is not a number"))
+            v.parse().map_err(|_| format!("metadata `{PREFIX}{key}` = `{v}` is not a number"))
         }
         let version: u32 = num("format_version", get("format_version")?)?;
         if version != FORMAT_VERSION {
@@ -130,30 +114,18 @@ impl BackboneMeta {
                 "bicubic" => Resample::Bicubic,
                 "bicubic-antialias" => Resample::BicubicAntialias,
                 other => {
-                    return Err(format!(
-                        "metadata `{PREFIX}pos_resample` = `{other}` is unknown"
-                    ));
+                    return Err(format!("metadata `{PREFIX}pos_resample` = `{other}` is unknown"));
                 }
             },
         };
-        let input = get("input")?
-            .parse()
-            .map_err(|e| format!("metadata `{PREFIX}input`: {e}"))?;
+        let input = get("input")?.parse().map_err(|e| format!("metadata `{PREFIX}input`: {e}"))?;
         let blocks = get("blocks")?
             .split(',')
             .filter(|s| !s.is_empty())
             .map(|b| num("blocks", b))
             .collect::<Result<Vec<usize>, _>>()?;
-        let attention = get("attention")?
-            .parse()
-            .map_err(|e| format!("metadata `{PREFIX}attention`: {e}"))?;
-        Ok(Self {
-            spec,
-            input,
-            blocks,
-            attention,
-            weights_sha256: get("weights_sha256")?.to_string(),
-        })
+        let attention = get("attention")?.parse().map_err(|e| format!("metadata `{PREFIX}attention`: {e}"))?;
+        Ok(Self { spec, input, blocks, attention, weights_sha256: get("weights_sha256")?.to_string() })
     }
 }
 

@@ -13,11 +13,5 @@ pub struct Opset {
     pub ir_version: i64,
 }
 
-pub const OPSET_20: Opset = Opset {
-    version: 20,
-    ir_version: 9,
-};
-pub const OPSET_23: Opset = Opset {
-    version: 23,
-    ir_version: 11,
-};
+pub const OPSET_20: Opset = Opset { version: 20, ir_version: 9 };
+pub const OPSET_23: Opset = Opset { version: 23, ir_version: 11 };

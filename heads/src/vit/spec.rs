@@ -48,11 +48,7 @@ impl VitSpec {
             registers,
             pos_grid: 37,
             layer_norm_eps: 1e-6,
-            pos_resample: if registers > 0 {
-                Resample::BicubicAntialias
-            } else {
-                Resample::Bicubic
-            },
+            pos_resample: if registers > 0 { Resample::BicubicAntialias } else { Resample::Bicubic },
         }
     }
 
@@ -68,11 +64,7 @@ impl VitSpec {
             1024 => "L".to_string(),
             d => format!("{d}w"),
         };
-        let reg = if self.registers > 0 {
-            format!("+{}reg", self.registers)
-        } else {
-            String::new()
-        };
+        let reg = if self.registers > 0 { format!("+{}reg", self.registers) } else { String::new() };
         format!("ViT-{size}/{}{reg} ({} blocks)", self.patch, self.depth)
     }
 

@@ -26,8 +26,7 @@ impl Linear {
         let weights: Vec<_> = layers.iter().map(|l| l.weight.view()).collect();
         let biases: Vec<_> = layers.iter().map(|l| l.bias.view()).collect();
         Linear {
-            weight: ndarray::concatenate(Axis(0), &weights)
-                .expect("layers of the same input width"),
+            weight: ndarray::concatenate(Axis(0), &weights).expect("layers of the same input width"),
             bias: ndarray::concatenate(Axis(0), &biases).expect("vectors concatenate"),
         }
     }
@@ -86,11 +85,7 @@ impl DinoWeights {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
         let config_path = path.with_file_name("config.json");
-        let config = if config_path.is_file() {
-            Some(read_config(&config_path)?)
-        } else {
-            None
-        };
+        let config = if config_path.is_file() { Some(read_config(&config_path)?) } else { None };
         Self::from_bytes(path, &bytes, config.as_ref().map(|(p, c)| (p.as_path(), c)))
     }
 
@@ -99,32 +94,19 @@ impl DinoWeights {
         let spec = infer_spec(&file, config)?;
         let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);
         let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
-            Ok(file
-                .get(name, &[len])?
-                .into_dimensionality::<Ix1>()
-                .expect("shape checked"))
+            Ok(file.get(name, &[len])?.into_dimensionality::<Ix1>().expect("shape checked"))
         };
         let matrix = |name: &str, rows: usize, cols: usize| -> Result<Array2<f32>> {
-            Ok(file
-                .get(name, &[rows, cols])?
-                .into_dimensionality::<Ix2>()
-                .expect("shape checked"))
+            Ok(file.get(name, &[rows, cols])?.into_dimensionality::<Ix2>().expect("shape checked"))
         };
         let linear = |i: usize, stem: &str, out: usize, inp: usize| -> Result<Linear> {
             Ok(Linear {
-                weight: matrix(
-                    &layout::block_tensor(i, &format!("{stem}.weight")),
-                    out,
-                    inp,
-                )?,
+                weight: matrix(&layout::block_tensor(i, &format!("{stem}.weight")), out, inp)?,
                 bias: vector(&layout::block_tensor(i, &format!("{stem}.bias")), out)?,
             })
         };
         let norm = |weight: &str, bias: &str| -> Result<LayerNorm> {
-            Ok(LayerNorm {
-                weight: vector(weight, d)?,
-                bias: vector(bias, d)?,
-            })
+            Ok(LayerNorm { weight: vector(weight, d)?, bias: vector(bias, d)? })
         };
         let blocks = (0..spec.depth)
             .map(|i| {
@@ -157,10 +139,7 @@ impl DinoWeights {
                 .into_dimensionality::<Ix4>()
                 .expect("shape checked"),
             patch_bias: vector(layout::PATCH_BIAS, d)?,
-            cls_token: file
-                .get(layout::CLS_TOKEN, &[1, 1, d])?
-                .into_shape_with_order(d)
-                .expect("shape checked"),
+            cls_token: file.get(layout::CLS_TOKEN, &[1, 1, d])?.into_shape_with_order(d).expect("shape checked"),
             registers,
             pos_embed: file
                 .get(layout::POSITION_EMBEDDINGS, &[1, positions, d])?
@@ -195,22 +174,14 @@ fn infer_spec(file: &TensorFile, config: Option<(&Path, &HfConfig)>) -> Result<V
     let patch = match patch_shape.as_slice() {
         [d, 3, p, q] if *d == hidden && p == q && *p > 0 => *p,
         _ => {
-            return Err(file.shape_error(
-                layout::PATCH_WEIGHT,
-                patch_shape,
-                &format!("[{hidden}, 3, P, P]"),
-            ));
+            return Err(file.shape_error(layout::PATCH_WEIGHT, patch_shape, &format!("[{hidden}, 3, P, P]")));
         }
     };
     let pos_shape = file.shape(layout::POSITION_EMBEDDINGS)?;
     let pos_grid = match pos_shape.as_slice() {
         [1, n, d] if *d == hidden && *n > 1 && is_square(n - 1) => (n - 1).isqrt(),
         _ => {
-            return Err(file.shape_error(
-                layout::POSITION_EMBEDDINGS,
-                pos_shape,
-                &format!("[1, 1 + G², {hidden}]"),
-            ));
+            return Err(file.shape_error(layout::POSITION_EMBEDDINGS, pos_shape, &format!("[1, 1 + G², {hidden}]")));
         }
     };
     let registers = match file.shape_if_present(layout::REGISTER_TOKENS) {
@@ -218,17 +189,11 @@ fn infer_spec(file: &TensorFile, config: Option<(&Path, &HfConfig)>) -> Result<V
         Some(shape) => match shape.as_slice() {
             [1, r, d] if *d == hidden => *r,
             _ => {
-                return Err(file.shape_error(
-                    layout::REGISTER_TOKENS,
-                    shape,
-                    &format!("[1, R, {hidden}]"),
-                ));
+                return Err(file.shape_error(layout::REGISTER_TOKENS, shape, &format!("[1, R, {hidden}]")));
             }
         },
     };
-    let depth = (0..)
-        .take_while(|i| file.contains(&layout::block_tensor(*i, BLOCK_TENSORS[0])))
-        .count();
+    let depth = (0..).take_while(|i| file.contains(&layout::block_tensor(*i, BLOCK_TENSORS[0]))).count();
     if depth == 0 {
         return Err(file.missing(&layout::block_tensor(0, BLOCK_TENSORS[0])));
     }
@@ -240,36 +205,24 @@ fn infer_spec(file: &TensorFile, config: Option<(&Path, &HfConfig)>) -> Result<V
     };
 
     let default = HfConfig::default();
-    let (config_path, config) = config
-        .map(|(p, c)| (Some(p), c))
-        .unwrap_or((None, &default));
+    let (config_path, config) = config.map(|(p, c)| (Some(p), c)).unwrap_or((None, &default));
     let config_error = |field: &str, reason: String| ModelError::Config {
-        path: config_path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| file.path.to_path_buf()),
+        path: config_path.map(Path::to_path_buf).unwrap_or_else(|| file.path.to_path_buf()),
         field: field.to_string(),
         reason,
     };
     if config.use_swiglu_ffn {
-        return Err(config_error(
-            "use_swiglu_ffn",
-            "the SwiGLU MLP (ViT-g/14) is not supported".into(),
-        ));
+        return Err(config_error("use_swiglu_ffn", "the SwiGLU MLP (ViT-g/14) is not supported".into()));
     }
     if let Some(act) = config.hidden_act.as_deref().filter(|a| *a != "gelu") {
-        return Err(config_error(
-            "hidden_act",
-            format!("`{act}` is not supported; DINOv2 uses `gelu`"),
-        ));
+        return Err(config_error("hidden_act", format!("`{act}` is not supported; DINOv2 uses `gelu`")));
     }
     // DINOv2 heads are 64 wide at every size; config.json says otherwise for other models.
     let heads = config.num_attention_heads.unwrap_or((hidden / 64).max(1));
     if heads == 0 || hidden % heads != 0 {
         return Err(config_error(
             "num_attention_heads",
-            format!(
-                "{heads} heads do not divide the width {hidden}; set num_attention_heads in config.json"
-            ),
+            format!("{heads} heads do not divide the width {hidden}; set num_attention_heads in config.json"),
         ));
     }
     let pos_resample = match config.model_type.as_deref() {
@@ -278,9 +231,7 @@ fn infer_spec(file: &TensorFile, config: Option<(&Path, &HfConfig)>) -> Result<V
         Some(other) => {
             return Err(config_error(
                 "model_type",
-                format!(
-                    "`{other}` is not a DINOv2 model (expected dinov2 or dinov2_with_registers)"
-                ),
+                format!("`{other}` is not a DINOv2 model (expected dinov2 or dinov2_with_registers)"),
             ));
         }
         None if registers > 0 => Resample::BicubicAntialias,
@@ -314,25 +265,14 @@ struct TensorFile<'a> {
 
 impl<'a> TensorFile<'a> {
     fn parse(path: &'a Path, bytes: &'a [u8]) -> Result<Self> {
-        let tensors = SafeTensors::deserialize(bytes).map_err(|e| ModelError::NotSafetensors {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
         let names: HashSet<String> = tensors.names().into_iter().map(str::to_string).collect();
-        let prefix = names
-            .iter()
-            .find_map(|n| n.strip_suffix(layout::CLS_TOKEN))
-            .map(str::to_string)
-            .ok_or_else(|| ModelError::MissingTensor {
-                path: path.to_path_buf(),
-                tensor: layout::CLS_TOKEN.into(),
+        let prefix =
+            names.iter().find_map(|n| n.strip_suffix(layout::CLS_TOKEN)).map(str::to_string).ok_or_else(|| {
+                ModelError::MissingTensor { path: path.to_path_buf(), tensor: layout::CLS_TOKEN.into() }
             })?;
-        Ok(Self {
-            path,
-            tensors,
-            prefix,
-            names,
-        })
+        Ok(Self { path, tensors, prefix, names })
     }
 
     fn resolve(&self, hub_name: &str) -> Option<&str> {
@@ -347,20 +287,12 @@ impl<'a> TensorFile<'a> {
     }
 
     fn missing(&self, hub_name: &str) -> ModelError {
-        ModelError::MissingTensor {
-            path: self.path.to_path_buf(),
-            tensor: format!("{}{hub_name}", self.prefix),
-        }
+        ModelError::MissingTensor { path: self.path.to_path_buf(), tensor: format!("{}{hub_name}", self.prefix) }
     }
 
     fn shape_error(&self, hub_name: &str, found: Vec<usize>, expected: &str) -> ModelError {
         let tensor = self.resolve(hub_name).unwrap_or(hub_name).to_string();
-        ModelError::TensorShape {
-            path: self.path.to_path_buf(),
-            tensor,
-            found,
-            expected: expected.to_string(),
-        }
+        ModelError::TensorShape { path: self.path.to_path_buf(), tensor, found, expected: expected.to_string() }
     }
 
     fn shape_if_present(&self, hub_name: &str) -> Option<Vec<usize>> {
@@ -369,43 +301,24 @@ impl<'a> TensorFile<'a> {
     }
 
     fn shape(&self, hub_name: &str) -> Result<Vec<usize>> {
-        self.shape_if_present(hub_name)
-            .ok_or_else(|| self.missing(hub_name))
+        self.shape_if_present(hub_name).ok_or_else(|| self.missing(hub_name))
     }
 
     /// The tensor as f32, after checking its shape is exactly `expected`.
     fn get(&self, hub_name: &str, expected: &[usize]) -> Result<ArrayD<f32>> {
-        let name = self
-            .resolve(hub_name)
-            .ok_or_else(|| self.missing(hub_name))?;
-        let view = self
-            .tensors
-            .tensor(name)
-            .map_err(|e| ModelError::NotSafetensors {
-                path: self.path.to_path_buf(),
-                reason: format!("tensor `{name}`: {e}"),
-            })?;
+        let name = self.resolve(hub_name).ok_or_else(|| self.missing(hub_name))?;
+        let view = self.tensors.tensor(name).map_err(|e| ModelError::NotSafetensors {
+            path: self.path.to_path_buf(),
+            reason: format!("tensor `{name}`: {e}"),
+        })?;
         if view.shape() != expected {
-            return Err(self.shape_error(
-                hub_name,
-                view.shape().to_vec(),
-                &format!("{expected:?}"),
-            ));
+            return Err(self.shape_error(hub_name, view.shape().to_vec(), &format!("{expected:?}")));
         }
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            Dtype::F16 => data
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => data
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             other => {
                 return Err(ModelError::TensorDtype {
                     path: self.path.to_path_buf(),
@@ -414,7 +327,6 @@ impl<'a> TensorFile<'a> {
                 });
             }
         };
-        Ok(ArrayD::from_shape_vec(IxDyn(expected), values)
-            .expect("length follows from the checked shape"))
+        Ok(ArrayD::from_shape_vec(IxDyn(expected), values).expect("length follows from the checked shape"))
     }
 }

@@ -12,32 +12,17 @@ pub fn read_tensors(path: &Path) -> Vec<(String, ArrayD<f32>)> {
     file.tensors()
         .into_iter()
         .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect();
-            (
-                name,
-                ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap(),
-            )
+            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+            (name, ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap())
         })
         .collect()
 }
 
 pub fn tensor(tensors: &[(String, ArrayD<f32>)], name: &str) -> ArrayD<f32> {
-    tensors
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no tensor {name}"))
-        .1
-        .clone()
+    tensors.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no tensor {name}")).1.clone()
 }
 
 pub fn max_abs_diff(a: &ArrayD<f32>, b: &ArrayD<f32>, what: &str) -> f32 {
     assert_eq!(a.shape(), b.shape(), "{what}: shapes differ");
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
