@@ -52,10 +52,8 @@ pub enum SimCommand {
         seed: u64,
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, default_value_t = 640)]
-        width: u32,
-        #[arg(long, default_value_t = 480)]
-        height: u32,
+        #[command(flatten)]
+        size: FrameSize,
         /// Render threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -69,23 +67,28 @@ pub enum SimCommand {
         fps: f64,
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, default_value_t = 640)]
-        width: u32,
-        #[arg(long, default_value_t = 480)]
-        height: u32,
+        #[command(flatten)]
+        size: FrameSize,
         /// Also encode rgb/ as clip.mp4 (H.264) with ffmpeg from PATH.
         #[arg(long)]
         mp4: bool,
     },
 }
 
-/// The simulated camera.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ViewArgs {
+/// The size of rendered frames, pixels.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct FrameSize {
     #[arg(long, default_value_t = 640)]
     pub width: u32,
     #[arg(long, default_value_t = 480)]
     pub height: u32,
+}
+
+/// The simulated camera.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    pub size: FrameSize,
     /// Horizontal field of view, degrees.
     #[arg(long, default_value_t = 90.0)]
     pub hfov: f64,
@@ -181,10 +184,8 @@ pub enum ArchArg {
 pub enum BenchCommand {
     /// Render time of the simulator: the example dock scene, one thread, repeated.
     Render {
-        #[arg(long, default_value_t = 640)]
-        width: u32,
-        #[arg(long, default_value_t = 480)]
-        height: u32,
+        #[command(flatten)]
+        size: FrameSize,
         /// Timed renders (at least 5).
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(5..))]
         runs: u32,

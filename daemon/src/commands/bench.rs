@@ -15,7 +15,8 @@ use crate::cli::BenchCommand;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Render { width, height, runs } => {
+        BenchCommand::Render { size, runs } => {
+            let (width, height) = (size.width, size.height);
             let layout = DockLayout::example();
             let scene = build(&layout);
             let camera = clip_camera(width, height);

@@ -40,10 +40,10 @@ pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        SimCommand::Dataset { n, seed, out, width, height, threads } => {
-            dataset(n, seed, &out, (width, height), threads)
+        SimCommand::Dataset { n, seed, out, size, threads } => {
+            dataset(n, seed, &out, (size.width, size.height), threads)
         }
-        SimCommand::Clip { scenario, fps, out, width, height, mp4 } => clip(scenario, fps, &out, (width, height), mp4),
+        SimCommand::Clip { scenario, fps, out, size, mp4 } => clip(scenario, fps, &out, (size.width, size.height), mp4),
     }
 }
 
@@ -105,7 +105,7 @@ fn which(program: &str) -> Option<PathBuf> {
 
 fn camera(view: &ViewArgs) -> Camera {
     Camera {
-        intrinsics: Intrinsics::from_hfov(view.width, view.height, view.hfov),
+        intrinsics: Intrinsics::from_hfov(view.size.width, view.size.height, view.hfov),
         pose: Pose::from_angles(
             DVec3::new(view.camera_x, view.camera_y, view.camera_height),
             view.yaw,
