@@ -35,6 +35,9 @@ pub enum ModelError {
     #[error("{}: sha256 is {found}, expected {expected}; the file was removed", path.display())]
     Checksum { path: PathBuf, expected: String, found: String },
 
+    #[error("{}: {reason}", path.display())]
+    Data { path: PathBuf, reason: String },
+
     #[error("inference failed: {0}")]
     Inference(String),
 }

@@ -5,10 +5,12 @@
 //! This crate knows nothing of MQTT, cameras or rules (see `../shared/ARCHITECTURE.md`).
 
 pub mod backbone;
+pub mod data;
 pub mod error;
 pub mod files;
 pub mod import;
 pub mod init;
+pub mod metrics;
 pub mod onnx;
 pub mod posembed;
 pub mod preprocess;

@@ -1,0 +1,156 @@
+//! RGB-D folders, the training and evaluation data of the depth heads:
+//!
+//! ```text
+//! rgb/NAME.png|jpg    the frame
+//! depth/NAME.png      16-bit depth in `scale` units per metre (1000: millimetres, the
+//!                     simulator's and NYU's convention); 0 = no measurement
+//! meta/NAME.json      optional: `intrinsics` and anything else
+//! ```
+//!
+//! Invalid depth (0, and NaN or infinity after scaling) is kept as 0 and masked by every
+//! consumer through [`is_valid`]; it is never treated as a distance.
+
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use ndarray::Array2;
+
+use crate::error::{ModelError, Result};
+
+/// Depth samples that count: finite and above zero.
+pub fn is_valid(depth: f32) -> bool {
+    depth.is_finite() && depth > 0.0
+}
+
+/// One frame of a folder: its name and files.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    pub rgb: PathBuf,
+    pub depth: PathBuf,
+    pub meta: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RgbdFolder {
+    pub root: PathBuf,
+    pub samples: Vec<Sample>,
+    /// Depth PNG units per metre.
+    pub scale: f32,
+}
+
+impl RgbdFolder {
+    /// Lists the frames of `root`; every frame must have its depth file.
+    pub fn open(root: &Path, scale: f32) -> Result<Self> {
+        let fail = |path: &Path, reason: String| ModelError::Data { path: path.to_path_buf(), reason };
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(fail(root, format!("depth scale {scale}: expected units per metre above 0 (1000 for mm)")));
+        }
+        let rgb_dir = root.join("rgb");
+        let entries = std::fs::read_dir(&rgb_dir)
+            .map_err(|e| fail(&rgb_dir, format!("{e}; an RGB-D folder has rgb/, depth/ and optionally meta/")))?;
+        let mut samples = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(ModelError::io(&rgb_dir))?.path();
+            let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            if !matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) {
+                continue;
+            }
+            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let depth = root.join("depth").join(format!("{name}.png"));
+            if !depth.is_file() {
+                return Err(fail(&depth, format!("missing: frame {} has no depth", path.display())));
+            }
+            let meta = Some(root.join("meta").join(format!("{name}.json"))).filter(|m| m.is_file());
+            samples.push(Sample { name, rgb: path, depth, meta });
+        }
+        if samples.is_empty() {
+            return Err(fail(&rgb_dir, "no frames (.png or .jpg) in it".into()));
+        }
+        samples.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Self { root: root.to_path_buf(), samples, scale })
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The frame and its depth in metres (0 where invalid), checked to be the same size
+    /// and to have at least one valid depth.
+    pub fn load(&self, index: usize) -> Result<(RgbImage, Array2<f32>)> {
+        let sample = &self.samples[index];
+        let fail = |path: &Path, reason: String| ModelError::Data { path: path.to_path_buf(), reason };
+        let rgb = image::open(&sample.rgb).map_err(|e| fail(&sample.rgb, e.to_string()))?.into_rgb8();
+        let depth = image::open(&sample.depth).map_err(|e| fail(&sample.depth, e.to_string()))?;
+        if !matches!(depth.color(), image::ColorType::L16 | image::ColorType::L8) {
+            return Err(fail(&sample.depth, format!("depth is {:?}; expected a 16-bit grey PNG", depth.color())));
+        }
+        let depth = depth.into_luma16();
+        if depth.dimensions() != rgb.dimensions() {
+            return Err(fail(
+                &sample.depth,
+                format!("depth is {}x{}, its frame {}x{}", depth.width(), depth.height(), rgb.width(), rgb.height()),
+            ));
+        }
+        let (w, h) = depth.dimensions();
+        let metres = Array2::from_shape_fn((h as usize, w as usize), |(y, x)| {
+            let d = depth.get_pixel(x as u32, y as u32)[0] as f32 / self.scale;
+            if is_valid(d) { d } else { 0.0 }
+        });
+        if !metres.iter().any(|d| is_valid(*d)) {
+            return Err(fail(&sample.depth, "no valid depth: every pixel is 0".into()));
+        }
+        Ok((rgb, metres))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma};
+
+    fn write_frame(root: &Path, name: &str, size: (u32, u32), depth_size: (u32, u32), mm: u16) {
+        std::fs::create_dir_all(root.join("rgb")).unwrap();
+        std::fs::create_dir_all(root.join("depth")).unwrap();
+        RgbImage::new(size.0, size.1).save(root.join("rgb").join(format!("{name}.png"))).unwrap();
+        let d: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_pixel(depth_size.0, depth_size.1, Luma([mm]));
+        d.save(root.join("depth").join(format!("{name}.png"))).unwrap();
+    }
+
+    #[test]
+    fn reads_depth_in_metres_and_keeps_zero_as_invalid() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_frame(tmp.path(), "b", (4, 3), (4, 3), 2500);
+        write_frame(tmp.path(), "a", (4, 3), (4, 3), 1000);
+        let folder = RgbdFolder::open(tmp.path(), 1000.0).unwrap();
+        assert_eq!(folder.samples.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let (_, depth) = folder.load(1).unwrap();
+        assert_eq!(depth.dim(), (3, 4));
+        assert!(depth.iter().all(|d| *d == 2.5));
+        assert!(!is_valid(0.0) && !is_valid(f32::NAN) && !is_valid(f32::INFINITY) && is_valid(0.001));
+    }
+
+    #[test]
+    fn bad_folders_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = RgbdFolder::open(tmp.path(), 1000.0).unwrap_err().to_string();
+        assert!(err.contains("rgb") && err.contains("an RGB-D folder has rgb/"), "{err}");
+
+        write_frame(tmp.path(), "small", (4, 3), (2, 2), 1000);
+        let folder = RgbdFolder::open(tmp.path(), 1000.0).unwrap();
+        let err = folder.load(0).unwrap_err().to_string();
+        assert!(err.contains("small.png") && err.contains("depth is 2x2, its frame 4x3"), "{err}");
+
+        write_frame(tmp.path(), "small", (4, 3), (4, 3), 0);
+        let err = folder.load(0).unwrap_err().to_string();
+        assert!(err.contains("no valid depth"), "{err}");
+
+        std::fs::remove_file(tmp.path().join("depth/small.png")).unwrap();
+        let err = RgbdFolder::open(tmp.path(), 1000.0).unwrap_err().to_string();
+        assert!(err.contains("depth/small.png") && err.contains("has no depth"), "{err}");
+    }
+}
