@@ -24,7 +24,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             | ModelError::TensorDtype { .. }
             | ModelError::Onnx { .. }
             | ModelError::Checksum { .. }
-            | ModelError::Config { .. },
+            | ModelError::Config { .. }
+            | ModelError::Data { .. },
         ) => EX_DATAERR,
         None => 1,
     };
