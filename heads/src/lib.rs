@@ -8,6 +8,7 @@ pub mod backbone;
 pub mod data;
 pub mod error;
 pub mod files;
+pub mod head;
 pub mod import;
 pub mod init;
 pub mod metrics;

@@ -1,0 +1,170 @@
+//! The head file: safetensors with `weight` [K, F] and `bias` [K], and one metadata entry,
+//! `dinoedge.head`, a JSON document naming the head's kind, layers and bins, the backbone it
+//! was trained on (architecture, input size, weights' sha256) and the training summary and
+//! metrics. A head refuses to load for another backbone.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+
+use super::bins::Bins;
+use super::linear::{HeadLayers, LinearHead};
+use crate::error::{ModelError, Result};
+use crate::files::write_atomically;
+use crate::onnx::meta::BackboneMeta;
+
+const KEY: &str = "dinoedge.head";
+const FORMAT_VERSION: u32 = 1;
+
+/// What identifies the backbone a head was trained on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackboneId {
+    pub arch: String,
+    pub hidden: usize,
+    pub input: String,
+    pub weights_sha256: String,
+}
+
+impl BackboneId {
+    pub fn of(meta: &BackboneMeta) -> Self {
+        Self {
+            arch: meta.spec.name(),
+            hidden: meta.spec.hidden,
+            input: meta.input.to_string(),
+            weights_sha256: meta.weights_sha256.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    format_version: u32,
+    kind: String,
+    layers: HeadLayers,
+    bins: Bins,
+    backbone: BackboneId,
+    info: serde_json::Value,
+}
+
+/// A head with where it came from.
+#[derive(Debug, Clone)]
+pub struct HeadFile {
+    pub head: LinearHead,
+    pub backbone: BackboneId,
+    /// Training data summary, options and metrics, as written by training.
+    pub info: serde_json::Value,
+}
+
+pub fn save(path: &Path, head: &LinearHead, backbone: &BackboneId, info: &serde_json::Value) -> Result<()> {
+    let header = Header {
+        format_version: FORMAT_VERSION,
+        kind: "linear".into(),
+        layers: head.layers,
+        bins: head.bins,
+        backbone: backbone.clone(),
+        info: info.clone(),
+    };
+    let bytes = |a: &[f32]| a.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    let (weight, bias) = (
+        bytes(head.weight.as_standard_layout().as_slice().expect("standard layout")),
+        bytes(head.bias.as_slice().expect("contiguous")),
+    );
+    let views = [
+        ("weight", TensorView::new(Dtype::F32, head.weight.shape().to_vec(), &weight).expect("sizes agree")),
+        ("bias", TensorView::new(Dtype::F32, head.bias.shape().to_vec(), &bias).expect("sizes agree")),
+    ];
+    let metadata = HashMap::from([(KEY.to_string(), serde_json::to_string(&header).expect("serialisable"))]);
+    let encoded = safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation cannot fail");
+    write_atomically(path, &encoded)
+}
+
+/// Reads a head; with `backbone`, refuses it unless it was trained on that backbone.
+pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<HeadFile> {
+    let fail = |reason: String| ModelError::Data { path: path.to_path_buf(), reason };
+    let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a head file: {e}")))?;
+    let header = metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(KEY))
+        .ok_or_else(|| fail(format!("not a dinoedge head file (no `{KEY}` metadata)")))?;
+    let header: Header = serde_json::from_str(header).map_err(|e| fail(format!("`{KEY}` metadata: {e}")))?;
+    if header.format_version != FORMAT_VERSION || header.kind != "linear" {
+        return Err(fail(format!(
+            "a {} head of format {}; this dinoedge reads linear heads of format {FORMAT_VERSION}",
+            header.kind, header.format_version
+        )));
+    }
+    if let Some(meta) = backbone {
+        let have = BackboneId::of(meta);
+        if have != header.backbone {
+            let short = |s: &str| s.chars().take(12).collect::<String>();
+            return Err(fail(format!(
+                "trained on another backbone ({}, input {}, weights sha256 {}…); this one is {}, input {}, weights sha256 {}…. Train a head for it with `dinoedge heads train`",
+                header.backbone.arch,
+                header.backbone.input,
+                short(&header.backbone.weights_sha256),
+                have.arch,
+                have.input,
+                short(&have.weights_sha256)
+            )));
+        }
+    }
+    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a head file: {e}")))?;
+    let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let t = tensors.tensor(name).map_err(|_| fail(format!("tensor `{name}` is missing")))?;
+        if t.dtype() != Dtype::F32 || t.shape() != shape {
+            return Err(fail(format!("tensor `{name}` is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape())));
+        }
+        Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    };
+    let (k, f) = (header.bins.count, header.layers.feature_dim(header.backbone.hidden));
+    let head = LinearHead {
+        layers: header.layers,
+        bins: header.bins,
+        weight: Array2::from_shape_vec((k, f), read("weight", &[k, f])?).expect("checked shape"),
+        bias: Array1::from_vec(read("bias", &[k])?),
+    };
+    Ok(HeadFile { head, backbone: header.backbone, info: header.info })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::bins::BinSpacing;
+    use crate::onnx::meta::AttentionForm;
+    use crate::size::InputSize;
+    use crate::vit::{Arch, VitSpec};
+
+    fn meta(sha: &str) -> BackboneMeta {
+        BackboneMeta {
+            spec: VitSpec::new(Arch::Small, 0),
+            input: InputSize::new(224, 224),
+            blocks: vec![3, 6, 9, 12],
+            attention: AttentionForm::Decomposed,
+            weights_sha256: sha.repeat(64),
+        }
+    }
+
+    #[test]
+    fn a_head_round_trips_and_refuses_another_backbone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("head.safetensors");
+        let bins = Bins::new(0.5, 20.0, 16, BinSpacing::Log).unwrap();
+        let mut head = LinearHead::zeros(HeadLayers::Four, bins, 384);
+        head.weight[[3, 100]] = 0.25;
+        head.bias[7] = -1.5;
+        let info = serde_json::json!({ "frames": 400 });
+        save(&path, &head, &BackboneId::of(&meta("a")), &info).unwrap();
+
+        let loaded = load(&path, Some(&meta("a"))).unwrap();
+        assert_eq!(loaded.head, head);
+        assert_eq!(loaded.info, info);
+        let err = load(&path, Some(&meta("b"))).unwrap_err().to_string();
+        assert!(err.contains("head.safetensors") && err.contains("trained on another backbone"), "{err}");
+        assert!(err.contains("aaaaaaaaaaaa") && err.contains("bbbbbbbbbbbb"), "{err}");
+    }
+}
