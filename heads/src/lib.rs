@@ -7,6 +7,7 @@
 pub mod backbone;
 pub mod data;
 pub mod error;
+pub mod features;
 pub mod files;
 pub mod head;
 pub mod import;
