@@ -108,7 +108,11 @@ pub fn extract(
                 features
             }
         };
-        frames.push(PatchFrame { name: folder.samples[i].name.clone(), features, target: patch_targets(&depth, rows, cols) });
+        frames.push(PatchFrame {
+            name: folder.samples[i].name.clone(),
+            features,
+            target: patch_targets(&depth, rows, cols),
+        });
         progress(i + 1, folder.len());
     }
     Ok(frames)

@@ -6,6 +6,7 @@ pub mod bins;
 pub mod file;
 pub mod linear;
 pub mod model;
+pub mod train;
 pub mod upsample;
 
 pub use bins::{BinSpacing, Bins};
