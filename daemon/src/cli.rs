@@ -25,6 +25,93 @@ pub enum Command {
     /// Render simulated loading-dock scenes with exact depth and ground truth.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Train and evaluate metric depth heads on frozen backbone features.
+    #[command(subcommand)]
+    Heads(HeadsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeadsCommand {
+    /// Train a linear depth head (DINOv2's lin.1 or lin.4) on an RGB-D folder.
+    Train {
+        /// Training RGB-D folder (rgb/, depth/ in --depth-scale units per metre).
+        #[arg(long)]
+        data: PathBuf,
+        /// Validation folder [default: every 10th training frame, held out].
+        #[arg(long)]
+        val: Option<PathBuf>,
+        #[arg(long)]
+        backbone: PathBuf,
+        /// 1: last block (lin.1); 4: four blocks (lin.4).
+        #[arg(long, value_enum, default_value_t = LayersArg::One)]
+        layers: LayersArg,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 256)]
+        bins: usize,
+        #[arg(long, default_value_t = 0.5)]
+        min_depth: f32,
+        #[arg(long, default_value_t = 20.0)]
+        max_depth: f32,
+        #[arg(long, value_enum, default_value_t = SpacingArg::Log)]
+        spacing: SpacingArg,
+        #[arg(long, default_value_t = 30)]
+        epochs: usize,
+        #[arg(long, default_value_t = 2048)]
+        batch: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f32,
+        #[arg(long, default_value_t = 1e-5)]
+        weight_decay: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        common: HeadsCommon,
+    },
+    /// Evaluate a head on an RGB-D folder: AbsRel, SqRel, RMSE, RMSE log, log10, δ<1.25ⁿ,
+    /// next to the median baseline.
+    Eval {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        backbone: PathBuf,
+        #[arg(long)]
+        head: PathBuf,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: HeadsCommon,
+    },
+}
+
+/// Options shared by `heads train` and `heads eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HeadsCommon {
+    /// Depth PNG units per metre (1000: millimetres, as the simulator and NYU write them).
+    #[arg(long, default_value_t = 1000.0)]
+    pub depth_scale: f32,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Feature cache [default: <model cache>/features].
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LayersArg {
+    /// lin.1: the last block's tokens
+    #[value(name = "1")]
+    One,
+    /// lin.4: four blocks' tokens
+    #[value(name = "4")]
+    Four,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SpacingArg {
+    Uniform,
+    Log,
 }
 
 #[derive(Debug, Subcommand)]

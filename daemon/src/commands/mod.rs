@@ -1,6 +1,7 @@
 //! The subcommands, one module each.
 
 mod bench;
+mod heads;
 mod model;
 mod sim;
 
@@ -11,5 +12,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model(cmd) => model::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Sim(cmd) => sim::run(cmd),
+        Command::Heads(cmd) => heads::run(cmd),
     }
 }

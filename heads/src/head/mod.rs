@@ -3,6 +3,7 @@
 //! format ([`file`]), and [`DepthModel`], backbone and head together.
 
 pub mod bins;
+pub mod eval;
 pub mod file;
 pub mod linear;
 pub mod model;
