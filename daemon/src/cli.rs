@@ -269,6 +269,21 @@ pub enum ArchArg {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Cost of a depth head next to its backbone: both timed on the same frames.
+    Head {
+        #[arg(long)]
+        backbone: PathBuf,
+        #[arg(long)]
+        head: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Timed runs (at least 10).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(10..))]
+        runs: u32,
+        /// The frame the depth map is resized to.
+        #[command(flatten)]
+        size: FrameSize,
+    },
     /// Render time of the simulator: the example dock scene, one thread, repeated.
     Render {
         #[command(flatten)]

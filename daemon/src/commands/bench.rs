@@ -4,6 +4,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use dinoedge_heads::head::DepthModel;
+use dinoedge_heads::head::upsample::bilinear;
 use dinoedge_heads::{Backbone, pull};
 use ndarray::Array4;
 
@@ -13,8 +15,45 @@ use dinoedge_sim::{RenderOptions, render};
 
 use crate::cli::BenchCommand;
 
+/// Median and p90 of durations, in milliseconds.
+fn median_p90(mut times: Vec<Duration>) -> (f64, f64) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (ms(times[times.len() / 2]), ms(times[(times.len() * 9).div_ceil(10) - 1]))
+}
+
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
+        BenchCommand::Head { backbone, head, threads, runs, size } => {
+            let model = DepthModel::load(&backbone, &head, threads)?;
+            let frame = image::RgbImage::from_fn(size.width, size.height, |x, y| {
+                image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+            });
+            let (mut backbone_times, mut head_times) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                let start = Instant::now();
+                let outputs = model.backbone.embed(&frame)?;
+                backbone_times.push(start.elapsed());
+                let start = Instant::now();
+                let patches = model.head.patch_depth(&outputs)?;
+                let depth = bilinear(patches.view(), frame.height() as usize, frame.width() as usize);
+                head_times.push(start.elapsed());
+                std::hint::black_box(depth);
+            }
+            let (b50, b90) = median_p90(backbone_times);
+            let (h50, h90) = median_p90(head_times);
+            println!("cpu       {}, {threads} thread(s); frame {}x{}", cpu_model(), size.width, size.height);
+            println!("backbone  median {b50:.1} ms, p90 {b90:.1} ms (resize, normalise, run)");
+            println!(
+                "head      median {h50:.1} ms, p90 {h90:.1} ms (lin.{}, {} bins, to {}x{}): {:.0} % of the backbone",
+                model.head.layers.count(),
+                model.head.bins.count,
+                size.width,
+                size.height,
+                100.0 * h50 / b50
+            );
+            Ok(())
+        }
         BenchCommand::Render { size, runs } => {
             let (width, height) = (size.width, size.height);
             let layout = DockLayout::example();
