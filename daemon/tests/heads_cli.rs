@@ -63,13 +63,18 @@ fn train_then_eval_on_simulated_frames_and_refuse_another_backbone() {
     assert_eq!(listing(&cache).len(), 9, "one cached feature file per frame");
 
     let table = run_ok(&["heads", "eval", "--data", path(&val), "--backbone", path(&onnx), "--head", path(&head)], t);
-    assert!(table.contains("| head |") && table.contains("| median baseline ("), "{table}");
+    assert!(
+        table.contains("| head |") && table.contains("| median baseline (") && table.contains("| pixel baseline |"),
+        "{table}"
+    );
     let json =
         run_ok(&["heads", "eval", "--data", path(&val), "--backbone", path(&onnx), "--head", path(&head), "--json"], t);
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["frames"], 3);
     for key in ["abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3"] {
-        assert!(report["head"][key].is_number() && report["median_baseline"][key].is_number(), "{key}");
+        for model in ["head", "median_baseline", "pixel_baseline"] {
+            assert!(report[model][key].is_number(), "{model} {key}");
+        }
     }
 
     let other = backbone(t, "8");

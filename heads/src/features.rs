@@ -12,6 +12,8 @@ use crate::data::{RgbdFolder, is_valid};
 use crate::error::{ModelError, Result};
 use crate::files::write_atomically;
 use crate::head::linear::{HeadLayers, features};
+use crate::head::pixels::patch_pixels;
+use crate::preprocess;
 
 /// A patch needs at least this share of valid depth pixels to be a training target.
 const MIN_VALID_SHARE: f32 = 0.25;
@@ -24,6 +26,8 @@ pub struct PatchFrame {
     pub features: Array2<f32>,
     /// [N] mean valid depth of each patch's pixels, metres; 0 where too few are valid.
     pub target: Array1<f32>,
+    /// [N, 3·p·p] each patch's normalised input pixels (for the pixel baseline).
+    pub pixels: Array2<f32>,
 }
 
 /// The mean valid depth over each patch's rectangle of the frame (which the stretch
@@ -108,10 +112,12 @@ pub fn extract(
                 features
             }
         };
+        let pixels = patch_pixels(&preprocess::to_input(&rgb, meta.input), meta.spec.patch);
         frames.push(PatchFrame {
             name: folder.samples[i].name.clone(),
             features,
             target: patch_targets(&depth, rows, cols),
+            pixels,
         });
         progress(i + 1, folder.len());
     }

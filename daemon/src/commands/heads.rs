@@ -109,7 +109,7 @@ pub fn run(cmd: HeadsCommand) -> anyhow::Result<()> {
                 "best_epoch": result.best_epoch,
                 "train_median_m": result.train_median_m,
             });
-            file::save(&out, &result.head, &BackboneId::of(model.meta()), &info)?;
+            file::save(&out, &result.head, Some(&result.pixel_baseline), &BackboneId::of(model.meta()), &info)?;
             let best = result
                 .epochs
                 .iter()
@@ -129,11 +129,14 @@ pub fn run(cmd: HeadsCommand) -> anyhow::Result<()> {
         }
         HeadsCommand::Eval { data, backbone, head, json, common } => {
             let model = DepthModel::load(&backbone, &head, common.threads)?;
-            let info = file::load(&head, None)?.info;
+            let stored = file::load(&head, None)?;
+            let info = stored.info;
             let median = info["train_median_m"].as_f64().context("the head file has no train_median_m")? as f32;
             let folder = RgbdFolder::open(&data, common.depth_scale)?;
             let progress = bar(folder.len(), "frames");
-            let report = eval::evaluate(&model, &folder, median, &|done, _| progress.set_position(done as u64))?;
+            let report = eval::evaluate(&model, &folder, median, stored.pixel_baseline.as_ref(), &|done, _| {
+                progress.set_position(done as u64)
+            })?;
             progress.finish_and_clear();
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -157,4 +160,7 @@ fn print_table(data: &Path, report: &eval::EvalReport) {
     };
     row("head", &report.head);
     row(&format!("median baseline ({:.2} m)", report.median_m), &report.median_baseline);
+    if let Some(pixel) = &report.pixel_baseline {
+        row("pixel baseline", pixel);
+    }
 }

@@ -12,12 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use super::bins::Bins;
 use super::linear::{HeadLayers, LinearHead};
+use super::pixels::PixelBaseline;
 use crate::error::{ModelError, Result};
 use crate::files::write_atomically;
 use crate::onnx::meta::BackboneMeta;
 
 const KEY: &str = "dinoedge.head";
 const FORMAT_VERSION: u32 = 1;
+const PIXEL_WEIGHT: &str = "pixel_baseline.weight";
+const PIXEL_BIAS: &str = "pixel_baseline.bias";
 
 /// What identifies the backbone a head was trained on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,9 +59,17 @@ pub struct HeadFile {
     pub backbone: BackboneId,
     /// Training data summary, options and metrics, as written by training.
     pub info: serde_json::Value,
+    /// The pixel baseline fitted with the head, for `heads eval`.
+    pub pixel_baseline: Option<PixelBaseline>,
 }
 
-pub fn save(path: &Path, head: &LinearHead, backbone: &BackboneId, info: &serde_json::Value) -> Result<()> {
+pub fn save(
+    path: &Path,
+    head: &LinearHead,
+    pixel_baseline: Option<&PixelBaseline>,
+    backbone: &BackboneId,
+    info: &serde_json::Value,
+) -> Result<()> {
     let header = Header {
         format_version: FORMAT_VERSION,
         kind: "linear".into(),
@@ -72,10 +83,15 @@ pub fn save(path: &Path, head: &LinearHead, backbone: &BackboneId, info: &serde_
         bytes(head.weight.as_standard_layout().as_slice().expect("standard layout")),
         bytes(head.bias.as_slice().expect("contiguous")),
     );
-    let views = [
+    let pixel = pixel_baseline.map(|p| (bytes(p.weight.as_slice().expect("contiguous")), bytes(&[p.bias])));
+    let mut views = vec![
         ("weight", TensorView::new(Dtype::F32, head.weight.shape().to_vec(), &weight).expect("sizes agree")),
         ("bias", TensorView::new(Dtype::F32, head.bias.shape().to_vec(), &bias).expect("sizes agree")),
     ];
+    if let Some((w, b)) = &pixel {
+        views.push((PIXEL_WEIGHT, TensorView::new(Dtype::F32, vec![w.len() / 4], w).expect("sizes agree")));
+        views.push((PIXEL_BIAS, TensorView::new(Dtype::F32, vec![1], b).expect("sizes agree")));
+    }
     let metadata = HashMap::from([(KEY.to_string(), serde_json::to_string(&header).expect("serialisable"))]);
     let encoded = safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation cannot fail");
     write_atomically(path, &encoded)
@@ -128,7 +144,17 @@ pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<HeadFile> {
         weight: Array2::from_shape_vec((k, f), read("weight", &[k, f])?).expect("checked shape"),
         bias: Array1::from_vec(read("bias", &[k])?),
     };
-    Ok(HeadFile { head, backbone: header.backbone, info: header.info })
+    let pixel_baseline = match (tensors.tensor(PIXEL_WEIGHT), tensors.tensor(PIXEL_BIAS)) {
+        (Ok(w), Ok(_)) => {
+            let len = w.shape().iter().product();
+            Some(PixelBaseline {
+                weight: Array1::from_vec(read(PIXEL_WEIGHT, &[len])?),
+                bias: read(PIXEL_BIAS, &[1])?[0],
+            })
+        }
+        _ => None,
+    };
+    Ok(HeadFile { head, backbone: header.backbone, info: header.info, pixel_baseline })
 }
 
 #[cfg(test)]
@@ -158,10 +184,12 @@ mod tests {
         head.weight[[3, 100]] = 0.25;
         head.bias[7] = -1.5;
         let info = serde_json::json!({ "frames": 400 });
-        save(&path, &head, &BackboneId::of(&meta("a")), &info).unwrap();
+        let pixel = PixelBaseline { weight: Array1::from_elem(588, 0.5), bias: 1.25 };
+        save(&path, &head, Some(&pixel), &BackboneId::of(&meta("a")), &info).unwrap();
 
         let loaded = load(&path, Some(&meta("a"))).unwrap();
         assert_eq!(loaded.head, head);
+        assert_eq!(loaded.pixel_baseline, Some(pixel));
         assert_eq!(loaded.info, info);
         let err = load(&path, Some(&meta("b"))).unwrap_err().to_string();
         assert!(err.contains("head.safetensors") && err.contains("trained on another backbone"), "{err}");

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod file;
 pub mod linear;
 pub mod model;
+pub mod pixels;
 pub mod train;
 pub mod upsample;
 

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::bins::Bins;
 use super::linear::{HeadLayers, LinearHead};
+use super::pixels::PixelBaseline;
 use crate::data::is_valid;
 use crate::features::PatchFrame;
 
@@ -58,11 +59,18 @@ pub struct TrainResult {
     pub train_median_m: f32,
     pub train_patches: usize,
     pub val_patches: usize,
+    /// The pixel baseline fitted on the same training patches.
+    pub pixel_baseline: PixelBaseline,
 }
 
 /// The valid (features, target) rows of frames, stacked.
 pub fn stack(frames: &[PatchFrame]) -> (Array2<f32>, Array1<f32>) {
-    let f = frames.first().map_or(0, |fr| fr.features.ncols());
+    stack_by(frames, |f| &f.features)
+}
+
+/// The valid rows of one per-patch matrix of frames (`of`), with their targets.
+pub fn stack_by(frames: &[PatchFrame], of: impl Fn(&PatchFrame) -> &Array2<f32>) -> (Array2<f32>, Array1<f32>) {
+    let f = frames.first().map_or(0, |fr| of(fr).ncols());
     let rows: Vec<(usize, usize)> = frames
         .iter()
         .enumerate()
@@ -71,7 +79,7 @@ pub fn stack(frames: &[PatchFrame]) -> (Array2<f32>, Array1<f32>) {
     let mut x = Array2::zeros((rows.len(), f));
     let mut y = Array1::zeros(rows.len());
     for (r, (i, j)) in rows.iter().enumerate() {
-        x.row_mut(r).assign(&frames[*i].features.row(*j));
+        x.row_mut(r).assign(&of(&frames[*i]).row(*j));
         y[r] = frames[*i].target[*j];
     }
     (x, y)
@@ -92,10 +100,11 @@ pub fn loss(head: &LinearHead, x: ArrayView2<f32>, y: ArrayView1<f32>) -> f64 {
     total / x.nrows().max(1) as f64
 }
 
-/// The ridge-regression initialiser (see the module doc).
-pub fn ridge_init(x: ArrayView2<f32>, y: ArrayView1<f32>, layers: HeadLayers, bins: Bins, ridge: f64) -> LinearHead {
+/// Ridge regression of log depth on rows of `x`: ŷ = x·w + offset. Uses at most 20 000
+/// rows, evenly spread (the Gram matrix costs rows × F²); `ridge` is relative to the mean
+/// feature energy. Solved by Cholesky in faer.
+pub fn ridge_log_depth(x: ArrayView2<f32>, y: ArrayView1<f32>, ridge: f64) -> (Array1<f32>, f32) {
     let f = x.ncols();
-    // At most 20 000 rows, evenly spread: the Gram matrix costs rows × F².
     let step = x.nrows().div_ceil(20_000).max(1);
     let rows: Vec<usize> = (0..x.nrows()).step_by(step).collect();
     let n = rows.len() as f64;
@@ -111,15 +120,23 @@ pub fn ridge_init(x: ArrayView2<f32>, y: ArrayView1<f32>, layers: HeadLayers, bi
     let mut w = xc.transpose() * &yc;
     match gram.llt(faer::Side::Lower) {
         Ok(llt) => llt.solve_in_place(w.as_mut()),
-        Err(_) => w.fill(0.0), // singular even with the ridge: start from the mean
+        Err(_) => w.fill(0.0), // singular even with the ridge: predict the mean
     }
     let offset = mean_y - (0..f).map(|j| mean_f[j] * w[(j, 0)]).sum::<f64>();
+    (Array1::from_shape_fn(f, |j| w[(j, 0)] as f32), offset as f32)
+}
+
+/// The ridge-regression initialiser (see the module doc).
+pub fn ridge_init(x: ArrayView2<f32>, y: ArrayView1<f32>, layers: HeadLayers, bins: Bins, ridge: f64) -> LinearHead {
+    let f = x.ncols();
+    let (w, offset) = ridge_log_depth(x, y, ridge);
+    let offset = offset as f64;
     // zₖ = aₖ ŷ + bₖ with aₖ = ln cₖ / σ², bₖ = −(ln cₖ)² / 2σ²; σ: 1.5 mean log-bin widths.
     let log_centers: Vec<f64> = bins.centers().iter().map(|c| (*c as f64).ln()).collect();
     let sigma = 1.5 * ((bins.max as f64).ln() - (bins.min as f64).ln()) / bins.count as f64;
     let mut head = LinearHead::zeros(layers, bins, 0);
     head.weight =
-        Array2::from_shape_fn((bins.count, f), |(k, j)| (log_centers[k] / (sigma * sigma) * w[(j, 0)]) as f32);
+        Array2::from_shape_fn((bins.count, f), |(k, j)| (log_centers[k] / (sigma * sigma) * w[j] as f64) as f32);
     head.bias = Array1::from_shape_fn(bins.count, |k| {
         let a = log_centers[k] / (sigma * sigma);
         (a * offset - log_centers[k].powi(2) / (2.0 * sigma * sigma)) as f32
@@ -226,7 +243,10 @@ pub fn train(
             break;
         }
     }
+    let (pixels, depth) = stack_by(train, |f| &f.pixels);
+    let pixel_baseline = PixelBaseline::fit(pixels.view(), depth.view(), options.ridge);
     Some(TrainResult {
+        pixel_baseline,
         head: best,
         init_val_loss,
         epochs,
@@ -256,7 +276,8 @@ mod tests {
                 });
                 let mut target = target;
                 target[0] = 0.0; // an invalid patch: never a target
-                PatchFrame { name: format!("{i}"), features, target }
+                let pixels = features.clone();
+                PatchFrame { name: format!("{i}"), features, target, pixels }
             })
             .collect()
     }
