@@ -2,7 +2,7 @@
 //! plan with its fixed input shape, run on a thread pool of a chosen size, returning the
 //! class token and the patch-token maps as `ndarray` arrays.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
@@ -46,7 +46,6 @@ pub struct Backbone {
     state: Mutex<TypedSimpleState>,
     meta: BackboneMeta,
     executor: Executor,
-    path: PathBuf,
 }
 
 impl Backbone {
@@ -70,15 +69,11 @@ impl Backbone {
             .map_err(|e| onnx_error(format!("{e:#}")))?;
         let executor = if threads == 1 { Executor::SingleThread } else { Executor::multithread(threads) };
         let state = Mutex::new(SimpleState::new(&plan).map_err(|e| onnx_error(format!("{e:#}")))?);
-        Ok(Self { plan, state, meta, executor, path: path.to_path_buf() })
+        Ok(Self { plan, state, meta, executor })
     }
 
     pub fn meta(&self) -> &BackboneMeta {
         &self.meta
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub(crate) fn plan(&self) -> &Arc<TypedSimplePlan> {

@@ -45,10 +45,6 @@ impl Frame {
     pub fn height(&self) -> u32 {
         self.rgb.height()
     }
-
-    pub fn depth_at(&self, x: u32, y: u32) -> f32 {
-        self.depth[(y * self.width() + x) as usize]
-    }
 }
 
 /// Linear intensity to an 8-bit level (gamma 2.2), through a table: `powf` per channel
