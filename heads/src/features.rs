@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::backbone::Backbone;
 use crate::data::{RgbdFolder, is_valid};
 use crate::error::{ModelError, Result};
-use crate::files::write_atomically;
+use crate::files::{f32_from_le, f32_to_le, write_atomically};
 use crate::head::linear::{HeadLayers, features};
 use crate::head::pixels::patch_pixels;
 use crate::preprocess;
@@ -76,10 +76,7 @@ impl FeatureCache {
 
     fn read(path: &Path, n: usize, f: usize) -> Option<Array2<f32>> {
         let bytes = std::fs::read(path).ok()?;
-        (bytes.len() == 4 * n * f).then(|| {
-            let values = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-            Array2::from_shape_vec((n, f), values).expect("length checked")
-        })
+        (bytes.len() == 4 * n * f).then(|| Array2::from_shape_vec((n, f), f32_from_le(&bytes)).expect("length checked"))
     }
 }
 
@@ -106,8 +103,7 @@ pub fn extract(
             None => {
                 let features = features(&backbone.embed(&rgb)?, layers)?;
                 if let Some(path) = &cached {
-                    let bytes: Vec<u8> = features.iter().flat_map(|v| v.to_le_bytes()).collect();
-                    write_atomically(path, &bytes)?;
+                    write_atomically(path, &f32_to_le(&features))?;
                 }
                 features
             }

@@ -1,5 +1,6 @@
 //! File helpers shared by the model code: writes that never leave a half-written file
-//! behind, and sha256 digests of files.
+//! behind, sha256 digests of files, and f32 arrays as little-endian bytes (the layout of
+//! safetensors, ONNX raw data and the feature cache).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -42,4 +43,14 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         hasher.update(&buf[..read]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// f32 values as little-endian bytes.
+pub fn f32_to_le<'a>(values: impl IntoIterator<Item = &'a f32>) -> Vec<u8> {
+    values.into_iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Little-endian bytes as f32 values (a trailing partial value is ignored).
+pub fn f32_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }

@@ -14,7 +14,7 @@ use rand_distr::{Distribution, Normal};
 use safetensors::{Dtype, tensor::TensorView};
 
 use crate::error::{ModelError, Result};
-use crate::files::write_atomically;
+use crate::files::{f32_to_le, write_atomically};
 use crate::vit::layout::{self, BLOCK_TENSORS};
 use crate::vit::{Arch, VitSpec};
 
@@ -86,7 +86,7 @@ pub fn random_weights(arch: Arch, registers: usize, seed: u64) -> Vec<u8> {
                 Fill::Ones => vec![1.0; len],
                 Fill::LayerScale => vec![LAYERSCALE_VALUE; len],
             };
-            (name, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+            (name, shape, f32_to_le(&values))
         })
         .collect();
     let views = data.iter().map(|(name, shape, bytes)| {

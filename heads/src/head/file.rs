@@ -14,7 +14,7 @@ use super::bins::Bins;
 use super::linear::{HeadLayers, LinearHead};
 use super::pixels::PixelBaseline;
 use crate::error::{ModelError, Result};
-use crate::files::write_atomically;
+use crate::files::{f32_from_le, f32_to_le, write_atomically};
 use crate::onnx::meta::BackboneMeta;
 
 const KEY: &str = "dinoedge.head";
@@ -78,12 +78,9 @@ pub fn save(
         backbone: backbone.clone(),
         info: info.clone(),
     };
-    let bytes = |a: &[f32]| a.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-    let (weight, bias) = (
-        bytes(head.weight.as_standard_layout().as_slice().expect("standard layout")),
-        bytes(head.bias.as_slice().expect("contiguous")),
-    );
-    let pixel = pixel_baseline.map(|p| (bytes(p.weight.as_slice().expect("contiguous")), bytes(&[p.bias])));
+    // ndarray iterates in logical (row-major) order whatever the memory layout.
+    let (weight, bias) = (f32_to_le(head.weight.iter()), f32_to_le(head.bias.iter()));
+    let pixel = pixel_baseline.map(|p| (f32_to_le(p.weight.iter()), f32_to_le(&[p.bias])));
     let mut views = vec![
         ("weight", TensorView::new(Dtype::F32, head.weight.shape().to_vec(), &weight).expect("sizes agree")),
         ("bias", TensorView::new(Dtype::F32, head.bias.shape().to_vec(), &bias).expect("sizes agree")),
@@ -135,7 +132,7 @@ pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<HeadFile> {
         if t.dtype() != Dtype::F32 || t.shape() != shape {
             return Err(fail(format!("tensor `{name}` is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape())));
         }
-        Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        Ok(f32_from_le(t.data()))
     };
     let (k, f) = (header.bins.count, header.layers.feature_dim(header.backbone.hidden));
     let head = LinearHead {

@@ -6,6 +6,7 @@ use prost::Message;
 use tract_onnx::pb;
 
 use super::Opset;
+use crate::files::f32_to_le;
 
 const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
 const INT64: i32 = pb::tensor_proto::DataType::Int64 as i32;
@@ -44,7 +45,7 @@ impl GraphBuilder {
     /// A float constant (an initializer), stored row-major as raw little-endian bytes.
     pub fn constant<D: Dimension>(&mut self, stem: &str, value: ArrayView<f32, D>) -> String {
         let name = self.fresh(stem);
-        let raw_data = value.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let raw_data = f32_to_le(value.iter());
         self.graph.initializer.push(pb::TensorProto {
             name: name.clone(),
             dims: value.shape().iter().map(|d| *d as i64).collect(),

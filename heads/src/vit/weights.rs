@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::layout::{self, BLOCK_TENSORS};
 use super::spec::VitSpec;
 use crate::error::{ModelError, Result};
+use crate::files::f32_from_le;
 use crate::posembed::Resample;
 
 /// A linear layer as torch stores it: `weight` is [out, in].
@@ -316,7 +317,7 @@ impl<'a> TensorFile<'a> {
         }
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F32 => f32_from_le(data),
             Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             other => {
