@@ -97,18 +97,20 @@ pub fn extract(
     let mut frames = Vec::with_capacity(folder.len());
     for i in 0..folder.len() {
         let (rgb, depth) = folder.load(i)?;
+        // Resized and normalised once, for the pixel baseline and (on a cache miss) the backbone.
+        let input = preprocess::to_input(&rgb, meta.input);
+        let pixels = patch_pixels(&input, meta.spec.patch);
         let cached = cache.map(|c| c.path(backbone, layers, rgb.as_raw()));
         let features = match cached.as_deref().and_then(|p| FeatureCache::read(p, n, f)) {
             Some(features) => features,
             None => {
-                let features = features(&backbone.embed(&rgb)?, layers)?;
+                let features = features(&backbone.run(input)?, layers)?;
                 if let Some(path) = &cached {
                     write_atomically(path, &f32_to_le(&features))?;
                 }
                 features
             }
         };
-        let pixels = patch_pixels(&preprocess::to_input(&rgb, meta.input), meta.spec.patch);
         frames.push(PatchFrame {
             name: folder.samples[i].name.clone(),
             features,

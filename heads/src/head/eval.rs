@@ -37,14 +37,16 @@ pub fn evaluate(
     let (rows, cols) = meta.input.grid(meta.spec.patch)?;
     for i in 0..folder.len() {
         let (rgb, truth) = folder.load(i)?;
-        let prediction = model.depth(&rgb)?;
-        head.add(prediction.view(), truth.view());
-        median.add(Array2::from_elem(truth.dim(), median_m).view(), truth.view());
+        // Resized and normalised once, for the pixel baseline and the model.
+        let input = preprocess::to_input(&rgb, meta.input);
         if let Some(baseline) = pixel_baseline {
-            let pixels = patch_pixels(&preprocess::to_input(&rgb, meta.input), meta.spec.patch);
+            let pixels = patch_pixels(&input, meta.spec.patch);
             let patches = baseline.depth(pixels.view()).into_shape_with_order((rows, cols)).expect("one per patch");
             pixel.add(bilinear(patches.view(), truth.nrows(), truth.ncols()).view(), truth.view());
         }
+        let prediction = model.depth_of_input(input, truth.nrows(), truth.ncols())?;
+        head.add(prediction.view(), truth.view());
+        median.add(Array2::from_elem(truth.dim(), median_m).view(), truth.view());
         progress(i + 1, folder.len());
     }
     let none = || ModelError::Data { path: folder.root.clone(), reason: "no valid depth in any frame".into() };

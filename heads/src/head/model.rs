@@ -4,13 +4,14 @@
 use std::path::Path;
 
 use image::RgbImage;
-use ndarray::Array2;
+use ndarray::{Array2, Array4};
 
 use super::file;
 use super::linear::LinearHead;
 use super::upsample::bilinear;
 use crate::backbone::Backbone;
 use crate::error::Result;
+use crate::preprocess;
 
 pub struct DepthModel {
     pub backbone: Backbone,
@@ -27,8 +28,14 @@ impl DepthModel {
 
     /// Depth in metres, [frame height, frame width].
     pub fn depth(&self, frame: &RgbImage) -> Result<Array2<f32>> {
-        let outputs = self.backbone.embed(frame)?;
-        let patches = self.head.patch_depth(&outputs)?;
-        Ok(bilinear(patches.view(), frame.height() as usize, frame.width() as usize))
+        let input = preprocess::to_input(frame, self.backbone.meta().input);
+        self.depth_of_input(input, frame.height() as usize, frame.width() as usize)
+    }
+
+    /// Depth in metres, [height, width], from a frame already resized and normalised
+    /// ([`preprocess::to_input`]) for callers that need that input for something else too.
+    pub fn depth_of_input(&self, input: Array4<f32>, height: usize, width: usize) -> Result<Array2<f32>> {
+        let patches = self.head.patch_depth(&self.backbone.run(input)?)?;
+        Ok(bilinear(patches.view(), height, width))
     }
 }
