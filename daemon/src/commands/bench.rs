@@ -15,11 +15,26 @@ use dinoedge_sim::{RenderOptions, render};
 
 use crate::cli::BenchCommand;
 
-/// Median and p90 of durations, in milliseconds.
-fn median_p90(mut times: Vec<Duration>) -> (f64, f64) {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    (ms(times[times.len() / 2]), ms(times[(times.len() * 9).div_ceil(10) - 1]))
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Median, 90th percentile and minimum of repeated timings, in milliseconds.
+struct Latency {
+    median: f64,
+    p90: f64,
+    min: f64,
+}
+
+impl Latency {
+    fn of(mut times: Vec<Duration>) -> Self {
+        times.sort();
+        Self {
+            median: ms(times[times.len() / 2]),
+            p90: ms(times[(times.len() * 9).div_ceil(10) - 1]),
+            min: ms(times[0]),
+        }
+    }
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -40,8 +55,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 head_times.push(start.elapsed());
                 std::hint::black_box(depth);
             }
-            let (b50, b90) = median_p90(backbone_times);
-            let (h50, h90) = median_p90(head_times);
+            let (Latency { median: b50, p90: b90, .. }, Latency { median: h50, p90: h90, .. }) =
+                (Latency::of(backbone_times), Latency::of(head_times));
             println!("cpu       {}, {threads} thread(s); frame {}x{}", cpu_model(), size.width, size.height);
             println!("backbone  median {b50:.1} ms, p90 {b90:.1} ms (resize, normalise, run)");
             println!(
@@ -59,22 +74,20 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let layout = DockLayout::example();
             let scene = build(&layout);
             let camera = clip_camera(width, height);
-            let mut times: Vec<Duration> = (0..runs)
-                .map(|_| {
-                    let start = Instant::now();
-                    render(&scene, &camera, &RenderOptions::default());
-                    start.elapsed()
-                })
-                .collect();
-            times.sort();
-            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            let latency = Latency::of(
+                (0..runs)
+                    .map(|_| {
+                        let start = Instant::now();
+                        render(&scene, &camera, &RenderOptions::default());
+                        start.elapsed()
+                    })
+                    .collect(),
+            );
             println!("render    example dock scene ({} objects), {width}x{height}, one thread", scene.objects.len());
             println!("cpu       {}", cpu_model());
             println!(
                 "latency   median {:.1} ms, p90 {:.1} ms, min {:.1} ms over {runs} renders",
-                ms(times[times.len() / 2]),
-                ms(times[(times.len() * 9).div_ceil(10) - 1]),
-                ms(times[0])
+                latency.median, latency.p90, latency.min
             );
             Ok(())
         }
@@ -104,17 +117,14 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             for _ in 0..warmup {
                 backbone.run(pixels.clone())?;
             }
-            let mut times: Vec<Duration> = (0..runs)
+            let times: Vec<Duration> = (0..runs)
                 .map(|_| {
                     let input = pixels.clone();
                     let start = Instant::now();
                     backbone.run(input).map(|_| start.elapsed())
                 })
                 .collect::<Result<_, _>>()?;
-            times.sort();
-            let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            let median = ms(times[times.len() / 2]);
-            let p90 = ms(times[(times.len() * 9).div_ceil(10) - 1]);
+            let Latency { median, p90, min } = Latency::of(times);
             let (rows, cols) = meta.input.grid(meta.spec.patch)?;
             let gflops = meta.spec.flops(rows * cols) / 1e9;
             let cpu = cpu_model();
@@ -131,7 +141,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                         "load_ms": ms(load),
                         "median_ms": median,
                         "p90_ms": p90,
-                        "min_ms": ms(times[0]),
+                        "min_ms": min,
                         "gflop": gflops,
                         "gflops_per_s": gflops / (median / 1e3),
                         "cpu": cpu,
@@ -141,10 +151,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 println!("backbone  {} ({}), input {}", path.display(), meta.spec.name(), meta.input);
                 println!("cpu       {cpu}, {threads} thread(s)");
                 println!("load      {:.0} ms (parse, optimise, plan)", ms(load));
-                println!(
-                    "latency   median {median:.1} ms, p90 {p90:.1} ms, min {:.1} ms over {runs} runs",
-                    ms(times[0])
-                );
+                println!("latency   median {median:.1} ms, p90 {p90:.1} ms, min {min:.1} ms over {runs} runs");
                 println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));
             }
             if profile {
