@@ -6,11 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{assert_fails, dinoedge, listing, stdout};
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use support::{assert_fails, dinoedge, listing, path, stdout};
 
 fn run_ok(args: &[&str], dir: &Path) -> String {
     let out = dinoedge(args, dir);

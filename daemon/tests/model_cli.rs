@@ -8,11 +8,7 @@ mod support;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use support::{assert_fails, dinoedge, fixtures, listing, sha256, stdout};
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use support::{assert_fails, dinoedge, fixtures, listing, path, sha256, stdout};
 
 #[test]
 fn the_main_job_init_import_bench_runs() {
@@ -60,7 +56,7 @@ fn random_init_follows_the_reference_initialisation() {
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let values = |name: &str| -> Vec<f32> {
         let t = file.tensor(name).unwrap_or_else(|_| panic!("no {name}"));
-        t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        dinoedge_heads::files::f32_from_le(t.data())
     };
     let fc1 = values("encoder.layer.5.mlp.fc1.weight");
     assert_eq!(fc1.len(), 1536 * 384);

@@ -7,11 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{assert_fails, dinoedge, listing};
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use support::{assert_fails, dinoedge, listing, path};
 
 fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -80,8 +76,7 @@ fn dataset_frames_follow_the_documented_format() {
     let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
     let header = String::from_utf8_lossy(&npy[10..10 + header_len]);
     assert!(header.contains("'descr': '<f4'") && header.contains("'shape': (120, 160)"), "{header}");
-    let metres: Vec<f32> =
-        npy[10 + header_len..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let metres: Vec<f32> = dinoedge_heads::files::f32_from_le(&npy[10 + header_len..]);
     assert_eq!(metres.len(), 160 * 120);
     for (m, mm) in metres.iter().zip(mm.as_raw()) {
         assert!((m * 1000.0 - *mm as f32).abs() <= 0.5, "the PNG holds the same depth in millimetres");

@@ -53,22 +53,16 @@ fn check_variant_with(variant: &str, input: &str, attention: AttentionForm) {
     let as_reference =
         |patches: &Array3<f32>| patches.to_shape((1, rows * cols, patches.dim().2)).unwrap().into_owned().into_dyn();
     let mut checks = vec![
-        ("cls", out.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn()),
-        ("patch_tokens", as_reference(&out.patch_tokens)),
+        ("cls".to_string(), out.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn()),
+        ("patch_tokens".to_string(), as_reference(&out.patch_tokens)),
     ];
     for b in &out.blocks {
-        checks.push((
-            if b.block == 1 { "block1_cls" } else { "block2_cls" },
-            b.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn(),
-        ));
-        checks.push((
-            if b.block == 1 { "block1_patch_tokens" } else { "block2_patch_tokens" },
-            as_reference(&b.patch_tokens),
-        ));
+        checks.push((format!("block{}_cls", b.block), b.cls.clone().insert_axis(ndarray::Axis(0)).into_dyn()));
+        checks.push((format!("block{}_patch_tokens", b.block), as_reference(&b.patch_tokens)));
     }
     assert_eq!(checks.len(), 6, "cls, patch tokens, and two blocks");
     for (name, ours) in checks {
-        let diff = max_abs_diff(&ours, &tensor(&io, name), name);
+        let diff = max_abs_diff(&ours, &tensor(&io, &name), &name);
         assert!(diff <= TOLERANCE, "{variant} {input} {attention:?}: `{name}` differs from the reference by {diff}");
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use dinoedge_heads::files::f32_from_le;
 use dinoedge_heads::vit::DinoWeights;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
@@ -20,7 +21,7 @@ fn rewrite(dir: &Path, rename: impl Fn(&str) -> String, dtype: Dtype, encode: im
         .tensors()
         .into_iter()
         .map(|(name, view)| {
-            let values = view.data().chunks_exact(4).flat_map(|b| encode(f32::from_le_bytes(b.try_into().unwrap())));
+            let values = f32_from_le(view.data()).into_iter().flat_map(&encode);
             (rename(&name), view.shape().to_vec(), values.collect())
         })
         .collect();

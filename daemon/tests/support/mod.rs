@@ -21,6 +21,11 @@ pub fn dinoedge(args: &[&str], cache: &Path) -> Output {
         .expect("dinoedge runs")
 }
 
+/// A path as a command-line argument.
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

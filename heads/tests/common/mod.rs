@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use dinoedge_heads::files::f32_from_le;
 use ndarray::{ArrayD, IxDyn};
 use safetensors::SafeTensors;
 
@@ -11,10 +12,7 @@ pub fn read_tensors(path: &Path) -> Vec<(String, ArrayD<f32>)> {
     let file = SafeTensors::deserialize(&bytes).unwrap();
     file.tensors()
         .into_iter()
-        .map(|(name, view)| {
-            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-            (name, ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap())
-        })
+        .map(|(name, view)| (name, ArrayD::from_shape_vec(IxDyn(view.shape()), f32_from_le(view.data())).unwrap()))
         .collect()
 }
 
