@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::error::{ModelError, Result};
-use crate::files::{sha256_file, write_atomically};
+use crate::files::write_atomically;
 use crate::onnx::dinov2;
 use crate::onnx::meta::{AttentionForm, BackboneMeta};
 use crate::size::InputSize;
@@ -45,7 +45,7 @@ pub fn import(weights: &Path, out: &Path, options: &ImportOptions) -> Result<Bac
         input: options.input,
         blocks,
         attention: options.attention,
-        weights_sha256: sha256_file(weights)?,
+        weights_sha256: w.sha256.clone(),
     };
     let bytes = dinov2::build(&w, &meta)?;
     write_atomically(out, &bytes)?;

@@ -128,8 +128,10 @@ pub fn run(cmd: HeadsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         HeadsCommand::Eval { data, backbone, head, json, common } => {
-            let model = DepthModel::load(&backbone, &head, common.threads)?;
-            let stored = file::load(&head, None)?;
+            // The head file is read once: the head (refused on another backbone), its info and baseline.
+            let backbone = Backbone::load(&backbone, common.threads)?;
+            let stored = file::load(&head, Some(backbone.meta()))?;
+            let model = DepthModel { backbone, head: stored.head };
             let info = stored.info;
             let median = info["train_median_m"].as_f64().context("the head file has no train_median_m")? as f32;
             let folder = RgbdFolder::open(&data, common.depth_scale)?;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::layout::{self, BLOCK_TENSORS};
 use super::spec::VitSpec;
 use crate::error::{ModelError, Result};
-use crate::files::f32_from_le;
+use crate::files::{f32_from_le, sha256_bytes};
 use crate::posembed::Resample;
 
 /// A linear layer as torch stores it: `weight` is [out, in].
@@ -68,6 +68,9 @@ pub struct DinoWeights {
     pub pos_embed: Array2<f32>,
     pub blocks: Vec<Block>,
     pub norm: LayerNorm,
+    /// sha256 of the weight file, hashed from the bytes read (what a backbone made from
+    /// these weights is identified by).
+    pub sha256: String,
 }
 
 /// The fields of a Hugging Face `config.json` that shapes cannot tell.
@@ -148,6 +151,7 @@ impl DinoWeights {
                 .expect("shape checked"),
             blocks,
             norm: norm(layout::NORM_WEIGHT, layout::NORM_BIAS)?,
+            sha256: sha256_bytes(bytes),
             spec,
         })
     }
