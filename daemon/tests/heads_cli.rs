@@ -1,6 +1,7 @@
 //! `dinoedge heads train | eval` end to end on a small simulated set and the full-size
 //! random backbone: a head file comes out and evaluates next to the median baseline; a
-//! head is refused on another backbone; bad data folders are named.
+//! head is refused on another backbone; bad data folders are named; a real RGB-D frame (the
+//! Middlebury "Motorcycle", converted by `tools/middlebury_motorcycle.py`) is read correctly.
 
 mod support;
 
@@ -99,4 +100,51 @@ fn bad_training_folders_are_named_and_no_head_is_written() {
     let run = dinoedge(&["heads", "train", "--data", path(&bad), "--backbone", path(&onnx), "--out", path(&head)], t);
     assert_fails(&run, 65, &["depth/000000.png", "no valid depth"]);
     assert!(!head.exists());
+}
+
+/// The committed half-resolution Middlebury "Motorcycle" (rgb/, depth/ in mm, meta/).
+fn middlebury() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../heads/tests/fixtures/middlebury-motorcycle")
+}
+
+#[test]
+fn eval_reads_a_real_rgbd_frame_in_millimetres() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let train = t.join("train");
+    run_ok(
+        &["sim", "dataset", "--n", "4", "--seed", "1", "--out", path(&train), "--width", "112", "--height", "84"],
+        t,
+    );
+    let onnx = backbone(t, "7");
+    let head = t.join("head.safetensors");
+    run_ok(
+        &["heads", "train", "--data", path(&train), "--backbone", path(&onnx), "--out", path(&head), "--epochs", "2"],
+        t,
+    );
+    let json = run_ok(
+        &["heads", "eval", "--data", path(&middlebury()), "--backbone", path(&onnx), "--head", path(&head), "--json"],
+        t,
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+
+    // The truth, straight from the files: every non-zero 16-bit sample is a depth in mm.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(middlebury().join("meta/motorcycle.json")).unwrap()).unwrap();
+    let depth = image::open(middlebury().join("depth/motorcycle.png")).unwrap().into_luma16();
+    let truth: Vec<f64> = depth.pixels().filter(|p| p[0] > 0).map(|p| p[0] as f64 / 1000.0).collect();
+    assert_eq!(truth.len() as u64, meta["valid_pixels"].as_u64().unwrap());
+    let (near, far) = truth.iter().fold((f64::MAX, 0f64), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+    assert!(near > 2.0 && far < 5.1, "the motorcycle scene spans about 2.1 to 5.0 m, not {near}..{far}");
+
+    assert_eq!(report["frames"], 1);
+    assert_eq!(report["head"]["pixels"].as_u64(), Some(truth.len() as u64));
+    // The median baseline predicts one constant everywhere, so its metrics follow from the file alone.
+    let c = report["median_m"].as_f64().unwrap();
+    let n = truth.len() as f64;
+    let abs_rel = truth.iter().map(|d| (c - d).abs() / d).sum::<f64>() / n;
+    let rmse = (truth.iter().map(|d| (c - d).powi(2)).sum::<f64>() / n).sqrt();
+    let baseline = &report["median_baseline"];
+    assert!((baseline["abs_rel"].as_f64().unwrap() - abs_rel).abs() < 1e-4 * abs_rel, "{baseline} vs {abs_rel}");
+    assert!((baseline["rmse"].as_f64().unwrap() - rmse).abs() < 1e-4 * rmse, "{baseline} vs {rmse}");
 }
