@@ -86,6 +86,20 @@ impl Pose {
         Self { rotation: yaw * DMat3::from_cols(right, down, forward), position }
     }
 
+    /// The (yaw, pitch, roll) in degrees that [`Pose::from_angles`] turns into this rotation.
+    /// Looking straight down or up (pitch ±90°), yaw and roll turn about the same axis; the
+    /// roll is then reported as 0.
+    pub fn angles(&self) -> (f64, f64, f64) {
+        let (right, down, forward) = (self.rotation.x_axis, self.rotation.y_axis, self.rotation.z_axis);
+        let pitch = (-forward.z).clamp(-1.0, 1.0).asin();
+        if pitch.cos() < 1e-9 {
+            return (right.y.atan2(right.x).to_degrees(), pitch.to_degrees(), 0.0);
+        }
+        let yaw = (-forward.x).atan2(forward.y);
+        let roll = (-right.z).atan2(-down.z);
+        (yaw.to_degrees(), pitch.to_degrees(), roll.to_degrees())
+    }
+
     pub fn forward(&self) -> DVec3 {
         self.rotation.z_axis
     }
@@ -140,6 +154,19 @@ mod tests {
             intrinsics: Intrinsics::from_hfov(640, 480, 90.0).with_distortion(-0.05, 0.01),
             pose: Pose::from_angles(DVec3::new(1.0, -2.0, 3.0), 30.0, 25.0, 5.0),
         }
+    }
+
+    #[test]
+    fn angles_read_back_the_angles_a_pose_was_made_from() {
+        for (yaw, pitch, roll) in [(30.0, 25.0, 5.0), (-170.0, -10.0, -30.0), (0.0, 0.0, 0.0), (95.0, 60.0, 179.0)] {
+            let pose = Pose::from_angles(DVec3::ZERO, yaw, pitch, roll);
+            let (y, p, r) = pose.angles();
+            assert!((y - yaw).abs() < 1e-9 && (p - pitch).abs() < 1e-9 && (r - roll).abs() < 1e-9, "{y} {p} {r}");
+        }
+        // Straight down: the heading is kept in the yaw, the roll reads 0.
+        let down = Pose::from_angles(DVec3::ZERO, 40.0, 90.0, 0.0);
+        let back = Pose::from_angles(DVec3::ZERO, down.angles().0, down.angles().1, down.angles().2);
+        assert!(back.rotation.abs_diff_eq(down.rotation, 1e-9));
     }
 
     #[test]

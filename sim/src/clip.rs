@@ -79,11 +79,17 @@ fn travelled(t: f64, speed: f64, decel: f64, total: f64) -> f64 {
 }
 
 /// The layout of every frame of a scenario at `fps`.
-pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
+/// The clips' dock: the example without its person and with the approach lane clear (the
+/// example's second pallet stands in it).
+fn clip_dock() -> DockLayout {
     let mut base = DockLayout::example();
     base.people.clear();
-    // Keep the approach lane clear: the example's second pallet stands in it.
     base.pallets.retain(|p| p.x.abs() > 3.0);
+    base
+}
+
+pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
+    let base = clip_dock();
     let wall_y = base.wall_y;
     let frames = |seconds: f64| (seconds * fps).round() as usize;
     match scenario {
@@ -227,5 +233,38 @@ pub fn write_clip(
     };
     let json = serde_json::to_string_pretty(&truth).expect("serialisable");
     std::fs::write(dir.join("truth.json"), json)?;
+    write_true_calibration(dir, &camera, wall_y)?;
     Ok(truth)
+}
+
+/// The calibration `dinoedge calibrate` would ideally find for the clip camera, from the
+/// simulator's truth: the exact camera, no depth correction, the dock face as plane
+/// `dock_face`, and the empty dock's depth as the background (`calibration.toml`,
+/// `background.png`).
+fn write_true_calibration(dir: &std::path::Path, camera: &Camera, wall_y: f64) -> std::io::Result<()> {
+    use dinoedge_calibration::file::{self, CalibrationFile, NamedPlane, PoseAngles};
+    let mut empty = clip_dock();
+    empty.forklift = None;
+    let scene = crate::dock::build(&empty);
+    let frame = crate::render(&scene, camera, &crate::RenderOptions { noise: 0.0, seed: 0 });
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let depth = ndarray::Array2::from_shape_vec((h, w), frame.depth).expect("one depth per pixel");
+    file::write_depth_mm(&dir.join("background.png"), &depth).map_err(std::io::Error::other)?;
+    let calibration = CalibrationFile {
+        version: file::FORMAT_VERSION,
+        camera: "dock1".to_string().try_into().expect("a valid name"),
+        fitted_for: None,
+        intrinsics: camera.intrinsics,
+        pose: PoseAngles::from(&camera.pose),
+        alignment: Default::default(),
+        planes: vec![NamedPlane {
+            name: "dock_face".to_string().try_into().expect("a valid name"),
+            point: [0.0, wall_y, 0.0],
+            normal: [0.0, -1.0, 0.0],
+        }],
+        background: Some("background.png".into()),
+        residuals: None,
+    };
+    let text = format!("# The simulator's true calibration of this clip's camera.\n{}", calibration.to_toml());
+    std::fs::write(dir.join("calibration.toml"), text)
 }

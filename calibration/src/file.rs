@@ -1,0 +1,270 @@
+//! The calibration file (`calibration.toml`, format version 1) that `dinoedge calibrate`
+//! writes and the daemon loads: one camera's model, the depth alignment, named planes, the
+//! empty scene's depth (a 16-bit PNG in millimetres beside it) and the fit residuals.
+//!
+//! ```toml
+//! version = 1
+//! camera = "dock1"
+//!
+//! [fitted_for]                 # the models the depth alignment was fitted for (optional)
+//! backbone_sha256 = "…"
+//! head_sha256 = "…"
+//!
+//! [intrinsics]                 # pixels; k1, k2 radial distortion (default 0)
+//! width = 640
+//! height = 480
+//! fx = 554.3
+//! fy = 554.3
+//! cx = 320.0
+//! cy = 240.0
+//!
+//! [pose]                       # camera centre in the floor frame (metres, floor z = 0);
+//! position = [-2.0, 1.0, 4.5]  # heading counter-clockwise from +y, tilt down, roll clockwise
+//! yaw_deg = -20.0
+//! pitch_deg = 35.0
+//! roll_deg = 0.0
+//!
+//! [alignment]                  # metric depth = a · predicted + b
+//! a = 1.0
+//! b = 0.0
+//!
+//! [[plane]]                    # floor-frame point and normal (normalised on load)
+//! name = "dock_face"
+//! point = [0.0, 12.0, 0.0]
+//! normal = [0.0, -1.0, 0.0]
+//!
+//! background = "dock1.background.png"   # optional; needed by plane_distance rules
+//!
+//! [residuals]                  # optional, reported by calibrate
+//! reprojection_px = 0.4
+//! depth_rmse_m = 0.05
+//! depth_max_m = 0.12
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use dinoedge_config::{ConfigError, Name};
+use glam::DVec3;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::camera::{Camera, Intrinsics, Pose};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The file as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationFile {
+    pub version: u32,
+    pub camera: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_for: Option<FittedFor>,
+    pub intrinsics: Intrinsics,
+    pub pose: PoseAngles,
+    #[serde(default)]
+    pub alignment: Alignment,
+    #[serde(default, rename = "plane")]
+    pub planes: Vec<NamedPlane>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residuals: Option<Residuals>,
+}
+
+/// The sha256 of the backbone and head files the depth alignment was fitted with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FittedFor {
+    pub backbone_sha256: String,
+    pub head_sha256: String,
+}
+
+/// The pose as an integrator reads it: where the camera is and its three angles (degrees),
+/// as in [`Pose::from_angles`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoseAngles {
+    pub position: [f64; 3],
+    pub yaw_deg: f64,
+    pub pitch_deg: f64,
+    pub roll_deg: f64,
+}
+
+impl PoseAngles {
+    pub fn pose(&self) -> Pose {
+        Pose::from_angles(DVec3::from_array(self.position), self.yaw_deg, self.pitch_deg, self.roll_deg)
+    }
+}
+
+impl From<&Pose> for PoseAngles {
+    fn from(pose: &Pose) -> Self {
+        let (yaw_deg, pitch_deg, roll_deg) = pose.angles();
+        PoseAngles { position: pose.position.to_array(), yaw_deg, pitch_deg, roll_deg }
+    }
+}
+
+/// Metric depth from the head's depth: `a · predicted + b`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alignment {
+    pub a: f64,
+    pub b: f64,
+}
+
+impl Default for Alignment {
+    fn default() -> Self {
+        Self { a: 1.0, b: 0.0 }
+    }
+}
+
+impl Alignment {
+    pub fn apply(&self, predicted: f32) -> f32 {
+        (self.a * predicted as f64 + self.b) as f32
+    }
+}
+
+/// A plane in the floor frame, by a point on it and its normal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPlane {
+    pub name: Name,
+    pub point: [f64; 3],
+    pub normal: [f64; 3],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Residuals {
+    pub reprojection_px: Option<f64>,
+    pub depth_rmse_m: Option<f64>,
+    pub depth_max_m: Option<f64>,
+}
+
+/// A plane ready for distances: unit normal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plane {
+    pub point: DVec3,
+    pub normal: DVec3,
+}
+
+impl Plane {
+    /// Unsigned distance of a floor-frame point to the plane.
+    pub fn distance(&self, p: DVec3) -> f64 {
+        (p - self.point).dot(self.normal).abs()
+    }
+}
+
+/// A loaded calibration: the camera, alignment, planes and background depth (metres,
+/// 0 = unknown), checked against each other.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    pub file: PathBuf,
+    pub camera_name: Name,
+    pub camera: Camera,
+    pub alignment: Alignment,
+    pub planes: Vec<(Name, Plane)>,
+    pub background: Option<Array2<f32>>,
+    pub fitted_for: Option<FittedFor>,
+}
+
+impl Calibration {
+    /// Reads and checks `path`; a background file is read relative to it.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::unlocated(path, e.to_string()))?;
+        let file: CalibrationFile = dinoedge_config::from_toml(&text, path)?;
+        let fail = |key, message: String| dinoedge_config::error_at_key(&text, path, key, message);
+        if file.version != FORMAT_VERSION {
+            return Err(fail(
+                "version",
+                format!("version {}: this dinoedge reads version {FORMAT_VERSION}", file.version),
+            ));
+        }
+        let i = &file.intrinsics;
+        if i.width == 0 || i.height == 0 || [i.fx, i.fy].iter().any(|f| !(f.is_finite() && *f > 0.0)) {
+            return Err(fail("intrinsics", "intrinsics: width, height, fx and fy must be above 0".into()));
+        }
+        if !(file.alignment.a.is_finite() && file.alignment.a > 0.0 && file.alignment.b.is_finite()) {
+            return Err(fail("alignment", format!("alignment a = {}: expected a scale above 0", file.alignment.a)));
+        }
+        let mut planes = Vec::new();
+        for plane in &file.planes {
+            let normal = DVec3::from_array(plane.normal);
+            if !(normal.length() > 1e-9 && normal.is_finite()) {
+                return Err(fail("plane", format!("plane `{}`: the normal must be a non-zero vector", plane.name)));
+            }
+            if planes.iter().any(|(name, _)| name == &plane.name) {
+                return Err(fail("plane", format!("a second plane named `{}`", plane.name)));
+            }
+            planes.push((
+                plane.name.clone(),
+                Plane { point: DVec3::from_array(plane.point), normal: normal.normalize() },
+            ));
+        }
+        let background = match &file.background {
+            None => None,
+            Some(name) => {
+                let bg_path = path.parent().unwrap_or(Path::new(".")).join(name);
+                let depth = read_depth_mm(&bg_path).map_err(|e| fail("background", e))?;
+                if depth.dim() != (i.height as usize, i.width as usize) {
+                    return Err(fail(
+                        "background",
+                        format!(
+                            "{} is {}x{}, the camera {}x{}",
+                            bg_path.display(),
+                            depth.ncols(),
+                            depth.nrows(),
+                            i.width,
+                            i.height
+                        ),
+                    ));
+                }
+                Some(depth)
+            }
+        };
+        Ok(Calibration {
+            file: path.to_path_buf(),
+            camera_name: file.camera,
+            camera: Camera { intrinsics: file.intrinsics, pose: file.pose.pose() },
+            alignment: file.alignment,
+            planes,
+            background,
+            fitted_for: file.fitted_for,
+        })
+    }
+
+    pub fn plane(&self, name: &Name) -> Option<&Plane> {
+        self.planes.iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+}
+
+/// A 16-bit PNG of depth in millimetres (0 = unknown), in metres.
+pub fn read_depth_mm(path: &Path) -> Result<Array2<f32>, String> {
+    let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let image::DynamicImage::ImageLuma16(img) = img else {
+        return Err(format!("{}: expected a 16-bit grey PNG of millimetres", path.display()));
+    };
+    let (w, h) = img.dimensions();
+    Ok(Array2::from_shape_fn((h as usize, w as usize), |(y, x)| img.get_pixel(x as u32, y as u32)[0] as f32 / 1000.0))
+}
+
+/// Writes depth in metres as a 16-bit PNG of millimetres (0 where unknown or out of range),
+/// through a temporary file, so `path` is either the old file or the whole new one.
+pub fn write_depth_mm(path: &Path, depth: &Array2<f32>) -> image::ImageResult<()> {
+    let (h, w) = depth.dim();
+    let img = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(w as u32, h as u32, |x, y| {
+        let d = depth[(y as usize, x as usize)];
+        let mm = if d.is_finite() && d > 0.0 { (d * 1000.0).round().min(65535.0) } else { 0.0 };
+        image::Luma([mm as u16])
+    });
+    let tmp = path.with_extension("png.partial");
+    img.save_with_format(&tmp, image::ImageFormat::Png)?;
+    std::fs::rename(&tmp, path).map_err(image::ImageError::IoError)
+}
+
+impl CalibrationFile {
+    /// The file's text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a calibration serialises")
+    }
+}

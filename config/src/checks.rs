@@ -1,0 +1,160 @@
+//! Checks across the file, after deserialising: references between sections (a rule's camera),
+//! unique names, files that must exist, options that go together, and numbers that must be
+//! positive. Each failure names the path of the value, which `locate` turns into a line.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::locate::Seg::{self, Index, Key};
+use crate::schema::{Config, Measure, Model, Source};
+
+pub struct Invalid {
+    pub at: Vec<Seg>,
+    pub message: String,
+}
+
+fn invalid(at: Vec<Seg>, message: impl Into<String>) -> Result<(), Invalid> {
+    Err(Invalid { at, message: message.into() })
+}
+
+fn must_exist(at: Vec<Seg>, what: &str, path: &Path) -> Result<(), Invalid> {
+    if path.is_file() { Ok(()) } else { invalid(at, format!("{what} {} does not exist", path.display())) }
+}
+
+pub fn check(config: &Config) -> Result<(), Invalid> {
+    if let Model::Dinov2 { backbone, head } = &config.model {
+        must_exist(vec![Key("model"), Key("backbone")], "the backbone", backbone)?;
+        must_exist(vec![Key("model"), Key("head")], "the depth head", head)?;
+    }
+    if config.pipeline.threads == 0 {
+        invalid(vec![Key("pipeline"), Key("threads")], "threads = 0: expected at least 1")?;
+    }
+    for (key, d) in
+        [("stats_interval", config.pipeline.stats_interval), ("ready_timeout", config.pipeline.ready_timeout)]
+    {
+        if d.is_zero() {
+            invalid(vec![Key("pipeline"), Key(key)], format!("{key} = 0: expected seconds above 0"))?;
+        }
+    }
+    check_mqtt(config)?;
+    if config.outbox.max_events == 0 {
+        invalid(vec![Key("outbox"), Key("max_events")], "max_events = 0: expected at least 1")?;
+    }
+    check_cameras(config)?;
+    check_rules(config)
+}
+
+fn check_mqtt(config: &Config) -> Result<(), Invalid> {
+    let m = &config.mqtt;
+    let at = |key| vec![Key("mqtt"), Key(key)];
+    if m.password_file.is_some() && m.password_env.is_some() {
+        invalid(at("password_env"), "give password_file or password_env, not both")?;
+    }
+    if (m.password_file.is_some() || m.password_env.is_some()) && m.username.is_none() {
+        invalid(at("username"), "a password needs a username")?;
+    }
+    if let Some(file) = &m.password_file {
+        must_exist(at("password_file"), "the password file", file)?;
+    }
+    if m.client_cert.is_some() != m.client_key.is_some() {
+        invalid(
+            at(if m.client_cert.is_some() { "client_cert" } else { "client_key" }),
+            "give both client_cert and client_key",
+        )?;
+    }
+    for (key, file) in [("ca_file", &m.ca_file), ("client_cert", &m.client_cert), ("client_key", &m.client_key)] {
+        if let Some(file) = file {
+            if !m.url.tls {
+                invalid(at(key), format!("{key} needs an mqtts:// url, not {}", m.url))?;
+            }
+            must_exist(at(key), key, file)?;
+        }
+    }
+    if m.update_interval.is_zero() {
+        invalid(at("update_interval"), "update_interval = 0: expected seconds above 0")?;
+    }
+    if m.keep_alive.as_secs_f64() < 1.0 {
+        invalid(at("keep_alive"), "keep_alive: expected at least 1 second")?;
+    }
+    if let Some(prefix) = &m.prefix
+        && (prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains(['+', '#']))
+    {
+        invalid(
+            at("prefix"),
+            format!("prefix `{prefix}`: expected topic levels without `+`, `#` or a leading or trailing `/`"),
+        )?;
+    }
+    Ok(())
+}
+
+fn check_cameras(config: &Config) -> Result<(), Invalid> {
+    if config.cameras.is_empty() {
+        invalid(vec![], "no [[camera]]: expected at least one camera")?;
+    }
+    let mut names = HashSet::new();
+    for (i, camera) in config.cameras.iter().enumerate() {
+        let at = |key| vec![Key("camera"), Index(i), Key(key)];
+        if !names.insert(&camera.name) {
+            invalid(at("name"), format!("a second camera named `{}`", camera.name))?;
+        }
+        if let Some(file) = &camera.calibration {
+            must_exist(at("calibration"), "the calibration file", file)?;
+        }
+        if camera.stall_timeout.is_zero() {
+            invalid(at("stall_timeout"), "stall_timeout = 0: expected seconds above 0")?;
+        }
+        let source = |key| vec![Key("camera"), Index(i), Key("source"), Key(key)];
+        match &camera.source {
+            Source::V4l2 { width, height, fps, .. } if *width == 0 || *height == 0 || *fps == 0 => {
+                invalid(source("width"), "width, height and fps must be above 0")?;
+            }
+            Source::Ffmpeg { width, height, .. } if *width == 0 || *height == 0 => {
+                invalid(source("width"), "width and height must be above 0")?;
+            }
+            Source::Images { fps, .. } if !(fps.is_finite() && *fps > 0.0) => {
+                invalid(source("fps"), format!("fps = {fps}: expected frames per second above 0"))?;
+            }
+            Source::Images { path, .. } if !Path::new(path).is_dir() && !has_glob(path) => {
+                invalid(source("path"), format!("{path} is neither a folder nor a glob pattern"))?;
+            }
+            _ => {}
+        }
+        if matches!(config.model, Model::SimTruth) && !matches!(camera.source, Source::Images { .. }) {
+            invalid(source("kind"), "the sim-truth model reads depth beside image files: only `images` sources")?;
+        }
+    }
+    Ok(())
+}
+
+fn has_glob(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
+fn check_rules(config: &Config) -> Result<(), Invalid> {
+    let mut names = HashSet::new();
+    for (i, rule) in config.rules.iter().enumerate() {
+        let at = |key| vec![Key("rule"), Index(i), Key(key)];
+        let Some(camera) = config.camera(&rule.camera) else {
+            let known: Vec<_> = config.cameras.iter().map(|c| c.name.as_str()).collect();
+            return invalid(
+                at("camera"),
+                format!("rule `{}`: no camera named `{}` (cameras: {})", rule.name, rule.camera, known.join(", ")),
+            );
+        };
+        if !names.insert((&rule.camera, &rule.name)) {
+            invalid(at("name"), format!("a second rule named `{}` on camera `{}`", rule.name, rule.camera))?;
+        }
+        if let Measure::PlaneDistance { .. } = rule.measure
+            && camera.calibration.is_none()
+        {
+            invalid(
+                at("kind"),
+                format!(
+                    "rule `{}`: plane_distance needs camera `{}` to have a `calibration` file",
+                    rule.name, camera.name
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! The TOML schema as serde types, with the defaults the README and
+//! `config/examples/dock.toml` document. Values whose correctness can be told from the value
+//! alone (a name, a URL, a zone, a rule's thresholds) are checked while deserialising, so their
+//! errors carry the span of the offending value; checks across the file live in `checks.rs`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::values::{BrokerUrl, Name, Zone};
+
+/// One daemon: its identity, model, broker, outbox, cameras and rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The box's name in MQTT topics and Home Assistant (letters, digits, `-`, `_`).
+    pub device_id: Name,
+    /// Where the outbox and caches live; default `$STATE_DIRECTORY` (systemd), else
+    /// `/var/lib/dinoedge`.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    pub model: Model,
+    #[serde(default)]
+    pub pipeline: Pipeline,
+    #[serde(default)]
+    pub mqtt: Mqtt,
+    #[serde(default)]
+    pub outbox: Outbox,
+    #[serde(rename = "camera")]
+    pub cameras: Vec<Camera>,
+    #[serde(rename = "rule", default)]
+    pub rules: Vec<Rule>,
+}
+
+/// What turns a frame into metric depth.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "ModelToml")]
+pub enum Model {
+    /// DINOv2 backbone (ONNX from `dinoedge model import|init`) and a trained depth head.
+    Dinov2 { backbone: PathBuf, head: PathBuf },
+    /// Test and demo only: each frame of an `images` source is paired with the simulator's
+    /// exact depth (`depth/NAME.png`, millimetres, beside the frame's `rgb/` folder).
+    SimTruth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    Dinov2,
+    SimTruth,
+}
+
+/// `[model]` as written: the fields of every kind, checked against the kind in `TryFrom`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelToml {
+    kind: ModelKind,
+    backbone: Option<PathBuf>,
+    head: Option<PathBuf>,
+}
+
+impl TryFrom<ModelToml> for Model {
+    type Error = String;
+
+    fn try_from(m: ModelToml) -> Result<Self, String> {
+        match m.kind {
+            ModelKind::Dinov2 => {
+                let backbone = m.backbone.ok_or("the dinov2 model needs `backbone`, an ONNX file")?;
+                let head = m.head.ok_or("the dinov2 model needs `head`, a depth head file")?;
+                Ok(Model::Dinov2 { backbone, head })
+            }
+            ModelKind::SimTruth => {
+                only(&[("backbone", m.backbone.is_some()), ("head", m.head.is_some())], "the sim-truth model", &[])?;
+                Ok(Model::SimTruth)
+            }
+        }
+    }
+}
+
+/// Refuses options given (`set`) that are not among `allowed` for `what`.
+fn only(set: &[(&str, bool)], what: &str, allowed: &[&str]) -> Result<(), String> {
+    match set.iter().find(|(name, given)| *given && !allowed.contains(name)) {
+        Some((name, _)) if allowed.is_empty() => Err(format!("`{name}` is not an option of {what}")),
+        Some((name, _)) => Err(format!("`{name}` is not an option of {what} (options: {})", allowed.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// The inference side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pipeline {
+    /// Threads of the matrix products (tract's pool), shared by all cameras.
+    pub threads: usize,
+    /// Period of the `stats` message and log line.
+    #[serde(with = "seconds")]
+    pub stats_interval: Duration,
+    /// READY=1 is sent when every camera has produced a processed frame, or after this long.
+    #[serde(with = "seconds")]
+    pub ready_timeout: Duration,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self { threads: 2, stats_interval: Duration::from_secs(60), ready_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// The broker and what is published on it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mqtt {
+    /// `mqtt://host[:1883]` or `mqtts://host[:8883]`.
+    pub url: BrokerUrl,
+    /// Default `dinoedge-<device_id>`.
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    /// A file holding the password (trailing newline ignored); never logged.
+    pub password_file: Option<PathBuf>,
+    /// An environment variable holding the password; never logged.
+    pub password_env: Option<String>,
+    /// PEM CA bundle for `mqtts://`; default the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate and key, for brokers that require them.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    #[serde(with = "seconds")]
+    pub keep_alive: Duration,
+    /// Topic prefix; default `dinoedge/<device_id>`.
+    pub prefix: Option<String>,
+    /// While an alarm lasts, an `update` event at most this often.
+    #[serde(with = "seconds")]
+    pub update_interval: Duration,
+    /// Home Assistant MQTT discovery (a binary_sensor and a distance sensor per rule).
+    pub home_assistant: bool,
+    pub discovery_prefix: String,
+    /// A JPEG with the zone and distance drawn, on `<camera>/snapshot` at each alarm start.
+    pub snapshots: bool,
+}
+
+impl Default for Mqtt {
+    fn default() -> Self {
+        Self {
+            url: BrokerUrl::default(),
+            client_id: None,
+            username: None,
+            password_file: None,
+            password_env: None,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            keep_alive: Duration::from_secs(30),
+            prefix: None,
+            update_interval: Duration::from_secs(5),
+            home_assistant: false,
+            discovery_prefix: "homeassistant".into(),
+            snapshots: false,
+        }
+    }
+}
+
+/// The on-disk queue of events not yet acknowledged by the broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbox {
+    /// Pending events kept at most; when full the oldest `update` goes first, never a
+    /// `start` or an `end`.
+    pub max_events: usize,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Self { max_events: 10_000 }
+    }
+}
+
+/// One camera.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Camera {
+    pub name: Name,
+    pub source: Source,
+    /// The file `dinoedge calibrate` writes (camera model, depth alignment, planes,
+    /// background). Needed by `plane_distance` rules.
+    #[serde(default)]
+    pub calibration: Option<PathBuf>,
+    /// No frame for this long: the source is restarted (with backoff) and reported down.
+    #[serde(default = "default_stall", with = "seconds")]
+    pub stall_timeout: Duration,
+}
+
+fn default_stall() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// Where a camera's frames come from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "SourceToml")]
+pub enum Source {
+    /// A USB or CSI camera through V4L2.
+    V4l2 {
+        /// An index (`0`) or a device path (`/dev/video0`).
+        device: String,
+        width: u32,
+        height: u32,
+        fps: u32,
+        format: PixelFormat,
+    },
+    /// Anything `ffmpeg` reads: RTSP/HTTP streams, video files.
+    Ffmpeg {
+        url: String,
+        /// Frames are scaled to this size by ffmpeg.
+        width: u32,
+        height: u32,
+        /// Read a file at its native frame rate (`-re`), as a camera would deliver it.
+        realtime: bool,
+        /// Extra input options, e.g. `["-rtsp_transport", "tcp"]`.
+        input_args: Vec<String>,
+    },
+    /// PNG/JPEG files: a folder (sorted by name) or a glob, played at `fps`.
+    Images { path: String, fps: f64, looping: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    V4l2,
+    Ffmpeg,
+    Images,
+}
+
+/// `[camera.source]` as written: the fields of every kind, checked against the kind in
+/// `TryFrom` (so a wrong value keeps its own line in errors).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceToml {
+    kind: SourceKind,
+    device: Option<String>,
+    url: Option<String>,
+    path: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    fps: Option<f64>,
+    format: Option<PixelFormat>,
+    realtime: Option<bool>,
+    input_args: Option<Vec<String>>,
+    #[serde(rename = "loop")]
+    looping: Option<bool>,
+}
+
+impl TryFrom<SourceToml> for Source {
+    type Error = String;
+
+    fn try_from(s: SourceToml) -> Result<Self, String> {
+        let set = [
+            ("device", s.device.is_some()),
+            ("url", s.url.is_some()),
+            ("path", s.path.is_some()),
+            ("width", s.width.is_some()),
+            ("height", s.height.is_some()),
+            ("fps", s.fps.is_some()),
+            ("format", s.format.is_some()),
+            ("realtime", s.realtime.is_some()),
+            ("input_args", s.input_args.is_some()),
+            ("loop", s.looping.is_some()),
+        ];
+        let need = |what: &str, field: &str| format!("{what} sources need `{field}`");
+        match s.kind {
+            SourceKind::V4l2 => {
+                only(&set, "v4l2 sources", &["device", "width", "height", "fps", "format"])?;
+                let fps = s.fps.ok_or_else(|| need("v4l2", "fps"))?;
+                if fps.fract() != 0.0 || !(1.0..=1000.0).contains(&fps) {
+                    return Err(format!("fps = {fps}: a v4l2 camera takes a whole number of frames per second"));
+                }
+                Ok(Source::V4l2 {
+                    device: s.device.ok_or_else(|| need("v4l2", "device"))?,
+                    width: s.width.ok_or_else(|| need("v4l2", "width"))?,
+                    height: s.height.ok_or_else(|| need("v4l2", "height"))?,
+                    fps: fps as u32,
+                    format: s.format.unwrap_or_default(),
+                })
+            }
+            SourceKind::Ffmpeg => {
+                only(&set, "ffmpeg sources", &["url", "width", "height", "realtime", "input_args"])?;
+                Ok(Source::Ffmpeg {
+                    url: s.url.ok_or_else(|| need("ffmpeg", "url"))?,
+                    width: s.width.ok_or_else(|| need("ffmpeg", "width"))?,
+                    height: s.height.ok_or_else(|| need("ffmpeg", "height"))?,
+                    realtime: s.realtime.unwrap_or(true),
+                    input_args: s.input_args.unwrap_or_default(),
+                })
+            }
+            SourceKind::Images => {
+                only(&set, "images sources", &["path", "fps", "loop"])?;
+                Ok(Source::Images {
+                    path: s.path.ok_or_else(|| need("images", "path"))?,
+                    fps: s.fps.ok_or_else(|| need("images", "fps"))?,
+                    looping: s.looping.unwrap_or(false),
+                })
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    #[default]
+    Mjpeg,
+    Yuyv,
+}
+
+/// A distance rule on one camera's zone, as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleToml {
+    pub name: Name,
+    pub camera: Name,
+    pub kind: RuleKind,
+    pub zone: Zone,
+    /// The low percentile of the zone's distances taken as "the" distance (robust to a
+    /// few wrong pixels); default 5.
+    #[serde(default)]
+    pub percentile: Option<f64>,
+    /// `plane_distance`: the calibrated plane's name.
+    #[serde(default)]
+    pub plane: Option<Name>,
+    /// `plane_distance`: how much closer than the empty scene a pixel must be to count as
+    /// something standing in the zone; default 0.3 m.
+    #[serde(default)]
+    pub margin_m: Option<f64>,
+    pub alarm_below: f64,
+    pub clear_above: f64,
+    #[serde(default = "default_for_frames")]
+    pub for_frames: u32,
+    #[serde(default, rename = "cooldown")]
+    pub cooldown_s: f64,
+    #[serde(default)]
+    pub severity: Severity,
+}
+
+fn default_for_frames() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    MinDistance,
+    PlaneDistance,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    #[default]
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A validated rule: what it measures, and when it raises and clears.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RuleToml")]
+pub struct Rule {
+    pub name: Name,
+    pub camera: Name,
+    pub zone: Zone,
+    pub measure: Measure,
+    pub hysteresis: Hysteresis,
+    /// Consecutive frames past a threshold before raising, and before clearing (≥ 1).
+    pub for_frames: u32,
+    /// After an alarm ends, no new one starts for this long.
+    pub cooldown: Duration,
+    pub severity: Severity,
+}
+
+/// What a rule measures in its zone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measure {
+    /// The `percentile`-th percentile of metric depth (z distance from the camera).
+    MinDistance { percentile: f64 },
+    /// The `percentile`-th percentile of the distances to `plane` of the zone's pixels that
+    /// are nearer than the background by more than `margin_m`.
+    PlaneDistance { plane: Name, margin_m: f64, percentile: f64 },
+}
+
+/// Raise below `alarm_below`, clear above `clear_above` (metres; `alarm_below < clear_above`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hysteresis {
+    pub alarm_below: f64,
+    pub clear_above: f64,
+}
+
+impl TryFrom<RuleToml> for Rule {
+    type Error = String;
+
+    fn try_from(r: RuleToml) -> Result<Self, String> {
+        let named = |msg: String| format!("rule `{}`: {msg}", r.name);
+        let percentile = r.percentile.unwrap_or(5.0);
+        if !(0.0..=100.0).contains(&percentile) {
+            return Err(named(format!("percentile = {percentile}: expected 0 to 100")));
+        }
+        let measure = match r.kind {
+            RuleKind::MinDistance => {
+                if let Some(field) = [("plane", r.plane.is_some()), ("margin_m", r.margin_m.is_some())]
+                    .into_iter()
+                    .find_map(|(f, set)| set.then_some(f))
+                {
+                    return Err(named(format!("`{field}` belongs to plane_distance rules, not min_distance")));
+                }
+                Measure::MinDistance { percentile }
+            }
+            RuleKind::PlaneDistance => {
+                let plane = r
+                    .plane
+                    .clone()
+                    .ok_or_else(|| named("plane_distance needs `plane`, a calibrated plane's name".into()))?;
+                let margin_m = r.margin_m.unwrap_or(0.3);
+                if !(margin_m.is_finite() && margin_m >= 0.0) {
+                    return Err(named(format!("margin_m = {margin_m}: expected metres ≥ 0")));
+                }
+                Measure::PlaneDistance { plane, margin_m, percentile }
+            }
+        };
+        if !(r.alarm_below.is_finite() && r.alarm_below > 0.0) {
+            return Err(named(format!("alarm_below = {}: expected metres above 0", r.alarm_below)));
+        }
+        if !(r.clear_above.is_finite() && r.clear_above > r.alarm_below) {
+            return Err(named(format!(
+                "clear_above = {} must be above alarm_below = {} (the gap is the hysteresis)",
+                r.clear_above, r.alarm_below
+            )));
+        }
+        if r.for_frames == 0 {
+            return Err(named("for_frames = 0: expected at least 1".into()));
+        }
+        if !(r.cooldown_s.is_finite() && r.cooldown_s >= 0.0) {
+            return Err(named(format!("cooldown = {}: expected seconds ≥ 0", r.cooldown_s)));
+        }
+        Ok(Rule {
+            name: r.name,
+            camera: r.camera,
+            zone: r.zone,
+            measure,
+            hysteresis: Hysteresis { alarm_below: r.alarm_below, clear_above: r.clear_above },
+            for_frames: r.for_frames,
+            cooldown: Duration::from_secs_f64(r.cooldown_s),
+            severity: r.severity,
+        })
+    }
+}
+
+/// Durations are written as seconds (integer or float), must be finite and ≥ 0.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(s).map_err(|_| D::Error::custom(format!("{s}: expected seconds ≥ 0")))
+    }
+}

@@ -1,0 +1,217 @@
+//! The configuration file as a user meets it: the documented example loads with the documented
+//! defaults, and each kind of mistake gives one message naming the line and column.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dinoedge_config::{ConfigError, Measure, Model, Severity, Source};
+
+/// A folder with the files a config may name, and a config file written into it.
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["backbone.onnx", "head.safetensors", "dock1.calibration.toml", "password"] {
+            std::fs::write(dir.path().join(file), "x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("frames")).unwrap();
+        Site { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn load(&self, text: &str) -> Result<dinoedge_config::Config, ConfigError> {
+        let file = self.path("dinoedge.toml");
+        std::fs::write(&file, text).unwrap();
+        dinoedge_config::load(&file)
+    }
+}
+
+/// A small valid file; each bad case below changes one thing in it.
+const BASE: &str = r#"device_id = "dock-east"
+
+[model]
+kind = "dinov2"
+backbone = "backbone.onnx"
+head = "head.safetensors"
+
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+
+[[camera]]
+name = "dock1"
+calibration = "dock1.calibration.toml"
+
+[camera.source]
+kind = "images"
+path = "frames"
+fps = 10
+
+[[rule]]
+name = "near"
+camera = "dock1"
+kind = "min_distance"
+zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]
+alarm_below = 1.5
+clear_above = 1.8
+"#;
+
+#[test]
+fn the_documented_example_loads_with_its_documented_defaults() {
+    let site = Site::new();
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dock.toml")).unwrap();
+    let text = example
+        .replace("/var/lib/dinoedge/models/dinov2-small-224.onnx", "backbone.onnx")
+        .replace("/var/lib/dinoedge/heads/dock-east.safetensors", "head.safetensors")
+        .replace("/etc/dinoedge/dock1.calibration.toml", "dock1.calibration.toml");
+    let config = site.load(&text).unwrap();
+
+    assert_eq!(config.device_id.as_str(), "dock-east");
+    assert!(matches!(&config.model, Model::Dinov2 { backbone, .. } if *backbone == site.path("backbone.onnx")));
+    assert_eq!(config.pipeline.threads, 2);
+    assert_eq!(config.pipeline.stats_interval, Duration::from_secs(60));
+    assert_eq!(config.topic_prefix(), "dinoedge/dock-east");
+    assert_eq!(config.client_id(), "dinoedge-dock-east");
+    assert_eq!(config.mqtt.keep_alive, Duration::from_secs(30));
+    assert_eq!(config.mqtt.update_interval, Duration::from_secs(5));
+    assert!(!config.mqtt.home_assistant && !config.mqtt.snapshots);
+    assert_eq!(config.outbox.max_events, 10_000);
+
+    let camera = &config.cameras[0];
+    assert_eq!(camera.stall_timeout, Duration::from_secs(10));
+    assert!(matches!(camera.source, Source::V4l2 { width: 1280, height: 720, fps: 10, .. }));
+
+    let forks = &config.rules[0];
+    assert_eq!(
+        forks.measure,
+        Measure::PlaneDistance { plane: "dock_face".to_string().try_into().unwrap(), margin_m: 0.3, percentile: 5.0 }
+    );
+    assert_eq!((forks.hysteresis.alarm_below, forks.hysteresis.clear_above), (1.5, 1.8));
+    assert_eq!((forks.for_frames, forks.cooldown, forks.severity), (3, Duration::from_secs(10), Severity::Critical));
+    let walkway = &config.rules[1];
+    assert_eq!(walkway.measure, Measure::MinDistance { percentile: 5.0 });
+    assert_eq!((walkway.cooldown, walkway.severity), (Duration::ZERO, Severity::Warning));
+}
+
+#[test]
+fn relative_paths_are_taken_from_the_config_files_folder() {
+    let site = Site::new();
+    let config = site.load(BASE).unwrap();
+    assert_eq!(config.cameras[0].calibration.as_deref(), Some(site.path("dock1.calibration.toml").as_path()));
+    assert!(matches!(&config.cameras[0].source, Source::Images { path, .. } if Path::new(path) == site.path("frames")));
+}
+
+/// (what is wrong, the change to BASE, the line the error must point at, words it must contain)
+const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
+    ("syntax", "fps = 10", "fps = = 10", 18, &["extra `=`"]),
+    ("unknown key", "fps = 10", "fps = 10\nfsp = 12", 19, &["unknown field `fsp`"]),
+    ("unknown section key", "[mqtt]", "[mqtt]\nhost = \"x\"", 9, &["unknown field `host`"]),
+    ("wrong type", "fps = 10", "fps = \"ten\"", 18, &["expected f64"]),
+    ("unknown source kind", "kind = \"images\"", "kind = \"usb\"", 16, &["unknown variant `usb`"]),
+    (
+        "unknown rule kind",
+        "kind = \"min_distance\"",
+        "kind = \"max_distance\"",
+        23,
+        &["unknown variant `max_distance`"],
+    ),
+    ("bad device id", "device_id = \"dock-east\"", "device_id = \"dock/east\"", 1, &["dock/east", "letters, digits"]),
+    ("bad url", "mqtt://127.0.0.1:1883", "http://127.0.0.1", 9, &["unknown scheme `http`"]),
+    (
+        "zone of two points",
+        "zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]",
+        "zone = [[0.1, 0.1], [0.9, 0.1]]",
+        24,
+        &["at least 3 points"],
+    ),
+    ("self-intersecting zone", "[0.9, 0.9], [0.1, 0.9]]", "[0.1, 0.9], [0.9, 0.9]]", 24, &["crosses itself"]),
+    ("zone outside the image", "[0.9, 0.9], [0.1, 0.9]]", "[1.9, 0.9], [0.1, 0.9]]", 24, &["outside the image"]),
+    (
+        "thresholds in the wrong order",
+        "clear_above = 1.8",
+        "clear_above = 1.2",
+        20,
+        &["clear_above = 1.2 must be above alarm_below = 1.5"],
+    ),
+    ("negative threshold", "alarm_below = 1.5", "alarm_below = -1", 20, &["alarm_below = -1"]),
+    ("percentile out of range", "alarm_below = 1.5", "percentile = 120\nalarm_below = 1.5", 20, &["percentile = 120"]),
+    (
+        "plane on a min_distance rule",
+        "alarm_below = 1.5",
+        "plane = \"dock_face\"\nalarm_below = 1.5",
+        20,
+        &["`plane` belongs to plane_distance"],
+    ),
+    ("plane_distance without a plane", "kind = \"min_distance\"", "kind = \"plane_distance\"", 20, &["needs `plane`"]),
+    (
+        "missing model file",
+        "head = \"head.safetensors\"",
+        "head = \"gone.safetensors\"",
+        6,
+        &["gone.safetensors does not exist"],
+    ),
+    (
+        "missing calibration file",
+        "calibration = \"dock1.calibration.toml\"",
+        "calibration = \"nope.toml\"",
+        13,
+        &["nope.toml does not exist"],
+    ),
+    (
+        "rule on an unknown camera",
+        "camera = \"dock1\"",
+        "camera = \"dock2\"",
+        22,
+        &["no camera named `dock2`", "cameras: dock1"],
+    ),
+    (
+        "duplicate camera",
+        "[[rule]]",
+        "[[camera]]\nname = \"dock1\"\n[camera.source]\nkind = \"images\"\npath = \"frames\"\nfps = 1\n\n[[rule]]",
+        21,
+        &["a second camera named `dock1`"],
+    ),
+    ("zero fps", "fps = 10", "fps = 0", 18, &["fps = 0"]),
+    ("images path that is not there", "path = \"frames\"", "path = \"nowhere\"", 17, &["neither a folder nor a glob"]),
+    ("password without username", "[mqtt]", "[mqtt]\npassword_file = \"password\"", 8, &["needs a username"]),
+    ("TLS file on a plain url", "[mqtt]", "[mqtt]\nca_file = \"password\"", 9, &["needs an mqtts:// url"]),
+    ("zero for_frames", "alarm_below = 1.5", "for_frames = 0\nalarm_below = 1.5", 20, &["for_frames = 0"]),
+    ("misspelt section", "[camera.source]", "[camera.sauce]", 15, &["unknown field `sauce`"]),
+];
+
+#[test]
+fn each_mistake_is_one_message_at_its_line() {
+    let site = Site::new();
+    for (what, from, to, line, words) in MISTAKES {
+        assert!(BASE.contains(from), "{what}: the base has no `{from}`");
+        let err = site.load(&BASE.replacen(from, to, 1)).expect_err(what);
+        let shown = err.to_string();
+        assert_eq!(err.file, site.path("dinoedge.toml"), "{what}");
+        assert_eq!(err.at.map(|(l, _)| l), Some(*line), "{what}: {shown}");
+        assert!(shown.starts_with(&format!("{}:{line}:", site.path("dinoedge.toml").display())), "{what}: {shown}");
+        for word in *words {
+            assert!(shown.contains(word), "{what}: `{word}` is not in: {shown}");
+        }
+    }
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_named() {
+    let err = dinoedge_config::load(Path::new("/nonexistent/dinoedge.toml")).unwrap_err();
+    assert_eq!(err.at, None);
+    assert!(err.to_string().starts_with("/nonexistent/dinoedge.toml: "), "{err}");
+}
+
+#[test]
+fn a_file_without_cameras_says_so() {
+    let site = Site::new();
+    let err = site.load(&BASE[..BASE.find("[[camera]]").unwrap()]).unwrap_err();
+    assert!(err.to_string().contains("missing field `camera`"), "{err}");
+    let err = site.load(&format!("camera = []\n{}", &BASE[..BASE.find("[[camera]]").unwrap()])).unwrap_err();
+    assert!(err.to_string().contains("expected at least one camera"), "{err}");
+}
