@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every dinoedge test: formatting, lints, unit, parity and end-to-end tests.
 # Installs what the tests need where it is missing (ONNX Runtime for the tract-vs-ORT
-# parity test, in a Python venv under the cache; ffmpeg for the clip encoding test and
-# other system packages with apt, as root).
+# parity test, in a Python venv under the cache; with apt, as root: ffmpeg for the clip and
+# ffmpeg-source tests, mosquitto, the real MQTT broker of the daemon tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]]; then
         apt-get update -qq && apt-get install -y -qq "${missing[@]}"

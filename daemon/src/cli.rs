@@ -28,6 +28,17 @@ pub enum Command {
     /// Train and evaluate metric depth heads on frozen backbone features.
     #[command(subcommand)]
     Heads(HeadsCommand),
+    /// Run the daemon: cameras → depth → rules → MQTT alarms.
+    Run {
+        /// The configuration file (see config/examples/dock.toml).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a configuration file (and the calibration files it names) without starting.
+    CheckConfig {
+        /// The configuration file.
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

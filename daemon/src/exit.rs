@@ -1,5 +1,6 @@
 //! Exit codes, after sysexits(3): scripts and systemd tell a bad input file from a
-//! missing network. (The daemon's config errors will exit with 78, EX_CONFIG.)
+//! missing network; a bad config or calibration file exits with 78 (EX_CONFIG), which
+//! the systemd unit does not restart on.
 
 use std::process::ExitCode;
 
@@ -10,8 +11,12 @@ pub const EX_DATAERR: u8 = 65;
 pub const EX_UNAVAILABLE: u8 = 69;
 pub const EX_SOFTWARE: u8 = 70;
 pub const EX_IOERR: u8 = 74;
+pub const EX_CONFIG: u8 = 78;
 
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    if err.chain().any(|e| e.is::<dinoedge_config::ConfigError>()) {
+        return ExitCode::from(EX_CONFIG);
+    }
     let code = match err.chain().find_map(|e| e.downcast_ref::<ModelError>()) {
         Some(ModelError::Io { .. }) => EX_IOERR,
         Some(ModelError::InputSize { .. }) => EX_USAGE,

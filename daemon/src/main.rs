@@ -4,11 +4,19 @@
 mod cli;
 mod commands;
 mod exit;
+mod logging;
+mod mqtt;
+mod outbox;
+mod pipeline;
+mod rules;
+mod source;
+mod systemd;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    logging::init();
     match commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

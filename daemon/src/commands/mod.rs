@@ -3,6 +3,7 @@
 mod bench;
 mod heads;
 mod model;
+mod run;
 mod sim;
 
 use crate::cli::{Cli, Command};
@@ -13,5 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Heads(cmd) => heads::run(cmd),
+        Command::Run { config } => run::run(&config, false),
+        Command::CheckConfig { config } => run::check_config(&config),
     }
 }

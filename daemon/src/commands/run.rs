@@ -1,0 +1,262 @@
+//! `dinoedge run --config FILE`: the daemon. `dinoedge check-config FILE`: the same checks
+//! without starting. A bad config or calibration file exits with 78 (EX_CONFIG), which the
+//! systemd unit does not restart on.
+//!
+//! Start-up: config → calibrations → model → outbox → publisher task → pipeline threads.
+//! Then once a second: stalled sources are restarted, the watchdog is fed if inference is
+//! alive, READY=1 is sent once every camera has a processed frame (or the ready timeout
+//! passed), and every `stats_interval` the statistics go out. SIGTERM/SIGINT, or the end of
+//! every (finite) source: finish the current frames, deliver the outbox for up to 3 s,
+//! publish `offline`, exit 0.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use dinoedge_calibration::Calibration;
+use dinoedge_config::{Config, ConfigError, Measure, Model, Name};
+use dinoedge_heads::head::DepthModel;
+use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::mqtt::{Bus, Topics};
+use crate::outbox::Outbox;
+use crate::pipeline::depth::DepthProvider;
+use crate::pipeline::{CameraLink, Pipeline};
+use crate::systemd;
+
+/// Everything a config refers to, loaded and checked against each other.
+pub struct Site {
+    pub config: Config,
+    pub calibrations: HashMap<Name, Arc<Calibration>>,
+}
+
+/// Loads the config and each camera's calibration, and checks what lies between them: the
+/// planes and backgrounds the rules need, and the models the depth alignment was fitted for.
+pub fn load_site(path: &Path) -> Result<Site> {
+    let config = dinoedge_config::load(path)?;
+    let mut calibrations = HashMap::new();
+    for camera in &config.cameras {
+        let Some(file) = &camera.calibration else { continue };
+        let calibration = Calibration::load(file)?;
+        if calibration.camera_name != camera.name {
+            log::warn!(
+                "{}: calibrated as camera `{}`, used for `{}`",
+                file.display(),
+                calibration.camera_name,
+                camera.name
+            );
+        }
+        if let (Some(fitted), Model::Dinov2 { backbone, head }) = (&calibration.fitted_for, &config.model) {
+            for (what, model_file, expected) in
+                [("backbone", backbone, &fitted.backbone_sha256), ("head", head, &fitted.head_sha256)]
+            {
+                if &dinoedge_heads::files::sha256_file(model_file)? != expected {
+                    return Err(ConfigError::unlocated(
+                        file,
+                        format!(
+                            "the depth alignment was fitted for another {what} than {}; run `dinoedge calibrate` again",
+                            model_file.display()
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        calibrations.insert(camera.name.clone(), Arc::new(calibration));
+    }
+    for rule in &config.rules {
+        if let Measure::PlaneDistance { plane, .. } = &rule.measure {
+            let calibration = &calibrations[&rule.camera];
+            let fail = |msg: String| ConfigError::unlocated(&calibration.file, msg);
+            if calibration.plane(plane).is_none() {
+                return Err(fail(format!("no plane `{plane}`, which rule `{}` measures to", rule.name)).into());
+            }
+            if calibration.background.is_none() {
+                return Err(fail(format!("no background depth, which rule `{}` needs", rule.name)).into());
+            }
+        }
+    }
+    Ok(Site { config, calibrations })
+}
+
+pub fn check_config(path: &Path) -> Result<()> {
+    let site = load_site(path)?;
+    println!(
+        "{}: OK ({} cameras, {} rules, publishing to {} under {})",
+        path.display(),
+        site.config.cameras.len(),
+        site.config.rules.len(),
+        site.config.mqtt.url,
+        site.config.topic_prefix()
+    );
+    Ok(())
+}
+
+/// The state folder: the config's `state_dir`, systemd's `$STATE_DIRECTORY`, or /var/lib/dinoedge.
+fn state_dir(config: &Config) -> PathBuf {
+    config
+        .state_dir
+        .clone()
+        .or_else(|| std::env::var_os("STATE_DIRECTORY").map(|v| PathBuf::from(v).components().collect()))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/dinoedge"))
+}
+
+/// Runs the daemon until SIGTERM/SIGINT or until every source has ended. `echo` prints each
+/// event as it is queued (the demo).
+pub fn run(path: &Path, echo: bool) -> Result<()> {
+    let Site { config, calibrations } = load_site(path)?;
+    let provider = match &config.model {
+        Model::Dinov2 { backbone, head } => {
+            let model = DepthModel::load(backbone, head, config.pipeline.threads)?;
+            log::info!("model: {} with head {}", backbone.display(), head.display());
+            DepthProvider::Model(Box::new(model))
+        }
+        Model::SimTruth => {
+            log::warn!(
+                "model: sim-truth — depth is read from the simulator's files; this is for tests and the demo only"
+            );
+            DepthProvider::SimTruth
+        }
+    };
+    let state = state_dir(&config);
+    let outbox = Outbox::open(&state.join("outbox"), config.outbox.max_events)?;
+    if outbox.len() > 0 {
+        log::info!("{} events from an earlier run wait in the outbox", outbox.len());
+    }
+    let topics = Topics { prefix: config.topic_prefix() };
+    let options = crate::mqtt::options::mqtt_options(&config, &topics)?;
+    let bus = Bus::new(topics.clone(), outbox, echo);
+    if config.mqtt.home_assistant {
+        for (topic, payload) in crate::mqtt::discovery::messages(&config, &topics) {
+            bus.retain(topic, payload.to_string().into_bytes());
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("dinoedge-io")
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")?;
+    runtime.block_on(serve(config, Arc::new(provider), calibrations, bus, options))
+}
+
+async fn serve(
+    config: Config,
+    provider: Arc<DepthProvider>,
+    calibrations: HashMap<Name, Arc<Calibration>>,
+    bus: Bus,
+    options: rumqttc::MqttOptions,
+) -> Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let publisher = tokio::spawn(crate::mqtt::publisher::run(options, bus.clone(), stop_rx));
+    let pipeline = Pipeline::start(&config, provider, &calibrations, &bus)?;
+    log::info!(
+        "running: {} cameras, {} rules, MQTT {} under {}",
+        config.cameras.len(),
+        config.rules.len(),
+        config.mqtt.url,
+        config.topic_prefix()
+    );
+
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let watchdog = systemd::watchdog_interval();
+    let started = Instant::now();
+    let mut ready = false;
+    let mut stats = Stats::new(&pipeline);
+    loop {
+        tokio::select! {
+            _ = term.recv() => { log::info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { log::info!("SIGINT: stopping"); break; }
+            _ = tick.tick() => {
+                for (link, stall) in &pipeline.cameras {
+                    crate::source::capture::check_stall(link, *stall);
+                }
+                let links: Vec<&CameraLink> = pipeline.cameras.iter().map(|(l, _)| l.as_ref()).collect();
+                if let Some(interval) = watchdog {
+                    systemd::watchdog(interval, &links);
+                }
+                if !ready
+                    && (links.iter().all(|l| l.processed.load(Ordering::Relaxed) > 0)
+                        || started.elapsed() >= config.pipeline.ready_timeout)
+                {
+                    ready = true;
+                    systemd::ready();
+                }
+                if stats.due(config.pipeline.stats_interval) {
+                    stats.publish(&pipeline, &bus);
+                }
+                if pipeline.finished() {
+                    log::info!("every source has ended");
+                    break;
+                }
+            }
+        }
+    }
+    systemd::stopping();
+    tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
+    let _ = stop_tx.send(true);
+    publisher.await.context("the MQTT task")??;
+    Ok(())
+}
+
+/// The periodic statistics: frame rates since the last report, drops, latency percentiles.
+struct Stats {
+    last: Instant,
+    counts: Vec<(u64, u64)>,
+}
+
+impl Stats {
+    fn new(pipeline: &Pipeline) -> Self {
+        Self { last: Instant::now(), counts: vec![(0, 0); pipeline.cameras.len()] }
+    }
+
+    fn due(&self, interval: Duration) -> bool {
+        self.last.elapsed() >= interval
+    }
+
+    fn publish(&mut self, pipeline: &Pipeline, bus: &Bus) {
+        let seconds = self.last.elapsed().as_secs_f64();
+        self.last = Instant::now();
+        let mut cameras = serde_json::Map::new();
+        let (mut fps_total, mut alarms) = (0.0, 0);
+        for ((link, _), last) in pipeline.cameras.iter().zip(&mut self.counts) {
+            let now = (link.captured.load(Ordering::Relaxed), link.processed.load(Ordering::Relaxed));
+            let fps = (now.1 - last.1) as f64 / seconds;
+            let capture_fps = (now.0 - last.0) as f64 / seconds;
+            *last = now;
+            fps_total += fps;
+            alarms += link.alarms.load(Ordering::Relaxed);
+            let timings = link.timings.lock().expect("timings lock").summary();
+            link.publish_status(bus, Some(round2(capture_fps)));
+            cameras.insert(
+                link.name.to_string(),
+                json!({
+                    "fps": round2(fps),
+                    "capture_fps": round2(capture_fps),
+                    "frames": now.1,
+                    "dropped": link.cell.dropped(),
+                    "timings_ms": timings,
+                }),
+            );
+        }
+        let payload = json!({
+            "time": crate::mqtt::topics::timestamp(std::time::SystemTime::now()),
+            "cameras": cameras,
+            "outbox_pending": bus.pending_events(),
+            "outbox_dropped_updates": bus.dropped_updates(),
+        });
+        log::info!("stats: {payload}");
+        systemd::status(&format!("{fps_total:.1} fps, {alarms} alarms, {} events pending", bus.pending_events()));
+        bus.transient(bus.topics().stats(), payload.to_string().into_bytes());
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

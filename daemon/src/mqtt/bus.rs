@@ -1,0 +1,129 @@
+//! The hand-over point between the pipeline threads and the publisher task. Nothing here
+//! blocks on the network: an event is appended to the outbox (durably) and the publisher is
+//! woken; a retained state replaces the last one not yet sent; a transient message (stats,
+//! snapshot) waits in a short queue and is dropped, oldest first, while the broker is away.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Result;
+use tokio::sync::Notify;
+
+use super::topics::Topics;
+use crate::outbox::{EventKind, Outbox};
+
+/// Transient messages kept while disconnected.
+const TRANSIENT_QUEUE: usize = 16;
+
+#[derive(Clone)]
+pub struct Bus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    topics: Topics,
+    outbox: Mutex<Outbox>,
+    /// topic → (payload, not yet sent on this connection)
+    retained: Mutex<BTreeMap<String, (Vec<u8>, bool)>>,
+    transient: Mutex<VecDeque<(String, Vec<u8>)>>,
+    wake: Notify,
+    /// Print each event to stdout as it is queued (the demo).
+    echo: bool,
+}
+
+impl Bus {
+    pub fn new(topics: Topics, outbox: Outbox, echo: bool) -> Self {
+        Bus {
+            inner: Arc::new(Inner {
+                topics,
+                outbox: Mutex::new(outbox),
+                retained: Mutex::default(),
+                transient: Mutex::default(),
+                wake: Notify::new(),
+                echo,
+            }),
+        }
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.inner.topics
+    }
+
+    /// Queues an event durably; `payload` gets the event's id. Returns the id.
+    pub fn event(&self, kind: EventKind, payload: impl FnOnce(&str) -> serde_json::Value) -> Result<String> {
+        let mut outbox = self.outbox();
+        let id = outbox.event_id(outbox.next_seq());
+        let seq = outbox.add(kind, |_| payload(&id))?;
+        if self.inner.echo
+            && let Some(event) = outbox.pending_after(seq.checked_sub(1)).next()
+        {
+            println!("{} {}", self.inner.topics.events(), event.payload);
+        }
+        drop(outbox);
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Sets the retained message of `topic`; only the latest is sent.
+    pub fn retain(&self, topic: String, payload: Vec<u8>) {
+        lock(&self.inner.retained).insert(topic, (payload, true));
+        self.inner.wake.notify_one();
+    }
+
+    /// Queues a transient message (QoS 0, not retained).
+    pub fn transient(&self, topic: String, payload: Vec<u8>) {
+        let mut queue = lock(&self.inner.transient);
+        if queue.len() == TRANSIENT_QUEUE {
+            queue.pop_front();
+        }
+        queue.push_back((topic, payload));
+        drop(queue);
+        self.inner.wake.notify_one();
+    }
+
+    pub(super) fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        lock(&self.inner.outbox)
+    }
+
+    pub fn pending_events(&self) -> usize {
+        self.outbox().len()
+    }
+
+    pub fn dropped_updates(&self) -> u64 {
+        self.outbox().dropped_updates
+    }
+
+    pub(super) async fn woken(&self) {
+        self.inner.wake.notified().await
+    }
+
+    /// Retained messages to (re)send: all of them after a (re)connect, else the changed ones.
+    pub(super) fn take_retained(&self, all: bool) -> Vec<(String, Vec<u8>)> {
+        let mut retained = lock(&self.inner.retained);
+        retained
+            .iter_mut()
+            .filter(|(_, (_, dirty))| all || *dirty)
+            .map(|(topic, (payload, dirty))| {
+                *dirty = false;
+                (topic.clone(), payload.clone())
+            })
+            .collect()
+    }
+
+    /// Marks a retained message unsent again (the request queue was full).
+    pub(super) fn unsent_retained(&self, topic: &str) {
+        if let Some((_, dirty)) = lock(&self.inner.retained).get_mut(topic) {
+            *dirty = true;
+        }
+    }
+
+    pub(super) fn take_transient(&self) -> Vec<(String, Vec<u8>)> {
+        lock(&self.inner.transient).drain(..).collect()
+    }
+}
+
+/// A poisoned lock means a pipeline thread panicked mid-update; the data (a queue of
+/// messages) is still consistent, so carry on with it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

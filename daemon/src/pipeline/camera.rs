@@ -1,0 +1,98 @@
+//! What the threads of one camera share: the latest-frame cell, the camera's up/down state
+//! (published retained on `<camera>/status`), the inference heartbeat the systemd watchdog
+//! reads, and the timing statistics.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime};
+
+use dinoedge_config::Name;
+use serde_json::json;
+
+use super::latest::LatestCell;
+use super::stats::Timings;
+use crate::mqtt::Bus;
+use crate::mqtt::topics::timestamp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    Starting,
+    Up,
+    Down(String),
+    /// A finite source delivered its last frame.
+    Ended,
+}
+
+pub struct CameraLink {
+    pub name: Name,
+    pub cell: LatestCell,
+    state: Mutex<(State, SystemTime)>,
+    /// Frames delivered by the source.
+    pub captured: AtomicU64,
+    /// Frames through inference and rules.
+    pub processed: AtomicU64,
+    /// Rules of this camera in alarm now.
+    pub alarms: AtomicUsize,
+    pub last_frame: Mutex<Option<Instant>>,
+    /// Last sign of life of the inference thread (it beats at least once a second while
+    /// idle, and after each frame): a stuck inference stops it.
+    pub heartbeat: Mutex<Instant>,
+    pub timings: Mutex<Timings>,
+    /// Breaks a stalled source's blocking read.
+    pub interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl CameraLink {
+    pub fn new(name: Name) -> Self {
+        Self {
+            name,
+            cell: LatestCell::default(),
+            state: Mutex::new((State::Starting, SystemTime::now())),
+            captured: AtomicU64::new(0),
+            processed: AtomicU64::new(0),
+            alarms: AtomicUsize::new(0),
+            last_frame: Mutex::new(None),
+            heartbeat: Mutex::new(Instant::now()),
+            timings: Mutex::default(),
+            interrupt: Mutex::new(None),
+        }
+    }
+
+    /// Changes the state; a change is logged and published.
+    pub fn set_state(&self, state: State, bus: &Bus) {
+        let mut current = self.state.lock().expect("state lock");
+        if current.0 == state {
+            return;
+        }
+        match &state {
+            State::Up => log::info!("camera {}: up", self.name),
+            State::Down(reason) => log::warn!("camera {}: down: {reason}", self.name),
+            State::Ended => log::info!("camera {}: the source has no more frames", self.name),
+            State::Starting => {}
+        }
+        *current = (state, SystemTime::now());
+        drop(current);
+        self.publish_status(bus, None);
+    }
+
+    /// The retained status message, with the frame rate when known.
+    pub fn publish_status(&self, bus: &Bus, fps: Option<f64>) {
+        let (state, since) = self.state.lock().expect("state lock").clone();
+        let (name, reason) = match &state {
+            State::Starting => ("starting", None),
+            State::Up => ("up", None),
+            State::Down(reason) => ("down", Some(reason.clone())),
+            State::Ended => ("ended", None),
+        };
+        let payload = json!({ "state": name, "since": timestamp(since), "reason": reason, "fps": fps });
+        bus.retain(bus.topics().camera_status(&self.name), payload.to_string().into_bytes());
+    }
+
+    pub fn beat(&self) {
+        *self.heartbeat.lock().expect("heartbeat lock") = Instant::now();
+    }
+
+    pub fn count_captured(&self) -> u64 {
+        self.captured.fetch_add(1, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,49 @@
+//! The alarm snapshot: the frame as a JPEG with the rule's zone outlined, published on
+//! `<camera>/snapshot` when an alarm starts (with `mqtt.snapshots = true`).
+
+use dinoedge_config::Zone;
+use image::{Rgb, RgbImage};
+
+const ZONE_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
+
+/// `frame` with `zone` outlined (3 px), as JPEG bytes.
+pub fn jpeg(frame: &RgbImage, zone: &Zone) -> Vec<u8> {
+    let mut img = frame.clone();
+    let (w, h) = (img.width() as f64, img.height() as f64);
+    let points = zone.points();
+    for (i, a) in points.iter().enumerate() {
+        let b = points[(i + 1) % points.len()];
+        let (x0, y0, x1, y1) = (a[0] * w, a[1] * h, b[0] * w, b[1] * h);
+        let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as usize;
+        for s in 0..=steps {
+            let t = s as f64 / steps as f64;
+            let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+            for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (0, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                let (px, py) = (x as i64 + dx, y as i64 + dy);
+                if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
+                    img.put_pixel(px as u32, py as u32, ZONE_COLOUR);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .expect("JPEG encoding of an RGB image");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_outline_is_drawn_on_a_decodable_jpeg() {
+        let frame = RgbImage::from_pixel(100, 80, Rgb([0, 0, 0]));
+        let zone = Zone::try_from(vec![[0.2, 0.25], [0.8, 0.25], [0.8, 0.75], [0.2, 0.75]]).unwrap();
+        let back = image::load_from_memory(&jpeg(&frame, &zone)).unwrap().into_rgb8();
+        assert_eq!(back.dimensions(), (100, 80));
+        assert!(back.get_pixel(50, 20)[0] > 150, "the top edge is red");
+        assert!(back.get_pixel(50, 40)[0] < 60, "the inside is untouched");
+    }
+}

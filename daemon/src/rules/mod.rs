@@ -1,0 +1,9 @@
+//! Distance rules: what a rule measures in its zone of a depth map (`measure`), and when that
+//! measurement raises, updates and clears an alarm (`hysteresis`). Pure computation: the
+//! pipeline feeds frames in, and publishes the transitions that come out.
+
+pub mod hysteresis;
+pub mod measure;
+
+pub use hysteresis::{Tracker, Transition};
+pub use measure::Measurer;

@@ -1,0 +1,85 @@
+//! A camera's capture thread: opens its source, moves each frame into the latest-frame cell,
+//! and restarts a source that fails with exponential backoff (1 s doubling to 30 s), keeping
+//! the camera's up/down state. A stalled source (no frame for `stall_timeout`) is broken
+//! from outside by [`check_stall`], and then restarted like a failed one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use dinoedge_config::Source;
+
+use super::Frame;
+use crate::mqtt::Bus;
+use crate::pipeline::camera::{CameraLink, State};
+
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+pub fn run(source: &Source, link: &CameraLink, bus: &Bus, stop: &AtomicBool) {
+    let mut backoff = BACKOFF_MIN;
+    while !stop.load(Ordering::Relaxed) {
+        match super::open(source) {
+            Err(e) => link.set_state(State::Down(format!("{e:#}")), bus),
+            Ok(mut src) => {
+                *link.interrupt.lock().expect("interrupt lock") = src.interrupter();
+                *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    match src.next() {
+                        Ok(Some(captured)) => {
+                            let captured_at = Instant::now();
+                            *link.last_frame.lock().expect("last frame lock") = Some(captured_at);
+                            link.set_state(State::Up, bus);
+                            backoff = BACKOFF_MIN;
+                            link.cell.put(Frame {
+                                seq: link.count_captured(),
+                                captured: captured_at,
+                                wall: SystemTime::now(),
+                                image: captured.image,
+                                file: captured.file,
+                            });
+                        }
+                        Ok(None) => {
+                            link.set_state(State::Ended, bus);
+                            link.cell.end();
+                            return;
+                        }
+                        Err(e) => {
+                            link.set_state(State::Down(format!("{e:#}")), bus);
+                            break;
+                        }
+                    }
+                }
+                *link.interrupt.lock().expect("interrupt lock") = None;
+            }
+        }
+        log::info!("camera {}: restarting the source in {:.0?}", link.name, backoff);
+        let until = Instant::now() + backoff;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Breaks the read of a source that has delivered nothing for `stall_timeout`.
+pub fn check_stall(link: &Arc<CameraLink>, stall_timeout: Duration) {
+    let last = *link.last_frame.lock().expect("last frame lock");
+    if last.is_some_and(|t| t.elapsed() > stall_timeout)
+        && let Some(interrupt) = link.interrupt.lock().expect("interrupt lock").as_ref()
+    {
+        log::warn!("camera {}: no frame for {:.0?}: restarting the source", link.name, stall_timeout);
+        interrupt();
+        *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
+    }
+}
+
+/// Makes a blocked source read return, for shutdown.
+pub fn interrupt(link: &CameraLink) {
+    if let Some(interrupt) = link.interrupt.lock().expect("interrupt lock").as_ref() {
+        interrupt();
+    }
+}

@@ -1,0 +1,54 @@
+//! Where frames come from: one [`FrameSource`] per camera kind (`images`, `ffmpeg`, and
+//! `v4l2`), opened and kept alive by the camera's capture thread (`capture`), which restarts
+//! a failed or stalled source with backoff and reports the camera up or down.
+
+pub mod capture;
+pub mod ffmpeg;
+pub mod images;
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use anyhow::Result;
+use dinoedge_config::Source;
+use image::RgbImage;
+
+/// One captured frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Counts the camera's frames from 0 (across source restarts).
+    pub seq: u64,
+    pub captured: Instant,
+    pub wall: SystemTime,
+    pub image: RgbImage,
+    /// The file the frame was read from (`images` sources).
+    pub file: Option<PathBuf>,
+}
+
+/// What a source hands over: an image, and the file it came from if any.
+pub struct Captured {
+    pub image: RgbImage,
+    pub file: Option<PathBuf>,
+}
+
+/// A running source. `next` blocks until a frame is there; `Ok(None)` means the source has
+/// ended for good (a finite, non-looping image sequence).
+pub trait FrameSource: Send {
+    fn next(&mut self) -> Result<Option<Captured>>;
+
+    /// Something another thread can call to make a stalled `next` return (with an error).
+    fn interrupter(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        None
+    }
+}
+
+/// Opens the source a camera's config describes.
+pub fn open(source: &Source) -> Result<Box<dyn FrameSource>> {
+    match source {
+        Source::Images { path, fps, looping } => Ok(Box::new(images::Images::open(path, *fps, *looping)?)),
+        Source::Ffmpeg { url, width, height, realtime, input_args } => {
+            Ok(Box::new(ffmpeg::Ffmpeg::spawn(url, *width, *height, *realtime, input_args)?))
+        }
+        Source::V4l2 { .. } => anyhow::bail!("this build of dinoedge has no V4L2 support yet"),
+    }
+}

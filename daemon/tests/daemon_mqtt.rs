@@ -1,0 +1,247 @@
+//! The daemon end to end with the real broker: simulated clips through the `images` source,
+//! the simulator's exact depth (the test-only `sim-truth` model, so these tests isolate rules,
+//! outbox and MQTT from the depth model), a plane_distance rule on the calibration the clip
+//! carries, and a subscriber on a real mosquitto.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::broker::{Broker, Message, Subscriber};
+use support::{dinoedge, path};
+
+const FPS: f64 = 40.0;
+const FOR_FRAMES: usize = 3;
+
+/// Renders `scenario` at 320x240 into `dir/clip` and returns its truth.json.
+fn clip(dir: &Path, scenario: &str) -> Value {
+    let out = dir.join("clip");
+    let run = dinoedge(
+        &["sim", "clip", "--scenario", scenario, "--out", path(&out), "--width", "320", "--height", "240"],
+        dir,
+    );
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap()
+}
+
+/// A sequence of the clip's frames in the order `indices` (rgb/ and depth/ beside each other,
+/// as sim-truth wants), in `dir/seq`. Returns the truth distance of each sequence frame.
+fn sequence(dir: &Path, truth: &Value, indices: &[usize]) -> Vec<Option<f64>> {
+    let (clip, seq) = (dir.join("clip"), dir.join("seq"));
+    for sub in ["rgb", "depth"] {
+        std::fs::create_dir_all(seq.join(sub)).unwrap();
+    }
+    for (n, &i) in indices.iter().enumerate() {
+        for sub in ["rgb", "depth"] {
+            std::fs::copy(clip.join(sub).join(format!("{i:06}.png")), seq.join(sub).join(format!("{n:06}.png")))
+                .unwrap();
+        }
+    }
+    indices.iter().map(|&i| truth["frames"][i]["forklift_to_dock_face_m"].as_f64()).collect()
+}
+
+fn config(dir: &Path, broker: &Broker, extra_rule: &str) -> PathBuf {
+    let text = format!(
+        r#"device_id = "e2e"
+state_dir = "state"
+
+[model]
+kind = "sim-truth"
+
+[mqtt]
+url = "{url}"
+update_interval = 0.25
+snapshots = true
+
+[[camera]]
+name = "dock1"
+calibration = "clip/calibration.toml"
+
+[camera.source]
+kind = "images"
+path = "seq/rgb"
+fps = {FPS}
+
+[[rule]]
+name = "forks"
+camera = "dock1"
+kind = "plane_distance"
+plane = "dock_face"
+zone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+percentile = 0
+margin_m = 0.1
+alarm_below = 1.5
+clear_above = 1.8
+for_frames = {FOR_FRAMES}
+severity = "critical"
+{extra_rule}
+"#,
+        url = broker.url()
+    );
+    let file = dir.join("dinoedge.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn start_daemon(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dinoedge"))
+        .args(["run", "--config", path(config)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dinoedge runs")
+}
+
+/// Waits for a daemon whose sources are finite to exit by itself.
+fn finish(mut daemon: Child, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert!(status.success(), "the daemon failed: {status}\n{err}");
+            return err;
+        }
+        if Instant::now() > deadline {
+            let _ = daemon.kill();
+            panic!("the daemon did not finish within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn events(sub: &Subscriber) -> Vec<Value> {
+    sub.on("dinoedge/e2e/events").iter().map(Message::json).collect()
+}
+
+fn first_frame(truth: &[Option<f64>], from: usize, test: impl Fn(f64) -> bool) -> usize {
+    (from..truth.len()).find(|&i| truth[i].is_some_and(&test)).expect("the sequence crosses the threshold")
+}
+
+#[test]
+fn an_alarm_starts_within_for_frames_of_the_truth_crossing_and_ends_after_it_clears() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let truth = clip(dir, "forklift-cross");
+    // The forklift drives in (frames 0..99), then backs out the same way.
+    let order: Vec<usize> = (0..100).chain((0..100).rev()).collect();
+    let truth = sequence(dir, &truth, &order);
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+    finish(start_daemon(&config(dir, &broker, "")), Duration::from_secs(60));
+    assert!(
+        sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|m| m.payload == b"offline")),
+        "offline arrives last"
+    );
+
+    let events = events(&sub);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"start"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"end"), "{kinds:?}");
+    assert!(kinds[1..kinds.len() - 1].iter().all(|k| *k == "update"), "{kinds:?}");
+
+    let (start, end) = (&events[0], events.last().unwrap());
+    let crossing = first_frame(&truth, 0, |d| d < 1.5);
+    let frame = start["frame"].as_u64().unwrap() as usize;
+    assert!(
+        (crossing..=crossing + FOR_FRAMES).contains(&frame),
+        "start at frame {frame}; the truth crosses 1.5 m at frame {crossing}"
+    );
+    assert!(start["distance_m"].as_f64().unwrap() < 1.5);
+    let lowest = (0..truth.len()).min_by(|&a, &b| truth[a].partial_cmp(&truth[b]).unwrap()).unwrap();
+    let cleared = first_frame(&truth, lowest, |d| d > 1.8);
+    let frame = end["frame"].as_u64().unwrap() as usize;
+    assert!(
+        (cleared..=cleared + FOR_FRAMES).contains(&frame),
+        "end at frame {frame}; the truth is back above 1.8 m at frame {cleared}"
+    );
+    let closest = truth.iter().flatten().copied().fold(f64::MAX, f64::min);
+    assert!((end["min_distance_m"].as_f64().unwrap() - closest).abs() < 0.05, "{end} vs the true {closest}");
+    assert_eq!(end["alarm"], start["id"], "the end names the alarm it ends");
+    assert_eq!(
+        (start["device"].as_str(), start["camera"].as_str(), start["rule"].as_str()),
+        (Some("e2e"), Some("dock1"), Some("forks"))
+    );
+
+    let snapshots = sub.on("dinoedge/e2e/dock1/snapshot");
+    assert_eq!(snapshots.len(), 1, "one snapshot, at the start");
+    assert_eq!(image::load_from_memory(&snapshots[0].payload).unwrap().into_rgb8().dimensions(), (320, 240));
+
+    let states = sub.on("dinoedge/e2e/dock1/forks/state");
+    assert_eq!(states.last().unwrap().json()["state"], "clear");
+    assert!(states.iter().any(|m| m.json()["state"] == "alarm"));
+    let availability = sub.on("dinoedge/e2e/availability");
+    assert_eq!(availability.first().map(|m| m.payload.as_slice()), Some(&b"online"[..]));
+    assert_eq!(availability.last().map(|m| m.payload.as_slice()), Some(&b"offline"[..]));
+}
+
+#[test]
+fn an_empty_dock_with_flickering_light_raises_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let truth = clip(dir, "empty-lighting");
+    let n = truth["frames"].as_array().unwrap().len();
+    sequence(dir, &truth, &(0..n).collect::<Vec<_>>());
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+    finish(start_daemon(&config(dir, &broker, "")), Duration::from_secs(60));
+    assert!(sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|m| m.payload == b"offline")));
+    assert!(events(&sub).is_empty(), "{:?}", events(&sub));
+    let states = sub.on("dinoedge/e2e/dock1/forks/state");
+    assert!(!states.is_empty() && states.iter().all(|m| m.json()["state"] == "clear"));
+}
+
+/// Every id the daemon ever queued, in queueing order, read from its outbox log.
+fn queued_ids(state: &Path) -> Vec<String> {
+    let log = std::fs::read_to_string(state.join("outbox/events.jsonl")).unwrap();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|r| r["add"]["payload"]["id"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn no_event_is_lost_or_reordered_across_a_broker_restart_and_a_killed_daemon() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut broker = Broker::start(&dir.join("broker"), "");
+    let truth = clip(dir, "forklift-cross");
+    // In and out twice: two alarms, with updates every 0.25 s while they last.
+    let order: Vec<usize> = (0..100).chain((0..100).rev()).chain(0..100).chain((0..100).rev()).collect();
+    sequence(dir, &truth, &order);
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/events");
+    let config = config(dir, &broker, "");
+
+    let mut daemon = start_daemon(&config);
+    // The broker goes away during the first alarm and comes back 1.5 s later.
+    assert!(sub.wait_for(Duration::from_secs(30), |m| !m.is_empty()), "the first event arrives");
+    broker.stop();
+    std::thread::sleep(Duration::from_millis(1500));
+    broker.restart();
+    // The daemon is killed (no clean shutdown) during the second approach, and started again:
+    // it replays the sequence from the start, after delivering what its outbox held.
+    std::thread::sleep(Duration::from_secs(4));
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    finish(start_daemon(&config), Duration::from_secs(60));
+
+    let queued = queued_ids(&dir.join("state"));
+    assert!(queued.len() >= 8, "two runs of two alarms each, with updates: {queued:?}");
+    assert!(
+        sub.wait_for(Duration::from_secs(10), |m| {
+            let got: std::collections::HashSet<Value> = m.iter().map(|m| m.json()["id"].clone()).collect();
+            queued.iter().all(|id| got.contains(&Value::from(id.as_str())))
+        }),
+        "every queued event arrives"
+    );
+    let mut seen = std::collections::HashSet::new();
+    let delivered: Vec<String> = events(&sub)
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    assert_eq!(delivered, queued, "after deduplication by id: every event once, in order");
+}
