@@ -1,0 +1,72 @@
+//! `dinoedge check-config` and `dinoedge run` on bad files: one error line naming the file,
+//! line and column, and exit code 78 (EX_CONFIG), which systemd does not restart on.
+
+mod support;
+
+use std::path::Path;
+
+use support::{assert_fails, dinoedge, path, stdout};
+
+const GOOD: &str = r#"device_id = "dock-east"
+
+[model]
+kind = "sim-truth"
+
+[[camera]]
+name = "dock1"
+
+[camera.source]
+kind = "images"
+path = "frames"
+fps = 10
+
+[[rule]]
+name = "near"
+camera = "dock1"
+kind = "min_distance"
+zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]
+alarm_below = 1.5
+clear_above = 1.8
+"#;
+
+fn write(dir: &Path, text: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("frames")).unwrap();
+    let file = dir.join("dinoedge.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+#[test]
+fn a_good_file_checks_ok_and_says_what_it_will_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), GOOD);
+    let out = dinoedge(&["check-config", path(&file)], tmp.path());
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(stdout(&out).contains("OK (1 cameras, 1 rules, publishing to mqtt://127.0.0.1:1883 under dinoedge/dock-east)"));
+}
+
+#[test]
+fn bad_files_exit_78_with_the_place_of_the_mistake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("fps = 10", "fps = 10\nfsp = 1", &["dinoedge.toml:13:1:", "unknown field `fsp`"]),
+        ("clear_above = 1.8", "clear_above = 1.0", &["dinoedge.toml:14:1:", "must be above alarm_below"]),
+        ("kind = \"min_distance\"", "kind = \"plane_distance\"\nplane = \"dock\"", &["needs camera `dock1` to have a `calibration`"]),
+        ("[[camera]]", "[[camera]]\ncalibration = \"missing.toml\"", &["dinoedge.toml:7:15:", "missing.toml does not exist"]),
+    ];
+    for (from, to, words) in cases {
+        let file = write(tmp.path(), &GOOD.replacen(from, to, 1));
+        for command in ["check-config", "run"] {
+            let args: Vec<&str> = if command == "run" { vec!["run", "--config", path(&file)] } else { vec![command, path(&file)] };
+            assert_fails(&dinoedge(&args, tmp.path()), 78, words);
+        }
+    }
+}
+
+#[test]
+fn a_bad_calibration_file_is_a_config_error_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("cal.toml"), "version = 1\ncamera = \"dock1\"\n").unwrap();
+    let file = write(tmp.path(), &GOOD.replacen("[[camera]]", "[[camera]]\ncalibration = \"cal.toml\"", 1));
+    assert_fails(&dinoedge(&["check-config", path(&file)], tmp.path()), 78, &["cal.toml", "missing field `intrinsics`"]);
+}
