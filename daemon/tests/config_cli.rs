@@ -42,7 +42,9 @@ fn a_good_file_checks_ok_and_says_what_it_will_do() {
     let file = write(tmp.path(), GOOD);
     let out = dinoedge(&["check-config", path(&file)], tmp.path());
     assert!(out.status.success(), "{}", support::stderr(&out));
-    assert!(stdout(&out).contains("OK (1 cameras, 1 rules, publishing to mqtt://127.0.0.1:1883 under dinoedge/dock-east)"));
+    assert!(
+        stdout(&out).contains("OK (1 cameras, 1 rules, publishing to mqtt://127.0.0.1:1883 under dinoedge/dock-east)")
+    );
 }
 
 #[test]
@@ -51,13 +53,22 @@ fn bad_files_exit_78_with_the_place_of_the_mistake() {
     let cases: &[(&str, &str, &[&str])] = &[
         ("fps = 10", "fps = 10\nfsp = 1", &["dinoedge.toml:13:1:", "unknown field `fsp`"]),
         ("clear_above = 1.8", "clear_above = 1.0", &["dinoedge.toml:14:1:", "must be above alarm_below"]),
-        ("kind = \"min_distance\"", "kind = \"plane_distance\"\nplane = \"dock\"", &["needs camera `dock1` to have a `calibration`"]),
-        ("[[camera]]", "[[camera]]\ncalibration = \"missing.toml\"", &["dinoedge.toml:7:15:", "missing.toml does not exist"]),
+        (
+            "kind = \"min_distance\"",
+            "kind = \"plane_distance\"\nplane = \"dock\"",
+            &["needs camera `dock1` to have a `calibration`"],
+        ),
+        (
+            "[[camera]]",
+            "[[camera]]\ncalibration = \"missing.toml\"",
+            &["dinoedge.toml:7:15:", "missing.toml does not exist"],
+        ),
     ];
     for (from, to, words) in cases {
         let file = write(tmp.path(), &GOOD.replacen(from, to, 1));
         for command in ["check-config", "run"] {
-            let args: Vec<&str> = if command == "run" { vec!["run", "--config", path(&file)] } else { vec![command, path(&file)] };
+            let args: Vec<&str> =
+                if command == "run" { vec!["run", "--config", path(&file)] } else { vec![command, path(&file)] };
             assert_fails(&dinoedge(&args, tmp.path()), 78, words);
         }
     }
@@ -68,5 +79,9 @@ fn a_bad_calibration_file_is_a_config_error_too() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("cal.toml"), "version = 1\ncamera = \"dock1\"\n").unwrap();
     let file = write(tmp.path(), &GOOD.replacen("[[camera]]", "[[camera]]\ncalibration = \"cal.toml\"", 1));
-    assert_fails(&dinoedge(&["check-config", path(&file)], tmp.path()), 78, &["cal.toml", "missing field `intrinsics`"]);
+    assert_fails(
+        &dinoedge(&["check-config", path(&file)], tmp.path()),
+        78,
+        &["cal.toml", "missing field `intrinsics`"],
+    );
 }

@@ -6,8 +6,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::broker::{Broker, Message, Subscriber};
@@ -86,33 +85,6 @@ severity = "critical"
     file
 }
 
-fn start_daemon(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dinoedge"))
-        .args(["run", "--config", path(config)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dinoedge runs")
-}
-
-/// Waits for a daemon whose sources are finite to exit by itself.
-fn finish(mut daemon: Child, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = daemon.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut err).unwrap();
-            assert!(status.success(), "the daemon failed: {status}\n{err}");
-            return err;
-        }
-        if Instant::now() > deadline {
-            let _ = daemon.kill();
-            panic!("the daemon did not finish within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn events(sub: &Subscriber) -> Vec<Value> {
     sub.on("dinoedge/e2e/events").iter().map(Message::json).collect()
 }
@@ -131,7 +103,7 @@ fn an_alarm_starts_within_for_frames_of_the_truth_crossing_and_ends_after_it_cle
     let order: Vec<usize> = (0..100).chain((0..100).rev()).collect();
     let truth = sequence(dir, &truth, &order);
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
-    finish(start_daemon(&config(dir, &broker, "")), Duration::from_secs(60));
+    support::finish(support::spawn_daemon(&config(dir, &broker, "")), Duration::from_secs(60));
     assert!(
         sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|m| m.payload == b"offline")),
         "offline arrives last"
@@ -187,7 +159,7 @@ fn an_empty_dock_with_flickering_light_raises_nothing() {
     let n = truth["frames"].as_array().unwrap().len();
     sequence(dir, &truth, &(0..n).collect::<Vec<_>>());
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
-    finish(start_daemon(&config(dir, &broker, "")), Duration::from_secs(60));
+    support::finish(support::spawn_daemon(&config(dir, &broker, "")), Duration::from_secs(60));
     assert!(sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|m| m.payload == b"offline")));
     assert!(events(&sub).is_empty(), "{:?}", events(&sub));
     let states = sub.on("dinoedge/e2e/dock1/forks/state");
@@ -215,7 +187,7 @@ fn no_event_is_lost_or_reordered_across_a_broker_restart_and_a_killed_daemon() {
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/events");
     let config = config(dir, &broker, "");
 
-    let mut daemon = start_daemon(&config);
+    let mut daemon = support::spawn_daemon(&config);
     // The broker goes away during the first alarm and comes back 1.5 s later.
     assert!(sub.wait_for(Duration::from_secs(30), |m| !m.is_empty()), "the first event arrives");
     broker.stop();
@@ -226,7 +198,7 @@ fn no_event_is_lost_or_reordered_across_a_broker_restart_and_a_killed_daemon() {
     std::thread::sleep(Duration::from_secs(4));
     daemon.kill().unwrap();
     daemon.wait().unwrap();
-    finish(start_daemon(&config), Duration::from_secs(60));
+    support::finish(support::spawn_daemon(&config), Duration::from_secs(60));
 
     let queued = queued_ids(&dir.join("state"));
     assert!(queued.len() >= 8, "two runs of two alarms each, with updates: {queued:?}");

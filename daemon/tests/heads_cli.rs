@@ -7,21 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{assert_fails, dinoedge, listing, path, stdout};
-
-fn run_ok(args: &[&str], dir: &Path) -> String {
-    let out = dinoedge(args, dir);
-    assert!(out.status.success(), "{:?}: {}", args, support::stderr(&out));
-    stdout(&out)
-}
-
-/// A random ViT-S/14 imported at 56x56 (16 patches), seed `seed`.
-fn backbone(dir: &Path, seed: &str) -> std::path::PathBuf {
-    let (w, onnx) = (dir.join(format!("w{seed}.safetensors")), dir.join(format!("b{seed}.onnx")));
-    run_ok(&["model", "init", "--random", "--seed", seed, "--out", path(&w)], dir);
-    run_ok(&["model", "import", "--weights", path(&w), "--out", path(&onnx), "--input", "56x56"], dir);
-    onnx
-}
+use support::{assert_fails, backbone, dinoedge, listing, path, run_ok};
 
 #[test]
 fn train_then_eval_on_simulated_frames_and_refuse_another_backbone() {
@@ -111,17 +97,7 @@ fn middlebury() -> std::path::PathBuf {
 fn eval_reads_a_real_rgbd_frame_in_millimetres() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let train = t.join("train");
-    run_ok(
-        &["sim", "dataset", "--n", "4", "--seed", "1", "--out", path(&train), "--width", "112", "--height", "84"],
-        t,
-    );
-    let onnx = backbone(t, "7");
-    let head = t.join("head.safetensors");
-    run_ok(
-        &["heads", "train", "--data", path(&train), "--backbone", path(&onnx), "--out", path(&head), "--epochs", "2"],
-        t,
-    );
+    let (onnx, head) = support::tiny_model(t);
     let json = run_ok(
         &["heads", "eval", "--data", path(&middlebury()), "--backbone", path(&onnx), "--head", path(&head), "--json"],
         t,

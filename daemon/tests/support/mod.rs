@@ -7,7 +7,8 @@ pub mod broker;
 pub mod http;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../heads/tests/fixtures/parity")
@@ -20,6 +21,36 @@ pub fn dinoedge(args: &[&str], cache: &Path) -> Output {
         .env("DINOEDGE_CACHE_DIR", cache)
         .output()
         .expect("dinoedge runs")
+}
+
+/// Runs `dinoedge` and returns its stdout; a failure fails the test with its stderr.
+pub fn run_ok(args: &[&str], dir: &Path) -> String {
+    let out = dinoedge(args, dir);
+    assert!(out.status.success(), "{:?}: {}", args, stderr(&out));
+    stdout(&out)
+}
+
+/// A random ViT-S/14 imported at 56x56 (16 patches), seed `seed`.
+pub fn backbone(dir: &Path, seed: &str) -> PathBuf {
+    let (w, onnx) = (dir.join(format!("w{seed}.safetensors")), dir.join(format!("b{seed}.onnx")));
+    run_ok(&["model", "init", "--random", "--seed", seed, "--out", path(&w)], dir);
+    run_ok(&["model", "import", "--weights", path(&w), "--out", path(&onnx), "--input", "56x56"], dir);
+    onnx
+}
+
+/// A random 56x56 backbone and a lin.1 head trained for it on 4 small simulated frames.
+pub fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
+    let (train, head) = (dir.join("train"), dir.join("head.safetensors"));
+    run_ok(
+        &["sim", "dataset", "--n", "4", "--seed", "1", "--out", path(&train), "--width", "112", "--height", "84"],
+        dir,
+    );
+    let onnx = backbone(dir, "7");
+    run_ok(
+        &["heads", "train", "--data", path(&train), "--backbone", path(&onnx), "--out", path(&head), "--epochs", "2"],
+        dir,
+    );
+    (onnx, head)
 }
 
 /// A path as a command-line argument.
@@ -57,4 +88,42 @@ pub fn listing(dir: &Path) -> Vec<String> {
 
 pub fn sha256(path: &Path) -> String {
     dinoedge_heads::files::sha256_file(path).unwrap()
+}
+
+/// Starts `dinoedge run --config config` with its log on a pipe.
+pub fn spawn_daemon(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dinoedge"))
+        .args(["run", "--config", path(config)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dinoedge runs")
+}
+
+/// Waits for a daemon to exit with success (its sources are finite, or it was told to stop);
+/// returns its log.
+pub fn finish(mut daemon: Child, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert!(status.success(), "the daemon failed: {status}\n{err}");
+            return err;
+        }
+        if Instant::now() > deadline {
+            let _ = daemon.kill();
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut err);
+            panic!("the daemon did not finish within {within:?}:\n{err}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends SIGTERM and waits for a clean exit within `within`; returns the log.
+pub fn terminate(daemon: Child, within: Duration) -> String {
+    let status = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    finish(daemon, within)
 }

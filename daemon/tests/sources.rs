@@ -1,0 +1,136 @@
+//! Cameras that are not image folders: the `ffmpeg` source on an mp4 the simulator made, run
+//! through the real depth model (a random 56x56 backbone and a head trained for it); a stream
+//! that stalls is restarted and reported down; SIGTERM stops the daemon cleanly.
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use support::broker::{Broker, Subscriber};
+use support::{path, run_ok};
+
+fn write_config(dir: &Path, broker: &Broker, model: &str, source: &str, stall: f64) -> std::path::PathBuf {
+    let text = format!(
+        r#"device_id = "src"
+state_dir = "state"
+
+[model]
+{model}
+
+[pipeline]
+stats_interval = 1
+
+[mqtt]
+url = "{url}"
+
+[[camera]]
+name = "cam"
+stall_timeout = {stall}
+
+[camera.source]
+{source}
+
+[[rule]]
+name = "near"
+camera = "cam"
+kind = "min_distance"
+zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]
+alarm_below = 0.5
+clear_above = 0.8
+"#,
+        url = broker.url()
+    );
+    let file = dir.join("dinoedge.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+#[test]
+fn the_ffmpeg_source_feeds_an_mp4_through_the_depth_model_and_sigterm_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let clip = dir.join("clip");
+    run_ok(
+        &[
+            "sim",
+            "clip",
+            "--scenario",
+            "forklift-approach",
+            "--out",
+            path(&clip),
+            "--width",
+            "160",
+            "--height",
+            "120",
+            "--mp4",
+        ],
+        dir,
+    );
+    let (backbone, head) = support::tiny_model(dir);
+    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let source = format!("kind = \"ffmpeg\"\nurl = \"{}\"\nwidth = 112\nheight = 84", path(&clip.join("clip.mp4")));
+    let config = write_config(dir, &broker, &model, &source, 10.0);
+    let sub = Subscriber::start(broker.port, "src-sub", "dinoedge/src/#");
+
+    let daemon = support::spawn_daemon(&config);
+    let processing = sub.wait_for(Duration::from_secs(30), |m| {
+        m.iter()
+            .filter(|m| m.topic == "dinoedge/src/stats")
+            .any(|m| m.json()["cameras"]["cam"]["frames"].as_u64() > Some(5))
+    });
+    let stopped_at = Instant::now();
+    let log = support::terminate(daemon, Duration::from_secs(10));
+    assert!(processing, "frames go through the model: {log}");
+    assert!(stopped_at.elapsed() < Duration::from_secs(5), "SIGTERM: out within a few seconds");
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+
+    let status: Vec<_> = sub.on("dinoedge/src/cam/status").iter().map(|m| m.json()).collect();
+    assert!(status.iter().any(|s| s["state"] == "up" && s["fps"].as_f64() > Some(1.0)), "{status:?}");
+    let states = sub.on("dinoedge/src/cam/near/state");
+    assert!(states.iter().all(|m| m.json()["distance_m"].is_number()), "the model measures a distance in the zone");
+    assert!(
+        sub.wait_for(Duration::from_secs(2), |m| m.last().is_some_and(|m| m.payload == b"offline")),
+        "offline last"
+    );
+}
+
+#[test]
+fn a_stalled_stream_is_restarted_and_reported_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    // A "camera" that accepts connections and never sends a byte.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let (backbone, head) = support::tiny_model(dir);
+    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let source =
+        format!("kind = \"ffmpeg\"\nurl = \"tcp://127.0.0.1:{port}\"\nwidth = 64\nheight = 48\nrealtime = false");
+    let config = write_config(dir, &broker, &model, &source, 1.0);
+    let sub = Subscriber::start(broker.port, "src-sub", "dinoedge/src/#");
+
+    let daemon = support::spawn_daemon(&config);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while connections.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = support::terminate(daemon, Duration::from_secs(10));
+    assert!(connections.load(Ordering::SeqCst) >= 2, "the stalled source was opened again: {log}");
+    assert!(log.contains("no frame for 1s: restarting the source"), "{log}");
+    let down = sub.on("dinoedge/src/cam/status").iter().map(|m| m.json()).find(|s| s["state"] == "down");
+    assert!(down.is_some_and(|s| s["reason"].as_str().is_some_and(|r| r.contains("ffmpeg"))), "reported down");
+}
