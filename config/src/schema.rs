@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::values::{BrokerUrl, Name, Zone};
 
 /// One daemon: its identity, model, broker, outbox, cameras and rules.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The box's name in MQTT topics and Home Assistant (letters, digits, `-`, `_`).
@@ -88,7 +88,7 @@ fn only(set: &[(&str, bool)], what: &str, allowed: &[&str]) -> Result<(), String
 }
 
 /// The inference side.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pipeline {
     /// Threads of the matrix products (tract's pool), shared by all cameras.
@@ -108,7 +108,7 @@ impl Default for Pipeline {
 }
 
 /// The broker and what is published on it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mqtt {
     /// `mqtt://host[:1883]` or `mqtts://host[:8883]`.
@@ -161,7 +161,7 @@ impl Default for Mqtt {
 }
 
 /// The on-disk queue of events not yet acknowledged by the broker.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Outbox {
     /// Pending events kept at most; when full the oldest `update` goes first, never a
@@ -176,7 +176,7 @@ impl Default for Outbox {
 }
 
 /// One camera.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Camera {
     pub name: Name,
@@ -371,7 +371,7 @@ impl Severity {
 }
 
 /// A validated rule: what it measures, and when it raises and clears.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "RuleToml")]
 pub struct Rule {
     pub name: Name,

@@ -34,6 +34,20 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// The main job: a simulated dock clip through the full pipeline to MQTT alarms (no camera,
+    /// broker or internet needed; official weights used when in the model cache).
+    Demo {
+        /// forklift-approach (stops 2.5 m short: no alarm), forklift-cross (alarms),
+        /// person-between or empty-lighting.
+        #[arg(long, default_value = "forklift-approach")]
+        scenario: Scenario,
+        /// The broker events are published to, if it answers.
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        mqtt: String,
+        /// Output folder for the annotated frames and the distance plot.
+        #[arg(long, default_value = "dinoedge-demo")]
+        out: PathBuf,
+    },
     /// Check a configuration file (and the calibration files it names) without starting.
     CheckConfig {
         /// The configuration file.

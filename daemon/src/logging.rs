@@ -1,5 +1,6 @@
 //! Logs go to the journal when systemd started us (JOURNAL_STREAM names our stderr), to
-//! stderr otherwise. Levels as in `RUST_LOG` (default `info`).
+//! stderr otherwise. Levels as in `RUST_LOG` (default `info`, and `error` for tract, whose
+//! warning about our ONNX opset being newer than its test suite is noise to an integrator).
 
 pub fn init() {
     let level = std::env::var("RUST_LOG")
@@ -15,6 +16,7 @@ pub fn init() {
     }
     env_logger::Builder::new()
         .filter_level(log::LevelFilter::Info)
+        .filter_module("tract_onnx", log::LevelFilter::Error)
         .parse_env(env_logger::Env::default())
         .format_timestamp_millis()
         .init();

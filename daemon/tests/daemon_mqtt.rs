@@ -6,10 +6,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::broker::{Broker, Message, Subscriber};
+use support::broker::{Broker, LastOn, Message, Subscriber};
 use support::{dinoedge, path};
 
 const FPS: f64 = 40.0;
@@ -216,4 +217,61 @@ fn no_event_is_lost_or_reordered_across_a_broker_restart_and_a_killed_daemon() {
         .filter(|id| seen.insert(id.clone()))
         .collect();
     assert_eq!(delivered, queued, "after deduplication by id: every event once, in order");
+}
+
+#[test]
+fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let truth = clip(dir, "forklift-cross");
+    // The forklift stands within 1.5 m of the dock, for ever (the sequence loops).
+    sequence(dir, &truth, &(80..100).collect::<Vec<_>>());
+    let file = config(dir, &broker, "");
+    let looping =
+        std::fs::read_to_string(&file).unwrap().replace(&format!("fps = {FPS}"), &format!("fps = {FPS}\nloop = true"));
+    std::fs::write(&file, &looping).unwrap();
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+    let daemon = support::spawn_daemon(&file);
+    let hup = || assert!(Command::new("kill").args(["-HUP", &daemon.id().to_string()]).status().unwrap().success());
+    let kinds =
+        |sub: &Subscriber| events(sub).iter().map(|e| e["type"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(
+        sub.wait_for(Duration::from_secs(20), |m| m.iter().any(|m| m.json()["type"] == "start")),
+        "the alarm starts"
+    );
+
+    // A broken file: logged, and nothing changes.
+    std::fs::write(&file, looping.replace("alarm_below = 1.5", "alarm_below = 9.5")).unwrap();
+    hup();
+    std::thread::sleep(Duration::from_millis(500));
+    // A good file with one more rule: the raised alarm goes on, the new rule starts.
+    let walkway = "[[rule]]\nname = \"walkway\"\ncamera = \"dock1\"\nkind = \"min_distance\"\nzone = [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]\nalarm_below = 0.5\nclear_above = 0.8\n";
+    std::fs::write(&file, format!("{looping}\n{walkway}")).unwrap();
+    hup();
+    assert!(
+        sub.wait_for(Duration::from_secs(10), |m| m.iter().any(|m| m.topic == "dinoedge/e2e/dock1/walkway/state")),
+        "the new rule runs"
+    );
+    assert_eq!(
+        kinds(&sub).iter().filter(|k| *k != "update").collect::<Vec<_>>(),
+        ["start"],
+        "the alarm was not restarted"
+    );
+    // The alarmed rule removed: its alarm ends, saying why, and its state is withdrawn.
+    let without_forks = format!("{}\n{walkway}", &looping[..looping.find("[[rule]]").unwrap()]);
+    std::fs::write(&file, without_forks).unwrap();
+    hup();
+    assert!(sub.wait_for(Duration::from_secs(10), |m| m.iter().any(|m| m.json()["type"] == "end")), "the alarm ends");
+    let end = events(&sub).into_iter().find(|e| e["type"] == "end").unwrap();
+    assert_eq!(end["reason"], "rule removed or changed by a reload");
+    assert!(sub.wait_for(Duration::from_secs(5), |m| {
+        m.last_topic_payload("dinoedge/e2e/dock1/forks/state").is_some_and(<[u8]>::is_empty)
+    }));
+
+    let log = support::terminate(daemon, Duration::from_secs(10));
+    assert!(log.contains("alarm_below = 9.5"), "the bad file was named in the log: {log}");
+    assert!(log.contains("the running configuration stays"), "{log}");
+    let online = sub.on("dinoedge/e2e/availability").iter().filter(|m| m.payload == b"online").count();
+    assert_eq!(online, 1, "one MQTT session throughout");
 }

@@ -1,6 +1,7 @@
 //! The subcommands, one module each.
 
 mod bench;
+mod demo;
 mod heads;
 mod model;
 mod run;
@@ -14,7 +15,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Heads(cmd) => heads::run(cmd),
-        Command::Run { config } => run::run(&config, false),
+        Command::Run { config } => run::run(&config, run::Hooks::default()),
         Command::CheckConfig { config } => run::check_config(&config),
+        Command::Demo { scenario, mqtt, out } => demo::demo(scenario, &mqtt, &out),
     }
 }

@@ -5,9 +5,12 @@
 //! Start-up: config → calibrations → model → outbox → publisher task → pipeline threads.
 //! Then once a second: stalled sources are restarted, the watchdog is fed if inference is
 //! alive, READY=1 is sent once every camera has a processed frame (or the ready timeout
-//! passed), and every `stats_interval` the statistics go out. SIGTERM/SIGINT, or the end of
-//! every (finite) source: finish the current frames, deliver the outbox for up to 3 s,
-//! publish `offline`, exit 0.
+//! passed), and every `stats_interval` the statistics go out. SIGHUP: the config and
+//! calibration files are read again; if they are good the cameras and rules are restarted
+//! on them (unchanged rules keep their alarm state; a removed or changed rule's alarm ends)
+//! while the MQTT session and the outbox go on; a bad file is logged and the running
+//! configuration stays. SIGTERM/SIGINT, or the end of every (finite) source: finish the
+//! current frames, deliver the outbox for up to 3 s, publish `offline`, exit 0.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,10 +25,11 @@ use dinoedge_heads::head::DepthModel;
 use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::mqtt::bus::Echo;
 use crate::mqtt::{Bus, Topics};
 use crate::outbox::Outbox;
 use crate::pipeline::depth::DepthProvider;
-use crate::pipeline::{CameraLink, Pipeline};
+use crate::pipeline::{CameraLink, Carried, Outlet, Pipeline, Recorder};
 use crate::systemd;
 
 /// Everything a config refers to, loaded and checked against each other.
@@ -105,9 +109,31 @@ fn state_dir(config: &Config) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib/dinoedge"))
 }
 
-/// Runs the daemon until SIGTERM/SIGINT or until every source has ended. `echo` prints each
-/// event as it is queued (the demo).
-pub fn run(path: &Path, echo: bool) -> Result<()> {
+fn load_provider(config: &Config) -> Result<DepthProvider> {
+    Ok(match &config.model {
+        Model::Dinov2 { backbone, head } => {
+            let model = DepthModel::load(backbone, head, config.pipeline.threads)?;
+            log::info!("model: {} with head {}", backbone.display(), head.display());
+            DepthProvider::Model(Box::new(model))
+        }
+        Model::SimTruth => {
+            log::warn!(
+                "model: sim-truth — depth is read from the simulator's files; this is for tests and the demo only"
+            );
+            DepthProvider::SimTruth
+        }
+    })
+}
+
+/// What the demo hooks into a run: events as they are queued, and every processed frame.
+#[derive(Default)]
+pub struct Hooks {
+    pub echo: Option<Echo>,
+    pub recorder: Option<Recorder>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT or until every source has ended.
+pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
     let Site { config, calibrations } = load_site(path)?;
     let provider = match &config.model {
         Model::Dinov2 { backbone, head } => {
@@ -129,7 +155,7 @@ pub fn run(path: &Path, echo: bool) -> Result<()> {
     }
     let topics = Topics { prefix: config.topic_prefix() };
     let options = crate::mqtt::options::mqtt_options(&config, &topics)?;
-    let bus = Bus::new(topics.clone(), outbox, echo);
+    let bus = Bus::new(topics.clone(), outbox, hooks.echo);
     if config.mqtt.home_assistant {
         for (topic, payload) in crate::mqtt::discovery::messages(&config, &topics) {
             bus.retain(topic, payload.to_string().into_bytes());
@@ -141,19 +167,22 @@ pub fn run(path: &Path, echo: bool) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
-    runtime.block_on(serve(config, Arc::new(provider), calibrations, bus, options))
+    runtime.block_on(serve(path, config, Arc::new(provider), calibrations, bus, options, hooks.recorder))
 }
 
 async fn serve(
-    config: Config,
-    provider: Arc<DepthProvider>,
+    path: &Path,
+    mut config: Config,
+    mut provider: Arc<DepthProvider>,
     calibrations: HashMap<Name, Arc<Calibration>>,
     bus: Bus,
     options: rumqttc::MqttOptions,
+    recorder: Option<Recorder>,
 ) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let publisher = tokio::spawn(crate::mqtt::publisher::run(options, bus.clone(), stop_rx));
-    let pipeline = Pipeline::start(&config, provider, &calibrations, &bus)?;
+    let mut pipeline =
+        Pipeline::start(&config, provider.clone(), &calibrations, &bus, recorder.as_ref(), &mut Carried::new())?;
     log::info!(
         "running: {} cameras, {} rules, MQTT {} under {}",
         config.cameras.len(),
@@ -164,6 +193,7 @@ async fn serve(
 
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let watchdog = systemd::watchdog_interval();
     let started = Instant::now();
@@ -173,6 +203,28 @@ async fn serve(
         tokio::select! {
             _ = term.recv() => { log::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { log::info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => {
+                // Reading the files (and a new model) blocks: let the publisher move elsewhere.
+                let next = match tokio::task::block_in_place(|| reload(path, &config, &provider)) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        log::error!("SIGHUP: {e:#}; the running configuration stays");
+                        continue;
+                    }
+                };
+                let mut carried = tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
+                provider = next.provider;
+                pipeline = Pipeline::start(&next.config, provider.clone(), &next.calibrations, &bus, recorder.as_ref(), &mut carried)?;
+                for ((camera, _), runner) in carried {
+                    runner.retire(&Outlet { bus: &bus, device_id: &config.device_id, camera: &camera }, "rule removed or changed by a reload");
+                }
+                for gone in config.cameras.iter().filter(|c| next.config.camera(&c.name).is_none()) {
+                    bus.retain(bus.topics().camera_status(&gone.name), Vec::new());
+                }
+                config = next.config;
+                stats = Stats::new(&pipeline);
+                log::info!("SIGHUP: reloaded {}: {} cameras, {} rules", path.display(), config.cameras.len(), config.rules.len());
+            }
             _ = tick.tick() => {
                 for (link, stall) in &pipeline.cameras {
                     crate::source::capture::check_stall(link, *stall);
@@ -199,10 +251,37 @@ async fn serve(
         }
     }
     systemd::stopping();
-    tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
+    tokio::task::spawn_blocking(move || drop(pipeline.stop())).await.context("stopping the pipeline")?;
     let _ = stop_tx.send(true);
     publisher.await.context("the MQTT task")??;
     Ok(())
+}
+
+/// A reloaded configuration, ready to start.
+struct Reloaded {
+    config: Config,
+    calibrations: HashMap<Name, Arc<Calibration>>,
+    provider: Arc<DepthProvider>,
+}
+
+/// Reads the config and calibrations again. The cameras, rules, calibrations and model are
+/// taken from the new files; the device, state folder, broker, outbox and pipeline settings
+/// stay as they are until a restart (a warning says so if they changed).
+fn reload(path: &Path, running: &Config, provider: &Arc<DepthProvider>) -> Result<Reloaded> {
+    let Site { config: new, calibrations } = load_site(path)?;
+    let fixed = [
+        ("device_id", new.device_id != running.device_id),
+        ("state_dir", new.state_dir != running.state_dir),
+        ("[mqtt]", new.mqtt != running.mqtt),
+        ("[outbox]", new.outbox != running.outbox),
+        ("[pipeline]", new.pipeline != running.pipeline),
+    ];
+    for (what, _) in fixed.iter().filter(|(_, changed)| *changed) {
+        log::warn!("SIGHUP: a change to {what} takes effect at the next restart");
+    }
+    let provider = if new.model == running.model { provider.clone() } else { Arc::new(load_provider(&new)?) };
+    let config = Config { model: new.model, cameras: new.cameras, rules: new.rules, ..running.clone() };
+    Ok(Reloaded { config, calibrations, provider })
 }
 
 /// The periodic statistics: frame rates since the last report, drops, latency percentiles.

@@ -27,12 +27,15 @@ struct Inner {
     retained: Mutex<BTreeMap<String, (Vec<u8>, bool)>>,
     transient: Mutex<VecDeque<(String, Vec<u8>)>>,
     wake: Notify,
-    /// Print each event to stdout as it is queued (the demo).
-    echo: bool,
+    /// Shown each event as it is queued (the demo prints them).
+    echo: Option<Echo>,
 }
 
+/// Something that wants to see each event (topic, payload) as it is queued.
+pub type Echo = Box<dyn Fn(&str, &serde_json::Value) + Send + Sync>;
+
 impl Bus {
-    pub fn new(topics: Topics, outbox: Outbox, echo: bool) -> Self {
+    pub fn new(topics: Topics, outbox: Outbox, echo: Option<Echo>) -> Self {
         Bus {
             inner: Arc::new(Inner {
                 topics,
@@ -54,10 +57,10 @@ impl Bus {
         let mut outbox = self.outbox();
         let id = outbox.event_id(outbox.next_seq());
         let seq = outbox.add(kind, |_| payload(&id))?;
-        if self.inner.echo
+        if let Some(echo) = &self.inner.echo
             && let Some(event) = outbox.pending_after(seq.checked_sub(1)).next()
         {
-            println!("{} {}", self.inner.topics.events(), event.payload);
+            echo(&self.inner.topics.events(), &event.payload);
         }
         drop(outbox);
         self.inner.wake.notify_one();

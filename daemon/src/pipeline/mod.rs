@@ -24,7 +24,8 @@ use dinoedge_config::{Config, Name};
 
 pub use camera::CameraLink;
 use depth::DepthProvider;
-use worker::{RuleRunner, Worker};
+use worker::Worker;
+pub use worker::{Outlet, Recorder, RuleRunner};
 
 use crate::mqtt::Bus;
 
@@ -32,16 +33,22 @@ pub struct Pipeline {
     pub cameras: Vec<(Arc<CameraLink>, Duration)>,
     stop: Arc<AtomicBool>,
     capture: Vec<JoinHandle<()>>,
-    workers: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<Worker>>,
 }
 
+/// The rules' alarm states, by (camera, rule), handed from a stopped pipeline to the next.
+pub type Carried = HashMap<(Name, Name), RuleRunner>;
+
 impl Pipeline {
-    /// Starts the threads of every camera of `config`.
+    /// Starts the threads of every camera of `config`. A rule found unchanged in `carried`
+    /// keeps its alarm state (taken out of `carried`); what is left there is for the caller.
     pub fn start(
         config: &Config,
         provider: Arc<DepthProvider>,
         calibrations: &HashMap<Name, Arc<Calibration>>,
         bus: &Bus,
+        recorder: Option<&Recorder>,
+        carried: &mut Carried,
     ) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let (mut cameras, mut capture, mut workers) = (Vec::new(), Vec::new(), Vec::new());
@@ -52,7 +59,17 @@ impl Pipeline {
                 .rules
                 .iter()
                 .filter(|r| r.camera == camera.name)
-                .map(|r| RuleRunner::new(r.clone(), config.mqtt.update_interval))
+                .map(|r| match carried.remove(&(camera.name.clone(), r.name.clone())) {
+                    Some(mut runner) if runner.rule == *r => {
+                        runner.rebind();
+                        runner
+                    }
+                    Some(changed) => {
+                        carried.insert((camera.name.clone(), r.name.clone()), changed);
+                        RuleRunner::new(r.clone(), config.mqtt.update_interval)
+                    }
+                    None => RuleRunner::new(r.clone(), config.mqtt.update_interval),
+                })
                 .collect();
             let worker = Worker {
                 link: link.clone(),
@@ -62,6 +79,7 @@ impl Pipeline {
                 bus: bus.clone(),
                 device_id: config.device_id.clone(),
                 snapshots: config.mqtt.snapshots,
+                recorder: recorder.cloned(),
             };
             let (source, l, b, s) = (camera.source.clone(), link.clone(), bus.clone(), stop.clone());
             capture.push(
@@ -87,16 +105,27 @@ impl Pipeline {
         self.workers.iter().all(JoinHandle::is_finished)
     }
 
-    /// Stops the threads: each inference thread finishes the frame it is on.
-    pub fn stop(self) {
+    /// Stops the threads (each inference thread finishes the frame it is on) and returns
+    /// the rules' alarm states.
+    pub fn stop(self) -> Carried {
         self.stop.store(true, Ordering::Relaxed);
         for (link, _) in &self.cameras {
             crate::source::capture::interrupt(link);
         }
-        for thread in self.workers.into_iter().chain(self.capture) {
-            if thread.join().is_err() {
-                log::error!("a pipeline thread panicked");
+        let mut carried = Carried::new();
+        for (thread, (link, _)) in self.workers.into_iter().zip(&self.cameras) {
+            match thread.join() {
+                Ok(worker) => {
+                    carried.extend(worker.rules.into_iter().map(|r| ((link.name.clone(), r.rule.name.clone()), r)))
+                }
+                Err(_) => log::error!("camera {}: the inference thread panicked", link.name),
             }
         }
+        for thread in self.capture {
+            if thread.join().is_err() {
+                log::error!("a capture thread panicked");
+            }
+        }
+        carried
     }
 }

@@ -6,9 +6,19 @@ use image::{Rgb, RgbImage};
 
 const ZONE_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
 
-/// `frame` with `zone` outlined (3 px), as JPEG bytes.
+/// `frame` with `zone` outlined, as JPEG bytes.
 pub fn jpeg(frame: &RgbImage, zone: &Zone) -> Vec<u8> {
     let mut img = frame.clone();
+    draw_zone(&mut img, zone);
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .expect("JPEG encoding of an RGB image");
+    out
+}
+
+/// Outlines `zone` on `img` with 3-pixel lines.
+pub fn draw_zone(img: &mut RgbImage, zone: &Zone) {
     let (w, h) = (img.width() as f64, img.height() as f64);
     let points = zone.points();
     for (i, a) in points.iter().enumerate() {
@@ -26,11 +36,6 @@ pub fn jpeg(frame: &RgbImage, zone: &Zone) -> Vec<u8> {
             }
         }
     }
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
-        .encode_image(&img)
-        .expect("JPEG encoding of an RGB image");
-    out
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! A camera's inference thread: takes the newest frame, turns it into metric depth (aligned
 //! by the camera's calibration), evaluates the camera's rules, queues their events in the
-//! outbox and their states on the bus, and records how long each stage took.
+//! outbox and their states on the bus, and records how long each stage took. The rules'
+//! alarm states outlive the thread: a reload hands them to the next one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,7 @@ use crate::mqtt::Bus;
 use crate::mqtt::topics::timestamp;
 use crate::outbox::EventKind;
 use crate::rules::{Measurer, Tracker, Transition};
+use crate::source::Frame;
 
 /// The inference thread checks for stop and beats its heartbeat at least this often.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
@@ -31,11 +33,23 @@ pub struct Worker {
     pub device_id: Name,
     /// Publish a JPEG of the frame at each alarm start.
     pub snapshots: bool,
+    pub recorder: Option<Recorder>,
 }
 
-/// One rule's measurement and alarm state on this camera.
+/// Something that wants every processed frame: the frame, its metric depth, and each rule's
+/// distance (the demo writes annotated frames and a distance plot from it).
+pub type Recorder = Arc<dyn Fn(&Frame, &Array2<f32>, &[(Name, Option<f64>)]) + Send + Sync>;
+
+/// Where a rule's output goes.
+pub struct Outlet<'a> {
+    pub bus: &'a Bus,
+    pub device_id: &'a Name,
+    pub camera: &'a Name,
+}
+
+/// One rule's measurement and alarm state on one camera.
 pub struct RuleRunner {
-    rule: Rule,
+    pub rule: Rule,
     /// Bound to the frame size at the first frame; `Err` keeps the reason it cannot run.
     measurer: Option<Result<Measurer, String>>,
     tracker: Tracker,
@@ -58,10 +72,116 @@ impl RuleRunner {
             update_interval,
         }
     }
+
+    /// Forgets the measurement binding (the calibration may have changed); keeps the alarm.
+    pub fn rebind(&mut self) {
+        self.measurer = None;
+    }
+
+    /// Measures on `depth`, updates the alarm, queues what changed; returns the distance.
+    fn evaluate(
+        &mut self,
+        out: &Outlet,
+        depth: &Array2<f32>,
+        frame: &Frame,
+        calibration: Option<&Calibration>,
+        snapshots: bool,
+    ) -> Option<f64> {
+        let (h, w) = depth.dim();
+        let (camera, name) = (out.camera, &self.rule.name);
+        let measurer = self.measurer.get_or_insert_with(|| {
+            let bound = Measurer::new(&self.rule.measure, &self.rule.zone, (w, h), calibration);
+            if let Err(e) = &bound {
+                log::error!("rule {camera}/{name}: cannot run: {e}");
+            }
+            bound
+        });
+        let Ok(measurer) = measurer else { return None };
+        let distance = measurer.measure(depth);
+        log::debug!("rule {camera}/{name}: frame {}: {} m", frame.seq, fmt(distance));
+        let transition = self.tracker.observe(distance, frame.captured);
+        if let Some(transition) = transition {
+            self.emit(out, transition, Some(frame.seq), frame.wall, None);
+            if snapshots && matches!(transition, Transition::Start { .. }) {
+                out.bus
+                    .transient(out.bus.topics().snapshot(camera), super::snapshot::jpeg(&frame.image, &self.rule.zone));
+            }
+        }
+        let due = self.last_state.is_none_or(|t| frame.captured.saturating_duration_since(t) >= self.update_interval);
+        if transition.is_some() || due {
+            self.last_state = Some(frame.captured);
+            self.publish_state(out, distance, frame.seq);
+        }
+        distance
+    }
+
+    /// Queues the event of `transition` in the outbox, and follows the alarm id.
+    fn emit(&mut self, out: &Outlet, transition: Transition, seq: Option<u64>, wall: SystemTime, reason: Option<&str>) {
+        let (camera, name) = (out.camera, &self.rule.name);
+        let (kind, mut payload) = event_payload(out, &self.rule, transition, seq, wall);
+        if let Some(reason) = reason {
+            payload["reason"] = json!(reason);
+        }
+        let alarm_id = self.alarm_id.clone();
+        let queued = out.bus.event(kind, |id| {
+            payload["id"] = json!(id);
+            payload["alarm"] = json!(alarm_id.as_deref().unwrap_or(id));
+            payload
+        });
+        let id = match queued {
+            Ok(id) => id,
+            Err(e) => {
+                log::error!("rule {camera}/{name}: the event could not be queued: {e:#}");
+                return;
+            }
+        };
+        match transition {
+            Transition::Start { distance } => {
+                log::warn!("ALARM {camera}/{name}: {distance:.2} m (below {} m)", self.rule.hysteresis.alarm_below);
+                self.alarm_id = Some(id);
+                self.since = wall;
+            }
+            Transition::End { distance, .. } => {
+                log::info!(
+                    "clear {camera}/{name}: {} m{}",
+                    fmt(distance),
+                    reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                );
+                self.alarm_id = None;
+                self.since = wall;
+            }
+            Transition::Update { .. } => {}
+        }
+    }
+
+    fn publish_state(&self, out: &Outlet, distance: Option<f64>, seq: u64) {
+        let state = json!({
+            "state": if self.tracker.in_alarm() { "alarm" } else { "clear" },
+            "distance_m": distance.map(round_mm),
+            "alarm_below_m": self.rule.hysteresis.alarm_below,
+            "clear_above_m": self.rule.hysteresis.clear_above,
+            "since": timestamp(self.since),
+            "frame": seq,
+            "alarm": self.alarm_id,
+            "severity": self.rule.severity.as_str(),
+        });
+        out.bus.retain(out.bus.topics().rule_state(out.camera, &self.rule.name), state.to_string().into_bytes());
+    }
+
+    /// The rule is gone (or changed) after a reload: a raised alarm ends, with `reason`, and
+    /// the retained state is cleared.
+    pub fn retire(mut self, out: &Outlet, reason: &str) {
+        if let Some(end) = self.tracker.abandon(Instant::now()) {
+            self.emit(out, end, None, SystemTime::now(), Some(reason));
+        }
+        out.bus.retain(out.bus.topics().rule_state(out.camera, &self.rule.name), Vec::new());
+    }
 }
 
 impl Worker {
-    pub fn run(mut self, stop: &AtomicBool) {
+    /// Runs until stopped or the source has ended; gives itself back (with its rules' alarm
+    /// states) when done.
+    pub fn run(mut self, stop: &AtomicBool) -> Worker {
         loop {
             self.link.beat();
             if stop.load(Ordering::Relaxed) {
@@ -73,9 +193,10 @@ impl Worker {
                 Taken::Ended => break,
             }
         }
+        self
     }
 
-    fn process(&mut self, frame: crate::source::Frame) {
+    fn process(&mut self, frame: Frame) {
         let start = Instant::now();
         let mut depth = match self.provider.depth(&frame) {
             Ok(depth) => depth,
@@ -88,8 +209,15 @@ impl Worker {
             depth.mapv_inplace(|d| if d > 0.0 { calibration.alignment.apply(d) } else { d });
         }
         let depth_done = Instant::now();
-        for i in 0..self.rules.len() {
-            self.evaluate(i, &depth, &frame);
+        let out = Outlet { bus: &self.bus, device_id: &self.device_id, camera: &self.link.name };
+        let calibration = self.calibration.as_deref();
+        let distances: Vec<(Name, Option<f64>)> = self
+            .rules
+            .iter_mut()
+            .map(|r| (r.rule.name.clone(), r.evaluate(&out, &depth, &frame, calibration, self.snapshots)))
+            .collect();
+        if let Some(recorder) = &self.recorder {
+            recorder(&frame, &depth, &distances);
         }
         let alarms = self.rules.iter().filter(|r| r.tracker.in_alarm()).count();
         self.link.alarms.store(alarms, Ordering::Relaxed);
@@ -101,115 +229,47 @@ impl Worker {
         );
         self.link.processed.fetch_add(1, Ordering::Relaxed);
     }
+}
 
-    fn evaluate(&mut self, i: usize, depth: &Array2<f32>, frame: &crate::source::Frame) {
-        let calibration = self.calibration.as_deref();
-        let camera = self.link.name.clone();
-        let runner = &mut self.rules[i];
-        let (h, w) = depth.dim();
-        let measurer = runner.measurer.get_or_insert_with(|| {
-            let bound = Measurer::new(&runner.rule.measure, &runner.rule.zone, (w, h), calibration);
-            if let Err(e) = &bound {
-                log::error!("rule {camera}/{}: cannot run: {e}", runner.rule.name);
-            }
-            bound
-        });
-        let Ok(measurer) = measurer else { return };
-        let distance = measurer.measure(depth);
-        log::debug!("rule {camera}/{}: frame {}: {} m", runner.rule.name, frame.seq, fmt(distance));
-        let transition = runner.tracker.observe(distance, frame.captured);
-        if let Some(transition) = transition {
-            let payload = self.event_payload(i, transition, frame);
-            let runner = &mut self.rules[i];
-            let kind = match transition {
-                Transition::Start { .. } => EventKind::Start,
-                Transition::Update { .. } => EventKind::Update,
-                Transition::End { .. } => EventKind::End,
-            };
-            let alarm_id = runner.alarm_id.clone();
-            match self.bus.event(kind, |id| {
-                let mut payload = payload;
-                payload["id"] = json!(id);
-                payload["alarm"] = json!(alarm_id.as_deref().unwrap_or(id));
-                payload
-            }) {
-                Ok(id) => match kind {
-                    EventKind::Start => {
-                        log::warn!(
-                            "ALARM {camera}/{}: {} m (below {} m)",
-                            runner.rule.name,
-                            fmt(distance),
-                            runner.rule.hysteresis.alarm_below
-                        );
-                        runner.alarm_id = Some(id);
-                        runner.since = frame.wall;
-                        if self.snapshots {
-                            let jpeg = super::snapshot::jpeg(&frame.image, &runner.rule.zone);
-                            self.bus.transient(self.bus.topics().snapshot(&camera), jpeg);
-                        }
-                    }
-                    EventKind::End => {
-                        log::info!("clear {camera}/{}: {} m", runner.rule.name, fmt(distance));
-                        runner.alarm_id = None;
-                        runner.since = frame.wall;
-                    }
-                    EventKind::Update => {}
-                },
-                Err(e) => log::error!("rule {camera}/{}: the event could not be queued: {e:#}", runner.rule.name),
-            }
-        }
-        let runner = &mut self.rules[i];
-        let due =
-            runner.last_state.is_none_or(|t| frame.captured.saturating_duration_since(t) >= runner.update_interval);
-        if transition.is_some() || due {
-            runner.last_state = Some(frame.captured);
-            let state = json!({
-                "state": if runner.tracker.in_alarm() { "alarm" } else { "clear" },
+/// The event kind and JSON of a transition (the id and alarm id are added when queued).
+fn event_payload(
+    out: &Outlet,
+    rule: &Rule,
+    transition: Transition,
+    seq: Option<u64>,
+    wall: SystemTime,
+) -> (EventKind, Value) {
+    let (kind, details) = match transition {
+        Transition::Start { distance } => (EventKind::Start, json!({ "distance_m": round_mm(distance) })),
+        Transition::Update { distance, min_distance } => (
+            EventKind::Update,
+            json!({ "distance_m": distance.map(round_mm), "min_distance_m": round_mm(min_distance) }),
+        ),
+        Transition::End { distance, min_distance, duration } => (
+            EventKind::End,
+            json!({
                 "distance_m": distance.map(round_mm),
-                "alarm_below_m": runner.rule.hysteresis.alarm_below,
-                "clear_above_m": runner.rule.hysteresis.clear_above,
-                "since": timestamp(runner.since),
-                "frame": frame.seq,
-                "alarm": runner.alarm_id,
-                "severity": runner.rule.severity.as_str(),
-            });
-            self.bus.retain(self.bus.topics().rule_state(&camera, &runner.rule.name), state.to_string().into_bytes());
-        }
+                "min_distance_m": round_mm(min_distance),
+                "duration_s": (duration.as_secs_f64() * 1000.0).round() / 1000.0,
+            }),
+        ),
+    };
+    let mut payload = json!({
+        "type": match kind { EventKind::Start => "start", EventKind::Update => "update", EventKind::End => "end" },
+        "device": out.device_id.as_str(),
+        "camera": out.camera.as_str(),
+        "rule": rule.name.as_str(),
+        "kind": match rule.measure { Measure::MinDistance { .. } => "min_distance", Measure::PlaneDistance { .. } => "plane_distance" },
+        "severity": rule.severity.as_str(),
+        "alarm_below_m": rule.hysteresis.alarm_below,
+        "clear_above_m": rule.hysteresis.clear_above,
+        "time": timestamp(wall),
+        "frame": seq,
+    });
+    if let (Value::Object(p), Value::Object(d)) = (&mut payload, details) {
+        p.extend(d);
     }
-
-    fn event_payload(&self, i: usize, transition: Transition, frame: &crate::source::Frame) -> Value {
-        let rule = &self.rules[i].rule;
-        let (kind, details) = match transition {
-            Transition::Start { distance } => ("start", json!({ "distance_m": round_mm(distance) })),
-            Transition::Update { distance, min_distance } => {
-                ("update", json!({ "distance_m": distance.map(round_mm), "min_distance_m": round_mm(min_distance) }))
-            }
-            Transition::End { distance, min_distance, duration } => (
-                "end",
-                json!({
-                    "distance_m": distance.map(round_mm),
-                    "min_distance_m": round_mm(min_distance),
-                    "duration_s": (duration.as_secs_f64() * 1000.0).round() / 1000.0,
-                }),
-            ),
-        };
-        let mut payload = json!({
-            "type": kind,
-            "device": self.device_id.as_str(),
-            "camera": self.link.name.as_str(),
-            "rule": rule.name.as_str(),
-            "kind": match rule.measure { Measure::MinDistance { .. } => "min_distance", Measure::PlaneDistance { .. } => "plane_distance" },
-            "severity": rule.severity.as_str(),
-            "alarm_below_m": rule.hysteresis.alarm_below,
-            "clear_above_m": rule.hysteresis.clear_above,
-            "time": timestamp(frame.wall),
-            "frame": frame.seq,
-        });
-        if let (Value::Object(p), Value::Object(d)) = (&mut payload, details) {
-            p.extend(d);
-        }
-        payload
-    }
+    (kind, payload)
 }
 
 fn round_mm(d: f64) -> f64 {

@@ -8,6 +8,9 @@
 //!   a distance hovering at one threshold cannot flicker the alarm.
 //! - **Update** while raised, at most every `update_interval`, with the latest distance.
 //!
+//! The lowest distance reported by updates and the end counts from the first of the frames
+//! that raised the alarm.
+//!
 //! Times are the frames' capture times on a monotonic clock.
 
 use std::time::{Duration, Instant};
@@ -24,7 +27,8 @@ pub enum Transition {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
-    Clear { below: u32 },
+    /// `below` frames in a row under `alarm_below`, the lowest of them `lowest`.
+    Clear { below: u32, lowest: f64 },
     Alarm { above: u32, since: Instant, last_event: Instant, min_distance: f64 },
 }
 
@@ -46,7 +50,7 @@ impl Tracker {
             for_frames: for_frames.max(1),
             cooldown,
             update_interval,
-            phase: Phase::Clear { below: 0 },
+            phase: Phase::Clear { below: 0, lowest: f64::INFINITY },
             ended_at: None,
         }
     }
@@ -55,19 +59,27 @@ impl Tracker {
         matches!(self.phase, Phase::Alarm { .. })
     }
 
+    /// Ends a raised alarm now, whatever the distance (the rule was removed or changed).
+    pub fn abandon(&mut self, at: Instant) -> Option<Transition> {
+        let Phase::Alarm { since, min_distance, .. } = self.phase else { return None };
+        self.phase = Phase::Clear { below: 0, lowest: f64::INFINITY };
+        self.ended_at = Some(at);
+        Some(Transition::End { distance: None, min_distance, duration: at.saturating_duration_since(since) })
+    }
+
     /// Takes one frame's distance (captured at `at`), and says what changed.
     pub fn observe(&mut self, distance: Option<f64>, at: Instant) -> Option<Transition> {
         let Hysteresis { alarm_below, clear_above } = self.hysteresis;
         match &mut self.phase {
-            Phase::Clear { below } => {
-                *below = match distance {
-                    Some(d) if d < alarm_below => *below + 1,
-                    _ => 0,
+            Phase::Clear { below, lowest } => {
+                (*below, *lowest) = match distance {
+                    Some(d) if d < alarm_below => (*below + 1, lowest.min(d)),
+                    _ => (0, f64::INFINITY),
                 };
                 let cooling = self.ended_at.is_some_and(|end| at.saturating_duration_since(end) < self.cooldown);
                 if *below >= self.for_frames && !cooling {
                     let d = distance.expect("counted frames have a distance");
-                    self.phase = Phase::Alarm { above: 0, since: at, last_event: at, min_distance: d };
+                    self.phase = Phase::Alarm { above: 0, since: at, last_event: at, min_distance: *lowest };
                     return Some(Transition::Start { distance: d });
                 }
                 None
@@ -86,7 +98,7 @@ impl Tracker {
                         min_distance: *min_distance,
                         duration: at.saturating_duration_since(*since),
                     };
-                    self.phase = Phase::Clear { below: 0 };
+                    self.phase = Phase::Clear { below: 0, lowest: f64::INFINITY };
                     self.ended_at = Some(at);
                     return Some(end);
                 }
@@ -161,6 +173,19 @@ mod tests {
         assert_eq!(frames, vec![22, 42], "started at frame 2; updates 2 s apart");
         let out = feed(&mut t, t0, 50, &[None; 3]);
         assert!(matches!(out[..], [(52, Transition::End { distance: None, .. })]));
+    }
+
+    #[test]
+    fn an_abandoned_alarm_ends_at_once_and_a_clear_rule_has_nothing_to_end() {
+        let (mut t, t0) = (tracker(), Instant::now());
+        assert_eq!(t.abandon(t0), None);
+        feed(&mut t, t0, 0, &[Some(1.2), Some(1.0), Some(1.1)]);
+        let end = t.abandon(t0 + Duration::from_secs(1));
+        assert_eq!(
+            end,
+            Some(Transition::End { distance: None, min_distance: 1.0, duration: Duration::from_millis(800) })
+        );
+        assert!(!t.in_alarm());
     }
 
     #[test]

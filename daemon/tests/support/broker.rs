@@ -110,6 +110,17 @@ pub struct Message {
     pub retain: bool,
 }
 
+/// The last payload on `topic` among `messages`.
+pub trait LastOn {
+    fn last_topic_payload(&self, topic: &str) -> Option<&[u8]>;
+}
+
+impl LastOn for [Message] {
+    fn last_topic_payload(&self, topic: &str) -> Option<&[u8]> {
+        self.iter().rev().find(|m| m.topic == topic).map(|m| m.payload.as_slice())
+    }
+}
+
 impl Message {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)

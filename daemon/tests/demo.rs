@@ -1,0 +1,54 @@
+//! `dinoedge demo`, the README's main job, on a fresh cache: it says loudly that the backbone
+//! is random, runs the clip through the full pipeline, prints each event and publishes it to
+//! the broker given, and writes the annotated result. A second run starts from the cache.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::broker::{Broker, Subscriber};
+use support::path;
+
+#[test]
+fn the_demo_runs_end_to_end_and_publishes_its_alarms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let sub = Subscriber::start(broker.port, "demo-sub", "dinoedge/demo/events");
+    let out = dir.join("out");
+    let demo = || {
+        let started = Instant::now();
+        let run = Command::new(env!("CARGO_BIN_EXE_dinoedge"))
+            .args(["demo", "--scenario", "forklift-cross", "--mqtt", &broker.url(), "--out", path(&out)])
+            .env("DINOEDGE_CACHE_DIR", dir.join("cache"))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (support::stdout(&run), support::stderr(&run));
+        assert!(run.status.success(), "{stderr}");
+        (stdout, stderr, started.elapsed())
+    };
+
+    let (stdout, stderr, _) = demo();
+    assert!(stderr.contains("THIS DEMO USES A RANDOM-WEIGHT BACKBONE"), "{stderr}");
+    let printed: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("dinoedge/demo/events "))
+        .map(|json| serde_json::from_str(json).unwrap())
+        .collect();
+    assert!(stdout.contains(&format!("{} alarm events", printed.len())), "{stdout}");
+    assert!(sub.wait_for(Duration::from_secs(5), |m| m.len() >= printed.len()), "every printed event is published");
+    let published: Vec<serde_json::Value> = sub.on("dinoedge/demo/events").iter().map(|m| m.json()).collect();
+    assert_eq!(published, printed);
+
+    let csv = std::fs::read_to_string(out.join("distances.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 100, "a row per frame of the 10 s clip at 10 fps");
+    assert!(csv.lines().nth(64).unwrap().split(',').nth(2).unwrap().parse::<f64>().unwrap() < 1.5, "truth column");
+    assert!(std::fs::read_to_string(out.join("distance.svg")).unwrap().starts_with("<svg"));
+    let frame = image::open(out.join("frames/000050.png")).unwrap();
+    assert_eq!((frame.width(), frame.height()), (1280, 480), "the frame beside its depth");
+
+    let (_, stderr, took) = demo();
+    assert!(stderr.contains("depth head: cached"), "{stderr}");
+    assert!(took < Duration::from_secs(25), "the second run reuses the cache: {took:?}");
+}
