@@ -294,6 +294,29 @@ pub enum ArchArg {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The whole daemon on a simulated clip: frames per second, capture-to-decision latency
+    /// by stage, resident memory, next to the bare model timed in the same run.
+    Pipeline {
+        /// A clip folder from `dinoedge sim clip` (rgb/, calibration.toml).
+        #[arg(long)]
+        clip: PathBuf,
+        #[arg(long)]
+        backbone: PathBuf,
+        #[arg(long)]
+        head: PathBuf,
+        /// Cameras, each playing the clip in a loop.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+        cameras: u32,
+        /// Frame rate of each camera (10 is a typical camera; above the model's rate the
+        /// newest-frame cells drop frames and the run measures throughput).
+        #[arg(long, default_value_t = 10.0)]
+        fps: f64,
+        /// How long to run (at least 10 s).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(10..))]
+        seconds: u64,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Cost of a depth head next to its backbone: both timed on the same frames.
     Head {
         #[arg(long)]

@@ -134,3 +134,23 @@ fn a_stalled_stream_is_restarted_and_reported_down() {
     let down = sub.on("dinoedge/src/cam/status").iter().map(|m| m.json()).find(|s| s["state"] == "down");
     assert!(down.is_some_and(|s| s["reason"].as_str().is_some_and(|r| r.contains("ffmpeg"))), "reported down");
 }
+
+#[test]
+fn a_missing_v4l2_camera_is_reported_down_with_its_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let (backbone, head) = support::tiny_model(dir);
+    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let source = "kind = \"v4l2\"\ndevice = \"/dev/video97\"\nwidth = 640\nheight = 480\nfps = 10\nformat = \"yuyv\"";
+    let config = write_config(dir, &broker, &model, source, 10.0);
+    let sub = Subscriber::start(broker.port, "src-sub", "dinoedge/src/#");
+    let daemon = support::spawn_daemon(&config);
+    let down = sub.wait_for(Duration::from_secs(10), |m| {
+        m.iter().any(|m| m.topic == "dinoedge/src/cam/status" && m.json()["state"] == "down")
+    });
+    let log = support::terminate(daemon, Duration::from_secs(10));
+    assert!(down, "{log}");
+    let status = sub.on("dinoedge/src/cam/status").iter().map(|m| m.json()).find(|s| s["state"] == "down").unwrap();
+    assert!(status["reason"].as_str().unwrap().contains("opening camera /dev/video97"), "{status}");
+}

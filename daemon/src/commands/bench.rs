@@ -39,6 +39,17 @@ impl Latency {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
+        BenchCommand::Pipeline { clip, backbone, head, cameras, fps, seconds, threads } => {
+            super::bench_pipeline::bench(&super::bench_pipeline::Options {
+                clip: &clip,
+                backbone: &backbone,
+                head: &head,
+                cameras,
+                fps,
+                seconds,
+                threads,
+            })
+        }
         BenchCommand::Head { backbone, head, threads, runs, size } => {
             let model = DepthModel::load(&backbone, &head, threads)?;
             let frame = image::RgbImage::from_fn(size.width, size.height, |x, y| {
@@ -173,7 +184,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
-fn cpu_model() -> String {
+pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

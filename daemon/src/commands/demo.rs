@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use super::run::{Hooks, run};
 use crate::cli::Cli;
+use crate::pipeline::Processed;
 use crate::source::Frame;
 
 const FPS: f64 = 10.0;
@@ -132,12 +133,13 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
     let bar = progress.clone();
     let hooks = Hooks {
         echo: Some(Box::new(move |topic, payload| echo_bar.suspend(|| println!("{topic} {payload}")))),
-        recorder: Some(Arc::new(move |frame: &Frame, depth, distances| {
+        stop_after: None,
+        recorder: Some(Arc::new(move |p: &Processed| {
             bar.inc(1);
             let row = Row {
-                frame: frame.clone(),
-                depth: depth.clone(),
-                distances: distances.iter().map(|(_, d)| *d).collect(),
+                frame: p.frame.clone(),
+                depth: p.depth.clone(),
+                distances: p.distances.iter().map(|(_, d)| *d).collect(),
             };
             let _ = tx.lock().expect("recorder lock").send(row);
         })),

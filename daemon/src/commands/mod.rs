@@ -1,6 +1,7 @@
 //! The subcommands, one module each.
 
 mod bench;
+mod bench_pipeline;
 mod demo;
 mod heads;
 mod model;

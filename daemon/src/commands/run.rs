@@ -130,6 +130,8 @@ fn load_provider(config: &Config) -> Result<DepthProvider> {
 pub struct Hooks {
     pub echo: Option<Echo>,
     pub recorder: Option<Recorder>,
+    /// Stop as if by SIGTERM after this long (the benchmark).
+    pub stop_after: Option<Duration>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT or until every source has ended.
@@ -167,18 +169,20 @@ pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
-    runtime.block_on(serve(path, config, Arc::new(provider), calibrations, bus, options, hooks.recorder))
+    let site = Site { config, calibrations };
+    runtime.block_on(serve(path, site, Arc::new(provider), bus, options, hooks.recorder, hooks.stop_after))
 }
 
 async fn serve(
     path: &Path,
-    mut config: Config,
+    site: Site,
     mut provider: Arc<DepthProvider>,
-    calibrations: HashMap<Name, Arc<Calibration>>,
     bus: Bus,
     options: rumqttc::MqttOptions,
     recorder: Option<Recorder>,
+    stop_after: Option<Duration>,
 ) -> Result<()> {
+    let Site { mut config, calibrations } = site;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let publisher = tokio::spawn(crate::mqtt::publisher::run(options, bus.clone(), stop_rx));
     let mut pipeline =
@@ -245,6 +249,9 @@ async fn serve(
                 }
                 if pipeline.finished() {
                     log::info!("every source has ended");
+                    break;
+                }
+                if stop_after.is_some_and(|d| started.elapsed() >= d) {
                     break;
                 }
             }

@@ -25,7 +25,7 @@ use dinoedge_config::{Config, Name};
 pub use camera::CameraLink;
 use depth::DepthProvider;
 use worker::Worker;
-pub use worker::{Outlet, Recorder, RuleRunner};
+pub use worker::{Outlet, Processed, Recorder, RuleRunner};
 
 use crate::mqtt::Bus;
 

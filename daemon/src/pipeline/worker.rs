@@ -36,9 +36,21 @@ pub struct Worker {
     pub recorder: Option<Recorder>,
 }
 
-/// Something that wants every processed frame: the frame, its metric depth, and each rule's
-/// distance (the demo writes annotated frames and a distance plot from it).
-pub type Recorder = Arc<dyn Fn(&Frame, &Array2<f32>, &[(Name, Option<f64>)]) + Send + Sync>;
+/// Something that wants every processed frame: the frame, its metric depth, each
+/// rule's distance and the time of the stages (the demo writes annotated frames and a
+/// distance plot from it; `bench pipeline` times the daemon with it).
+pub type Recorder = Arc<dyn Fn(&Processed) + Send + Sync>;
+
+/// One processed frame, as a [`Recorder`] sees it.
+pub struct Processed<'a> {
+    pub frame: &'a Frame,
+    pub depth: &'a Array2<f32>,
+    pub distances: &'a [(Name, Option<f64>)],
+    /// Resize, backbone, head and upsampling, alignment.
+    pub depth_time: Duration,
+    /// Measuring, alarm logic, queueing.
+    pub rules_time: Duration,
+}
 
 /// Where a rule's output goes.
 pub struct Outlet<'a> {
@@ -216,12 +228,18 @@ impl Worker {
             .iter_mut()
             .map(|r| (r.rule.name.clone(), r.evaluate(&out, &depth, &frame, calibration, self.snapshots)))
             .collect();
-        if let Some(recorder) = &self.recorder {
-            recorder(&frame, &depth, &distances);
-        }
         let alarms = self.rules.iter().filter(|r| r.tracker.in_alarm()).count();
         self.link.alarms.store(alarms, Ordering::Relaxed);
         let done = Instant::now();
+        if let Some(recorder) = &self.recorder {
+            recorder(&Processed {
+                frame: &frame,
+                depth: &depth,
+                distances: &distances,
+                depth_time: depth_done - start,
+                rules_time: done - depth_done,
+            });
+        }
         self.link.timings.lock().expect("timings lock").record(
             done.saturating_duration_since(frame.captured),
             depth_done - start,

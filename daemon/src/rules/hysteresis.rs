@@ -28,8 +28,16 @@ pub enum Transition {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     /// `below` frames in a row under `alarm_below`, the lowest of them `lowest`.
-    Clear { below: u32, lowest: f64 },
-    Alarm { above: u32, since: Instant, last_event: Instant, min_distance: f64 },
+    Clear {
+        below: u32,
+        lowest: f64,
+    },
+    Alarm {
+        above: u32,
+        since: Instant,
+        last_event: Instant,
+        min_distance: f64,
+    },
 }
 
 /// The alarm state of one rule.

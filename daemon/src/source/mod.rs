@@ -5,6 +5,8 @@
 pub mod capture;
 pub mod ffmpeg;
 pub mod images;
+#[cfg(feature = "v4l2")]
+pub mod v4l2;
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
@@ -32,8 +34,9 @@ pub struct Captured {
 }
 
 /// A running source. `next` blocks until a frame is there; `Ok(None)` means the source has
-/// ended for good (a finite, non-looping image sequence).
-pub trait FrameSource: Send {
+/// ended for good (a finite, non-looping image sequence). A source lives and dies on its
+/// camera's capture thread (nokhwa's cameras cannot move between threads).
+pub trait FrameSource {
     fn next(&mut self) -> Result<Option<Captured>>;
 
     /// Something another thread can call to make a stalled `next` return (with an error).
@@ -49,6 +52,11 @@ pub fn open(source: &Source) -> Result<Box<dyn FrameSource>> {
         Source::Ffmpeg { url, width, height, realtime, input_args } => {
             Ok(Box::new(ffmpeg::Ffmpeg::spawn(url, *width, *height, *realtime, input_args)?))
         }
-        Source::V4l2 { .. } => anyhow::bail!("this build of dinoedge has no V4L2 support yet"),
+        #[cfg(feature = "v4l2")]
+        Source::V4l2 { device, width, height, fps, format } => {
+            Ok(Box::new(v4l2::V4l2::open(device, *width, *height, *fps, *format)?))
+        }
+        #[cfg(not(feature = "v4l2"))]
+        Source::V4l2 { .. } => anyhow::bail!("this build of dinoedge has no V4L2 support (cargo feature `v4l2`)"),
     }
 }

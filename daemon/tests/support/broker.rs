@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Broker {
+    /// The first listener's port.
     pub port: u16,
+    pub ports: Vec<u16>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -40,21 +42,29 @@ fn free_port() -> u16 {
 }
 
 impl Broker {
-    /// Starts mosquitto in `dir` on a free port; `extra` is appended to its config.
+    /// Starts mosquitto in `dir` with one anonymous listener on a free port; `extra` is
+    /// appended to its config.
     pub fn start(dir: &Path, extra: &str) -> Broker {
-        let port = free_port();
+        Self::start_with(dir, 1, |ports| format!("listener {} 127.0.0.1\nallow_anonymous true\n{extra}", ports[0]))
+    }
+
+    /// Starts mosquitto in `dir` with `listeners(ports)` (for `n` free ports) as the
+    /// listener part of its config.
+    pub fn start_with(dir: &Path, n: usize, listeners: impl Fn(&[u16]) -> String) -> Broker {
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         std::fs::create_dir_all(dir).unwrap();
         // Started as root, mosquitto would switch to its own user, who cannot write here.
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
         let conf = format!(
-            "user {}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-             persistence_location {}/\nautosave_interval 1\nlog_dest file {}/mosquitto.log\nlog_type all\n{extra}\n",
+            "user {}\npersistence true\npersistence_location {}/\nautosave_interval 1\n\
+             log_dest file {}/mosquitto.log\nlog_type all\n{}\n",
             user.trim(),
             dir.display(),
-            dir.display()
+            dir.display(),
+            listeners(&ports)
         );
         std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
-        let mut broker = Broker { port, dir: dir.to_path_buf(), child: None };
+        let mut broker = Broker { port: ports[0], ports, dir: dir.to_path_buf(), child: None };
         broker.restart();
         broker
     }

@@ -1,0 +1,149 @@
+//! `dinoedge bench pipeline`: the daemon itself (`run` with a generated config) on a simulated
+//! clip, with one or more cameras, for a fixed time. It reports frames per second, the
+//! capture-to-decision latency and its stages (percentiles over every processed frame), the
+//! resident memory after the first minute and at the end, and — timed first, in the same
+//! process — the bare model (backbone alone, and backbone + head) on a frame of the clip.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use dinoedge_heads::head::DepthModel;
+
+use super::run::{Hooks, run};
+use crate::pipeline::Processed;
+
+pub struct Options<'a> {
+    pub clip: &'a Path,
+    pub backbone: &'a Path,
+    pub head: &'a Path,
+    pub cameras: u32,
+    pub fps: f64,
+    pub seconds: u64,
+    pub threads: usize,
+}
+
+/// Per-frame samples, all cameras together.
+#[derive(Default)]
+struct Samples {
+    latency: Vec<Duration>,
+    depth: Vec<Duration>,
+    rules: Vec<Duration>,
+}
+
+pub fn bench(o: &Options) -> Result<()> {
+    let frame_file = o.clip.join("rgb/000000.png");
+    let frame = image::open(&frame_file).with_context(|| format!("reading {}", frame_file.display()))?.into_rgb8();
+    let model = DepthModel::load(o.backbone, o.head, o.threads)?;
+    let (mut bare_backbone, mut bare_model) = (Vec::new(), Vec::new());
+    for i in 0..23 {
+        let start = Instant::now();
+        std::hint::black_box(model.backbone.embed(&frame)?);
+        let backbone = start.elapsed();
+        let start = Instant::now();
+        std::hint::black_box(model.depth(&frame)?);
+        if i >= 3 {
+            bare_backbone.push(backbone);
+            bare_model.push(start.elapsed());
+        }
+    }
+    drop(model);
+
+    let dir = tempfile::tempdir().context("a temporary folder")?;
+    let config = dir.path().join("bench.toml");
+    std::fs::write(&config, config_text(o, dir.path())).context("writing the bench config")?;
+    let samples = Arc::new(Mutex::new(Samples::default()));
+    let rss_first_minute = Arc::new(Mutex::new(None));
+    let (seen, minute, started) = (samples.clone(), rss_first_minute.clone(), Instant::now());
+    let hooks = Hooks {
+        echo: None,
+        recorder: Some(Arc::new(move |p: &Processed| {
+            let mut s = seen.lock().expect("samples lock");
+            s.latency.push(p.frame.captured.elapsed());
+            s.depth.push(p.depth_time);
+            s.rules.push(p.rules_time);
+            let mut minute = minute.lock().expect("rss lock");
+            if minute.is_none() && started.elapsed() >= Duration::from_secs(60) {
+                *minute = rss_kib();
+            }
+        })),
+        stop_after: Some(Duration::from_secs(o.seconds)),
+    };
+    run(&config, hooks)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let rss_end = rss_kib();
+
+    let s = samples.lock().expect("samples lock");
+    let pct = |v: &[Duration]| {
+        let mut v = v.to_vec();
+        v.sort();
+        let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
+        (at(0.5), at(0.95))
+    };
+    let (l50, l95) = pct(&s.latency);
+    let (d50, d95) = pct(&s.depth);
+    let (r50, r95) = pct(&s.rules);
+    let (b50, _) = pct(&bare_backbone);
+    let (m50, _) = pct(&bare_model);
+    println!("cpu          {}, {} matmul threads", super::bench::cpu_model(), o.threads);
+    println!(
+        "run          {} camera(s) at {} fps each, {:.0} s, {} frames processed",
+        o.cameras,
+        o.fps,
+        elapsed,
+        s.latency.len()
+    );
+    println!("throughput   {:.2} frames/s in all", s.latency.len() as f64 / elapsed);
+    println!("latency      capture to decision: p50 {l50:.1} ms, p95 {l95:.1} ms");
+    println!("  depth      p50 {d50:.1} ms, p95 {d95:.1} ms (resize, backbone, head, upsampling, alignment)");
+    println!("  rules      p50 {r50:.2} ms, p95 {r95:.2} ms (measuring, alarm logic, queueing)");
+    println!(
+        "bare model   backbone alone p50 {b50:.1} ms; backbone + head p50 {m50:.1} ms (same frame, same process, before the run)"
+    );
+    println!(
+        "overhead     latency p50 / depth-stage p50 (same run) = {:.3}; latency p50 / bare backbone p50 = {:.2}",
+        l50 / d50,
+        l50 / b50
+    );
+    let kib = |v: Option<u64>| v.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    println!(
+        "memory       resident after 1 min {}, at the end {}",
+        kib(*rss_first_minute.lock().expect("rss lock")),
+        kib(rss_end)
+    );
+    Ok(())
+}
+
+fn config_text(o: &Options, state: &Path) -> String {
+    let mut text = format!(
+        "device_id = \"bench\"\nstate_dir = \"{}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"\n\n\
+         [pipeline]\nthreads = {}\n\n[mqtt]\nurl = \"mqtt://127.0.0.1:9\"\n",
+        state.display(),
+        o.backbone.display(),
+        o.head.display(),
+        o.threads
+    );
+    for i in 0..o.cameras {
+        text += &format!(
+            "\n[[camera]]\nname = \"cam{i}\"\ncalibration = \"{clip}/calibration.toml\"\n\n[camera.source]\nkind = \"images\"\n\
+             path = \"{clip}/rgb\"\nfps = {fps}\nloop = true\n\n\
+             [[rule]]\nname = \"dock\"\ncamera = \"cam{i}\"\nkind = \"plane_distance\"\nplane = \"dock_face\"\n\
+             zone = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]\nalarm_below = 1.5\nclear_above = 1.8\n\n\
+             [[rule]]\nname = \"near\"\ncamera = \"cam{i}\"\nkind = \"min_distance\"\n\
+             zone = [[0.0, 0.7], [0.25, 0.7], [0.25, 1.0], [0.0, 1.0]]\nalarm_below = 2.0\nclear_above = 2.4\n",
+            clip = o.clip.display(),
+            fps = o.fps,
+        );
+    }
+    text
+}
+
+/// This process's resident memory (VmRSS), KiB.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
