@@ -275,3 +275,52 @@ fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_noth
     let online = sub.on("dinoedge/e2e/availability").iter().filter(|m| m.payload == b"online").count();
     assert_eq!(online, 1, "one MQTT session throughout");
 }
+
+#[test]
+fn systemd_hears_ready_status_and_watchdog_until_inference_gets_stuck() {
+    use std::os::unix::net::UnixDatagram;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let truth = clip(dir, "empty-lighting");
+    sequence(dir, &truth, &(0..40).collect::<Vec<_>>());
+    // Frame 20's depth file is a FIFO nobody writes to: reading it blocks, as a hung
+    // inference would.
+    let fifo = dir.join("seq/depth/000020.png");
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let socket_path = dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_dinoedge"))
+        .args(["run", "--config", path(&config(dir, &broker, ""))])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // (message, seconds since start)
+    let started = std::time::Instant::now();
+    let mut heard: Vec<(String, f64)> = Vec::new();
+    let mut buf = [0u8; 512];
+    while started.elapsed() < Duration::from_secs(6) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            heard.push((String::from_utf8_lossy(&buf[..n]).into_owned(), started.elapsed().as_secs_f64()));
+        }
+    }
+    daemon.kill().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+    daemon.wait().unwrap();
+
+    let at = |what: &str| heard.iter().filter(|(m, _)| m.contains(what)).map(|(_, t)| *t).collect::<Vec<_>>();
+    assert_eq!(at("READY=1").len(), 1, "{heard:?}");
+    let pings = at("WATCHDOG=1");
+    assert!(!pings.is_empty(), "the watchdog is fed while frames flow: {heard:?}");
+    // Frame 20 comes at 0.5 s (40 fps); from then on inference is stuck, and after half the
+    // watchdog interval (1 s) the pings stop for good.
+    let last = pings.last().unwrap();
+    assert!(*last < 2.5, "the watchdog was still fed at {last:.1} s with inference stuck: {heard:?}");
+    assert!(log.contains("inference is stuck; not feeding the watchdog"), "{log}");
+}
