@@ -125,7 +125,8 @@ fn load_provider(config: &Config) -> Result<DepthProvider> {
     })
 }
 
-/// What the demo hooks into a run: events as they are queued, and every processed frame.
+/// What the demo and the benchmark hook into a run: events as they are queued, every
+/// processed frame, and a time to stop.
 #[derive(Default)]
 pub struct Hooks {
     pub echo: Option<Echo>,
@@ -137,19 +138,7 @@ pub struct Hooks {
 /// Runs the daemon until SIGTERM/SIGINT or until every source has ended.
 pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
     let Site { config, calibrations } = load_site(path)?;
-    let provider = match &config.model {
-        Model::Dinov2 { backbone, head } => {
-            let model = DepthModel::load(backbone, head, config.pipeline.threads)?;
-            log::info!("model: {} with head {}", backbone.display(), head.display());
-            DepthProvider::Model(Box::new(model))
-        }
-        Model::SimTruth => {
-            log::warn!(
-                "model: sim-truth — depth is read from the simulator's files; this is for tests and the demo only"
-            );
-            DepthProvider::SimTruth
-        }
-    };
+    let provider = load_provider(&config)?;
     let state = state_dir(&config);
     let outbox = Outbox::open(&state.join("outbox"), config.outbox.max_events)?;
     if outbox.len() > 0 {
