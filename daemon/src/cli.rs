@@ -316,6 +316,9 @@ pub enum BenchCommand {
         seconds: u64,
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// A broker to publish to; then frame-to-MQTT latency is measured too.
+        #[arg(long)]
+        mqtt: Option<String>,
     },
     /// Cost of a depth head next to its backbone: both timed on the same frames.
     Head {

@@ -39,7 +39,7 @@ impl Latency {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Pipeline { clip, backbone, head, cameras, fps, seconds, threads } => {
+        BenchCommand::Pipeline { clip, backbone, head, cameras, fps, seconds, threads, mqtt } => {
             super::bench_pipeline::bench(&super::bench_pipeline::Options {
                 clip: &clip,
                 backbone: &backbone,
@@ -48,6 +48,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 fps,
                 seconds,
                 threads,
+                mqtt: mqtt.as_deref(),
             })
         }
         BenchCommand::Head { backbone, head, threads, runs, size } => {

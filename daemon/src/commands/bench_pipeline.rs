@@ -3,6 +3,8 @@
 //! capture-to-decision latency and its stages (percentiles over every processed frame), the
 //! resident memory after the first minute and at the end, and — timed first, in the same
 //! process — the bare model (backbone alone, and backbone + head) on a frame of the clip.
+//! With `--mqtt URL` (a broker that answers) each rule's state goes out on every frame, and
+//! a subscriber in this process measures frame-to-MQTT: capture to the state's arrival.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,7 @@ pub struct Options<'a> {
     pub fps: f64,
     pub seconds: u64,
     pub threads: usize,
+    pub mqtt: Option<&'a str>,
 }
 
 /// Per-frame samples, all cameras together.
@@ -56,6 +59,7 @@ pub fn bench(o: &Options) -> Result<()> {
     let samples = Arc::new(Mutex::new(Samples::default()));
     let rss_first_minute = Arc::new(Mutex::new(None));
     let (seen, minute, started) = (samples.clone(), rss_first_minute.clone(), Instant::now());
+    let arrivals = o.mqtt.map(subscribe).transpose()?;
     let hooks = Hooks {
         echo: None,
         recorder: Some(Arc::new(move |p: &Processed| {
@@ -101,6 +105,18 @@ pub fn bench(o: &Options) -> Result<()> {
     println!(
         "bare model   backbone alone p50 {b50:.1} ms; backbone + head p50 {m50:.1} ms (same frame, same process, before the run)"
     );
+    if let Some(arrivals) = arrivals {
+        let lags = arrivals.lock().expect("arrivals lock").clone();
+        if lags.is_empty() {
+            println!("frame→MQTT   no state message arrived (is the broker at {} up?)", o.mqtt.unwrap_or_default());
+        } else {
+            let (m50, m95) = pct(&lags);
+            println!(
+                "frame→MQTT   capture to the state message at a subscriber: p50 {m50:.1} ms, p95 {m95:.1} ms ({} messages)",
+                lags.len()
+            );
+        }
+    }
     println!(
         "overhead     latency p50 / depth-stage p50 (same run) = {:.3}; latency p50 / bare backbone p50 = {:.2}",
         l50 / d50,
@@ -116,9 +132,13 @@ pub fn bench(o: &Options) -> Result<()> {
 }
 
 fn config_text(o: &Options, state: &Path) -> String {
+    // Without a broker, a closed port: events wait in the outbox. With one, a state per frame.
+    let mqtt = o
+        .mqtt
+        .map_or("url = \"mqtt://127.0.0.1:9\"".to_string(), |url| format!("url = \"{url}\"\nupdate_interval = 0.001"));
     let mut text = format!(
         "device_id = \"bench\"\nstate_dir = \"{}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"\n\n\
-         [pipeline]\nthreads = {}\n\n[mqtt]\nurl = \"mqtt://127.0.0.1:9\"\n",
+         [pipeline]\nthreads = {}\n\n[mqtt]\n{mqtt}\n",
         state.display(),
         o.backbone.display(),
         o.head.display(),
@@ -137,6 +157,30 @@ fn config_text(o: &Options, state: &Path) -> String {
         );
     }
     text
+}
+
+/// Subscribes to every rule state of the bench device at `url`; records for each message the
+/// time from the frame's capture (`time` in the payload) to its arrival here.
+fn subscribe(url: &str) -> Result<Arc<Mutex<Vec<Duration>>>> {
+    let url = dinoedge_config::BrokerUrl::try_from(url.to_string()).map_err(anyhow::Error::msg).context("--mqtt")?;
+    let mut options = rumqttc::MqttOptions::new("dinoedge-bench-subscriber", url.host.clone(), url.port);
+    options.set_max_packet_size(1 << 20, 1 << 16);
+    let (client, mut connection) = rumqttc::Client::new(options, 16);
+    client.subscribe("dinoedge/bench/+/+/state", rumqttc::QoS::AtMostOnce).context("subscribing")?;
+    let lags = Arc::new(Mutex::new(Vec::new()));
+    let seen = lags.clone();
+    std::thread::spawn(move || {
+        for event in connection.iter() {
+            let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = event else { continue };
+            let arrived = std::time::SystemTime::now();
+            let state: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+            let captured = state["time"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
+            if let Some(lag) = captured.and_then(|c| arrived.duration_since(c).ok()) {
+                seen.lock().expect("arrivals lock").push(lag);
+            }
+        }
+    });
+    Ok(lags)
 }
 
 /// This process's resident memory (VmRSS), KiB.

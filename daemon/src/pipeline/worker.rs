@@ -122,7 +122,7 @@ impl RuleRunner {
         let due = self.last_state.is_none_or(|t| frame.captured.saturating_duration_since(t) >= self.update_interval);
         if transition.is_some() || due {
             self.last_state = Some(frame.captured);
-            self.publish_state(out, distance, frame.seq);
+            self.publish_state(out, distance, frame);
         }
         distance
     }
@@ -166,14 +166,17 @@ impl RuleRunner {
         }
     }
 
-    fn publish_state(&self, out: &Outlet, distance: Option<f64>, seq: u64) {
+    /// The retained state, as of `frame` (`time` is its capture time, so a subscriber can tell
+    /// how fresh the distance is).
+    fn publish_state(&self, out: &Outlet, distance: Option<f64>, frame: &Frame) {
         let state = json!({
             "state": if self.tracker.in_alarm() { "alarm" } else { "clear" },
             "distance_m": distance.map(round_mm),
             "alarm_below_m": self.rule.hysteresis.alarm_below,
             "clear_above_m": self.rule.hysteresis.clear_above,
             "since": timestamp(self.since),
-            "frame": seq,
+            "frame": frame.seq,
+            "time": timestamp(frame.wall),
             "alarm": self.alarm_id,
             "severity": self.rule.severity.as_str(),
         });
