@@ -66,10 +66,8 @@ pub fn fit_alignment(samples: &[DepthSample]) -> Result<AlignmentFit, AlignError
     if samples.len() < 10 {
         return Err(AlignError::TooFew(samples.len()));
     }
-    let (held, fit): (Vec<(usize, &DepthSample)>, Vec<(usize, &DepthSample)>) =
-        samples.iter().enumerate().partition(|(i, _)| i % 5 == 4);
-    let fit: Vec<DepthSample> = fit.into_iter().map(|(_, s)| *s).collect();
-    let held: Vec<DepthSample> = held.into_iter().map(|(_, s)| *s).collect();
+    let held: Vec<DepthSample> = samples.iter().skip(4).step_by(5).copied().collect();
+    let fit: Vec<DepthSample> = samples.iter().enumerate().filter(|(i, _)| i % 5 != 4).map(|(_, s)| *s).collect();
     let (lo, hi) = fit.iter().fold((f64::MAX, f64::MIN), |(lo, hi), s| (lo.min(s.predicted), hi.max(s.predicted)));
     if hi - lo < 1e-3 * hi {
         return Err(AlignError::NoSpread);
@@ -89,7 +87,7 @@ pub fn fit_alignment(samples: &[DepthSample]) -> Result<AlignmentFit, AlignError
             break;
         }
     }
-    if !(alignment.a > 0.0) {
+    if alignment.a.is_nan() || alignment.a <= 0.0 {
         return Err(AlignError::Implausible(alignment.a));
     }
     let errors: Vec<f64> =
