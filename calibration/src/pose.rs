@@ -191,8 +191,8 @@ fn refine(
             }
         }
         let jt = jacobian.transpose();
-        let mut normal = &jt * &jacobian;
-        let gradient = &jt * Mat::<f64>::from_fn(n, 1, |i, _| -current[i]);
+        let mut normal = jt * &jacobian;
+        let gradient = jt * Mat::<f64>::from_fn(n, 1, |i, _| -current[i]);
         for k in 0..6 {
             normal[(k, k)] *= 1.0 + lambda;
         }
