@@ -8,6 +8,7 @@ pub mod align;
 pub mod camera;
 pub mod file;
 pub mod pose;
+pub mod workflow;
 
 pub use camera::{Camera, Intrinsics, Pose};
 pub use file::{Alignment, Calibration, CalibrationFile, Plane};

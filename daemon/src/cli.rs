@@ -48,6 +48,25 @@ pub enum Command {
         #[arg(long, default_value = "dinoedge-demo")]
         out: PathBuf,
     },
+    /// Calibrate a camera from a points file (floor points, floor regions, measured
+    /// references, the dock edge) and frames of the empty scene: writes the calibration file,
+    /// its background depth and a preview. The browser UI is still to come.
+    Calibrate {
+        /// The daemon's configuration (its model is used).
+        #[arg(long)]
+        config: PathBuf,
+        /// The camera's name in the configuration.
+        #[arg(long)]
+        camera: String,
+        /// A frame of the empty scene; give several for a median background.
+        #[arg(long = "frame", required = true)]
+        frames: Vec<PathBuf>,
+        /// The points file (see calibration/src/workflow.rs).
+        #[arg(long)]
+        points: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a configuration file (and the calibration files it names) without starting.
     CheckConfig {
         /// The configuration file.

@@ -13,7 +13,22 @@ pub const EX_SOFTWARE: u8 = 70;
 pub const EX_IOERR: u8 = 74;
 pub const EX_CONFIG: u8 = 78;
 
+/// Input files that are readable but wrong (a points file whose points cannot be fitted).
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    if err.chain().any(|e| e.is::<InputError>()) {
+        return ExitCode::from(EX_DATAERR);
+    }
     if err.chain().any(|e| e.is::<dinoedge_config::ConfigError>()) {
         return ExitCode::from(EX_CONFIG);
     }

@@ -85,3 +85,28 @@ fn a_bad_calibration_file_is_a_config_error_too() {
         &["cal.toml", "missing field `intrinsics`"],
     );
 }
+
+#[test]
+fn a_calibration_fitted_for_another_model_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("backbone.onnx"), "a backbone").unwrap();
+    std::fs::write(d.join("head.safetensors"), "a head").unwrap();
+    let calibration = "version = 1\ncamera = \"dock1\"\n[fitted_for]\nbackbone_sha256 = \"00\"\nhead_sha256 = \"00\"\n\
+        [intrinsics]\nwidth = 8\nheight = 6\nfx = 8.0\nfy = 8.0\ncx = 4.0\ncy = 3.0\n\
+        [pose]\nposition = [0.0, 0.0, 3.0]\nyaw_deg = 0.0\npitch_deg = 30.0\nroll_deg = 0.0\n";
+    std::fs::write(d.join("cal.toml"), calibration).unwrap();
+    let config = GOOD
+        .replacen(
+            "kind = \"sim-truth\"",
+            "kind = \"dinov2\"\nbackbone = \"backbone.onnx\"\nhead = \"head.safetensors\"",
+            1,
+        )
+        .replacen("[[camera]]", "[[camera]]\ncalibration = \"cal.toml\"", 1);
+    let file = write(d, &config);
+    assert_fails(
+        &dinoedge(&["check-config", path(&file)], d),
+        78,
+        &["cal.toml", "fitted for another backbone than", "run `dinoedge calibrate` again"],
+    );
+}

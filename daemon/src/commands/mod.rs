@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_pipeline;
+mod calibrate;
 mod demo;
 mod heads;
 mod model;
@@ -19,5 +20,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config } => run::run(&config, run::Hooks::default()),
         Command::CheckConfig { config } => run::check_config(&config),
         Command::Demo { scenario, mqtt, out } => demo::demo(scenario, &mqtt, &out),
+        Command::Calibrate { config, camera, frames, points, out } => calibrate::run(&calibrate::Args {
+            config: &config,
+            camera: &camera,
+            frames: &frames,
+            points: &points,
+            out: &out,
+        }),
     }
 }

@@ -109,7 +109,7 @@ fn state_dir(config: &Config) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib/dinoedge"))
 }
 
-fn load_provider(config: &Config) -> Result<DepthProvider> {
+pub(super) fn load_provider(config: &Config) -> Result<DepthProvider> {
     Ok(match &config.model {
         Model::Dinov2 { backbone, head } => {
             let model = DepthModel::load(backbone, head, config.pipeline.threads)?;

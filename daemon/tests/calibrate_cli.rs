@@ -1,0 +1,155 @@
+//! `dinoedge calibrate` (scripted) on a simulated dock whose camera is known: the pose, the
+//! depth alignment and the dock plane come back within the bounds, and bad points
+//! files write nothing.
+
+mod support;
+
+use std::path::PathBuf;
+
+use dinoedge_calibration::{Calibration, Camera};
+use glam::{DVec2, DVec3};
+use support::{dinoedge, path, run_ok};
+
+struct Site {
+    dir: tempfile::TempDir,
+    camera: Camera,
+    wall_y: f64,
+}
+
+fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip");
+    run_ok(
+        &["sim", "clip", "--scenario", "empty-lighting", "--out", path(&clip), "--width", "320", "--height", "240"],
+        dir.path(),
+    );
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(clip.join("truth.json")).unwrap()).unwrap();
+    let camera: Camera = serde_json::from_value(truth["camera"].clone()).unwrap();
+    let wall_y = truth["dock_face"]["point"][1].as_f64().unwrap();
+    let config = "device_id = \"cal\"\n[model]\nkind = \"sim-truth\"\n[[camera]]\nname = \"dock1\"\n[camera.source]\nkind = \"images\"\npath = \"clip/rgb\"\nfps = 10\n";
+    std::fs::write(dir.path().join("dinoedge.toml"), config).unwrap();
+    Site { dir, camera, wall_y }
+}
+
+impl Site {
+    fn pixel(&self, floor: DVec3) -> [f64; 2] {
+        self.camera.project(floor).unwrap().0.to_array()
+    }
+
+    /// A points file: floor marks clicked with up to ±0.4 px error, the bottom of the image as
+    /// floor, one measured reference, the dock edge.
+    fn points(&self, floor_points: &[[f64; 2]]) -> String {
+        let mut text = String::from("[camera]\nhfov_deg = 85.0\n");
+        for (i, f) in floor_points.iter().enumerate() {
+            let p = self.pixel(DVec3::new(f[0], f[1], 0.0));
+            let jitter = 0.4 * (i as f64 * 2.1).sin();
+            text += &format!(
+                "\n[[floor_point]]\npixel = [{}, {}]\nfloor = [{}, {}]\n",
+                p[0] + jitter,
+                p[1] - jitter,
+                f[0],
+                f[1]
+            );
+        }
+        text += "\n[[floor_region]]\npoints = [[0.35, 0.8], [0.75, 0.8], [0.75, 1.0], [0.35, 1.0]]\n";
+        let reference = DVec3::new(0.5, 6.0, 0.0);
+        let distance = reference.distance(self.camera.pose.position);
+        let r = self.pixel(reference);
+        text += &format!("\n[[reference]]\npixel = [{}, {}]\ndistance_m = {distance}\n", r[0], r[1]);
+        let (a, b) = (self.pixel(DVec3::new(-1.0, self.wall_y, 0.0)), self.pixel(DVec3::new(2.0, self.wall_y, 0.0)));
+        text += &format!("\n[dock]\nedge = [[{}, {}], [{}, {}]]\n", a[0], a[1], b[0], b[1]);
+        text
+    }
+
+    fn calibrate(&self, points: &str) -> (std::process::Output, PathBuf) {
+        let d = self.dir.path();
+        std::fs::write(d.join("points.toml"), points).unwrap();
+        let out = d.join("dock1.toml");
+        let run = dinoedge(
+            &[
+                "calibrate",
+                "--config",
+                path(&d.join("dinoedge.toml")),
+                "--camera",
+                "dock1",
+                "--frame",
+                path(&d.join("clip/rgb/000000.png")),
+                "--frame",
+                path(&d.join("clip/rgb/000001.png")),
+                "--points",
+                path(&d.join("points.toml")),
+                "--out",
+                path(&out),
+            ],
+            d,
+        );
+        (run, out)
+    }
+}
+
+/// Tape marks over the approach lane, out to the dock edge (the face is at y = 12).
+const MARKS: &[[f64; 2]] =
+    &[[-2.0, 5.0], [2.0, 5.0], [-2.0, 9.0], [2.0, 9.0], [0.0, 7.0], [4.0, 7.0], [-1.0, 11.5], [3.0, 11.5]];
+
+#[test]
+fn a_simulated_camera_is_recovered_within_the_bounds() {
+    let s = site();
+    let (run, out) = s.calibrate(&s.points(MARKS));
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    let report = support::stdout(&run);
+    let c = Calibration::load(&out).unwrap();
+
+    let height = c.camera.pose.position.z;
+    assert!((height - s.camera.pose.position.z).abs() < 0.02 * s.camera.pose.position.z, "height {height}: {report}");
+    let (pitch, true_pitch) = (c.camera.pose.angles().1, s.camera.pose.angles().1);
+    assert!((pitch - true_pitch).abs() < 1.0, "pitch {pitch} vs {true_pitch}");
+
+    let face = c.plane(&"dock_face".to_string().try_into().unwrap()).unwrap();
+    for x in [-3.0, 0.0, 3.0] {
+        let on_true_face = DVec3::new(x, s.wall_y, 1.0);
+        assert!(
+            face.distance(on_true_face) < 0.05,
+            "the dock plane is {:.3} m off at x = {x}",
+            face.distance(on_true_face)
+        );
+    }
+
+    // Exact (simulated) depth: the alignment is the identity, and the reference reads its distance.
+    assert!((c.alignment.a - 1.0).abs() < 0.02 && c.alignment.b.abs() < 0.05, "{:?}", c.alignment);
+    let line = report.lines().find(|l| l.starts_with("reference 1")).unwrap();
+    let nums: Vec<f64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!((nums[0] - nums[1]).abs() < 0.05, "{line}");
+
+    let background = c.background.as_ref().unwrap();
+    assert_eq!(background.dim(), (240, 320));
+    let pixel = DVec2::new(160.5, 230.5);
+    let floor = dinoedge_calibration::align::floor_depth(&s.camera, pixel).unwrap();
+    assert!((background[(230, 160)] as f64 - floor).abs() < 0.05, "the background is the scene's depth");
+    assert!(out.with_file_name("dock1.preview.png").is_file());
+}
+
+#[test]
+fn bad_points_files_are_one_error_and_write_nothing() {
+    let s = site();
+    let good = s.points(MARKS);
+    let cases: Vec<(String, i32, &str)> = vec![
+        (s.points(&MARKS[..3]), 65, "3 floor points: at least 4 are needed"),
+        (s.points(&[[0.0, 5.0], [0.0, 6.0], [0.0, 7.0], [0.0, 8.0]]), 65, "on one line"),
+        (good.replacen("pixel = [", "pixel = [9000.0, 1.0]\n#", 1), 65, "outside the 320x240 image"),
+        (
+            good.replace(
+                "points = [[0.35, 0.8], [0.75, 0.8], [0.75, 1.0], [0.35, 1.0]]",
+                "points = [[0.35, 0.8], [0.75, 0.8]]",
+            ),
+            78,
+            "at least 3 points",
+        ),
+        (good.replacen("distance_m = ", "distance_m = -", 1), 65, "expected metres above 0"),
+    ];
+    for (points, code, words) in cases {
+        let (run, out) = s.calibrate(&points);
+        support::assert_fails(&run, code, &["points.toml", words]);
+        assert!(!out.exists() && !out.with_file_name("dock1.background.png").exists(), "nothing written for: {words}");
+    }
+}
