@@ -46,12 +46,7 @@ pub enum AlignError {
 
 /// The floor's exact z-depth at a pixel, if the pixel sees the floor (z = 0) in front of the camera.
 pub fn floor_depth(camera: &Camera, pixel: DVec2) -> Option<f64> {
-    let (origin, direction) = camera.ray(pixel);
-    if direction.z >= -1e-9 {
-        return None;
-    }
-    let t = -origin.z / direction.z;
-    Some(camera.depth_of(origin + direction * t))
+    camera.floor_point(pixel).map(|p| camera.depth_of(p))
 }
 
 /// Fits the alignment; every fifth sample (the 5th, 10th, …) is held out for the residuals.

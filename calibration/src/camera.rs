@@ -139,6 +139,13 @@ impl Camera {
         self.pose.to_world(DVec3::new(n.x * depth, n.y * depth, depth))
     }
 
+    /// Where the ray through a pixel position meets the floor (z = 0); `None` if it does not
+    /// go down (at or above the horizon).
+    pub fn floor_point(&self, pixel: DVec2) -> Option<DVec3> {
+        let (origin, direction) = self.ray(pixel);
+        (direction.z < -1e-9).then(|| origin + direction * (-origin.z / direction.z))
+    }
+
     /// The z-depth of a floor-frame point.
     pub fn depth_of(&self, world: DVec3) -> f64 {
         (world - self.pose.position).dot(self.pose.forward())

@@ -217,11 +217,9 @@ fn z_depth(camera: &Camera, pixel: DVec2, distance: f64) -> f64 {
 /// The vertical plane through the floor points seen at the two dock-edge pixels.
 fn dock_plane(camera: &Camera, dock: &Dock) -> Result<NamedPlane, String> {
     let on_floor = |pixel: [f64; 2]| -> Result<DVec3, String> {
-        let (origin, direction) = camera.ray(DVec2::from_array(pixel));
-        if direction.z >= -1e-9 {
-            return Err(format!("dock edge pixel {pixel:?} does not see the floor (above the horizon)"));
-        }
-        Ok(origin + direction * (-origin.z / direction.z))
+        camera
+            .floor_point(DVec2::from_array(pixel))
+            .ok_or_else(|| format!("dock edge pixel {pixel:?} does not see the floor (above the horizon)"))
     };
     let (a, b) = (on_floor(dock.edge[0])?, on_floor(dock.edge[1])?);
     let along = (b - a).truncate();
