@@ -100,11 +100,7 @@ fn preview_image(
     points: &PointsFile,
 ) -> image::RgbImage {
     let (w, h) = frame.image.dimensions();
-    let depth =
-        dinoedge_sim::colormap::depth_image(outcome.background.as_slice().expect("contiguous"), w, h, 0.5, 20.0);
-    let mut both = image::RgbImage::new(w * 2, h);
-    image::imageops::replace(&mut both, &frame.image, 0, 0);
-    image::imageops::replace(&mut both, &depth, w as i64, 0);
+    let mut both = crate::pipeline::snapshot::beside_depth(&frame.image, &outcome.background);
     for p in &points.floor_points {
         let c = DVec2::from_array(p.pixel);
         for d in -4i64..=4 {

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::run::{Hooks, run};
 use crate::cli::Cli;
-use crate::pipeline::Processed;
+use crate::pipeline::{Processed, snapshot};
 use crate::source::Frame;
 
 const FPS: f64 = 10.0;
@@ -254,15 +254,11 @@ fn annotated_writer(dir: PathBuf, rows: mpsc::Receiver<Row>) -> std::thread::Joi
             [FORKS_ZONE, WALKWAY_ZONE].iter().map(|z| Zone::try_from(z.to_vec()).expect("valid demo zones")).collect();
         let mut kept = Vec::new();
         for row in rows {
-            let (w, h) = row.frame.image.dimensions();
             let mut left = row.frame.image.clone();
             for zone in &zones {
-                crate::pipeline::snapshot::draw_zone(&mut left, zone);
+                snapshot::draw_zone(&mut left, zone);
             }
-            let depth = dinoedge_sim::colormap::depth_image(row.depth.as_slice().expect("contiguous"), w, h, 0.5, 20.0);
-            let mut both = image::RgbImage::new(w * 2, h);
-            image::imageops::replace(&mut both, &left, 0, 0);
-            image::imageops::replace(&mut both, &depth, w as i64, 0);
+            let both = snapshot::beside_depth(&left, &row.depth);
             let file = dir.join(format!("{:06}.png", row.frame.seq));
             both.save(&file).with_context(|| format!("writing {}", file.display()))?;
             kept.push((row.frame.seq, row.distances));

@@ -1,8 +1,14 @@
-//! The alarm snapshot: the frame as a JPEG with the rule's zone outlined, published on
-//! `<camera>/snapshot` when an alarm starts (with `mqtt.snapshots = true`).
+//! Frames for people to look at: the alarm snapshot (the frame as a JPEG with the rule's
+//! zone outlined, published on `<camera>/snapshot` when an alarm starts, with
+//! `mqtt.snapshots = true`), and a frame beside its colour-mapped depth (the demo's frames,
+//! the calibration preview).
 
 use dinoedge_config::Zone;
 use image::{Rgb, RgbImage};
+use ndarray::Array2;
+
+/// The depth range of the colour map, metres: red at the near end, blue at the far one.
+const DEPTH_RANGE: (f32, f32) = (0.5, 20.0);
 
 const ZONE_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
 
@@ -36,6 +42,17 @@ pub fn draw_zone(img: &mut RgbImage, zone: &Zone) {
             }
         }
     }
+}
+
+/// `frame` on the left, its metric depth (same size) colour-mapped on the right.
+pub fn beside_depth(frame: &RgbImage, depth: &Array2<f32>) -> RgbImage {
+    let (w, h) = frame.dimensions();
+    let slice = depth.as_slice().expect("depth maps are contiguous");
+    let colours = dinoedge_sim::colormap::depth_image(slice, w, h, DEPTH_RANGE.0, DEPTH_RANGE.1);
+    let mut both = RgbImage::new(w * 2, h);
+    image::imageops::replace(&mut both, frame, 0, 0);
+    image::imageops::replace(&mut both, &colours, w as i64, 0);
+    both
 }
 
 #[cfg(test)]
