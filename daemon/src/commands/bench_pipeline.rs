@@ -15,6 +15,7 @@ use dinoedge_heads::head::DepthModel;
 
 use super::run::{Hooks, run};
 use crate::pipeline::Processed;
+use crate::pipeline::stats::percentiles;
 
 pub struct Options<'a> {
     pub clip: &'a Path,
@@ -80,10 +81,8 @@ pub fn bench(o: &Options) -> Result<()> {
 
     let s = samples.lock().expect("samples lock");
     let pct = |v: &[Duration]| {
-        let mut v = v.to_vec();
-        v.sort();
-        let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
-        (at(0.5), at(0.95))
+        let p = percentiles(v.iter().copied());
+        (p.p50_ms, p.p95_ms)
     };
     let (l50, l95) = pct(&s.latency);
     let (d50, d95) = pct(&s.depth);

@@ -44,15 +44,16 @@ impl Timings {
     pub fn summary(&self) -> Option<Summary> {
         (!self.latency.is_empty()).then(|| Summary {
             frames: self.latency.len(),
-            latency: percentiles(&self.latency),
-            depth: percentiles(&self.depth),
-            rules: percentiles(&self.rules),
+            latency: percentiles(self.latency.iter().copied()),
+            depth: percentiles(self.depth.iter().copied()),
+            rules: percentiles(self.rules.iter().copied()),
         })
     }
 }
 
-fn percentiles(values: &VecDeque<Duration>) -> Percentiles {
-    let mut sorted: Vec<Duration> = values.iter().copied().collect();
+/// The median and 95th percentile (nearest rank) of `values`, which must not be empty.
+pub fn percentiles(values: impl IntoIterator<Item = Duration>) -> Percentiles {
+    let mut sorted: Vec<Duration> = values.into_iter().collect();
     sorted.sort();
     let at = |p: f64| sorted[((p * (sorted.len() - 1) as f64).round()) as usize].as_secs_f64() * 1000.0;
     Percentiles { p50_ms: at(0.5), p95_ms: at(0.95) }
