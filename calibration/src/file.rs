@@ -18,6 +18,8 @@
 //! cx = 320.0
 //! cy = 240.0
 //!
+//! background = "dock1.background.png"   # (above the tables) optional; plane_distance rules need it
+//!
 //! [pose]                       # camera centre in the floor frame (metres, floor z = 0);
 //! position = [-2.0, 1.0, 4.5]  # heading counter-clockwise from +y, tilt down, roll clockwise
 //! yaw_deg = -20.0
@@ -33,7 +35,9 @@
 //! point = [0.0, 12.0, 0.0]
 //! normal = [0.0, -1.0, 0.0]
 //!
-//! background = "dock1.background.png"   # optional; needed by plane_distance rules
+//! [[zone]]                     # named zones (0..1 image coordinates) that rules can use
+//! name = "approach"            # by name: zone = "approach"
+//! points = [[0.2, 0.5], [0.8, 0.5], [0.8, 1.0], [0.2, 1.0]]
 //!
 //! [residuals]                  # optional, reported by calibrate
 //! reprojection_px = 0.4
@@ -43,7 +47,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dinoedge_config::{ConfigError, Name};
+use dinoedge_config::{ConfigError, Name, Zone};
 use glam::DVec3;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -66,6 +70,8 @@ pub struct CalibrationFile {
     pub alignment: Alignment,
     #[serde(default, rename = "plane")]
     pub planes: Vec<NamedPlane>,
+    #[serde(default, rename = "zone", skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<NamedZone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +139,14 @@ pub struct NamedPlane {
     pub normal: [f64; 3],
 }
 
+/// A polygon of the image with a name, drawn at calibration, for rules to refer to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedZone {
+    pub name: Name,
+    pub points: Zone,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Residuals {
@@ -164,6 +178,7 @@ pub struct Calibration {
     pub camera: Camera,
     pub alignment: Alignment,
     pub planes: Vec<(Name, Plane)>,
+    pub zones: Vec<NamedZone>,
     pub background: Option<Array2<f32>>,
     pub fitted_for: Option<FittedFor>,
 }
@@ -201,6 +216,11 @@ impl Calibration {
                 Plane { point: DVec3::from_array(plane.point), normal: normal.normalize() },
             ));
         }
+        if let Some(twice) =
+            file.zones.iter().enumerate().find(|(i, z)| file.zones[..*i].iter().any(|o| o.name == z.name))
+        {
+            return Err(fail("zone", format!("a second zone named `{}`", twice.1.name)));
+        }
         let background = match &file.background {
             None => None,
             Some(name) => {
@@ -228,6 +248,7 @@ impl Calibration {
             camera: Camera { intrinsics: file.intrinsics, pose: file.pose.pose() },
             alignment: file.alignment,
             planes,
+            zones: file.zones,
             background,
             fitted_for: file.fitted_for,
         })
@@ -235,6 +256,10 @@ impl Calibration {
 
     pub fn plane(&self, name: &Name) -> Option<&Plane> {
         self.planes.iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+
+    pub fn zone(&self, name: &Name) -> Option<&Zone> {
+        self.zones.iter().find(|z| &z.name == name).map(|z| &z.points)
     }
 }
 

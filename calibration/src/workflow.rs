@@ -19,19 +19,26 @@
 //!
 //! [dock]                          # optional: two pixels on the dock edge (face meets floor)
 //! edge = [[120.0, 150.0], [560.0, 140.0]]
+//!
+//! [[zone]]                        # optional: named zones for the rules, copied to the calibration
+//! name = "approach"
+//! points = [[0.2, 0.5], [0.8, 0.5], [0.8, 1.0], [0.2, 1.0]]
 //! ```
+//!
+//! The browser UI sends the same structure as JSON, and saves it beside the calibration as a
+//! points file, so a calibration done by hand can be re-run by script.
 
 use dinoedge_config::{Name, Zone};
 use glam::{DVec2, DVec3};
 use ndarray::Array2;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::align::{AlignmentFit, DepthSample, fit_alignment, floor_depth};
 use crate::camera::{Camera, Intrinsics};
-use crate::file::{CalibrationFile, FORMAT_VERSION, NamedPlane, PoseAngles, Residuals};
+use crate::file::{CalibrationFile, FORMAT_VERSION, NamedPlane, NamedZone, PoseAngles, Residuals};
 use crate::pose::{FloorPoint, PoseFit, pose_from_floor};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PointsFile {
     pub camera: CameraSpec,
@@ -41,17 +48,24 @@ pub struct PointsFile {
     pub floor_regions: Vec<Region>,
     #[serde(rename = "reference", default)]
     pub references: Vec<Reference>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dock: Option<Dock>,
+    #[serde(rename = "zone", default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<NamedZone>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hfov_deg: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fx: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cx: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cy: Option<f64>,
     #[serde(default)]
     pub k1: f64,
@@ -59,27 +73,27 @@ pub struct CameraSpec {
     pub k2: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FloorPointToml {
     pub pixel: [f64; 2],
     pub floor: [f64; 2],
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
     pub points: Zone,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reference {
     pub pixel: [f64; 2],
     pub distance_m: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dock {
     pub edge: [[f64; 2]; 2],
@@ -95,6 +109,9 @@ pub struct Outcome {
     pub alignment: AlignmentFit,
     /// Each reference: its measured distance and what the aligned depth reads there.
     pub readings: Vec<(f64, f64)>,
+    /// The mean absolute relative error of the depth on the marked floor, before and after
+    /// the alignment.
+    pub floor_abs_rel: (f64, f64),
 }
 
 impl CameraSpec {
@@ -160,9 +177,16 @@ pub fn calibrate(name: &Name, points: &PointsFile, frames: &[Array2<f32>]) -> Re
         }
         reference_samples.push((index, DepthSample { predicted: d, reference: z_depth(&camera, pixel, r.distance_m) }));
     }
+    let floor_samples = samples.len();
     samples.extend(reference_samples.iter().map(|(_, s)| *s));
     let alignment = fit_alignment(&samples).map_err(|e| format!("depth alignment: {e}"))?;
     let a = alignment.alignment;
+    let abs_rel = |f: &dyn Fn(f64) -> f64| {
+        let floor = &samples[..floor_samples];
+        floor.iter().map(|s| (f(s.predicted) - s.reference).abs() / s.reference).sum::<f64>()
+            / floor.len().max(1) as f64
+    };
+    let floor_abs_rel = (abs_rel(&|d| d), abs_rel(&|d| a.apply(d as f32) as f64));
     let background = predicted.mapv(|d| if d > 0.0 && d.is_finite() { a.apply(d) } else { 0.0 });
     let readings = reference_samples
         .iter()
@@ -177,6 +201,11 @@ pub fn calibrate(name: &Name, points: &PointsFile, frames: &[Array2<f32>]) -> Re
     if let Some(dock) = &points.dock {
         planes.push(dock_plane(&camera, dock)?);
     }
+    if let Some((_, twice)) =
+        points.zones.iter().enumerate().find(|(i, z)| points.zones[..*i].iter().any(|o| o.name == z.name))
+    {
+        return Err(format!("two zones are named `{}`", twice.name));
+    }
     let file = CalibrationFile {
         version: FORMAT_VERSION,
         camera: name.clone(),
@@ -185,6 +214,7 @@ pub fn calibrate(name: &Name, points: &PointsFile, frames: &[Array2<f32>]) -> Re
         pose: PoseAngles::from(&pose.pose),
         alignment: a,
         planes,
+        zones: points.zones.clone(),
         background: None,
         residuals: Some(Residuals {
             reprojection_px: Some(pose.rms_px),
@@ -192,7 +222,7 @@ pub fn calibrate(name: &Name, points: &PointsFile, frames: &[Array2<f32>]) -> Re
             depth_max_m: Some(alignment.holdout_max_m),
         }),
     };
-    Ok(Outcome { file, background, pose, alignment, readings })
+    Ok(Outcome { file, background, pose, alignment, readings, floor_abs_rel })
 }
 
 /// The per-pixel median of the frames' depth.

@@ -1,7 +1,7 @@
 //! The calibration file: what is written reads back as the same camera, and a wrong file is
 //! one error naming its line.
 
-use dinoedge_calibration::file::{CalibrationFile, NamedPlane, PoseAngles, write_depth_mm};
+use dinoedge_calibration::file::{CalibrationFile, NamedPlane, NamedZone, PoseAngles, write_depth_mm};
 use dinoedge_calibration::{Alignment, Calibration, Intrinsics, Pose};
 use glam::DVec3;
 
@@ -17,6 +17,10 @@ fn example() -> CalibrationFile {
             name: "dock_face".to_string().try_into().unwrap(),
             point: [0.0, 12.0, 0.0],
             normal: [0.0, -2.0, 0.0],
+        }],
+        zones: vec![NamedZone {
+            name: "approach".to_string().try_into().unwrap(),
+            points: vec![[0.2, 0.5], [0.8, 0.5], [0.8, 1.0], [0.2, 1.0]].try_into().unwrap(),
         }],
         background: Some("bg.png".into()),
         residuals: None,
@@ -39,7 +43,9 @@ fn a_written_calibration_reads_back() {
     assert_eq!(c.alignment.apply(2.0), 2.0);
     let face = c.plane(&"dock_face".to_string().try_into().unwrap()).unwrap();
     assert_eq!(face.normal, DVec3::new(0.0, -1.0, 0.0), "normals are made unit");
-    assert_eq!(c.background.unwrap()[(5, 7)], 3.25);
+    assert_eq!(c.background.as_ref().unwrap()[(5, 7)], 3.25);
+    let zone = c.zone(&"approach".to_string().try_into().unwrap()).unwrap();
+    assert!(zone.contains(0.5, 0.75));
 }
 
 #[test]
@@ -57,6 +63,11 @@ fn a_wrong_file_is_one_error_at_its_line() {
         ),
         (text.clone(), line_of("background"), "bg.png is 8x5, the camera 8x6"),
         (text.replace("a = 1.1", "a = -1.0"), line_of("[alignment]"), "expected a scale above 0"),
+        (
+            format!("{text}\n[[zone]]\nname = \"approach\"\npoints = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]\n"),
+            line_of("[[zone]]"),
+            "a second zone named `approach`",
+        ),
     ];
     for (text, line, words) in cases {
         let err = Calibration::load(&write(dir.path(), &text)).unwrap_err();

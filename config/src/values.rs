@@ -98,7 +98,7 @@ impl fmt::Display for BrokerUrl {
 
 /// A simple polygon in normalised image coordinates (x right, y down, both 0..1): at least
 /// three points, no two edges crossing, a non-zero area.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(try_from = "Vec<[f64; 2]>")]
 pub struct Zone(Vec<[f64; 2]>);
 

@@ -48,24 +48,35 @@ pub enum Command {
         #[arg(long, default_value = "dinoedge-demo")]
         out: PathBuf,
     },
-    /// Calibrate a camera from a points file (floor points, floor regions, measured
-    /// references, the dock edge) and frames of the empty scene: writes the calibration file,
-    /// its background depth and a preview. The browser UI is still to come.
+    /// Calibrate a camera: its pose from floor marks, the depth alignment, the background,
+    /// the dock plane and named zones. In a browser (`--ui`: the live camera, points clicked
+    /// on the page) or scripted (`--frame … --points`). Writes the calibration file, its
+    /// background depth, a preview and the points file beside `--out`.
     Calibrate {
-        /// The daemon's configuration (its model is used).
+        /// The daemon's configuration (its model and the camera's source are used).
         #[arg(long)]
         config: PathBuf,
         /// The camera's name in the configuration.
         #[arg(long)]
         camera: String,
-        /// A frame of the empty scene; give several for a median background.
-        #[arg(long = "frame", required = true)]
-        frames: Vec<PathBuf>,
-        /// The points file (see calibration/src/workflow.rs).
-        #[arg(long)]
-        points: PathBuf,
+        /// The calibration file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Serve the calibration page instead of reading a points file.
+        #[arg(long, conflicts_with_all = ["frames", "points"])]
+        ui: bool,
+        /// Where the page listens (loopback: reach it through an SSH tunnel).
+        #[arg(long, default_value = "127.0.0.1:8090", requires = "ui")]
+        listen: std::net::SocketAddr,
+        /// Allow --listen on an address other machines can reach (the page has no login).
+        #[arg(long, requires = "ui")]
+        allow_remote: bool,
+        /// Scripted: a frame of the empty scene; give several for a median background.
+        #[arg(long = "frame", required_unless_present = "ui")]
+        frames: Vec<PathBuf>,
+        /// Scripted: the points file (see calibration/src/workflow.rs).
+        #[arg(long, required_unless_present = "ui")]
+        points: Option<PathBuf>,
     },
     /// Check a configuration file (and the calibration files it names) without starting.
     CheckConfig {

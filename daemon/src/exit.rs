@@ -25,7 +25,22 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// A command line that asks for something refused (exit 64).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    if err.chain().any(|e| e.is::<UsageError>()) {
+        return ExitCode::from(EX_USAGE);
+    }
     if err.chain().any(|e| e.is::<InputError>()) {
         return ExitCode::from(EX_DATAERR);
     }

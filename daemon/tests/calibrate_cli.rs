@@ -6,37 +6,12 @@ mod support;
 
 use std::path::PathBuf;
 
-use dinoedge_calibration::{Calibration, Camera};
+use dinoedge_calibration::Calibration;
 use glam::{DVec2, DVec3};
-use support::{dinoedge, path, run_ok};
-
-struct Site {
-    dir: tempfile::TempDir,
-    camera: Camera,
-    wall_y: f64,
-}
-
-fn site() -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("clip");
-    run_ok(
-        &["sim", "clip", "--scenario", "empty-lighting", "--out", path(&clip), "--width", "320", "--height", "240"],
-        dir.path(),
-    );
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(clip.join("truth.json")).unwrap()).unwrap();
-    let camera: Camera = serde_json::from_value(truth["camera"].clone()).unwrap();
-    let wall_y = truth["dock_face"]["point"][1].as_f64().unwrap();
-    let config = "device_id = \"cal\"\n[model]\nkind = \"sim-truth\"\n[[camera]]\nname = \"dock1\"\n[camera.source]\nkind = \"images\"\npath = \"clip/rgb\"\nfps = 10\n";
-    std::fs::write(dir.path().join("dinoedge.toml"), config).unwrap();
-    Site { dir, camera, wall_y }
-}
+use support::dock::{MARKS, Site, site};
+use support::{dinoedge, path};
 
 impl Site {
-    fn pixel(&self, floor: DVec3) -> [f64; 2] {
-        self.camera.project(floor).unwrap().0.to_array()
-    }
-
     /// A points file: floor marks clicked with up to ±0.4 px error, the bottom of the image as
     /// floor, one measured reference, the dock edge.
     fn points(&self, floor_points: &[[f64; 2]]) -> String {
@@ -88,10 +63,6 @@ impl Site {
     }
 }
 
-/// Tape marks over the approach lane, out to the dock edge (the face is at y = 12).
-const MARKS: &[[f64; 2]] =
-    &[[-2.0, 5.0], [2.0, 5.0], [-2.0, 9.0], [2.0, 9.0], [0.0, 7.0], [4.0, 7.0], [-1.0, 11.5], [3.0, 11.5]];
-
 #[test]
 fn a_simulated_camera_is_recovered_within_the_bounds() {
     let s = site();
@@ -107,12 +78,8 @@ fn a_simulated_camera_is_recovered_within_the_bounds() {
 
     let face = c.plane(&"dock_face".to_string().try_into().unwrap()).unwrap();
     for x in [-3.0, 0.0, 3.0] {
-        let on_true_face = DVec3::new(x, s.wall_y, 1.0);
-        assert!(
-            face.distance(on_true_face) < 0.05,
-            "the dock plane is {:.3} m off at x = {x}",
-            face.distance(on_true_face)
-        );
+        let off = s.off_the_face(face, x);
+        assert!(off < 0.05, "the dock plane is {off:.3} m off at x = {x}");
     }
 
     // Exact (simulated) depth: the alignment is the identity, and the reference reads its distance.

@@ -262,6 +262,7 @@ fn write_true_calibration(dir: &std::path::Path, camera: &Camera, wall_y: f64) -
             point: [0.0, wall_y, 0.0],
             normal: [0.0, -1.0, 0.0],
         }],
+        zones: Vec::new(),
         background: Some("background.png".into()),
         residuals: None,
     };

@@ -256,7 +256,7 @@ fn annotated_writer(dir: PathBuf, rows: mpsc::Receiver<Row>) -> std::thread::Joi
         for row in rows {
             let mut left = row.frame.image.clone();
             for zone in &zones {
-                snapshot::draw_zone(&mut left, zone);
+                snapshot::draw_zone(&mut left, zone, snapshot::ZONE_COLOUR);
             }
             let both = snapshot::beside_depth(&left, &row.depth);
             let file = dir.join(format!("{:06}.png", row.frame.seq));

@@ -20,12 +20,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config } => run::run(&config, run::Hooks::default()),
         Command::CheckConfig { config } => run::check_config(&config),
         Command::Demo { scenario, mqtt, out } => demo::demo(scenario, &mqtt, &out),
-        Command::Calibrate { config, camera, frames, points, out } => calibrate::run(&calibrate::Args {
-            config: &config,
-            camera: &camera,
-            frames: &frames,
-            points: &points,
-            out: &out,
-        }),
+        Command::Calibrate { config, camera, out, ui, listen, allow_remote, frames, points } => {
+            let how = match points {
+                Some(points) if !ui => calibrate::How::Scripted { frames, points },
+                _ => calibrate::How::Ui { listen, allow_remote },
+            };
+            calibrate::run(calibrate::Args { config, camera, out, how })
+        }
     }
 }

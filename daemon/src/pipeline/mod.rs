@@ -85,7 +85,7 @@ impl Pipeline {
             capture.push(
                 std::thread::Builder::new()
                     .name(format!("capture-{}", camera.name))
-                    .spawn(move || crate::source::capture::run(&source, &l, &b, &s))
+                    .spawn(move || crate::source::capture::run(&source, &l, &|state| l.set_state(state, &b), &s))
                     .context("starting a capture thread")?,
             );
             let s = stop.clone();

@@ -10,45 +10,87 @@ use ndarray::Array2;
 /// The depth range of the colour map, metres: red at the near end, blue at the far one.
 const DEPTH_RANGE: (f32, f32) = (0.5, 20.0);
 
-const ZONE_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
+pub const ZONE_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
 
 /// `frame` with `zone` outlined, as JPEG bytes.
 pub fn jpeg(frame: &RgbImage, zone: &Zone) -> Vec<u8> {
     let mut img = frame.clone();
-    draw_zone(&mut img, zone);
+    draw_zone(&mut img, zone, ZONE_COLOUR);
+    encode_jpeg(&img)
+}
+
+pub fn encode_jpeg(img: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
-        .encode_image(&img)
+        .encode_image(img)
         .expect("JPEG encoding of an RGB image");
     out
 }
 
 /// Outlines `zone` on `img` with 3-pixel lines.
-pub fn draw_zone(img: &mut RgbImage, zone: &Zone) {
+pub fn draw_zone(img: &mut RgbImage, zone: &Zone, colour: Rgb<u8>) {
     let (w, h) = (img.width() as f64, img.height() as f64);
     let points = zone.points();
     for (i, a) in points.iter().enumerate() {
         let b = points[(i + 1) % points.len()];
-        let (x0, y0, x1, y1) = (a[0] * w, a[1] * h, b[0] * w, b[1] * h);
-        let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as usize;
-        for s in 0..=steps {
-            let t = s as f64 / steps as f64;
-            let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
-            for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (0, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
-                let (px, py) = (x as i64 + dx, y as i64 + dy);
-                if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
-                    img.put_pixel(px as u32, py as u32, ZONE_COLOUR);
-                }
+        draw_line(img, [a[0] * w, a[1] * h], [b[0] * w, b[1] * h], colour);
+    }
+}
+
+/// A 3-pixel line between two pixel positions; what falls outside `img` is cut.
+pub fn draw_line(img: &mut RgbImage, from: [f64; 2], to: [f64; 2], colour: Rgb<u8>) {
+    let ([x0, y0], [x1, y1]) = (from, to);
+    let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().clamp(1.0, 1e5) as usize;
+    for s in 0..=steps {
+        let t = s as f64 / steps as f64;
+        let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+        for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (0, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+            let (px, py) = (x as i64 + dx, y as i64 + dy);
+            if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
+                img.put_pixel(px as u32, py as u32, colour);
             }
         }
     }
 }
 
+/// A cross of 9 pixels' span centred on `at`.
+pub fn draw_cross(img: &mut RgbImage, at: [f64; 2], colour: Rgb<u8>) {
+    draw_line(img, [at[0] - 4.0, at[1]], [at[0] + 4.0, at[1]], colour);
+    draw_line(img, [at[0], at[1] - 4.0], [at[0], at[1] + 4.0], colour);
+}
+
+/// `text` in 8x8 glyphs, white on a dark box, its top left at `at` (cut at the edges).
+pub fn draw_text(img: &mut RgbImage, at: [f64; 2], text: &str) {
+    use font8x8::UnicodeFonts;
+    let (x0, y0) = (at[0].round() as i64, at[1].round() as i64);
+    for (i, c) in text.chars().enumerate() {
+        let glyph = font8x8::BASIC_FONTS.get(c).unwrap_or([0; 8]);
+        for gy in -1..9i64 {
+            for gx in 0..8i64 {
+                let (px, py) = (x0 + 8 * i as i64 + gx, y0 + gy);
+                if px < 0 || py < 0 || px >= img.width() as i64 || py >= img.height() as i64 {
+                    continue;
+                }
+                let on = (0..8).contains(&gy) && glyph[gy as usize] >> gx & 1 == 1;
+                let colour = if on { Rgb([255, 255, 255]) } else { Rgb([20, 20, 20]) };
+                img.put_pixel(px as u32, py as u32, colour);
+            }
+        }
+    }
+}
+
+/// Metric depth colour-mapped (black where unknown).
+pub fn depth_colours(depth: &Array2<f32>) -> RgbImage {
+    let (h, w) = depth.dim();
+    let slice = depth.as_standard_layout();
+    let slice = slice.as_slice().expect("a standard-layout array is contiguous");
+    dinoedge_sim::colormap::depth_image(slice, w as u32, h as u32, DEPTH_RANGE.0, DEPTH_RANGE.1)
+}
+
 /// `frame` on the left, its metric depth (same size) colour-mapped on the right.
 pub fn beside_depth(frame: &RgbImage, depth: &Array2<f32>) -> RgbImage {
     let (w, h) = frame.dimensions();
-    let slice = depth.as_slice().expect("depth maps are contiguous");
-    let colours = dinoedge_sim::colormap::depth_image(slice, w, h, DEPTH_RANGE.0, DEPTH_RANGE.1);
+    let colours = depth_colours(depth);
     let mut both = RgbImage::new(w * 2, h);
     image::imageops::replace(&mut both, frame, 0, 0);
     image::imageops::replace(&mut both, &colours, w as i64, 0);

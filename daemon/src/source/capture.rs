@@ -1,7 +1,8 @@
 //! A camera's capture thread: opens its source, moves each frame into the latest-frame cell,
 //! and restarts a source that fails with exponential backoff (1 s doubling to 30 s), keeping
 //! the camera's up/down state. A stalled source (no frame for `stall_timeout`) is broken
-//! from outside by [`check_stall`], and then restarted like a failed one.
+//! from outside by [`check_stall`], and then restarted like a failed one. State changes go
+//! to `report` (the daemon publishes them; the calibrate UI shows them).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,17 +11,16 @@ use std::time::{Duration, Instant, SystemTime};
 use dinoedge_config::Source;
 
 use super::Frame;
-use crate::mqtt::Bus;
 use crate::pipeline::camera::{CameraLink, State};
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-pub fn run(source: &Source, link: &CameraLink, bus: &Bus, stop: &AtomicBool) {
+pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &AtomicBool) {
     let mut backoff = BACKOFF_MIN;
     while !stop.load(Ordering::Relaxed) {
         match super::open(source) {
-            Err(e) => link.set_state(State::Down(format!("{e:#}")), bus),
+            Err(e) => report(State::Down(format!("{e:#}"))),
             Ok(mut src) => {
                 *link.interrupt.lock().expect("interrupt lock") = src.interrupter();
                 *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
@@ -32,7 +32,7 @@ pub fn run(source: &Source, link: &CameraLink, bus: &Bus, stop: &AtomicBool) {
                         Ok(Some(captured)) => {
                             let captured_at = Instant::now();
                             *link.last_frame.lock().expect("last frame lock") = Some(captured_at);
-                            link.set_state(State::Up, bus);
+                            report(State::Up);
                             backoff = BACKOFF_MIN;
                             link.cell.put(Frame {
                                 seq: link.count_captured(),
@@ -43,12 +43,12 @@ pub fn run(source: &Source, link: &CameraLink, bus: &Bus, stop: &AtomicBool) {
                             });
                         }
                         Ok(None) => {
-                            link.set_state(State::Ended, bus);
+                            report(State::Ended);
                             link.cell.end();
                             return;
                         }
                         Err(e) => {
-                            link.set_state(State::Down(format!("{e:#}")), bus);
+                            report(State::Down(format!("{e:#}")));
                             break;
                         }
                     }

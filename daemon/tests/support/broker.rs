@@ -2,7 +2,7 @@
 //! port of 127.0.0.1, with its own config and persistence folder, stopped with the test; and
 //! a subscriber (rumqttc, persistent session, QoS 1) that records what it receives.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -27,19 +27,7 @@ fn mosquitto() -> PathBuf {
     })
 }
 
-/// A port free on 127.0.0.1 and not handed out before in this test process (the tests of a
-/// binary run in parallel, and the kernel may give a just-closed port out again).
-fn free_port() -> u16 {
-    static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    let mut taken = TAKEN.lock().unwrap();
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if !taken.contains(&port) {
-            taken.push(port);
-            return port;
-        }
-    }
-}
+use super::free_port;
 
 impl Broker {
     /// Starts mosquitto in `dir` with one anonymous listener on a free port; `extra` is

@@ -1,14 +1,30 @@
 //! Shared helpers of the CLI tests: running the built `dinoedge`, and a small HTTP server
-//! on 127.0.0.1 that serves files with range requests, for `model pull`.
+//! on 127.0.0.1 that serves files with range requests, for `model pull`, a broker, and a
+//! simulated dock whose camera is known, for calibrate.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod broker;
+pub mod dock;
 pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// A port free on 127.0.0.1 and not handed out before in this test process (the tests of a
+/// binary run in parallel, and the kernel may give a just-closed port out again).
+pub fn free_port() -> u16 {
+    static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut taken = TAKEN.lock().unwrap();
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !taken.contains(&port) {
+            taken.push(port);
+            return port;
+        }
+    }
+}
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../heads/tests/fixtures/parity")

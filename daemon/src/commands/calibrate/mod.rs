@@ -1,0 +1,169 @@
+//! `dinoedge calibrate`, two ways to the same files: scripted (a points file and frames of
+//! the empty scene, for fleets and tests) and the browser UI (`ui`: the live camera, points
+//! clicked on the page). Both fit with `dinoedge_calibration::workflow::calibrate` and write
+//! through [`save`]: the calibration file, its background depth, a preview image and the
+//! points file — or, on any mistake, one error and nothing written.
+
+mod preview;
+mod report;
+mod ui;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use dinoedge_calibration::file::{FittedFor, write_depth_mm};
+use dinoedge_calibration::workflow::{Outcome, PointsFile, calibrate};
+use dinoedge_config::{Camera, ConfigError};
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::exit::{InputError, UsageError};
+use crate::pipeline::depth::DepthProvider;
+use crate::source::Frame;
+pub use report::Report;
+
+pub struct Args {
+    pub config: PathBuf,
+    pub camera: String,
+    pub out: PathBuf,
+    pub how: How,
+}
+
+pub enum How {
+    Scripted { frames: Vec<PathBuf>, points: PathBuf },
+    Ui { listen: SocketAddr, allow_remote: bool },
+}
+
+/// What both ways need: the camera to calibrate and the model that reads its depth.
+pub struct Setup {
+    pub camera: Camera,
+    pub provider: DepthProvider,
+    /// The model files' hashes, recorded in the calibration (the alignment holds for them only).
+    pub fitted_for: Option<FittedFor>,
+}
+
+impl Setup {
+    pub fn load(config_path: &Path, camera: &str) -> Result<Setup> {
+        let config = dinoedge_config::load(config_path)?;
+        let camera =
+            config.cameras.iter().find(|c| c.name.as_str() == camera).cloned().ok_or_else(|| {
+                ConfigError::unlocated(config_path, format!("no camera named `{camera}` to calibrate"))
+            })?;
+        let fitted_for = match &config.model {
+            dinoedge_config::Model::Dinov2 { backbone, head } => Some(FittedFor {
+                backbone_sha256: dinoedge_heads::files::sha256_file(backbone)?,
+                head_sha256: dinoedge_heads::files::sha256_file(head)?,
+            }),
+            dinoedge_config::Model::SimTruth => None,
+        };
+        Ok(Setup { camera, provider: super::run::load_provider(&config)?, fitted_for })
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if let How::Ui { listen, allow_remote: false } = args.how
+        && !listen.ip().is_loopback()
+    {
+        return Err(UsageError(format!(
+            "--listen {listen} is reachable from the network, and the calibrate UI has no login; \
+             use the default (127.0.0.1:8090) through an SSH tunnel, or add --allow-remote"
+        ))
+        .into());
+    }
+    let setup = Setup::load(&args.config, &args.camera)?;
+    match args.how {
+        How::Scripted { frames, points } => scripted(&setup, &frames, &points, &args.out),
+        How::Ui { listen, .. } => ui::serve(setup, &args.out, listen),
+    }
+}
+
+fn scripted(setup: &Setup, frames: &[PathBuf], points_path: &Path, out: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(points_path).with_context(|| format!("reading {}", points_path.display()))?;
+    let points: PointsFile = dinoedge_config::from_toml(&text, points_path)?;
+    let mut depths = Vec::new();
+    let mut first: Option<Frame> = None;
+    for path in frames {
+        let image = image::open(path).with_context(|| format!("reading the frame {}", path.display()))?.into_rgb8();
+        if first.as_ref().is_some_and(|f| f.image.dimensions() != image.dimensions()) {
+            return Err(InputError(format!("{}: not the size of the first frame", path.display())).into());
+        }
+        let frame = Frame {
+            seq: 0,
+            captured: std::time::Instant::now(),
+            wall: std::time::SystemTime::now(),
+            image,
+            file: Some(path.clone()),
+        };
+        depths.push(setup.provider.depth(&frame)?);
+        first.get_or_insert(frame);
+    }
+    let outcome = calibrate(&setup.camera.name, &points, &depths)
+        .map_err(|e| InputError(format!("{}: {e}", points_path.display())))?;
+    let written = save(setup, out, &first.expect("clap asks for a frame").image, &points, &outcome)?;
+    println!("{written}");
+    print!("{}", Report::new(&outcome));
+    Ok(())
+}
+
+/// The files a calibration is saved as.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub calibration: PathBuf,
+    pub background: PathBuf,
+    pub preview: PathBuf,
+    pub points: PathBuf,
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrote {} (background {}, preview {}, points {})",
+            self.calibration.display(),
+            self.background.display(),
+            self.preview.display(),
+            self.points.display()
+        )
+    }
+}
+
+/// Writes `out` and the files beside it (`<stem>.background.png`, `.preview.png`,
+/// `.points.toml`). Each goes through a temporary file; the calibration file is renamed into
+/// place last, so a daemon reloading meanwhile reads the old calibration or the new one whole.
+pub fn save(setup: &Setup, out: &Path, frame: &RgbImage, points: &PointsFile, outcome: &Outcome) -> Result<Written> {
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("calibration");
+    let beside = |suffix: &str| out.with_file_name(format!("{stem}.{suffix}"));
+    let written = Written {
+        calibration: out.to_path_buf(),
+        background: beside("background.png"),
+        preview: beside("preview.png"),
+        points: beside("points.toml"),
+    };
+    let mut file = outcome.file.clone();
+    file.background = Some(written.background.file_name().expect("a file name").into());
+    file.fitted_for = setup.fitted_for.clone();
+
+    write_depth_mm(&written.background, &outcome.background)
+        .with_context(|| format!("writing {}", written.background.display()))?;
+    let preview_tmp = written.preview.with_extension("png.partial");
+    preview::draw(frame, points, outcome)
+        .save_with_format(&preview_tmp, image::ImageFormat::Png)
+        .with_context(|| format!("writing {}", written.preview.display()))?;
+    std::fs::rename(&preview_tmp, &written.preview)
+        .with_context(|| format!("writing {}", written.preview.display()))?;
+    let points_text = format!(
+        "# The points `dinoedge calibrate` fitted {} from; re-run with --points.\n{}",
+        out.display(),
+        toml::to_string_pretty(points).context("the points as TOML")?
+    );
+    write_whole(&written.points, &points_text)?;
+    write_whole(out, &file.to_toml())?;
+    Ok(written)
+}
+
+fn write_whole(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,121 @@
+//! What a fit is reported as, in the terminal and (as JSON) on the UI's page: the camera's
+//! pose and reprojection error, the depth alignment with its held-out residuals and the floor's
+//! error before and after, each reference's measured against read distance, each plane's
+//! distance from the camera.
+
+use dinoedge_calibration::workflow::Outcome;
+use dinoedge_calibration::{Camera, Plane};
+use glam::DVec3;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub height_m: f64,
+    pub pitch_deg: f64,
+    pub roll_deg: f64,
+    pub heading_deg: f64,
+    pub reprojection_rms_px: f64,
+    pub reprojection_max_px: f64,
+    pub a: f64,
+    pub b: f64,
+    pub holdout_rmse_m: f64,
+    pub holdout_max_m: f64,
+    pub fitted: usize,
+    pub held_out: usize,
+    pub floor_abs_rel_before: f64,
+    pub floor_abs_rel_after: f64,
+    pub references: Vec<Reading>,
+    pub planes: Vec<PlaneDistance>,
+    pub zones: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reading {
+    pub measured_m: f64,
+    pub reads_m: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaneDistance {
+    pub name: String,
+    pub distance_m: f64,
+}
+
+impl Report {
+    pub fn new(outcome: &Outcome) -> Report {
+        let pose = &outcome.pose.pose;
+        let (heading_deg, pitch_deg, roll_deg) = pose.angles();
+        let al = &outcome.alignment;
+        Report {
+            height_m: pose.position.z,
+            pitch_deg,
+            roll_deg,
+            heading_deg,
+            reprojection_rms_px: outcome.pose.rms_px,
+            reprojection_max_px: outcome.pose.max_px,
+            a: al.alignment.a,
+            b: al.alignment.b,
+            holdout_rmse_m: al.holdout_rmse_m,
+            holdout_max_m: al.holdout_max_m,
+            fitted: al.fitted,
+            held_out: al.held_out,
+            floor_abs_rel_before: outcome.floor_abs_rel.0,
+            floor_abs_rel_after: outcome.floor_abs_rel.1,
+            references: outcome.readings.iter().map(|&(measured_m, reads_m)| Reading { measured_m, reads_m }).collect(),
+            planes: planes(outcome)
+                .map(|(name, plane)| PlaneDistance { name, distance_m: plane.distance(pose.position) })
+                .collect(),
+            zones: outcome.file.zones.iter().map(|z| z.name.to_string()).collect(),
+        }
+    }
+}
+
+/// The outcome's planes, ready for distances.
+pub fn planes(outcome: &Outcome) -> impl Iterator<Item = (String, Plane)> + '_ {
+    outcome.file.planes.iter().map(|p| {
+        (
+            p.name.to_string(),
+            Plane { point: DVec3::from_array(p.point), normal: DVec3::from_array(p.normal).normalize() },
+        )
+    })
+}
+
+/// The camera the outcome solved.
+pub fn camera(outcome: &Outcome) -> Camera {
+    Camera { intrinsics: outcome.file.intrinsics, pose: outcome.pose.pose }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "camera    height {:.3} m, pitch {:.2}°, roll {:.2}°, heading {:.2}°; reprojection {:.2} px rms, {:.2} px max",
+            self.height_m,
+            self.pitch_deg,
+            self.roll_deg,
+            self.heading_deg,
+            self.reprojection_rms_px,
+            self.reprojection_max_px
+        )?;
+        writeln!(
+            f,
+            "depth     metric = {:.4} · predicted {:+.4} m; held-out residual {:.3} m rms, {:.3} m max ({} fitted, {} held out)",
+            self.a, self.b, self.holdout_rmse_m, self.holdout_max_m, self.fitted, self.held_out
+        )?;
+        writeln!(
+            f,
+            "floor     AbsRel {:.3} before the alignment, {:.3} after",
+            self.floor_abs_rel_before, self.floor_abs_rel_after
+        )?;
+        for (i, r) in self.references.iter().enumerate() {
+            writeln!(f, "reference {}: measured {:.2} m, reads {:.2} m", i + 1, r.measured_m, r.reads_m)?;
+        }
+        for p in &self.planes {
+            writeln!(f, "plane     {}: {:.2} m from the camera", p.name, p.distance_m)?;
+        }
+        for z in &self.zones {
+            writeln!(f, "zone      {z}")?;
+        }
+        Ok(())
+    }
+}

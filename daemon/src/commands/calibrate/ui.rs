@@ -1,0 +1,340 @@
+//! `dinoedge calibrate --ui`: a small web server (axum) for calibrating a camera from a
+//! browser. It runs the camera's source and the model at about 2 frames a second, and serves
+//! the page (embedded in the binary, no CDN), the newest frame, its colour-mapped depth, the
+//! depth under the cursor, and the fit and save of the points the user clicked. Everything
+//! the page sends is checked here like any other input: the JSON is a points file, its zones
+//! are checked polygons, and a fit that fails is an error on the page, with nothing written.
+//!
+//! It listens on loopback unless `--allow-remote` is given (integrators reach it through an
+//! SSH tunnel); on loopback, requests naming a host other than an IP address or `localhost`
+//! are refused, so a web page cannot reach it through DNS rebinding.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, Request, State as Shared};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dinoedge_calibration::workflow::{Outcome, PointsFile, calibrate};
+use glam::DVec2;
+use ndarray::Array2;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Report, Setup, Written, report, save};
+use crate::pipeline::camera::{CameraLink, State};
+use crate::pipeline::latest::Taken;
+use crate::pipeline::snapshot;
+use crate::source::Frame;
+
+/// The frames of the empty scene a fit takes the per-pixel median depth of.
+const SHOTS: usize = 5;
+/// The model runs at most this often: enough for a live view, and it leaves the CPU to fits.
+const DEPTH_EVERY: Duration = Duration::from_millis(500);
+
+const INDEX_HTML: &str = include_str!("page/index.html");
+const APP_JS: &str = include_str!("page/app.js");
+const STYLE_CSS: &str = include_str!("page/style.css");
+
+/// One frame and the model's (unaligned) depth of it.
+struct Shot {
+    frame: Frame,
+    depth: Array2<f32>,
+}
+
+struct Session {
+    setup: Setup,
+    out: PathBuf,
+    source: Mutex<State>,
+    /// The newest frames with their depth, oldest first.
+    shots: Mutex<VecDeque<Arc<Shot>>>,
+    /// The last successful fit: the read-out and the overlay use its alignment.
+    fit: Mutex<Option<Outcome>>,
+    saved: Mutex<Option<Written>>,
+}
+
+/// An error for the page: a status and a message, sent as `{"error": …}`.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+pub fn serve(setup: Setup, out: &Path, listen: SocketAddr) -> Result<()> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        bail!("--out {}: the folder {} does not exist", out.display(), dir.display());
+    }
+    let session = Arc::new(Session {
+        setup,
+        out: out.to_path_buf(),
+        source: Mutex::new(State::Starting),
+        shots: Mutex::new(VecDeque::new()),
+        fit: Mutex::new(None),
+        saved: Mutex::new(None),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let link = Arc::new(CameraLink::new(session.setup.camera.name.clone()));
+    start_camera(&session, &link, &stop)?;
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        let bound = listener.local_addr()?;
+        if bound.ip().is_loopback() {
+            println!("calibrate UI for camera {}: http://{bound}/", session.setup.camera.name);
+            println!(
+                "from another machine: ssh -L {0}:127.0.0.1:{0} <this box>, then open http://127.0.0.1:{0}/",
+                bound.port()
+            );
+        } else {
+            println!("calibrate UI for camera {}: http://{bound}/", session.setup.camera.name);
+            log::warn!(
+                "the calibrate UI listens on {bound}: anyone who can reach it can change this camera's calibration"
+            );
+        }
+        let mut app = router(session.clone());
+        if bound.ip().is_loopback() {
+            app = app.layer(middleware::from_fn(loopback_hosts_only));
+        }
+        axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.context("serving the calibrate UI")
+    });
+    stop.store(true, Ordering::Relaxed);
+    crate::source::capture::interrupt(&link);
+    result
+}
+
+fn router(session: Arc<Session>) -> Router {
+    Router::new()
+        .route("/", get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML) }))
+        .route("/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], APP_JS) }))
+        .route("/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], STYLE_CSS) }))
+        .route("/api/status", get(status))
+        .route("/api/frame.jpg", get(frame_jpeg))
+        .route("/api/depth.png", get(depth_png))
+        .route("/api/read", get(read))
+        .route("/api/fit", post(fit))
+        .route("/api/save", post(save_points))
+        .with_state(session)
+}
+
+async fn shutdown() {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Refuses a request whose Host is a name other than `localhost` (DNS rebinding).
+async fn loopback_hosts_only(request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok() => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    if name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
+        next.run(request).await
+    } else {
+        Refusal(StatusCode::MISDIRECTED_REQUEST, format!("host `{host}`: open this page by IP address or localhost"))
+            .into_response()
+    }
+}
+
+/// The camera's capture thread (restarting its source like the daemon does) and a thread
+/// that runs the model on the newest frame.
+fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<AtomicBool>) -> Result<()> {
+    let (source, l, s, st) = (session.setup.camera.source.clone(), link.clone(), session.clone(), stop.clone());
+    std::thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || crate::source::capture::run(&source, &l, &|state| *s.source.lock().expect("lock") = state, &st))
+        .context("starting the capture thread")?;
+    let (l, s, st) = (link.clone(), session.clone(), stop.clone());
+    std::thread::Builder::new()
+        .name("depth".into())
+        .spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                match l.cell.take(Duration::from_millis(500)) {
+                    Taken::Frame(frame) => match s.setup.provider.depth(&frame) {
+                        Ok(depth) => {
+                            let mut shots = s.shots.lock().expect("lock");
+                            if shots.front().is_some_and(|o| o.depth.dim() != depth.dim()) {
+                                shots.clear();
+                            }
+                            shots.push_back(Arc::new(Shot { frame, depth }));
+                            while shots.len() > SHOTS {
+                                shots.pop_front();
+                            }
+                        }
+                        Err(e) => *s.source.lock().expect("lock") = State::Down(format!("depth: {e:#}")),
+                    },
+                    Taken::Idle => continue,
+                    Taken::Ended => std::thread::sleep(Duration::from_millis(500)),
+                }
+                std::thread::sleep(DEPTH_EVERY.saturating_sub(started.elapsed()));
+            }
+        })
+        .context("starting the depth thread")?;
+    Ok(())
+}
+
+impl Session {
+    fn newest(&self) -> Result<Arc<Shot>, Refusal> {
+        self.shots.lock().expect("lock").back().cloned().ok_or_else(|| self.no_frame_yet())
+    }
+
+    fn no_frame_yet(&self) -> Refusal {
+        let state = self.source.lock().expect("lock").clone();
+        Refusal(StatusCode::SERVICE_UNAVAILABLE, format!("no frame from the camera yet ({})", describe(&state)))
+    }
+
+    /// Fits `points` to the newest frames' median depth.
+    fn fit(&self, points: &PointsFile) -> Result<(Arc<Shot>, Outcome), Refusal> {
+        let shots: Vec<Arc<Shot>> = self.shots.lock().expect("lock").iter().cloned().collect();
+        let newest = shots.last().cloned().ok_or_else(|| self.no_frame_yet())?;
+        let depths: Vec<Array2<f32>> = shots.iter().map(|s| s.depth.clone()).collect();
+        let outcome = calibrate(&self.setup.camera.name, points, &depths)
+            .map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+        *self.fit.lock().expect("lock") = Some(outcome.clone());
+        Ok((newest, outcome))
+    }
+}
+
+fn describe(state: &State) -> String {
+    match state {
+        State::Starting => "starting".into(),
+        State::Up => "up".into(),
+        State::Ended => "ended: the image sequence has no more frames".into(),
+        State::Down(reason) => format!("down: {reason}"),
+    }
+}
+
+async fn status(Shared(s): Shared<Arc<Session>>) -> axum::Json<serde_json::Value> {
+    let newest = s.shots.lock().expect("lock").back().cloned();
+    let source = describe(&s.source.lock().expect("lock"));
+    let fit = s.fit.lock().expect("lock").as_ref().map(Report::new);
+    axum::Json(json!({
+        "camera": s.setup.camera.name.as_str(),
+        "source": source,
+        "width": newest.as_ref().map(|n| n.frame.image.width()),
+        "height": newest.as_ref().map(|n| n.frame.image.height()),
+        "seq": newest.as_ref().map(|n| n.frame.seq),
+        "out": s.out,
+        "fit": fit,
+        "saved": *s.saved.lock().expect("lock"),
+    }))
+}
+
+async fn frame_jpeg(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusal> {
+    let shot = s.newest()?;
+    let bytes = tokio::task::spawn_blocking(move || snapshot::encode_jpeg(&shot.frame.image)).await.expect("encoder");
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], bytes).into_response())
+}
+
+/// The newest depth colour-mapped, in metres by the last fit (the model's own depth before one).
+async fn depth_png(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusal> {
+    let shot = s.newest()?;
+    let alignment = s.fit.lock().expect("lock").as_ref().map(|o| o.file.alignment);
+    let bytes = tokio::task::spawn_blocking(move || {
+        let depth = match alignment {
+            Some(a) => shot.depth.mapv(|d| if d > 0.0 { a.apply(d) } else { 0.0 }),
+            None => shot.depth.clone(),
+        };
+        let mut out = std::io::Cursor::new(Vec::new());
+        snapshot::depth_colours(&depth).write_to(&mut out, image::ImageFormat::Png).expect("PNG encoding");
+        out.into_inner()
+    })
+    .await
+    .expect("encoder");
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], bytes).into_response())
+}
+
+#[derive(Deserialize)]
+struct At {
+    x: f64,
+    y: f64,
+}
+
+/// The depth at a pixel; after a fit also the distance from the camera, the height above
+/// the floor and the distance to each plane.
+async fn read(Shared(s): Shared<Arc<Session>>, Query(at): Query<At>) -> Result<axum::Json<serde_json::Value>, Refusal> {
+    let shot = s.newest()?;
+    let (h, w) = shot.depth.dim();
+    if !(at.x >= 0.0 && at.y >= 0.0 && at.x < w as f64 && at.y < h as f64) {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            format!("pixel ({}, {}) is outside the {w}x{h} image", at.x, at.y),
+        ));
+    }
+    let predicted = shot.depth[(at.y as usize, at.x as usize)];
+    let fit = s.fit.lock().expect("lock").clone();
+    let Some(outcome) = fit.filter(|_| predicted > 0.0 && predicted.is_finite()) else {
+        return Ok(axum::Json(json!({ "predicted_m": finite(predicted) })));
+    };
+    let camera = report::camera(&outcome);
+    let depth = outcome.file.alignment.apply(predicted) as f64;
+    let point = camera.back_project(DVec2::new(at.x, at.y), depth);
+    let planes: serde_json::Map<String, serde_json::Value> =
+        report::planes(&outcome).map(|(name, plane)| (name, json!(plane.distance(point)))).collect();
+    Ok(axum::Json(json!({
+        "predicted_m": predicted,
+        "depth_m": depth,
+        "distance_m": point.distance(camera.pose.position),
+        "height_m": point.z,
+        "floor": [point.x, point.y],
+        "planes": planes,
+    })))
+}
+
+fn finite(v: f32) -> Option<f32> {
+    v.is_finite().then_some(v)
+}
+
+fn points_from(body: Result<axum::Json<PointsFile>, JsonRejection>) -> Result<PointsFile, Refusal> {
+    body.map(|b| b.0).map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))
+}
+
+async fn fit(
+    Shared(s): Shared<Arc<Session>>,
+    body: Result<axum::Json<PointsFile>, JsonRejection>,
+) -> Result<axum::Json<Report>, Refusal> {
+    let points = points_from(body)?;
+    tokio::task::spawn_blocking(move || s.fit(&points).map(|(_, outcome)| axum::Json(Report::new(&outcome))))
+        .await
+        .expect("the fit")
+}
+
+/// Fits and writes the calibration, its background, preview and points file.
+async fn save_points(
+    Shared(s): Shared<Arc<Session>>,
+    body: Result<axum::Json<PointsFile>, JsonRejection>,
+) -> Result<axum::Json<serde_json::Value>, Refusal> {
+    let points = points_from(body)?;
+    tokio::task::spawn_blocking(move || {
+        let (shot, outcome) = s.fit(&points)?;
+        let written = save(&s.setup, &s.out, &shot.frame.image, &points, &outcome)
+            .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+        let report = Report::new(&outcome);
+        // To the log, not stdout: the terminal that started the UI may be gone.
+        log::info!("{written}\n{report}");
+        *s.saved.lock().expect("lock") = Some(written.clone());
+        Ok(axum::Json(json!({ "written": written, "report": report })))
+    })
+    .await
+    .expect("the save")
+}

@@ -1,0 +1,282 @@
+//! `dinoedge calibrate --ui` in a real headless Chromium, driven through chromedriver the way
+//! an integrator uses it: on a simulated dock whose camera is known, the page is loaded, the
+//! floor marks, a floor region, a reference, the dock edge and a zone are clicked on the live
+//! picture, Fit shows the solved camera, the cursor reads distances, and Save writes a
+//! calibration within the issue's bounds. What the page sends is checked by the server.
+//!
+//! Set DINOEDGE_KEEP_IMAGES=folder to keep the page's screenshot and the saved preview there
+//! (the README's pictures: calibrate-ui.png, calibrate-preview.png).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dinoedge_calibration::Calibration;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+use fantoccini::{Client, ClientBuilder, Locator};
+use glam::DVec3;
+use serde_json::{Value, json};
+use support::dock::{MARKS, Site, site};
+use support::{dinoedge, free_port, path};
+
+/// A process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `dinoedge calibrate --ui` on the site, and the address it printed.
+fn start_ui(s: &Site) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dinoedge"))
+        .args(["calibrate", "--config", "dinoedge.toml", "--camera", "dock1", "--out", "dock1.toml"])
+        .args(["--ui", "--listen", "127.0.0.1:0"])
+        .current_dir(s.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dinoedge runs");
+    let mut first = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let url = first.split_whitespace().last().expect("the UI prints its address").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    (Killed(child), url)
+}
+
+/// Chromium under chromedriver, headless, with a new profile and no background traffic.
+async fn browser(profile: &std::path::Path) -> (Killed, Client) {
+    let port = free_port();
+    let driver = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian: apt install chromium-driver)");
+    let driver = Killed(driver);
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1400,1000", format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps.as_object().unwrap().clone());
+        match builder.connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(client) => return (driver, client),
+            Err(e) if Instant::now() > deadline => panic!("chromedriver did not start: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+struct Page {
+    client: Client,
+}
+
+impl Page {
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until `condition` (a JS expression) is true.
+    async fn until(&self, condition: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.js(&format!("return Boolean({condition});")).await != json!(true) {
+            if Instant::now() > deadline {
+                let result = self.js("return document.getElementById('result').textContent;").await;
+                panic!("waited 20 s for {what}; the page says: {result}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Where a frame pixel is on the screen.
+    async fn screen(&self, pixel: [f64; 2]) -> (f64, f64) {
+        let r = self.js("const r = document.getElementById('canvas').getBoundingClientRect(); return [r.left, r.top, r.width, r.height];").await;
+        let r: Vec<f64> = r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        (r[0] + pixel[0] / 320.0 * r[2], r[1] + pixel[1] / 240.0 * r[3])
+    }
+
+    async fn pointer(&self, pixel: [f64; 2], click: bool) {
+        let (x, y) = self.screen(pixel).await;
+        let mut mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveTo { duration: None, x, y });
+        if click {
+            mouse = mouse.then(PointerAction::Down { button: 0 }).then(PointerAction::Up { button: 0 });
+        }
+        self.client.perform_actions(mouse).await.unwrap();
+    }
+
+    async fn click_at(&self, pixel: [f64; 2]) {
+        self.pointer(pixel, true).await;
+    }
+
+    async fn press(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    }
+
+    /// POSTs `body` to the server from the page, as the page would; returns (status, answer).
+    async fn post(&self, path: &str, body: &str) -> (u64, Value) {
+        let script = "const [path, body, done] = arguments; \
+             fetch(path, {method: 'POST', headers: {'content-type': 'application/json'}, body}) \
+               .then(async r => done([r.status, await r.json()]));";
+        let answer = self.client.execute_async(script, vec![json!(path), json!(body)]).await.unwrap();
+        (answer[0].as_u64().unwrap(), answer[1].clone())
+    }
+}
+
+/// A zone's corners, normalised, as pixels of the 320x240 frame.
+fn corners(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
+    points.iter().map(|p| [p[0] * 320.0, p[1] * 240.0]).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integrator_calibrates_the_simulated_dock_in_the_browser() {
+    let s = site();
+    let (_ui, url) = start_ui(&s);
+    let (_driver, client) = browser(&s.path().join("profile")).await;
+    let page = Page { client };
+    page.client.goto(&url).await.unwrap();
+    page.until("document.getElementById('canvas').width === 320", "the first frame").await;
+    page.until("document.getElementById('source').textContent.includes('frame')", "the live frame").await;
+
+    // What the page sends is checked by the server: a two-corner zone, a missing coordinate.
+    let (status, answer) = page
+        .post("/api/fit", r#"{"camera": {"hfov_deg": 85}, "zone": [{"name": "z", "points": [[0, 0], [1, 1]]}]}"#)
+        .await;
+    assert_eq!(status, 422);
+    assert!(answer["error"].as_str().unwrap().contains("zone[0].points: a zone needs at least 3 points"), "{answer}");
+    let (status, answer) = page
+        .post("/api/save", r#"{"camera": {"hfov_deg": 85}, "floor_point": [{"pixel": [1, 2], "floor": [0, null]}]}"#)
+        .await;
+    assert_eq!(status, 422);
+    assert!(answer["error"].as_str().unwrap().contains("floor_point[0].floor[1]"), "{answer}");
+    assert!(!s.path().join("dock1.toml").exists(), "a refused save writes nothing");
+
+    page.type_into("#hfov", "85").await;
+    for mark in MARKS {
+        page.click_at(s.pixel(DVec3::new(mark[0], mark[1], 0.0))).await;
+        page.type_into("#floor-points tbody tr:last-child input[name=x]", &mark[0].to_string()).await;
+        page.type_into("#floor-points tbody tr:last-child input[name=y]", &mark[1].to_string()).await;
+    }
+    page.press("[data-mode=region]").await;
+    for corner in corners(&[[0.35, 0.8], [0.75, 0.8], [0.75, 0.99], [0.35, 0.99]]) {
+        page.click_at(corner).await;
+    }
+    page.press("#close-polygon").await;
+    let reference = DVec3::new(0.5, 6.0, 0.0);
+    let measured = reference.distance(s.camera.pose.position);
+    page.press("[data-mode=reference]").await;
+    page.click_at(s.pixel(reference)).await;
+    page.type_into("#references tbody tr:last-child input[name=distance]", &format!("{measured:.3}")).await;
+    page.press("[data-mode=dock]").await;
+    page.click_at(s.pixel(DVec3::new(-1.0, s.wall_y, 0.0))).await;
+    page.click_at(s.pixel(DVec3::new(2.0, s.wall_y, 0.0))).await;
+    page.press("[data-mode=zone]").await;
+    for corner in corners(&[[0.3, 0.55], [0.7, 0.55], [0.7, 0.95], [0.3, 0.95]]) {
+        page.click_at(corner).await;
+    }
+    page.press("#close-polygon").await;
+    page.type_into("#zones tbody tr:last-child input[name=name]", "approach").await;
+
+    page.press("#fit").await;
+    page.until("document.getElementById('report')", "the fit's report").await;
+    let report = page.text("#report").await;
+    assert!(report.contains("camera height") && report.contains("plane dock_face"), "{report}");
+
+    // The read-out under the cursor, at a floor mark 9 m out: the true distance, within the
+    // fit's held-out residual (plus the depth's change across the pixel the cursor is on).
+    let fit = page.js("return fetch('/api/status').then(r => r.json()).then(s => s.fit);").await;
+    let residual = fit["holdout_max_m"].as_f64().unwrap();
+    let mark = DVec3::new(2.0, 9.0, 0.0);
+    page.pointer(s.pixel(mark), false).await;
+    page.until("document.getElementById('readout').textContent.includes('distance')", "a metric read-out").await;
+    let line = page.text("#readout").await;
+    let read: f64 = line.split("distance ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let truth = mark.distance(s.camera.pose.position);
+    assert!((read - truth).abs() <= residual + 0.05, "{line}: truth {truth:.3}, residual {residual:.3}");
+
+    page.press("#save").await;
+    page.until("document.getElementById('saved')", "the save").await;
+    let screenshot = page.client.screenshot().await.unwrap();
+    let shot = image::load_from_memory(&screenshot).unwrap();
+    assert!(shot.width() == 1400 && shot.height() > 500, "{}x{}", shot.width(), shot.height());
+    if let Ok(keep) = std::env::var("DINOEDGE_KEEP_IMAGES") {
+        let keep = std::path::Path::new(&keep);
+        std::fs::write(keep.join("calibrate-ui.png"), &screenshot).unwrap();
+        std::fs::copy(s.path().join("dock1.preview.png"), keep.join("calibrate-preview.png")).unwrap();
+    }
+    page.client.close().await.unwrap();
+
+    let c = Calibration::load(&s.path().join("dock1.toml")).unwrap();
+    let (height, true_height) = (c.camera.pose.position.z, s.camera.pose.position.z);
+    assert!((height - true_height).abs() < 0.02 * true_height, "height {height} for {true_height}");
+    let (pitch, true_pitch) = (c.camera.pose.angles().1, s.camera.pose.angles().1);
+    assert!((pitch - true_pitch).abs() < 1.0, "pitch {pitch} for {true_pitch}");
+    let face = c.plane(&"dock_face".to_string().try_into().unwrap()).unwrap();
+    for x in [-3.0, 0.0, 3.0] {
+        let off = s.off_the_face(face, x);
+        assert!(off < 0.05, "the dock plane is {off:.3} m off at x = {x}");
+    }
+    let zone = c.zone(&"approach".to_string().try_into().unwrap()).expect("the drawn zone is saved");
+    assert!(zone.contains(0.5, 0.75) && !zone.contains(0.5, 0.3));
+    for beside in ["dock1.background.png", "dock1.preview.png", "dock1.points.toml"] {
+        assert!(s.path().join(beside).is_file(), "{beside}");
+    }
+
+    // The saved points file is a scripted calibration's input, and gives the same camera.
+    let again = s.path().join("again.toml");
+    let run = dinoedge(
+        &[
+            "calibrate",
+            "--config",
+            path(&s.path().join("dinoedge.toml")),
+            "--camera",
+            "dock1",
+            "--frame",
+            path(&s.path().join("clip/rgb/000000.png")),
+            "--points",
+            path(&s.path().join("dock1.points.toml")),
+            "--out",
+            path(&again),
+        ],
+        s.path(),
+    );
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    let scripted = Calibration::load(&again).unwrap();
+    assert!((scripted.camera.pose.position - c.camera.pose.position).length() < 1e-6);
+}
+
+#[test]
+fn the_ui_refuses_an_address_other_machines_can_reach_unless_told() {
+    let s = site();
+    let run = Command::new(env!("CARGO_BIN_EXE_dinoedge"))
+        .args(["calibrate", "--config", "dinoedge.toml", "--camera", "dock1", "--out", "x.toml"])
+        .args(["--ui", "--listen", "0.0.0.0:0"])
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    support::assert_fails(&run, 64, &["reachable from the network", "--allow-remote"]);
+}
