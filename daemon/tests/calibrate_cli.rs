@@ -120,3 +120,29 @@ fn bad_points_files_are_one_error_and_write_nothing() {
         assert!(!out.exists() && !out.with_file_name("dock1.background.png").exists(), "nothing written for: {words}");
     }
 }
+
+/// With a real model (a tiny random backbone and a head trained for it on simulated frames)
+/// instead of the simulator's exact depth, the alignment still does its job: the floor's
+/// AbsRel comes down, and the file names the model it was fitted for.
+#[test]
+fn with_a_real_model_the_alignment_lowers_the_floor_error() {
+    let s = site();
+    let (backbone, head) = support::tiny_model(s.path());
+    let config = s.path().join("dinoedge.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "kind = \"sim-truth\"",
+        &format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head)),
+    );
+    std::fs::write(&config, text).unwrap();
+    let (run, out) = s.calibrate(&s.points(MARKS));
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    let report = support::stdout(&run);
+    eprintln!("{report}"); // shown with --nocapture: the numbers for the note
+    let line = report.lines().find(|l| l.starts_with("floor")).unwrap();
+    let abs_rel: Vec<f64> = line.split_whitespace().filter_map(|w| w.trim_end_matches(',').parse().ok()).collect();
+    assert!(abs_rel[1] < abs_rel[0], "{line}");
+    let c = Calibration::load(&out).unwrap();
+    let fitted = c.fitted_for.expect("the model is recorded");
+    assert_eq!(fitted.backbone_sha256, support::sha256(&backbone));
+    assert_eq!(fitted.head_sha256, support::sha256(&head));
+}
