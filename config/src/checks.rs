@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::locate::Seg::{self, Index, Key};
 use crate::schema::{Config, Measure, Model, Source};
+use crate::values::ZoneRef;
 
 pub struct Invalid {
     pub at: Vec<Seg>,
@@ -143,6 +144,17 @@ fn check_rules(config: &Config) -> Result<(), Invalid> {
         };
         if !names.insert((&rule.camera, &rule.name)) {
             invalid(at("name"), format!("a second rule named `{}` on camera `{}`", rule.name, rule.camera))?;
+        }
+        if let ZoneRef::Named(zone) = &rule.zone
+            && camera.calibration.is_none()
+        {
+            invalid(
+                at("zone"),
+                format!(
+                    "rule `{}`: zone `{zone}` is a calibrated zone's name, and camera `{}` has no `calibration` file",
+                    rule.name, camera.name
+                ),
+            )?;
         }
         if let Measure::PlaneDistance { .. } = rule.measure
             && camera.calibration.is_none()

@@ -21,7 +21,7 @@ pub use error::ConfigError;
 pub use schema::{
     Camera, Config, Hysteresis, Measure, Model, Mqtt, Outbox, Pipeline, PixelFormat, Rule, RuleKind, Severity, Source,
 };
-pub use values::{BrokerUrl, Name, Zone};
+pub use values::{BrokerUrl, Name, Zone, ZoneRef};
 
 /// Reads, parses and checks the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::values::{BrokerUrl, Name, Zone};
+use crate::values::{BrokerUrl, Name, ZoneRef};
 
 /// One daemon: its identity, model, broker, outbox, cameras and rules.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -318,7 +318,8 @@ pub struct RuleToml {
     pub name: Name,
     pub camera: Name,
     pub kind: RuleKind,
-    pub zone: Zone,
+    /// A polygon, or the name of a zone drawn at calibration.
+    pub zone: ZoneRef,
     /// The low percentile of the zone's distances taken as "the" distance (robust to a
     /// few wrong pixels); default 5.
     #[serde(default)]
@@ -376,7 +377,7 @@ impl Severity {
 pub struct Rule {
     pub name: Name,
     pub camera: Name,
-    pub zone: Zone,
+    pub zone: ZoneRef,
     pub measure: Measure,
     pub hysteresis: Hysteresis,
     /// Consecutive frames past a threshold before raising, and before clearing (≥ 1).

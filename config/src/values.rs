@@ -1,5 +1,5 @@
 //! Value types that validate themselves while deserialising: a topic-safe name, a broker
-//! URL and a zone polygon. A wrong value is an error at its own line and column.
+//! URL, a zone polygon and a rule's zone (a polygon or a calibrated zone's name). A wrong value is an error at its own line and column.
 
 use std::fmt;
 
@@ -235,5 +235,39 @@ mod tests {
         for bad in ["", "dock/1", "dock 1", "dock#", "+"] {
             assert!(Name::try_from(bad.to_string()).is_err(), "{bad:?}");
         }
+    }
+}
+
+/// A rule's zone: a polygon written in the rule, or the name of a zone drawn at calibration
+/// (a `[[zone]]` of the camera's calibration file), resolved when the calibration is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ZoneRef {
+    Polygon(Zone),
+    Named(Name),
+}
+
+impl<'de> Deserialize<'de> for ZoneRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ZoneRef;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a polygon [[x, y], …] or the name of a zone in the camera's calibration")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ZoneRef, E> {
+                Name::try_from(v.to_string()).map(ZoneRef::Named).map_err(E::custom)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ZoneRef, A::Error> {
+                let mut points = Vec::new();
+                while let Some(p) = seq.next_element::<[f64; 2]>()? {
+                    points.push(p);
+                }
+                Zone::try_from(points).map(ZoneRef::Polygon).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }

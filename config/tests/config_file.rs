@@ -129,6 +129,13 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         24,
         &["at least 3 points"],
     ),
+    (
+        "zone name that is not a name",
+        "zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]",
+        "zone = \"approach bay\"",
+        24,
+        &["approach bay", "letters, digits"],
+    ),
     ("self-intersecting zone", "[0.9, 0.9], [0.1, 0.9]]", "[0.1, 0.9], [0.9, 0.9]]", 24, &["crosses itself"]),
     ("zone outside the image", "[0.9, 0.9], [0.1, 0.9]]", "[1.9, 0.9], [0.1, 0.9]]", 24, &["outside the image"]),
     (
@@ -183,6 +190,17 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
     ("zero for_frames", "alarm_below = 1.5", "for_frames = 0\nalarm_below = 1.5", 20, &["for_frames = 0"]),
     ("misspelt section", "[camera.source]", "[camera.sauce]", 15, &["unknown field `sauce`"]),
 ];
+
+#[test]
+fn a_rule_may_name_a_calibrated_zone_if_its_camera_has_a_calibration() {
+    let site = Site::new();
+    let named = BASE.replace("zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]", "zone = \"approach\"");
+    let config = site.load(&named).unwrap();
+    assert_eq!(config.rules[0].zone, dinoedge_config::ZoneRef::Named("approach".to_string().try_into().unwrap()));
+    let err = site.load(&named.replace("calibration = \"dock1.calibration.toml\"\n", "")).unwrap_err();
+    assert_eq!(err.at.map(|(l, _)| l), Some(23), "{err}");
+    assert!(err.to_string().contains("zone `approach` is a calibrated zone's name"), "{err}");
+}
 
 #[test]
 fn each_mistake_is_one_message_at_its_line() {

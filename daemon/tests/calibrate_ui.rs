@@ -246,6 +246,19 @@ async fn an_integrator_calibrates_the_simulated_dock_in_the_browser() {
         assert!(s.path().join(beside).is_file(), "{beside}");
     }
 
+    // A rule watches the drawn zone by its name; a name the calibration lacks is refused.
+    let config = std::fs::read_to_string(s.path().join("dinoedge.toml"))
+        .unwrap()
+        .replace("[camera.source]", "calibration = \"dock1.toml\"\n[camera.source]")
+        + "\n[[rule]]\nname = \"near\"\ncamera = \"dock1\"\nkind = \"min_distance\"\nzone = \"approach\"\nalarm_below = 2.0\nclear_above = 2.5\n";
+    let named = s.path().join("named.toml");
+    std::fs::write(&named, &config).unwrap();
+    let check = dinoedge(&["check-config", path(&named)], s.path());
+    assert!(check.status.success(), "{}", support::stderr(&check));
+    std::fs::write(&named, config.replace("zone = \"approach\"", "zone = \"loading\"")).unwrap();
+    let check = dinoedge(&["check-config", path(&named)], s.path());
+    support::assert_fails(&check, 78, &["dock1.toml", "no zone `loading`, which rule `near` watches"]);
+
     // The saved points file is a scripted calibration's input, and gives the same camera.
     let again = s.path().join("again.toml");
     let run = dinoedge(

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use dinoedge_calibration::Calibration;
-use dinoedge_config::{Config, ConfigError, Measure, Model, Name};
+use dinoedge_config::{Config, ConfigError, Measure, Model, Name, ZoneRef};
 use dinoedge_heads::head::DepthModel;
 use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
@@ -39,7 +39,7 @@ pub struct Site {
 }
 
 /// Loads the config and each camera's calibration, and checks what lies between them: the
-/// planes and backgrounds the rules need, and the models the depth alignment was fitted for.
+/// planes, zones and backgrounds the rules need, and the models the depth alignment was fitted for.
 pub fn load_site(path: &Path) -> Result<Site> {
     let config = dinoedge_config::load(path)?;
     let mut calibrations = HashMap::new();
@@ -73,6 +73,16 @@ pub fn load_site(path: &Path) -> Result<Site> {
         calibrations.insert(camera.name.clone(), Arc::new(calibration));
     }
     for rule in &config.rules {
+        if let ZoneRef::Named(zone) = &rule.zone {
+            let calibration = &calibrations[&rule.camera];
+            if calibration.zone(zone).is_none() {
+                return Err(ConfigError::unlocated(
+                    &calibration.file,
+                    format!("no zone `{zone}`, which rule `{}` watches (draw it with `dinoedge calibrate`)", rule.name),
+                )
+                .into());
+            }
+        }
         if let Measure::PlaneDistance { plane, .. } = &rule.measure {
             let calibration = &calibrations[&rule.camera];
             let fail = |msg: String| ConfigError::unlocated(&calibration.file, msg);

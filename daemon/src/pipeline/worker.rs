@@ -18,6 +18,7 @@ use super::latest::Taken;
 use crate::mqtt::Bus;
 use crate::mqtt::topics::timestamp;
 use crate::outbox::EventKind;
+use crate::rules::measure::resolve_zone;
 use crate::rules::{Measurer, Tracker, Transition};
 use crate::source::Frame;
 
@@ -114,9 +115,11 @@ impl RuleRunner {
         let transition = self.tracker.observe(distance, frame.captured);
         if let Some(transition) = transition {
             self.emit(out, transition, Some(frame.seq), frame.wall, None);
-            if snapshots && matches!(transition, Transition::Start { .. }) {
-                out.bus
-                    .transient(out.bus.topics().snapshot(camera), super::snapshot::jpeg(&frame.image, &self.rule.zone));
+            if snapshots
+                && matches!(transition, Transition::Start { .. })
+                && let Ok(zone) = resolve_zone(&self.rule.zone, calibration)
+            {
+                out.bus.transient(out.bus.topics().snapshot(camera), super::snapshot::jpeg(&frame.image, zone));
             }
         }
         let due = self.last_state.is_none_or(|t| frame.captured.saturating_duration_since(t) >= self.update_interval);

@@ -9,9 +9,20 @@
 //!   to the plane. At least [`MIN_FOREGROUND_PIXELS`] such pixels are needed.
 
 use dinoedge_calibration::{Calibration, Plane};
-use dinoedge_config::{Measure, Zone};
+use dinoedge_config::{Measure, Zone, ZoneRef};
 use glam::DVec2;
 use ndarray::Array2;
+
+/// A rule's polygon, or the calibration's zone it names.
+pub fn resolve_zone<'a>(zone: &'a ZoneRef, calibration: Option<&'a Calibration>) -> Result<&'a Zone, String> {
+    match zone {
+        ZoneRef::Polygon(polygon) => Ok(polygon),
+        ZoneRef::Named(name) => {
+            let calibration = calibration.ok_or_else(|| format!("zone `{name}` needs the camera's calibration"))?;
+            calibration.zone(name).ok_or_else(|| format!("{}: no zone named `{name}`", calibration.file.display()))
+        }
+    }
+}
 
 /// Fewer foreground pixels than this in a zone are taken as noise, not an object.
 pub const MIN_FOREGROUND_PIXELS: usize = 16;
@@ -46,11 +57,11 @@ impl Measurer {
     /// camera's calibration, with the plane and a background of that size.
     pub fn new(
         measure: &Measure,
-        zone: &Zone,
+        zone: &ZoneRef,
         (width, height): (usize, usize),
         calibration: Option<&Calibration>,
     ) -> Result<Self, String> {
-        let mask = ZoneMask::new(zone, width, height);
+        let mask = ZoneMask::new(resolve_zone(zone, calibration)?, width, height);
         match measure {
             Measure::MinDistance { percentile } => Ok(Measurer::MinDistance { mask, percentile: *percentile }),
             Measure::PlaneDistance { plane, margin_m, percentile } => {
@@ -120,6 +131,7 @@ fn low_percentile(mut values: Vec<f64>, p: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dinoedge_config::Name;
 
     fn zone(points: &[[f64; 2]]) -> Zone {
         Zone::try_from(points.to_vec()).unwrap()
@@ -135,7 +147,7 @@ mod tests {
     fn min_distance_takes_the_low_percentile_of_valid_depth_in_the_zone() {
         let measurer = Measurer::new(
             &Measure::MinDistance { percentile: 0.0 },
-            &zone(&[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]),
+            &ZoneRef::Polygon(zone(&[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]])),
             (4, 2),
             None,
         )
@@ -144,6 +156,33 @@ mod tests {
         let depth = ndarray::arr2(&[[3.0, 0.0, 0.5, 0.5], [2.5, f32::NAN, 0.5, 0.5]]);
         assert_eq!(measurer.measure(&depth), Some(2.5));
         assert_eq!(measurer.measure(&ndarray::Array2::zeros((2, 4))), None, "no valid depth: nothing measured");
+    }
+
+    #[test]
+    fn a_named_zone_is_the_calibrations_zone_of_that_name() {
+        let name = |n: &str| Name::try_from(n.to_string()).unwrap();
+        let left = zone(&[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]);
+        let calibration = Calibration {
+            file: "dock1.toml".into(),
+            camera_name: name("dock1"),
+            camera: dinoedge_calibration::Camera {
+                intrinsics: dinoedge_calibration::Intrinsics::from_hfov(4, 2, 80.0),
+                pose: dinoedge_calibration::Pose::from_angles(glam::DVec3::new(0.0, 0.0, 3.0), 0.0, 30.0, 0.0),
+            },
+            alignment: Default::default(),
+            planes: vec![],
+            zones: vec![dinoedge_calibration::file::NamedZone { name: name("left"), points: left.clone() }],
+            background: None,
+            fitted_for: None,
+        };
+        let named = ZoneRef::Named(name("left"));
+        assert_eq!(resolve_zone(&named, Some(&calibration)), Ok(&left));
+        let measure = Measure::MinDistance { percentile: 0.0 };
+        let measurer = Measurer::new(&measure, &named, (4, 2), Some(&calibration)).unwrap();
+        assert_eq!(measurer.measure(&ndarray::arr2(&[[3.0, 2.0, 0.5, 0.5], [2.5, 4.0, 0.5, 0.5]])), Some(2.0));
+        let missing = ZoneRef::Named(name("right"));
+        assert_eq!(resolve_zone(&missing, Some(&calibration)), Err("dock1.toml: no zone named `right`".to_string()));
+        assert!(resolve_zone(&named, None).unwrap_err().contains("needs the camera's calibration"));
     }
 
     #[test]
