@@ -94,6 +94,8 @@ fn a_simulated_camera_is_recovered_within_the_bounds() {
     let floor = dinoedge_calibration::align::floor_depth(&s.camera, pixel).unwrap();
     assert!((background[(230, 160)] as f64 - floor).abs() < 0.05, "the background is the scene's depth");
     assert!(out.with_file_name("dock1.preview.png").is_file());
+    let files = support::listing(s.path());
+    assert!(files.iter().all(|f| !f.ends_with(".new") && !f.ends_with(".partial")), "staged files left: {files:?}");
 }
 
 #[test]

@@ -129,8 +129,9 @@ impl std::fmt::Display for Written {
 }
 
 /// Writes `out` and the files beside it (`<stem>.background.png`, `.preview.png`,
-/// `.points.toml`). Each goes through a temporary file; the calibration file is renamed into
-/// place last, so a daemon reloading meanwhile reads the old calibration or the new one whole.
+/// `.points.toml`). All four are written to temporary files first and renamed into place only
+/// when every one was written, the calibration file last: a failure leaves the old files, and
+/// a daemon reloading meanwhile reads the old calibration or the new one whole.
 pub fn save(setup: &Setup, out: &Path, frame: &RgbImage, points: &PointsFile, outcome: &Outcome) -> Result<Written> {
     let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("calibration");
     let beside = |suffix: &str| out.with_file_name(format!("{stem}.{suffix}"));
@@ -143,27 +144,33 @@ pub fn save(setup: &Setup, out: &Path, frame: &RgbImage, points: &PointsFile, ou
     let mut file = outcome.file.clone();
     file.background = Some(written.background.file_name().expect("a file name").into());
     file.fitted_for = setup.fitted_for.clone();
-
-    write_depth_mm(&written.background, &outcome.background)
-        .with_context(|| format!("writing {}", written.background.display()))?;
-    let preview_tmp = written.preview.with_extension("png.partial");
-    preview::draw(frame, points, outcome)
-        .save_with_format(&preview_tmp, image::ImageFormat::Png)
-        .with_context(|| format!("writing {}", written.preview.display()))?;
-    std::fs::rename(&preview_tmp, &written.preview)
-        .with_context(|| format!("writing {}", written.preview.display()))?;
     let points_text = format!(
         "# The points `dinoedge calibrate` fitted {} from; re-run with --points.\n{}",
         out.display(),
         toml::to_string_pretty(points).context("the points as TOML")?
     );
-    write_whole(&written.points, &points_text)?;
-    write_whole(out, &file.to_toml())?;
-    Ok(written)
-}
 
-fn write_whole(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    let staged =
+        |path: &Path| path.with_extension(format!("{}.new", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let order = [&written.background, &written.preview, &written.points, &written.calibration];
+    let result = (|| -> Result<()> {
+        write_depth_mm(&staged(&written.background), &outcome.background)
+            .with_context(|| format!("writing {}", written.background.display()))?;
+        preview::draw(frame, points, outcome)
+            .save_with_format(staged(&written.preview), image::ImageFormat::Png)
+            .with_context(|| format!("writing {}", written.preview.display()))?;
+        for (path, text) in [(&written.points, &points_text), (&written.calibration, &file.to_toml())] {
+            std::fs::write(staged(path), text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        for path in order {
+            std::fs::rename(staged(path), path).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for path in order {
+            let _ = std::fs::remove_file(staged(path));
+        }
+    }
+    result.map(|()| written)
 }
