@@ -14,28 +14,14 @@ pub const EX_IOERR: u8 = 74;
 pub const EX_CONFIG: u8 = 78;
 
 /// Input files that are readable but wrong (a points file whose points cannot be fitted).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct InputError(pub String);
 
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
-
 /// A command line that asks for something refused (exit 64).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
 
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
     if err.chain().any(|e| e.is::<UsageError>()) {
