@@ -139,12 +139,26 @@ pub struct NamedPlane {
     pub normal: [f64; 3],
 }
 
+impl NamedPlane {
+    /// The plane ready for distances (its normal made unit; a zero normal stays invalid).
+    pub fn plane(&self) -> Plane {
+        Plane { point: DVec3::from_array(self.point), normal: DVec3::from_array(self.normal).normalize() }
+    }
+}
+
 /// A polygon of the image with a name, drawn at calibration, for rules to refer to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedZone {
     pub name: Name,
     pub points: Zone,
+}
+
+impl NamedZone {
+    /// The first name that a later zone of `zones` takes again.
+    pub fn repeated_name(zones: &[NamedZone]) -> Option<&Name> {
+        zones.iter().enumerate().find(|(i, z)| zones[..*i].iter().any(|o| o.name == z.name)).map(|(_, z)| &z.name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -211,15 +225,10 @@ impl Calibration {
             if planes.iter().any(|(name, _)| name == &plane.name) {
                 return Err(fail("plane", format!("a second plane named `{}`", plane.name)));
             }
-            planes.push((
-                plane.name.clone(),
-                Plane { point: DVec3::from_array(plane.point), normal: normal.normalize() },
-            ));
+            planes.push((plane.name.clone(), plane.plane()));
         }
-        if let Some(twice) =
-            file.zones.iter().enumerate().find(|(i, z)| file.zones[..*i].iter().any(|o| o.name == z.name))
-        {
-            return Err(fail("zone", format!("a second zone named `{}`", twice.1.name)));
+        if let Some(twice) = NamedZone::repeated_name(&file.zones) {
+            return Err(fail("zone", format!("a second zone named `{twice}`")));
         }
         let background = match &file.background {
             None => None,

@@ -201,10 +201,8 @@ pub fn calibrate(name: &Name, points: &PointsFile, frames: &[Array2<f32>]) -> Re
     if let Some(dock) = &points.dock {
         planes.push(dock_plane(&camera, dock)?);
     }
-    if let Some((_, twice)) =
-        points.zones.iter().enumerate().find(|(i, z)| points.zones[..*i].iter().any(|o| o.name == z.name))
-    {
-        return Err(format!("two zones are named `{}`", twice.name));
+    if let Some(twice) = NamedZone::repeated_name(&points.zones) {
+        return Err(format!("two zones are named `{twice}`"));
     }
     let file = CalibrationFile {
         version: FORMAT_VERSION,

@@ -5,7 +5,6 @@
 
 use dinoedge_calibration::workflow::Outcome;
 use dinoedge_calibration::{Camera, Plane};
-use glam::DVec3;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,12 +71,7 @@ impl Report {
 
 /// The outcome's planes, ready for distances.
 pub fn planes(outcome: &Outcome) -> impl Iterator<Item = (String, Plane)> + '_ {
-    outcome.file.planes.iter().map(|p| {
-        (
-            p.name.to_string(),
-            Plane { point: DVec3::from_array(p.point), normal: DVec3::from_array(p.normal).normalize() },
-        )
-    })
+    outcome.file.planes.iter().map(|p| (p.name.to_string(), p.plane()))
 }
 
 /// The camera the outcome solved.
