@@ -93,21 +93,18 @@ pub fn serve(setup: Setup, out: &Path, listen: SocketAddr) -> Result<()> {
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         let bound = listener.local_addr()?;
+        println!("calibrate UI for camera {}: http://{bound}/", session.setup.camera.name);
+        let mut app = router(session.clone());
         if bound.ip().is_loopback() {
-            println!("calibrate UI for camera {}: http://{bound}/", session.setup.camera.name);
             println!(
                 "from another machine: ssh -L {0}:127.0.0.1:{0} <this box>, then open http://127.0.0.1:{0}/",
                 bound.port()
             );
+            app = app.layer(middleware::from_fn(loopback_hosts_only));
         } else {
-            println!("calibrate UI for camera {}: http://{bound}/", session.setup.camera.name);
             log::warn!(
                 "the calibrate UI listens on {bound}: anyone who can reach it can change this camera's calibration"
             );
-        }
-        let mut app = router(session.clone());
-        if bound.ip().is_loopback() {
-            app = app.layer(middleware::from_fn(loopback_hosts_only));
         }
         axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.context("serving the calibrate UI")
     });
