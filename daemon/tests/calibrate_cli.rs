@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use dinoedge_calibration::Calibration;
 use glam::{DVec2, DVec3};
 use support::dock::{MARKS, Site, site};
-use support::{dinoedge, path};
+use support::path;
 
 impl Site {
     /// A points file: floor marks clicked with up to ±0.4 px error, the bottom of the image as
@@ -41,24 +41,7 @@ impl Site {
         let d = self.dir.path();
         std::fs::write(d.join("points.toml"), points).unwrap();
         let out = d.join("dock1.toml");
-        let run = dinoedge(
-            &[
-                "calibrate",
-                "--config",
-                path(&d.join("dinoedge.toml")),
-                "--camera",
-                "dock1",
-                "--frame",
-                path(&d.join("clip/rgb/000000.png")),
-                "--frame",
-                path(&d.join("clip/rgb/000001.png")),
-                "--points",
-                path(&d.join("points.toml")),
-                "--out",
-                path(&out),
-            ],
-            d,
-        );
+        let run = self.calibrate_scripted(&d.join("points.toml"), &out);
         (run, out)
     }
 }

@@ -261,22 +261,7 @@ async fn an_integrator_calibrates_the_simulated_dock_in_the_browser() {
 
     // The saved points file is a scripted calibration's input, and gives the same camera.
     let again = s.path().join("again.toml");
-    let run = dinoedge(
-        &[
-            "calibrate",
-            "--config",
-            path(&s.path().join("dinoedge.toml")),
-            "--camera",
-            "dock1",
-            "--frame",
-            path(&s.path().join("clip/rgb/000000.png")),
-            "--points",
-            path(&s.path().join("dock1.points.toml")),
-            "--out",
-            path(&again),
-        ],
-        s.path(),
-    );
+    let run = s.calibrate_scripted(&s.path().join("dock1.points.toml"), &again);
     assert!(run.status.success(), "{}", support::stderr(&run));
     let scripted = Calibration::load(&again).unwrap();
     assert!((scripted.camera.pose.position - c.camera.pose.position).length() < 1e-6);

@@ -7,7 +7,7 @@ use std::path::Path;
 use dinoedge_calibration::Camera;
 use glam::DVec3;
 
-use super::{path, run_ok};
+use super::{dinoedge, path, run_ok};
 
 pub struct Site {
     pub dir: tempfile::TempDir,
@@ -39,6 +39,29 @@ pub fn site() -> Site {
 impl Site {
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// `dinoedge calibrate` scripted, with the clip's first two frames.
+    pub fn calibrate_scripted(&self, points: &Path, out: &Path) -> std::process::Output {
+        let d = self.path();
+        dinoedge(
+            &[
+                "calibrate",
+                "--config",
+                path(&d.join("dinoedge.toml")),
+                "--camera",
+                "dock1",
+                "--frame",
+                path(&d.join("clip/rgb/000000.png")),
+                "--frame",
+                path(&d.join("clip/rgb/000001.png")),
+                "--points",
+                path(points),
+                "--out",
+                path(out),
+            ],
+            d,
+        )
     }
 
     /// Where the true camera sees a floor-frame point.
