@@ -83,6 +83,12 @@ pub enum Command {
         /// The configuration file.
         config: PathBuf,
     },
+    /// Write the manual pages: dinoedge.1 and one per subcommand (dinoedge-run.1, …).
+    Man {
+        /// The folder to write them into (made if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,6 +48,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
             | ModelError::Config { .. }
             | ModelError::Data { .. },
         ) => EX_DATAERR,
+        // Any other file that could not be read or written.
+        None if err.chain().any(|e| e.is::<std::io::Error>()) => EX_IOERR,
         None => 1,
     };
     ExitCode::from(code)

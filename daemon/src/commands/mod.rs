@@ -5,6 +5,7 @@ mod bench_pipeline;
 mod calibrate;
 mod demo;
 mod heads;
+mod man;
 mod model;
 mod run;
 mod sim;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Heads(cmd) => heads::run(cmd),
         Command::Run { config } => run::run(&config, run::Hooks::default()),
         Command::CheckConfig { config } => run::check_config(&config),
+        Command::Man { out } => man::write_pages(&out),
         Command::Demo { scenario, mqtt, out } => demo::demo(scenario, &mqtt, &out),
         Command::Calibrate { config, camera, out, ui, listen, allow_remote, frames, points } => {
             let how = match points {
