@@ -66,8 +66,8 @@ fn the_documented_example_loads_with_its_documented_defaults() {
     let site = Site::new();
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dock.toml")).unwrap();
     let text = example
-        .replace("/var/lib/dinoedge/models/dinov2-small-224.onnx", "backbone.onnx")
-        .replace("/var/lib/dinoedge/heads/dock-east.safetensors", "head.safetensors")
+        .replace("/var/lib/dinoedge/models/dinov2-small_224x224.onnx", "backbone.onnx")
+        .replace("/var/lib/dinoedge/models/depth-head.safetensors", "head.safetensors")
         .replace("/etc/dinoedge/dock1.calibration.toml", "dock1.calibration.toml");
     let config = site.load(&text).unwrap();
 

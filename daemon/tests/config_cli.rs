@@ -5,6 +5,8 @@ mod support;
 
 use std::path::Path;
 
+use dinoedge_heads::InputSize;
+
 use support::{assert_fails, dinoedge, path, stdout};
 
 const GOOD: &str = r#"device_id = "dock-east"
@@ -109,4 +111,18 @@ fn a_calibration_fitted_for_another_model_is_refused() {
         78,
         &["cal.toml", "fitted for another backbone than", "run `dinoedge calibrate` again"],
     );
+}
+
+#[test]
+fn the_packaged_config_names_the_backbone_that_model_pull_writes_for_the_service() {
+    // config/examples/dock.toml is installed as /etc/dinoedge/dinoedge.toml, and README.Debian
+    // says `dinoedge model pull --cache-dir /var/lib/dinoedge/models` (default input 224x224).
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples/dock.toml")).unwrap();
+    let example: toml::Table = toml::from_str(&example).unwrap();
+    let backbone = example["model"]["backbone"].as_str().unwrap();
+    let pulled = dinoedge_heads::pull::cached_backbone(Path::new("/var/lib/dinoedge/models"), InputSize::new(224, 224));
+    assert_eq!(Path::new(backbone), pulled);
+    let head = example["model"]["head"].as_str().unwrap();
+    assert!(head.starts_with("/var/lib/dinoedge/models/"), "{head}: the package makes /var/lib/dinoedge/models only");
 }
