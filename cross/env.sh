@@ -1,0 +1,102 @@
+# shellcheck shell=bash disable=SC2034 # sourced: its variables are used by the scripts that source it
+# The toolchain of dinoedge's cross builds, emulated tests and packages (sourced by the other
+# cross/ scripts, from the repository's root).
+#
+# - Binaries are linked by zig (PyPI `ziglang`, in a venv under the cache) through
+#   cargo-zigbuild against glibc 2.31's symbols, so they run on Ubuntu 20.04 (Jetson, JetPack 5)
+#   and Raspberry Pi OS bullseye as well as on newer systems, whatever this box's own glibc.
+# - Tests of the ARM targets run under qemu user-mode emulation (the runners in
+#   .cargo/config.toml) with each target's Debian runtime libraries.
+# - Packages are made by cargo-deb, checked by lintian, and installed into a debootstrapped root.
+# What is missing is installed: Debian packages with apt (as root), zig with pip, cargo-zigbuild
+# and cargo-deb with `cargo install`.
+
+source tools/apt.sh
+
+# The oldest glibc the binaries may need: Ubuntu 20.04's.
+readonly GLIBC_FLOOR=2.31
+readonly ZIGLANG_VERSION=0.17.1
+readonly CARGO_ZIGBUILD_VERSION=0.24.1
+readonly CARGO_DEB_VERSION=3.8.0
+
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/dinoedge"
+target_dir="${CARGO_TARGET_DIR:-target}"
+
+# The Rust target of a Debian architecture.
+triple_of() {
+    case "$1" in
+        amd64) echo x86_64-unknown-linux-gnu ;;
+        arm64) echo aarch64-unknown-linux-gnu ;;
+        armhf) echo armv7-unknown-linux-gnueabihf ;;
+        *)
+            echo "$0: unknown architecture '$1' (amd64, arm64 or armhf)" >&2
+            exit 64
+            ;;
+    esac
+}
+
+# The prefix of an architecture's binutils (objdump, strip, objcopy): this box's own read
+# only x86 files.
+binutils_prefix_of() {
+    case "$1" in
+        arm64) echo aarch64-linux-gnu- ;;
+        armhf) echo arm-linux-gnueabihf- ;;
+    esac
+}
+
+# The Debian packages of an architecture's binutils.
+binutils_package_of() {
+    case "$1" in
+        amd64) echo binutils ;;
+        arm64) echo binutils-aarch64-linux-gnu ;;
+        armhf) echo binutils-arm-linux-gnueabihf ;;
+    esac
+}
+
+# The Debian packages of what qemu needs to run an architecture's binaries.
+runtime_packages_of() {
+    case "$1" in
+        arm64) echo qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross ;;
+        armhf) echo qemu-user-static libc6-armhf-cross libgcc-s1-armhf-cross ;;
+    esac
+}
+
+# Runs a program of an architecture: natively for amd64, else under qemu with the CPU and
+# runtime libraries of the runners in .cargo/config.toml, or the libraries of the root folder
+# in $sysroot.
+run_as() {
+    local arch=$1
+    shift
+    case "$arch" in
+        amd64) "$@" ;;
+        arm64) qemu-aarch64-static -cpu cortex-a72 -L "${sysroot:-/usr/aarch64-linux-gnu}" "$@" ;;
+        armhf) qemu-arm-static -cpu cortex-a15 -L "${sysroot:-/usr/arm-linux-gnueabihf}" "$@" ;;
+    esac
+}
+
+# zig, cargo-zigbuild and the rustup targets of the architectures given.
+need_zigbuild() {
+    local venv="$cache/zig-venv" arch
+    if ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION"; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "ziglang==$ZIGLANG_VERSION"
+    fi
+    export CARGO_ZIGBUILD_PYTHON_PATH="$venv/bin/python"
+    cargo-zigbuild --version 2>/dev/null | grep -q " $CARGO_ZIGBUILD_VERSION\$" ||
+        cargo install --locked --quiet "cargo-zigbuild@$CARGO_ZIGBUILD_VERSION"
+    for arch; do
+        local triple
+        triple=$(triple_of "$arch")
+        rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
+    done
+}
+
+need_cargo_deb() {
+    cargo deb --version 2>/dev/null | grep -q " $CARGO_DEB_VERSION\$" ||
+        cargo install --locked --quiet "cargo-deb@$CARGO_DEB_VERSION"
+}
+
+# The release binary of an architecture, as cross/build.sh leaves it.
+binary_of() {
+    echo "$target_dir/$(triple_of "$1")/release/dinoedge"
+}
