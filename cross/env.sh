@@ -100,3 +100,33 @@ need_cargo_deb() {
 binary_of() {
     echo "$target_dir/$(triple_of "$1")/release/dinoedge"
 }
+
+# The Debian release the packages are checked on: glibc 2.31 (as Ubuntu 20.04), systemd 247.
+readonly DEBIAN_SUITE=bullseye
+
+# A package that cross/package.sh made, by architecture.
+package_of() {
+    local version deb
+    version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
+    deb="$target_dir/debian/dinoedge_${version}-1_$1.deb"
+    [[ -f $deb ]] || { echo "$0: no $deb: run cross/build.sh $1 and cross/package.sh $1 first" >&2; exit 1; }
+    echo "$deb"
+}
+
+# A Debian root, made once with debootstrap and kept as a tarball in the cache; prints its
+# path. Usage: debian_root NAME DEBOOTSTRAP-OPTIONS...
+debian_root() {
+    local tarball="$cache/debootstrap/$DEBIAN_SUITE-$1.tar.gz" fresh
+    shift
+    if [[ ! -f $tarball ]]; then
+        mkdir -p "$(dirname "$tarball")"
+        fresh=$(mktemp -d)
+        debootstrap --variant=minbase "$@" "$DEBIAN_SUITE" "$fresh" http://deb.debian.org/debian >&2
+        rm -rf "$fresh"/var/cache/apt/archives/*.deb "$fresh"/var/cache/apt/archives/partial/*
+        chmod 755 "$fresh" # mktemp made it 0700: it is the root folder
+        tar -C "$fresh" -czf "$tarball.part" .
+        mv "$tarball.part" "$tarball"
+        rm -rf "$fresh"
+    fi
+    echo "$tarball"
+}

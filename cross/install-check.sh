@@ -29,30 +29,6 @@ source cross/env.sh
 [[ $(id -u) == 0 ]] || { echo "$0: needs root (debootstrap, chroot)" >&2; exit 1; }
 need_packages debootstrap
 
-suite=bullseye
-version=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "dinoedge"))')
-package_of() {
-    local deb="$target_dir/debian/dinoedge_${version}-1_$1.deb"
-    [[ -f $deb ]] || { echo "$0: no $deb: run cross/build.sh $1 and cross/package.sh $1 first" >&2; exit 1; }
-    echo "$deb"
-}
-
-# A Debian root as a tarball in the cache, made once: root_tarball NAME DEBOOTSTRAP-OPTIONS...
-root_tarball() {
-    local tarball="$cache/debootstrap/$suite-$1.tar.gz" fresh
-    shift
-    if [[ ! -f $tarball ]]; then
-        mkdir -p "$(dirname "$tarball")"
-        fresh=$(mktemp -d)
-        debootstrap --variant=minbase "$@" "$suite" "$fresh" http://deb.debian.org/debian >&2
-        rm -rf "$fresh"/var/cache/apt/archives/*.deb "$fresh"/var/cache/apt/archives/partial/*
-        tar -C "$fresh" -czf "$tarball.part" .
-        mv "$tarball.part" "$tarball"
-        rm -rf "$fresh"
-    fi
-    echo "$tarball"
-}
-
 work=$(mktemp -d)
 root="$work/root"
 mounts=(proc sys sys/fs/cgroup dev/pts)
@@ -67,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir "$root"
-tar -C "$root" -xzf "$(root_tarball minbase-systemd-procps --include=systemd,procps)"
+tar -C "$root" -xzf "$(debian_root minbase-systemd-procps --include=systemd,procps)"
 chmod 755 "$root" # the tarball's top folder came from mktemp (0700)
 # systemd-analyze verify needs /proc and a cgroup hierarchy.
 mount -t proc proc "$root/proc"
@@ -78,7 +54,7 @@ in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRON
 fail() { echo "$0: $*" >&2; exit 1; }
 
 deb=$(package_of amd64)
-echo "== install $(basename "$deb") into Debian $suite ($(in_root ldd --version | head -n1))"
+echo "== install $(basename "$deb") into Debian $DEBIAN_SUITE ($(in_root ldd --version | head -n1))"
 cp "$deb" "$root/tmp/"
 # Without Recommends (ffmpeg): offline, and the smallest install that must work.
 in_root apt-get install -y -q --no-install-recommends "/tmp/$(basename "$deb")"
@@ -135,11 +111,11 @@ for arch in arm64 armhf; do
     deb=$(package_of "$arch")
     arch_root="$work/$arch"
     mkdir "$arch_root"
-    tar -C "$arch_root" -xzf "$(root_tarball "$arch-foreign" --foreign --arch="$arch")"
+    tar -C "$arch_root" -xzf "$(debian_root "$arch-foreign" --foreign --arch="$arch")"
     dpkg-deb -x "$deb" "$arch_root"
     # qemu takes the dynamic loader and the libraries from the Debian 11 root.
     on_root() { sysroot=$arch_root run_as "$arch" "$arch_root/usr/bin/dinoedge" "$@"; }
-    echo "== $(basename "$deb") on Debian $suite's $(basename "$(readlink -f "$arch_root"/lib/*-linux-gnu*/libc.so.6)") (qemu)"
+    echo "== $(basename "$deb") on Debian $DEBIAN_SUITE's $(basename "$(readlink -f "$arch_root"/lib/*-linux-gnu*/libc.so.6)") (qemu)"
     on_root --version
     set +e
     message=$(on_root check-config "$arch_root/etc/dinoedge/dinoedge.toml" 2>&1)

@@ -2,9 +2,10 @@
 # Runs every dinoedge test: formatting, lints, unit, parity and end-to-end tests, the systemd
 # unit's checks, then the shipping part (cross/): the ARM targets' tests under qemu, the
 # release builds for amd64, arm64 and armhf (glibc <= 2.31 checked), the three .deb packages
-# (lintian) and the amd64 package installed into a clean Debian 11 root.
-# `--host` stops before the shipping part (which takes about 40 minutes the first time, a few
-# after). Installs what the tests need where it is missing: with apt, as root, the Debian
+# (lintian), the amd64 package installed into a clean Debian 11 root, and run as a service
+# there under systemd as PID 1 (systemd-nspawn).
+# `--host` stops before the shipping part (which takes about an hour the first time, about 10
+# minutes after). Installs what the tests need where it is missing: with apt, as root, the Debian
 # packages listed below and in cross/; ONNX Runtime (for the tract-vs-ORT test) and zig (the
 # cross linker) from PyPI into venvs under the cache; cargo-zigbuild and cargo-deb from
 # crates.io.
@@ -47,6 +48,7 @@ bash cross/build.sh amd64 arm64 armhf
 bash cross/package.sh amd64 arm64 armhf
 if [[ $(id -u) == 0 ]]; then
     bash cross/install-check.sh
+    bash cross/service-check.sh
 else
-    echo "test.sh: cross/install-check.sh skipped: it needs root (debootstrap, chroot)" >&2
+    echo "test.sh: cross/install-check.sh and service-check.sh skipped: they need root (chroot, systemd-nspawn)" >&2
 fi

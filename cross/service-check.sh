@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Runs the packaged service under a real systemd as PID 1: the amd64 package installed into a
+# Debian 11 root, booted with systemd-nspawn (systemd 247 inside), the hardened unit as
+# installed, the daemon on a simulated dock clip (an `images` source, the simulator's exact
+# depth), publishing to a mosquitto on this box's loopback. It checks that
+# - `systemctl start` returns once the daemon sent READY=1 (Type=notify), under the sandbox;
+# - the forklift's alarm arrives at an MQTT subscriber;
+# - the service stays up past two watchdog intervals (WatchdogSec=30) with no restart;
+# - `systemctl reload` (SIGHUP) is taken by the same process, and the journal has its logs;
+# - `systemctl stop` ends it cleanly;
+# - a broken config stops it with exit 78 and systemd does not restart it.
+# Needs root (systemd-nspawn). Usage: cross/service-check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source cross/env.sh
+
+[[ $(id -u) == 0 ]] || { echo "$0: needs root (systemd-nspawn)" >&2; exit 1; }
+need_packages debootstrap systemd-container mosquitto mosquitto-clients
+
+deb=$(package_of amd64)
+host_dinoedge=$(binary_of amd64)
+work=$(mktemp -d)
+root="$work/root"
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+    echo "$0: $*" >&2
+    [[ ! -f $work/messages ]] || head -n5 "$work/messages" >&2
+    [[ -z ${leader:-} ]] || in_ct journalctl --no-pager -u dinoedge -n 30 >&2 || true
+    exit 1
+}
+
+mkdir "$root"
+tar -C "$root" -xzf "$(debian_root minbase-systemd-procps --include=systemd,procps)"
+chmod 755 "$root"
+nspawn() { systemd-nspawn -q -D "$root" --register=no --keep-unit "$@"; }
+
+cp "$deb" "$root/var/tmp/" # nspawn mounts a fresh /tmp
+nspawn --pipe env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "/var/tmp/$(basename "$deb")" >/dev/null
+
+# The site: a simulated dock clip, its calibration, and a config with a plane_distance rule.
+"$host_dinoedge" sim clip --scenario forklift-cross --out "$work/clip" --width 320 --height 240 >/dev/null
+mkdir -p "$root/var/lib/dinoedge"
+cp -r "$work/clip" "$root/var/lib/dinoedge/clip"
+cp "$work/clip/calibration.toml" "$root/etc/dinoedge/dock1.calibration.toml"
+cp "$work/clip/background.png" "$root/etc/dinoedge/"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$root/etc/dinoedge/dinoedge.toml" <<EOF
+device_id = "nspawn"
+
+[model]
+kind = "sim-truth"
+
+[mqtt]
+url = "mqtt://127.0.0.1:$port"
+
+[[camera]]
+name = "dock1"
+calibration = "dock1.calibration.toml"
+
+[camera.source]
+kind = "images"
+path = "/var/lib/dinoedge/clip/rgb"
+fps = 10
+loop = true
+
+[[rule]]
+name = "forks-near-dock"
+camera = "dock1"
+kind = "plane_distance"
+plane = "dock_face"
+zone = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]
+percentile = 1
+# The forks come to about 1.9 m of the face as seen at 320x240: thresholds that the clip
+# crosses each time it loops (this checks the service, not the measurement).
+alarm_below = 2.5
+clear_above = 3.0
+EOF
+nspawn --pipe sh -c 'systemd-tmpfiles --create dinoedge.conf && chown -R dinoedge:dinoedge /var/lib/dinoedge/clip'
+grep -q "background" "$root/etc/dinoedge/dock1.calibration.toml" || fail "the clip's calibration names no background"
+
+# The broker and a subscriber on this box; the container shares its network.
+mosquitto -p "$port" >"$work/mosquitto.log" 2>&1 &
+pids+=($!)
+sleep 0.5
+mosquitto_sub -p "$port" -v -t 'dinoedge/#' >"$work/messages" &
+pids+=($!)
+
+systemd-nspawn -q -D "$root" --register=no --keep-unit -b >"$work/boot.log" 2>&1 &
+nspawn_pid=$!
+pids+=("$nspawn_pid")
+leader=
+for _ in $(seq 100); do
+    leader=$(pgrep -P "$nspawn_pid" | head -n1) && break
+    sleep 0.1
+done
+[[ -n $leader ]] || fail "the container did not boot: $(tail -n5 "$work/boot.log")"
+in_ct() { nsenter -t "$leader" -a "$@"; }
+in_ct systemctl is-system-running --wait >/dev/null || true
+echo "== systemd $(in_ct systemctl --version | head -n1 | cut -d' ' -f2) as PID 1 in the container"
+
+show() { in_ct systemctl show dinoedge -p "$1" --value; }
+in_ct systemctl start dinoedge || fail "systemctl start dinoedge failed"
+pid=$(show MainPID)
+echo "started (READY=1 received): $(show ActiveState)/$(show SubState), pid $pid"
+
+for _ in $(seq 60); do
+    grep -q '"type":"start"' "$work/messages" && break
+    sleep 1
+done
+grep -q 'dinoedge/nspawn/events .*"type":"start"' "$work/messages" || fail "no alarm reached the MQTT subscriber"
+echo "MQTT: $(grep -c '"type":"start"' "$work/messages") alarm start(s), e.g. $(grep -m1 '"type":"start"' "$work/messages" | cut -c1-160)…"
+
+in_ct systemctl reload dinoedge
+sleep 65 # two watchdog intervals
+[[ $(show MainPID) == "$pid" && $(show NRestarts) == 0 && $(show ActiveState) == active ]] ||
+    fail "after 65 s: pid $(show MainPID) (was $pid), $(show NRestarts) restarts, $(show ActiveState)"
+in_ct journalctl --no-pager -u dinoedge | grep -q 'SIGHUP' || fail "the journal has no line of the reload"
+echo "after 65 s: the same process, no restart, watchdog $(show WatchdogUSec), status \"$(show StatusText)\"; the journal has $(in_ct journalctl --no-pager -u dinoedge -o cat | wc -l) lines, the reload among them"
+in_ct journalctl --no-pager -u dinoedge -o cat | grep -iE 'operation not permitted|permission denied|EPERM' && fail "the sandbox refused a call"
+
+in_ct systemctl stop dinoedge
+[[ $(show Result) == success ]] || fail "stop: $(show Result)"
+echo "stopped: $(show Result)"
+
+echo 'device_id = "nspawn"' >"$root/etc/dinoedge/dinoedge.toml" # no [model]: a config error
+in_ct systemctl start dinoedge 2>/dev/null && fail "a broken config started"
+sleep 6 # RestartSec=2: a restart would have happened
+[[ $(show ExecMainStatus) == 78 && $(show NRestarts) == 0 ]] ||
+    fail "a broken config: exit $(show ExecMainStatus), $(show NRestarts) restarts"
+echo "a broken config: exit 78, $(show Result), not restarted"
+echo "service check: ok"
