@@ -7,7 +7,9 @@
 #   and Raspberry Pi OS bullseye as well as on newer systems, whatever this box's own glibc.
 # - Tests of the ARM targets run under qemu user-mode emulation (the runners in
 #   .cargo/config.toml) with each target's Debian runtime libraries.
-# - Packages are made by cargo-deb, checked by lintian, and installed into a debootstrapped root.
+# - Packages are made by cargo-deb and checked by lintian, then on Debian 11 roots made by
+#   debootstrap: installed (amd64), run on that glibc under qemu (ARM), run as a service under
+#   systemd-nspawn (amd64).
 # What is missing is installed: Debian packages with apt (as root), zig with pip, cargo-zigbuild
 # and cargo-deb with `cargo install`.
 

@@ -6,7 +6,7 @@
 #   overrides, each with its reason, are in cross/deb/lintian-overrides), and the manual pages
 #   that the binary writes (`dinoedge man`);
 # - dinoedge-<version>-<arch>.tar.gz for systems without dpkg: the stripped binary, the systemd
-#   files, the example configuration and README.Debian, in one folder.
+#   files, the example configuration, README.Debian and the manual pages, in one folder.
 # Usage: cross/package.sh [ARCH...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ for arch in "${archs[@]}"; do
     lintian --fail-on error,warning "$deb"
 
     # The tarball: the same files as the package, named as the manual install in the README uses them.
-    version=$(sed -n 's/^Version: //p' <(dpkg-deb -f "$deb"))
+    version=$(dpkg-deb -f "$deb" Version)
     name="dinoedge-${version%-*}-$arch"
     stage=$(mktemp -d)
     mkdir "$stage/$name"

@@ -39,7 +39,8 @@ fail() {
 mkdir "$root"
 tar -C "$root" -xzf "$(debian_root minbase-systemd-procps --include=systemd,procps)"
 chmod 755 "$root"
-nspawn() { systemd-nspawn -q -D "$root" --register=no --keep-unit "$@"; }
+# nspawn says it leaves the root folder alone when a command ends: not news.
+nspawn() { systemd-nspawn -q -D "$root" --register=no --keep-unit "$@" 2> >(grep -v 'Attempted to remove disk file system' >&2); }
 
 cp "$deb" "$root/var/tmp/" # nspawn mounts a fresh /tmp
 nspawn --pipe env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "/var/tmp/$(basename "$deb")" >/dev/null
@@ -88,22 +89,35 @@ grep -q "background" "$root/etc/dinoedge/dock1.calibration.toml" || fail "the cl
 # The broker and a subscriber on this box; the container shares its network.
 mosquitto -p "$port" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
-sleep 0.5
+for _ in $(seq 50); do
+    ! (: >"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+    sleep 0.1
+done
 mosquitto_sub -p "$port" -v -t 'dinoedge/#' >"$work/messages" &
 pids+=($!)
 
 systemd-nspawn -q -D "$root" --register=no --keep-unit -b >"$work/boot.log" 2>&1 &
 nspawn_pid=$!
 pids+=("$nspawn_pid")
+# The container's PID 1: the child of nspawn that runs systemd (nspawn forks helpers first).
 leader=
-for _ in $(seq 100); do
-    leader=$(pgrep -P "$nspawn_pid" | head -n1) && break
+for _ in $(seq 300); do
+    for child in $(pgrep -P "$nspawn_pid"); do
+        [[ $(cat "/proc/$child/comm" 2>/dev/null) != systemd ]] || leader=$child
+    done
+    [[ -z $leader ]] || break
     sleep 0.1
 done
 [[ -n $leader ]] || fail "the container did not boot: $(tail -n5 "$work/boot.log")"
 in_ct() { nsenter -t "$leader" -a "$@"; }
-in_ct systemctl is-system-running --wait >/dev/null || true
-echo "== systemd $(in_ct systemctl --version | head -n1 | cut -d' ' -f2) as PID 1 in the container"
+state=
+for _ in $(seq 120); do
+    state=$(in_ct systemctl is-system-running 2>/dev/null) || true
+    [[ $state != running && $state != degraded ]] || break
+    sleep 0.5
+done
+[[ $state == running || $state == degraded ]] || fail "the container's systemd is $state: $(tail -n5 "$work/boot.log")"
+echo "== systemd $(in_ct systemctl --version | head -n1 | cut -d' ' -f2) as PID 1 in the container ($state)"
 
 show() { in_ct systemctl show dinoedge -p "$1" --value; }
 in_ct systemctl start dinoedge || fail "systemctl start dinoedge failed"
