@@ -54,16 +54,7 @@ fn a_simulated_camera_is_recovered_within_the_bounds() {
     let report = support::stdout(&run);
     let c = Calibration::load(&out).unwrap();
 
-    let height = c.camera.pose.position.z;
-    assert!((height - s.camera.pose.position.z).abs() < 0.02 * s.camera.pose.position.z, "height {height}: {report}");
-    let (pitch, true_pitch) = (c.camera.pose.angles().1, s.camera.pose.angles().1);
-    assert!((pitch - true_pitch).abs() < 1.0, "pitch {pitch} vs {true_pitch}");
-
-    let face = c.plane(&"dock_face".to_string().try_into().unwrap()).unwrap();
-    for x in [-3.0, 0.0, 3.0] {
-        let off = s.off_the_face(face, x);
-        assert!(off < 0.05, "the dock plane is {off:.3} m off at x = {x}");
-    }
+    s.assert_recovered_by(&c, &report);
 
     // Exact (simulated) depth: the alignment is the identity, and the reference reads its distance.
     assert!((c.alignment.a - 1.0).abs() < 0.02 && c.alignment.b.abs() < 0.05, "{:?}", c.alignment);

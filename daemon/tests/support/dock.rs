@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use dinoedge_calibration::Camera;
+use dinoedge_calibration::{Calibration, Camera};
 use glam::DVec3;
 
 use super::{dinoedge, path, run_ok};
@@ -69,8 +69,18 @@ impl Site {
         self.camera.project(world).unwrap().0.to_array()
     }
 
-    /// The distance of the true dock face from a floor-frame point.
-    pub fn off_the_face(&self, plane: &dinoedge_calibration::Plane, x: f64) -> f64 {
-        plane.distance(DVec3::new(x, self.wall_y, 1.0))
+    /// Asserts that a calibration recovered this site: the camera's height within 2 %, its
+    /// pitch within 1°, and the dock plane within 5 cm of the true face at three points along
+    /// it. `context` (e.g. the command's report) goes into the failure messages.
+    pub fn assert_recovered_by(&self, c: &Calibration, context: &str) {
+        let (height, true_height) = (c.camera.pose.position.z, self.camera.pose.position.z);
+        assert!((height - true_height).abs() < 0.02 * true_height, "height {height} for {true_height}: {context}");
+        let (pitch, true_pitch) = (c.camera.pose.angles().1, self.camera.pose.angles().1);
+        assert!((pitch - true_pitch).abs() < 1.0, "pitch {pitch} for {true_pitch}: {context}");
+        let face = c.plane(&"dock_face".to_string().try_into().unwrap()).unwrap();
+        for x in [-3.0, 0.0, 3.0] {
+            let off = face.distance(DVec3::new(x, self.wall_y, 1.0));
+            assert!(off < 0.05, "the dock plane is {off:.3} m off at x = {x}: {context}");
+        }
     }
 }
