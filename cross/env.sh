@@ -63,19 +63,6 @@ runtime_packages_of() {
     esac
 }
 
-# Runs a program of an architecture: natively for amd64, else under qemu with the CPU and
-# runtime libraries of the runners in .cargo/config.toml, or the libraries of the root folder
-# in $sysroot.
-run_as() {
-    local arch=$1
-    shift
-    case "$arch" in
-        amd64) "$@" ;;
-        arm64) qemu-aarch64-static -cpu cortex-a72 -L "${sysroot:-/usr/aarch64-linux-gnu}" "$@" ;;
-        armhf) qemu-arm-static -cpu cortex-a15 -L "${sysroot:-/usr/arm-linux-gnueabihf}" "$@" ;;
-    esac
-}
-
 # zig, cargo-zigbuild and the rustup targets of the architectures given.
 need_zigbuild() {
     local venv="$cache/zig-venv" arch
@@ -115,20 +102,27 @@ package_of() {
     echo "$deb"
 }
 
-# A Debian root, made once with debootstrap and kept as a tarball in the cache; prints its
-# path. Usage: debian_root NAME DEBOOTSTRAP-OPTIONS...
+# A Debian root in folder DEST (made here), from a tarball in the cache that debootstrap makes
+# the first time. Usage: debian_root DEST NAME DEBOOTSTRAP-OPTIONS...
 debian_root() {
-    local tarball="$cache/debootstrap/$DEBIAN_SUITE-$1.tar.gz" fresh
-    shift
+    local dest=$1 tarball="$cache/debootstrap/$DEBIAN_SUITE-$2.tar.gz" fresh
+    shift 2
     if [[ ! -f $tarball ]]; then
         mkdir -p "$(dirname "$tarball")"
         fresh=$(mktemp -d)
         debootstrap --variant=minbase "$@" "$DEBIAN_SUITE" "$fresh" http://deb.debian.org/debian >&2
         rm -rf "$fresh"/var/cache/apt/archives/*.deb "$fresh"/var/cache/apt/archives/partial/*
-        chmod 755 "$fresh" # mktemp made it 0700: it is the root folder
         tar -C "$fresh" -czf "$tarball.part" .
         mv "$tarball.part" "$tarball"
         rm -rf "$fresh"
     fi
-    echo "$tarball"
+    mkdir "$dest"
+    tar -C "$dest" -xzf "$tarball"
+    chmod 755 "$dest" # the tarball's top folder came from mktemp (0700)
+}
+
+# The amd64 root the package is installed into: minbase with systemd and procps, as on any
+# box that runs the service.
+service_root() {
+    debian_root "$1" minbase-systemd-procps --include=systemd,procps
 }

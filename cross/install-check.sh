@@ -42,9 +42,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir "$root"
-tar -C "$root" -xzf "$(debian_root minbase-systemd-procps --include=systemd,procps)"
-chmod 755 "$root" # the tarball's top folder came from mktemp (0700)
+service_root "$root"
 # systemd-analyze verify needs /proc and a cgroup hierarchy.
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
@@ -52,6 +50,16 @@ mount -t cgroup2 cgroup2 "$root/sys/fs/cgroup"
 mount -t devpts devpts "$root/dev/pts" # apt's log
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 fail() { echo "$0: $*" >&2; exit 1; }
+# The shipped config, with no model yet, must stop at the missing backbone with exit 78.
+# Usage: stops_at_the_backbone WHO COMMAND...
+stops_at_the_backbone() {
+    local who=$1 message status=0
+    shift
+    message=$("$@" 2>&1) || status=$?
+    echo "check-config $who: exit $status: $message"
+    [[ $status == 78 && $message == *"/var/lib/dinoedge/models/dinov2-small_224x224.onnx does not exist"* ]] ||
+        fail "check-config $who should stop at the missing backbone with exit 78"
+}
 
 deb=$(package_of amd64)
 echo "== install $(basename "$deb") into Debian $DEBIAN_SUITE ($(in_root ldd --version | head -n1))"
@@ -86,13 +94,8 @@ owner() { in_root stat -c '%U:%G %a' "$1"; }
 for dir in /var/lib/dinoedge /var/lib/dinoedge/models; do
     [[ $(owner $dir) == "dinoedge:dinoedge 750" ]] || fail "$dir: $(owner $dir)"
 done
-set +e
-message=$(chroot --userspec=dinoedge:dinoedge "$root" /usr/bin/dinoedge check-config /etc/dinoedge/dinoedge.toml 2>&1)
-status=$?
-set -e
-echo "check-config as the dinoedge user: exit $status: $message"
-[[ $status == 78 && $message == *"/var/lib/dinoedge/models/dinov2-small_224x224.onnx does not exist"* ]] ||
-    fail "check-config should stop at the missing backbone, exit 78"
+stops_at_the_backbone "as the dinoedge user" \
+    chroot --userspec=dinoedge:dinoedge "$root" /usr/bin/dinoedge check-config /etc/dinoedge/dinoedge.toml
 
 echo "== reinstall, remove, purge"
 echo '# edited by the site' >>"$root/etc/dinoedge/dinoedge.toml"
@@ -110,19 +113,13 @@ for arch in arm64 armhf; do
     need_packages $(runtime_packages_of "$arch")
     deb=$(package_of "$arch")
     arch_root="$work/$arch"
-    mkdir "$arch_root"
-    tar -C "$arch_root" -xzf "$(debian_root "$arch-foreign" --foreign --arch="$arch")"
+    debian_root "$arch_root" "$arch-foreign" --foreign --arch="$arch"
     dpkg-deb -x "$deb" "$arch_root"
     # qemu takes the dynamic loader and the libraries from the Debian 11 root.
-    on_root() { sysroot=$arch_root run_as "$arch" "$arch_root/usr/bin/dinoedge" "$@"; }
+    on_root() { DINOEDGE_QEMU_SYSROOT=$arch_root cross/qemu.sh "$arch" "$arch_root/usr/bin/dinoedge" "$@"; }
     echo "== $(basename "$deb") on Debian $DEBIAN_SUITE's $(basename "$(readlink -f "$arch_root"/lib/*-linux-gnu*/libc.so.6)") (qemu)"
     on_root --version
-    set +e
-    message=$(on_root check-config "$arch_root/etc/dinoedge/dinoedge.toml" 2>&1)
-    status=$?
-    set -e
-    [[ $status == 78 && $message == *"dinov2-small_224x224.onnx does not exist"* ]] ||
-        fail "$arch: check-config should stop at the missing backbone with 78, not $status: $message"
+    stops_at_the_backbone "on $arch" on_root check-config "$arch_root/etc/dinoedge/dinoedge.toml"
     on_root model init --random --seed 7 --out "$work/$arch.safetensors"
     on_root model import --weights "$work/$arch.safetensors" --out "$work/$arch.onnx" --input 56x56
     echo "$arch: ok"

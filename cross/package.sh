@@ -26,7 +26,7 @@ for arch in "${archs[@]}"; do
     # The manual pages, written by the binary being packaged (under qemu for ARM), where the
     # package metadata takes them from.
     rm -rf cross/deb/man1
-    run_as "$arch" "$bin" man --out cross/deb/man1
+    cross/qemu.sh "$arch" "$bin" man --out cross/deb/man1
     made=$(cargo deb -p dinoedge --no-build --target "$(triple_of "$arch")" \
         --dbgsym --compress-debug-symbols=zlib --output "$out/")
     deb=$(grep '\.deb$' <<<"$made")

@@ -36,9 +36,7 @@ fail() {
     exit 1
 }
 
-mkdir "$root"
-tar -C "$root" -xzf "$(debian_root minbase-systemd-procps --include=systemd,procps)"
-chmod 755 "$root"
+service_root "$root"
 # nspawn says it leaves the root folder alone when a command ends: not news.
 nspawn() { systemd-nspawn -q -D "$root" --register=no --keep-unit "$@" 2> >(grep -v 'Attempted to remove disk file system' >&2); }
 
