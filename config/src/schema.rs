@@ -213,13 +213,16 @@ pub enum Source {
         /// Frames are scaled to this size by ffmpeg.
         width: u32,
         height: u32,
-        /// Read a file at its native frame rate (`-re`), as a camera would deliver it.
+        /// Read a file at its native frame rate (`-re`), as a camera would deliver it; a file
+        /// read without it is a replay (every frame, on the file's clock). Streams are live.
         realtime: bool,
         /// Extra input options, e.g. `["-rtsp_transport", "tcp"]`.
         input_args: Vec<String>,
     },
-    /// PNG/JPEG files: a folder (sorted by name) or a glob, played at `fps`.
-    Images { path: String, fps: f64, looping: bool },
+    /// PNG/JPEG files: a folder (sorted by name) or a glob, played at `fps` (`realtime`, live:
+    /// frames inference cannot keep up with are dropped) or replayed (every frame, stamped
+    /// `1/fps` apart, as fast as inference takes them).
+    Images { path: String, fps: f64, looping: bool, realtime: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -292,11 +295,12 @@ impl TryFrom<SourceToml> for Source {
                 })
             }
             SourceKind::Images => {
-                only(&set, "images sources", &["path", "fps", "loop"])?;
+                only(&set, "images sources", &["path", "fps", "loop", "realtime"])?;
                 Ok(Source::Images {
                     path: s.path.ok_or_else(|| need("images", "path"))?,
                     fps: s.fps.ok_or_else(|| need("images", "fps"))?,
                     looping: s.looping.unwrap_or(false),
+                    realtime: s.realtime.unwrap_or(true),
                 })
             }
         }

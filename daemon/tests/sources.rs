@@ -1,6 +1,7 @@
 //! Cameras that are not image folders: the `ffmpeg` source on an mp4 the simulator made, run
 //! through the real depth model (a random 56x56 backbone and a head trained for it); a stream
-//! that stalls is restarted and reported down; SIGTERM stops the daemon cleanly.
+//! that stalls is restarted and reported down; SIGTERM stops the daemon cleanly; a file read
+//! without `realtime` is replayed: every frame, on the file's own clock.
 
 mod support;
 
@@ -49,28 +50,20 @@ clear_above = 0.8
     file
 }
 
+/// The forklift-approach clip at 160x120 as `dir/clip/clip.mp4` (10 fps), with its truth.json.
+fn mp4_clip(dir: &Path) -> std::path::PathBuf {
+    let clip = dir.join("clip");
+    let args = ["sim", "clip", "--scenario", "forklift-approach", "--out", path(&clip)];
+    run_ok(&[&args[..], &["--width", "160", "--height", "120", "--mp4"]].concat(), dir);
+    clip
+}
+
 #[test]
 fn the_ffmpeg_source_feeds_an_mp4_through_the_depth_model_and_sigterm_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let broker = Broker::start(&dir.join("broker"), "");
-    let clip = dir.join("clip");
-    run_ok(
-        &[
-            "sim",
-            "clip",
-            "--scenario",
-            "forklift-approach",
-            "--out",
-            path(&clip),
-            "--width",
-            "160",
-            "--height",
-            "120",
-            "--mp4",
-        ],
-        dir,
-    );
+    let clip = mp4_clip(dir);
     let (backbone, head) = support::tiny_model(dir);
     let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
     let source = format!("kind = \"ffmpeg\"\nurl = \"{}\"\nwidth = 112\nheight = 84", path(&clip.join("clip.mp4")));
@@ -97,6 +90,55 @@ fn the_ffmpeg_source_feeds_an_mp4_through_the_depth_model_and_sigterm_stops_clea
         sub.wait_for(Duration::from_secs(2), |m| m.last().is_some_and(|m| m.payload == b"offline")),
         "offline last"
     );
+}
+
+#[test]
+fn an_mp4_read_without_realtime_is_replayed_frame_by_frame_on_its_own_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let clip = mp4_clip(dir);
+    let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(clip.join("truth.json")).unwrap()).unwrap();
+    let (frames, fps) = (truth["frames"].as_array().unwrap().len() as u64, truth["fps"].as_f64().unwrap());
+    let (backbone, head) = support::tiny_model(dir);
+    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let source = format!(
+        "kind = \"ffmpeg\"\nurl = \"{}\"\nwidth = 112\nheight = 84\nrealtime = false",
+        path(&clip.join("clip.mp4"))
+    );
+    let config = write_config(dir, &broker, &model, &source, 10.0);
+    let text = std::fs::read_to_string(&config).unwrap().replace("[mqtt]\n", "[mqtt]\nupdate_interval = 0.5\n");
+    std::fs::write(&config, text).unwrap();
+    let sub = Subscriber::start(broker.port, "src-sub", "dinoedge/src/#");
+
+    let daemon = support::spawn_daemon(&config);
+    // The file's last frame (ffmpeg then ends, and the source is restarted: a second pass).
+    let last = frames - 1;
+    let through = sub.wait_for(Duration::from_secs(60), |m| {
+        m.iter()
+            .filter(|m| m.topic == "dinoedge/src/stats")
+            .any(|m| m.json()["cameras"]["cam"]["frames"].as_u64() > Some(last))
+    });
+    let log = support::terminate(daemon, Duration::from_secs(10));
+    assert!(through, "the whole file went through the model: {log}");
+
+    let stats: Vec<_> = sub.on("dinoedge/src/stats").iter().map(|m| m.json()["cameras"]["cam"].clone()).collect();
+    assert!(stats.iter().all(|s| s["dropped"] == 0), "a replay drops no frame: {stats:?}");
+    // A state at least every 0.5 s of the file (5 frames), each stamped with its frame's place
+    // in the file: frame n is n/fps after frame 0, however long inference took.
+    let states: Vec<(u64, std::time::SystemTime)> = sub
+        .on("dinoedge/src/cam/near/state")
+        .iter()
+        .map(|m| m.json())
+        .filter(|s| s["frame"].as_u64().is_some_and(|f| f <= last))
+        .map(|s| (s["frame"].as_u64().unwrap(), humantime::parse_rfc3339(s["time"].as_str().unwrap()).unwrap()))
+        .collect();
+    assert!(states.len() as u64 >= frames / 10, "{} states for {frames} frames", states.len());
+    assert_eq!(states[0].0, 0, "the first frame's state comes first");
+    for (frame, time) in &states {
+        let after = time.duration_since(states[0].1).unwrap().as_secs_f64();
+        assert!((after - *frame as f64 / fps).abs() <= 0.002, "frame {frame} is stamped {after:.3} s after frame 0");
+    }
 }
 
 #[test]

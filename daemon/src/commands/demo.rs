@@ -6,9 +6,10 @@
 //! 2. A depth head for that backbone, trained once on simulated frames (cached by the
 //!    backbone's sha256).
 //! 3. The scenario's clip, rendered once (cached), with its true calibration.
-//! 4. `dinoedge run` on a demo config (images source at 10 fps, a plane_distance rule on the
-//!    dock face and a min_distance rule on the walkway), printing each event as it is queued
-//!    and publishing it when a broker answers at `--mqtt`.
+//! 4. `dinoedge run` on a demo config (the clip replayed as a 10 fps recording, every frame
+//!    processed however fast the CPU is; a plane_distance rule on the dock face and a
+//!    min_distance rule on the walkway), printing each event as it is queued and publishing
+//!    it when a broker answers at `--mqtt`.
 //! 5. Into the output folder: annotated frames (the frame with the zones | the metric depth),
 //!    `distances.csv` and `distance.svg` (measured vs true distance over time), the config.
 //!
@@ -204,6 +205,7 @@ calibration = "{clip}/calibration.toml"
 kind = "images"
 path = "{clip}/rgb"
 fps = {FPS}
+realtime = false
 
 [[rule]]
 name = "forks-near-dock"

@@ -1,4 +1,4 @@
-//! What the threads of one camera share: the latest-frame cell, the camera's up/down state
+//! What the threads of one camera share: the frame cell (`handoff`), the camera's up/down state
 //! (published retained on `<camera>/status`), the inference heartbeat the systemd watchdog
 //! reads, and the timing statistics.
 
@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use dinoedge_config::Name;
 use serde_json::json;
 
-use super::latest::LatestCell;
+use super::handoff::Handoff;
 use super::stats::Timings;
 use crate::mqtt::Bus;
 use crate::mqtt::topics::timestamp;
@@ -25,7 +25,7 @@ pub enum State {
 
 pub struct CameraLink {
     pub name: Name,
-    pub cell: LatestCell,
+    pub cell: Handoff,
     state: Mutex<(State, SystemTime)>,
     /// Frames delivered by the source.
     pub captured: AtomicU64,
@@ -33,6 +33,8 @@ pub struct CameraLink {
     pub processed: AtomicU64,
     /// Rules of this camera in alarm now.
     pub alarms: AtomicUsize,
+    /// When the source last delivered a frame (the stall check's clock); `None` while a
+    /// replay waits for inference to take its frame, which is no stall.
     pub last_frame: Mutex<Option<Instant>>,
     /// Last sign of life of the inference thread (it beats at least once a second while
     /// idle, and after each frame): a stuck inference stops it.
@@ -46,7 +48,7 @@ impl CameraLink {
     pub fn new(name: Name) -> Self {
         Self {
             name,
-            cell: LatestCell::default(),
+            cell: Handoff::default(),
             state: Mutex::new((State::Starting, SystemTime::now())),
             captured: AtomicU64::new(0),
             processed: AtomicU64::new(0),

@@ -1,13 +1,14 @@
 //! The frame path of every camera: a capture thread per camera (`source::capture`) fills a
-//! one-slot latest-frame cell (`latest`); an inference thread per camera (`worker`) takes the
-//! newest frame through depth (`depth`) and the camera's rules. The threads of a camera share
+//! one-slot frame cell (`handoff`: the newest frame of a live source, every frame of a
+//! replay); an inference thread per camera (`worker`) takes it through depth (`depth`) and
+//! the camera's rules. The threads of a camera share
 //! a [`CameraLink`] (`camera`), with its timing statistics (`stats`). The depth model is one
 //! instance shared by all cameras (its run state is locked per frame), and tract's matrix
 //! products use the configured thread count.
 
 pub mod camera;
 pub mod depth;
-pub mod latest;
+pub mod handoff;
 pub mod snapshot;
 pub mod stats;
 pub mod worker;
@@ -110,6 +111,7 @@ impl Pipeline {
     pub fn stop(self) -> Carried {
         self.stop.store(true, Ordering::Relaxed);
         for (link, _) in &self.cameras {
+            link.cell.close();
             crate::source::capture::interrupt(link);
         }
         let mut carried = Carried::new();

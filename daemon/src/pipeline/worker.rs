@@ -1,4 +1,4 @@
-//! A camera's inference thread: takes the newest frame, turns it into metric depth (aligned
+//! A camera's inference thread: takes the frame in the camera's cell, turns it into metric depth (aligned
 //! by the camera's calibration), evaluates the camera's rules, queues their events in the
 //! outbox and their states on the bus, and records how long each stage took. The rules'
 //! alarm states outlive the thread: a reload hands them to the next one.
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::camera::CameraLink;
 use super::depth::DepthProvider;
-use super::latest::Taken;
+use super::handoff::Taken;
 use crate::mqtt::Bus;
 use crate::mqtt::topics::timestamp;
 use crate::outbox::EventKind;

@@ -1,6 +1,7 @@
-//! A camera's capture thread: opens its source, moves each frame into the latest-frame cell,
-//! and restarts a source that fails with exponential backoff (1 s doubling to 30 s), keeping
-//! the camera's up/down state. A stalled source (no frame for `stall_timeout`) is broken
+//! A camera's capture thread: opens its source, moves each frame into the camera's cell
+//! (offered if live, handed over if a replay: see `pipeline::handoff`), and restarts a source
+//! that fails with exponential backoff (1 s doubling to 30 s), keeping the camera's up/down
+//! state. A stalled source (no frame for `stall_timeout`) is broken
 //! from outside by [`check_stall`], and then restarted like a failed one. State changes go
 //! to `report` (the daemon publishes them; the calibrate UI shows them).
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use dinoedge_config::Source;
 
-use super::Frame;
+use super::{Delivery, Frame};
 use crate::pipeline::camera::{CameraLink, State};
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
@@ -24,23 +25,43 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
             Ok(mut src) => {
                 *link.interrupt.lock().expect("interrupt lock") = src.interrupter();
                 *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
+                let (delivery, started, started_wall) = (src.delivery(), Instant::now(), SystemTime::now());
+                let mut count = 0u32;
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
                     match src.next() {
                         Ok(Some(captured)) => {
-                            let captured_at = Instant::now();
-                            *link.last_frame.lock().expect("last frame lock") = Some(captured_at);
+                            *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
                             report(State::Up);
                             backoff = BACKOFF_MIN;
-                            link.cell.put(Frame {
+                            let (at, wall) = match delivery {
+                                Delivery::Live => (Instant::now(), SystemTime::now()),
+                                Delivery::Replay { period } => {
+                                    let offset = period.mul_f64(f64::from(count));
+                                    (started + offset, started_wall + offset)
+                                }
+                            };
+                            count = count.saturating_add(1);
+                            let frame = Frame {
                                 seq: link.count_captured(),
-                                captured: captured_at,
-                                wall: SystemTime::now(),
+                                captured: at,
+                                wall,
                                 image: captured.image,
                                 file: captured.file,
-                            });
+                            };
+                            match delivery {
+                                Delivery::Live => link.cell.offer(frame),
+                                Delivery::Replay { .. } => {
+                                    // Waiting for inference is not a stalled source.
+                                    *link.last_frame.lock().expect("last frame lock") = None;
+                                    if !link.cell.hand(frame) {
+                                        return;
+                                    }
+                                    *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
+                                }
+                            }
                         }
                         Ok(None) => {
                             report(State::Ended);

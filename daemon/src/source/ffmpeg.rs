@@ -1,15 +1,19 @@
 //! The `ffmpeg` source: RTSP/HTTP streams and video files decoded by an `ffmpeg` child process
 //! (found on PATH) that writes raw RGB24 frames of a fixed size to a pipe, as NVRs such as
 //! Frigate do. ffmpeg's own errors go to the log; a stall is broken by killing the child.
+//! Streams (`rtsp://`, `http://`, …) and `realtime` files (`-re`) are live; a file read
+//! without `realtime` is a replay, read as fast as inference takes it, with its frame rate
+//! (from `ffprobe`) as its clock.
 
 use std::io::Read;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use image::RgbImage;
 
-use super::{Captured, FrameSource};
+use super::{Captured, Delivery, FrameSource};
 
 pub struct Ffmpeg {
     child: Arc<Mutex<Child>>,
@@ -17,10 +21,14 @@ pub struct Ffmpeg {
     width: u32,
     height: u32,
     url: String,
+    delivery: Delivery,
 }
 
 impl Ffmpeg {
     pub fn spawn(url: &str, width: u32, height: u32, realtime: bool, input_args: &[String]) -> Result<Self> {
+        let replay = !realtime && url.split_once("://").is_none_or(|(scheme, _)| scheme == "file");
+        let delivery =
+            if replay { Delivery::Replay { period: frame_period(url, input_args)? } } else { Delivery::Live };
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
         if realtime {
@@ -48,7 +56,34 @@ impl Ffmpeg {
             let url = url.to_string();
             std::thread::spawn(move || forward_log(&url, stderr));
         }
-        Ok(Self { child: Arc::new(Mutex::new(child)), stdout, width, height, url: url.to_string() })
+        Ok(Self { child: Arc::new(Mutex::new(child)), stdout, width, height, url: url.to_string(), delivery })
+    }
+}
+
+/// The time between two frames of the first video stream of `url`, as `ffprobe` reads it.
+fn frame_period(url: &str, input_args: &[String]) -> Result<Duration> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=avg_frame_rate,r_frame_rate"])
+        .args(["-of", "default=noprint_wrappers=1"])
+        .args(input_args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .context("starting ffprobe, to read the frame rate of a replay (is ffmpeg installed?)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rate = |key: &str| {
+        let value = text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('='))?;
+        let (num, den) = value.trim().split_once('/')?;
+        let fps = num.parse::<f64>().ok()? / den.parse::<f64>().ok()?;
+        (fps.is_finite() && fps > 0.0).then_some(fps)
+    };
+    match rate("avg_frame_rate").or_else(|| rate("r_frame_rate")) {
+        Some(fps) => Ok(Duration::from_secs_f64(1.0 / fps)),
+        None => bail!(
+            "ffprobe found no frame rate in {url} ({}); a stream without one can only be played live \
+             (realtime = true)",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
     }
 }
 
@@ -78,6 +113,10 @@ impl FrameSource for Ffmpeg {
                 let _ = child.kill();
             }
         }))
+    }
+
+    fn delivery(&self) -> Delivery {
+        self.delivery
     }
 }
 

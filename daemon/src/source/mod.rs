@@ -1,6 +1,8 @@
 //! Where frames come from: one [`FrameSource`] per camera kind (`images`, `ffmpeg`, and
 //! `v4l2`), opened and kept alive by the camera's capture thread (`capture`), which restarts
-//! a failed or stalled source with backoff and reports the camera up or down.
+//! a failed or stalled source with backoff and reports the camera up or down. Each source says
+//! its [`Delivery`]: live (newest frame wins) or a replay (every frame, on the recording's
+//! own clock).
 
 pub mod capture;
 pub mod ffmpeg;
@@ -9,7 +11,7 @@ pub mod images;
 pub mod v4l2;
 
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use dinoedge_config::Source;
@@ -20,7 +22,11 @@ use image::RgbImage;
 pub struct Frame {
     /// Counts the camera's frames from 0 (across source restarts).
     pub seq: u64,
+    /// When the frame was taken: the clock at capture for a live source; for a replay, the
+    /// frame's place in the recording (the first frame at the replay's start, then one
+    /// period apart), so the rules' timing does not depend on how fast inference runs.
     pub captured: Instant,
+    /// The same moment on the wall clock (the time in events and states).
     pub wall: SystemTime,
     pub image: RgbImage,
     /// The file the frame was read from (`images` sources).
@@ -33,11 +39,24 @@ pub struct Captured {
     pub file: Option<PathBuf>,
 }
 
+/// How a source's frames reach inference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Delivery {
+    /// A camera, a stream or a file played in real time: frames come at their own pace, and
+    /// those that inference cannot keep up with are dropped (the newest frame wins).
+    Live,
+    /// A recording read as fast as inference takes it: every frame is processed, in order,
+    /// and frame `n` is stamped `n × period` after the first.
+    Replay { period: Duration },
+}
+
 /// A running source. `next` blocks until a frame is there; `Ok(None)` means the source has
 /// ended for good (a finite, non-looping image sequence). A source lives and dies on its
 /// camera's capture thread (nokhwa's cameras cannot move between threads).
 pub trait FrameSource {
     fn next(&mut self) -> Result<Option<Captured>>;
+
+    fn delivery(&self) -> Delivery;
 
     /// Something another thread can call to make a stalled `next` return (with an error).
     fn interrupter(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
@@ -48,7 +67,9 @@ pub trait FrameSource {
 /// Opens the source a camera's config describes.
 pub fn open(source: &Source) -> Result<Box<dyn FrameSource>> {
     match source {
-        Source::Images { path, fps, looping } => Ok(Box::new(images::Images::open(path, *fps, *looping)?)),
+        Source::Images { path, fps, looping, realtime } => {
+            Ok(Box::new(images::Images::open(path, *fps, *looping, *realtime)?))
+        }
         Source::Ffmpeg { url, width, height, realtime, input_args } => {
             Ok(Box::new(ffmpeg::Ffmpeg::spawn(url, *width, *height, *realtime, input_args)?))
         }

@@ -10,7 +10,7 @@ use nokhwa::Camera;
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution};
 
-use super::{Captured, FrameSource};
+use super::{Captured, Delivery, FrameSource};
 
 pub struct V4l2 {
     camera: Camera,
@@ -48,6 +48,10 @@ impl FrameSource for V4l2 {
         let image = to_rgb(buffer.source_frame_format(), buffer.resolution(), buffer.buffer())
             .with_context(|| format!("converting a frame of {}", self.device))?;
         Ok(Some(Captured { image, file: None }))
+    }
+
+    fn delivery(&self) -> Delivery {
+        Delivery::Live
     }
 }
 

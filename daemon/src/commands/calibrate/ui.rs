@@ -32,7 +32,7 @@ use serde_json::json;
 
 use super::{Report, Setup, Written, report, save};
 use crate::pipeline::camera::{CameraLink, State};
-use crate::pipeline::latest::Taken;
+use crate::pipeline::handoff::Taken;
 use crate::pipeline::snapshot;
 use crate::source::Frame;
 
