@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release `dinoedge` (with the V4L2 source) for each Debian architecture given —
 # amd64, arm64, armhf; all three by default — linked against glibc 2.31's symbols, and checks
-# with the target's objdump that none of its symbols needs a newer glibc.
+# with the target's objdump that none of its symbols needs a newer glibc. The binary is built
+# with the architecture's tests, by the cargo invocation that runs them (`release_tests` in
+# cross/env.sh): after tools/test.sh or cross/test.sh, nothing is compiled again here.
 # Usage: cross/build.sh [ARCH...]    The binaries: $CARGO_TARGET_DIR/<triple>/release/dinoedge
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ need_packages libclang-dev $(for arch in "${archs[@]}"; do binutils_package_of "
 need_zigbuild "${archs[@]}"
 
 for arch in "${archs[@]}"; do
-    cargo zigbuild --release --locked -p dinoedge --target "$(triple_of "$arch").$GLIBC_FLOOR"
+    release_tests "$arch" --no-run
     bin=$(binary_of "$arch")
     objdump="$(binutils_prefix_of "$arch")objdump"
     newest=$("$objdump" -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV | tail -n1)

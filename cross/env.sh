@@ -10,8 +10,13 @@
 # - Packages are made by cargo-deb and checked by lintian, then on Debian 11 roots made by
 #   debootstrap: installed (amd64), run on that glibc under qemu (ARM), run as a service under
 #   systemd-nspawn (amd64).
-# What is missing is installed: Debian packages with apt (as root), zig with pip, cargo-zigbuild
-# and cargo-deb with `cargo install`.
+# - Each architecture's release binary is built by the same cargo invocation as its tests
+#   (`release_tests`): one compilation of the dependencies per target, shared by the tests,
+#   the glibc check and the package. (`cargo build` alone would resolve the dependencies'
+#   features without the dev-dependencies', e.g. hyper's client for the tests' HTTP requests,
+#   and compile everything again.) So the binary that is packaged is the one whose tests ran.
+# What is missing is installed: Debian packages with apt (as root), zig and cargo-zigbuild with
+# pip (PyPI ships both as wheels), cargo-deb with `cargo install`.
 
 source tools/apt.sh
 
@@ -63,16 +68,17 @@ runtime_packages_of() {
     esac
 }
 
-# zig, cargo-zigbuild and the rustup targets of the architectures given.
+# zig, cargo-zigbuild (on PATH, after everything else) and the rustup targets of the
+# architectures given.
 need_zigbuild() {
     local venv="$cache/zig-venv" arch
-    if ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION"; then
+    if ! { "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION" &&
+        "$venv/bin/cargo-zigbuild" --version 2>/dev/null | grep -q " $CARGO_ZIGBUILD_VERSION\$"; }; then
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q "ziglang==$ZIGLANG_VERSION"
+        "$venv/bin/pip" install -q "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
     fi
     export CARGO_ZIGBUILD_PYTHON_PATH="$venv/bin/python"
-    cargo-zigbuild --version 2>/dev/null | grep -q " $CARGO_ZIGBUILD_VERSION\$" ||
-        cargo install --locked --quiet "cargo-zigbuild@$CARGO_ZIGBUILD_VERSION"
+    [[ :$PATH: == *":$venv/bin:"* ]] || export PATH="$PATH:$venv/bin"
     for arch; do
         local triple
         triple=$(triple_of "$arch")
@@ -85,7 +91,41 @@ need_cargo_deb() {
         cargo install --locked --quiet "cargo-deb@$CARGO_DEB_VERSION"
 }
 
-# The release binary of an architecture, as cross/build.sh leaves it.
+# The tests built with an architecture's release binary, as cargo arguments, one a line. amd64: every
+# test (tools/test.sh runs them natively). ARM: the unit tests, every integration test of the
+# library crates, and the layout tests that bindgen wrote into nokhwa's V4L2 bindings
+# (v4l2-sys-mit, which fail if the bindings were made for another target's struct layout);
+# not the daemon's end-to-end tests, which start the dinoedge binary, and a test under qemu
+# user-mode emulation cannot start an ARM program (no binfmt_misc here). Both select every
+# package of the workspace (the members are named here) with tests, so the dependencies'
+# features are the same.
+tests_of() {
+    case "$1" in
+        amd64) echo --workspace ;;
+        arm64 | armhf)
+            local test
+            printf -- '-p\n%s\n' dinoedge-config dinoedge-heads dinoedge-calibration dinoedge-sim dinoedge v4l2-sys-mit
+            printf -- '%s\n' --lib --bins
+            for test in config/tests/*.rs heads/tests/*.rs calibration/tests/*.rs sim/tests/*.rs; do
+                printf -- '--test\n%s\n' "$(basename "$test" .rs)"
+            done
+            ;;
+        *) triple_of "$1" >/dev/null ;;
+    esac
+}
+
+# `cargo test` in release mode for an architecture (linked by zig against glibc
+# $GLIBC_FLOOR), of the tests in `tests_of`, with the other arguments given (e.g. --no-run).
+# It also builds the release binary (`binary_of`). For ARM the tests run under qemu through
+# the runners in .cargo/config.toml.
+release_tests() {
+    local arch=$1 args
+    shift
+    mapfile -t args < <(tests_of "$arch")
+    cargo-zigbuild test --release --locked --target "$(triple_of "$arch").$GLIBC_FLOOR" "${args[@]}" "$@"
+}
+
+# The release binary of an architecture, as `release_tests` leaves it.
 binary_of() {
     echo "$target_dir/$(triple_of "$1")/release/dinoedge"
 }
@@ -102,27 +142,40 @@ package_of() {
     echo "$deb"
 }
 
-# A Debian root in folder DEST (made here), from a tarball in the cache that debootstrap makes
-# the first time. Usage: debian_root DEST NAME DEBOOTSTRAP-OPTIONS...
-debian_root() {
-    local dest=$1 tarball="$cache/debootstrap/$DEBIAN_SUITE-$2.tar.gz" fresh
-    shift 2
+# The Debian roots of the checks, by name: `service`, the amd64 root the package is installed
+# into (minbase with systemd and procps, as on any box that runs the service), and `arm64` and
+# `armhf`, debootstrap's first stage of those architectures (unpacked, not configured).
+readonly DEBIAN_ROOTS=(service arm64 armhf)
+
+# The tarball in the cache of a Debian root of DEBIAN_ROOTS, made by debootstrap the first time
+# (downloading from deb.debian.org). Prints its path. Usage: debian_tarball NAME
+debian_tarball() {
+    local tarball="$cache/debootstrap/$DEBIAN_SUITE-$1.tar.gz" fresh options
+    case "$1" in
+        service) options=("--include=systemd,procps") ;;
+        arm64 | armhf) options=(--foreign --arch="$1") ;;
+        *)
+            echo "$0: unknown Debian root '$1' (${DEBIAN_ROOTS[*]})" >&2
+            exit 64
+            ;;
+    esac
     if [[ ! -f $tarball ]]; then
         mkdir -p "$(dirname "$tarball")"
         fresh=$(mktemp -d)
-        debootstrap --variant=minbase "$@" "$DEBIAN_SUITE" "$fresh" http://deb.debian.org/debian >&2
+        debootstrap --variant=minbase "${options[@]}" "$DEBIAN_SUITE" "$fresh" http://deb.debian.org/debian >&2
         rm -rf "$fresh"/var/cache/apt/archives/*.deb "$fresh"/var/cache/apt/archives/partial/*
         tar -C "$fresh" -czf "$tarball.part" .
         mv "$tarball.part" "$tarball"
         rm -rf "$fresh"
     fi
-    mkdir "$dest"
-    tar -C "$dest" -xzf "$tarball"
-    chmod 755 "$dest" # the tarball's top folder came from mktemp (0700)
+    echo "$tarball"
 }
 
-# The amd64 root the package is installed into: minbase with systemd and procps, as on any
-# box that runs the service.
-service_root() {
-    debian_root "$1" minbase-systemd-procps --include=systemd,procps
+# A Debian root of DEBIAN_ROOTS in folder DEST (made here). Usage: debian_root DEST NAME
+debian_root() {
+    local tarball
+    tarball=$(debian_tarball "$2")
+    mkdir "$1"
+    tar -C "$1" -xzf "$tarball"
+    chmod 755 "$1" # the tarball's top folder came from mktemp (0700)
 }

@@ -42,7 +42,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-service_root "$root"
+debian_root "$root" service
 # systemd-analyze verify needs /proc and a cgroup hierarchy.
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
@@ -113,7 +113,7 @@ for arch in arm64 armhf; do
     need_packages $(runtime_packages_of "$arch")
     deb=$(package_of "$arch")
     arch_root="$work/$arch"
-    debian_root "$arch_root" "$arch-foreign" --foreign --arch="$arch"
+    debian_root "$arch_root" "$arch"
     dpkg-deb -x "$deb" "$arch_root"
     # qemu takes the dynamic loader and the libraries from the Debian 11 root.
     on_root() { DINOEDGE_QEMU_SYSROOT=$arch_root cross/qemu.sh "$arch" "$arch_root/usr/bin/dinoedge" "$@"; }

@@ -36,7 +36,7 @@ fail() {
     exit 1
 }
 
-service_root "$root"
+debian_root "$root" service
 # nspawn says it leaves the root folder alone when a command ends: not news.
 nspawn() { systemd-nspawn -q -D "$root" --register=no --keep-unit "$@" 2> >(grep -v 'Attempted to remove disk file system' >&2); }
 

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Runs the pure-compute tests for each ARM architecture given (arm64, armhf; both by default)
-# under qemu user-mode emulation, with the CPU pinned (the runners in .cargo/config.toml):
-# config, heads (parity with the reference fixtures, the full-size backbone, tract against
-# ONNX Runtime), calibration, sim, and the daemon's unit tests (rules, outbox, V4L2 frame
-# conversion), and the layout tests that bindgen wrote into nokhwa's V4L2 bindings
-# (v4l2-sys-mit), which fail if the bindings were generated for another target's struct
-# layout. They are built in release mode, which shares the packaged build's dependencies
-# and makes the emulated run minutes shorter.
+# Runs the tests of each ARM architecture given (arm64, armhf; both by default) under qemu
+# user-mode emulation, with the CPU pinned (cross/qemu.sh, through the runners in
+# .cargo/config.toml): the unit tests, every integration test of the library crates (config;
+# heads: parity with the reference fixtures, the full-size backbone, tract against ONNX
+# Runtime; calibration; sim) and nokhwa's V4L2 layout tests (see `tests_of` in cross/env.sh).
+# They are built in release mode by the same compilation as the packaged binary
+# (`release_tests`), so the binary that ships is the one these tests ran with.
 # The end-to-end tests run on the host only: they start the dinoedge binary, and a test under
 # qemu user-mode emulation cannot start an ARM program (no binfmt_misc here).
 # Emulated timings mean nothing: they are not a measure of ARM speed.
@@ -25,10 +24,6 @@ done
 need_zigbuild "${archs[@]}"
 
 for arch in "${archs[@]}"; do
-    target="$(triple_of "$arch").$GLIBC_FLOOR"
-    echo "== $arch: tests under qemu ($target)"
-    cargo-zigbuild test --release --locked --target "$target" \
-        -p dinoedge-config -p dinoedge-heads -p dinoedge-calibration -p dinoedge-sim --tests
-    # v4l2-sys-mit is in the build only through dinoedge's `v4l2` feature, so it is tested with it.
-    cargo-zigbuild test --release --locked --target "$target" -p dinoedge -p v4l2-sys-mit --bins --lib
+    echo "== $arch: tests under qemu ($(triple_of "$arch").$GLIBC_FLOOR)"
+    release_tests "$arch" --no-fail-fast
 done
