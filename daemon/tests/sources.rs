@@ -50,6 +50,12 @@ clear_above = 0.8
     file
 }
 
+/// The `[model]` lines of a tiny random backbone (56x56) and a head trained for it.
+fn tiny_model(dir: &Path) -> String {
+    let (backbone, head) = support::tiny_model(dir);
+    format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head))
+}
+
 /// The forklift-approach clip at 160x120 as `dir/clip/clip.mp4` (10 fps), with its truth.json.
 fn mp4_clip(dir: &Path) -> std::path::PathBuf {
     let clip = dir.join("clip");
@@ -64,8 +70,7 @@ fn the_ffmpeg_source_feeds_an_mp4_through_the_depth_model_and_sigterm_stops_clea
     let dir = tmp.path();
     let broker = Broker::start(&dir.join("broker"), "");
     let clip = mp4_clip(dir);
-    let (backbone, head) = support::tiny_model(dir);
-    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let model = tiny_model(dir);
     let source = format!("kind = \"ffmpeg\"\nurl = \"{}\"\nwidth = 112\nheight = 84", path(&clip.join("clip.mp4")));
     let config = write_config(dir, &broker, &model, &source, 10.0);
     let sub = Subscriber::start(broker.port, "src-sub", "dinoedge/src/#");
@@ -100,8 +105,7 @@ fn an_mp4_read_without_realtime_is_replayed_frame_by_frame_on_its_own_clock() {
     let clip = mp4_clip(dir);
     let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(clip.join("truth.json")).unwrap()).unwrap();
     let (frames, fps) = (truth["frames"].as_array().unwrap().len() as u64, truth["fps"].as_f64().unwrap());
-    let (backbone, head) = support::tiny_model(dir);
-    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let model = tiny_model(dir);
     let source = format!(
         "kind = \"ffmpeg\"\nurl = \"{}\"\nwidth = 112\nheight = 84\nrealtime = false",
         path(&clip.join("clip.mp4"))
@@ -158,8 +162,7 @@ fn a_stalled_stream_is_restarted_and_reported_down() {
             held.push(stream);
         }
     });
-    let (backbone, head) = support::tiny_model(dir);
-    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let model = tiny_model(dir);
     let source =
         format!("kind = \"ffmpeg\"\nurl = \"tcp://127.0.0.1:{port}\"\nwidth = 64\nheight = 48\nrealtime = false");
     let config = write_config(dir, &broker, &model, &source, 1.0);
@@ -182,8 +185,7 @@ fn a_missing_v4l2_camera_is_reported_down_with_its_device() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let broker = Broker::start(&dir.join("broker"), "");
-    let (backbone, head) = support::tiny_model(dir);
-    let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&backbone), path(&head));
+    let model = tiny_model(dir);
     let source = "kind = \"v4l2\"\ndevice = \"/dev/video97\"\nwidth = 640\nheight = 480\nfps = 10\nformat = \"yuyv\"";
     let config = write_config(dir, &broker, &model, source, 10.0);
     let sub = Subscriber::start(broker.port, "src-sub", "dinoedge/src/#");
