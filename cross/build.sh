@@ -2,8 +2,8 @@
 # Builds the release `dinoedge` (with the V4L2 source) for each Debian architecture given —
 # amd64, arm64, armhf; all three by default — linked against glibc 2.31's symbols, and checks
 # with the target's objdump that none of its symbols needs a newer glibc. The binary is built
-# with the architecture's tests, by the cargo invocation that runs them (`release_tests` in
-# cross/env.sh): after tools/test.sh or cross/test.sh, nothing is compiled again here.
+# with the architecture's tests (`release_build` in cross/env.sh): after tools/test.sh or
+# cross/test.sh, only the binary itself is compiled here, if the tests did not need it.
 # Usage: cross/build.sh [ARCH...]    The binaries: $CARGO_TARGET_DIR/<triple>/release/dinoedge
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ need_packages libclang-dev $(for arch in "${archs[@]}"; do binutils_package_of "
 need_zigbuild "${archs[@]}"
 
 for arch in "${archs[@]}"; do
-    release_tests "$arch" --no-run
+    release_build "$arch"
     bin=$(binary_of "$arch")
     objdump="$(binutils_prefix_of "$arch")objdump"
     newest=$("$objdump" -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV | tail -n1)

@@ -10,11 +10,12 @@
 # - Packages are made by cargo-deb and checked by lintian, then on Debian 11 roots made by
 #   debootstrap: installed (amd64), run on that glibc under qemu (ARM), run as a service under
 #   systemd-nspawn (amd64).
-# - Each architecture's release binary is built by the same cargo invocation as its tests
-#   (`release_tests`): one compilation of the dependencies per target, shared by the tests,
-#   the glibc check and the package. (`cargo build` alone would resolve the dependencies'
-#   features without the dev-dependencies', e.g. hyper's client for the tests' HTTP requests,
-#   and compile everything again.) So the binary that is packaged is the one whose tests ran.
+# - Each architecture's release binary is built with its tests (`release_tests`,
+#   `release_build`, with the same selection of test targets): one compilation of the
+#   dependencies per target, shared by the tests, the glibc check and the package. (`cargo
+#   build` of the binary alone would resolve the dependencies' features without the
+#   dev-dependencies', e.g. hyper's client for the tests' HTTP requests, and compile
+#   everything again.) So the binary that is packaged is the one the tests ran with.
 # What is missing is installed: Debian packages with apt (as root), zig and cargo-zigbuild with
 # pip (PyPI ships both as wheels), cargo-deb with `cargo install`.
 
@@ -115,9 +116,8 @@ tests_of() {
 }
 
 # `cargo test` in release mode for an architecture (linked by zig against glibc
-# $GLIBC_FLOOR), of the tests in `tests_of`, with the other arguments given (e.g. --no-run).
-# It also builds the release binary (`binary_of`). For ARM the tests run under qemu through
-# the runners in .cargo/config.toml.
+# $GLIBC_FLOOR), of the tests in `tests_of`, with the other arguments given. For ARM the tests
+# run under qemu through the runners in .cargo/config.toml.
 release_tests() {
     local arch=$1 args
     shift
@@ -125,7 +125,18 @@ release_tests() {
     cargo-zigbuild test --release --locked --target "$(triple_of "$arch").$GLIBC_FLOOR" "${args[@]}" "$@"
 }
 
-# The release binary of an architecture, as `release_tests` leaves it.
+# `cargo build` in release mode of an architecture's binary (`binary_of`) together with the
+# tests of `tests_of`: with test targets selected, cargo resolves the dependencies' features
+# as `release_tests` does, so after it nothing but the binary is compiled. (amd64's tests
+# build the binary already, for the end-to-end tests; the ARM selection has none of those.)
+release_build() {
+    local arch=$1 args
+    mapfile -t args < <(tests_of "$arch")
+    [[ $arch != amd64 ]] || args=(--workspace --bins --tests)
+    cargo-zigbuild build --release --locked --target "$(triple_of "$arch").$GLIBC_FLOOR" "${args[@]}"
+}
+
+# The release binary of an architecture, as `release_build` leaves it.
 binary_of() {
     echo "$target_dir/$(triple_of "$1")/release/dinoedge"
 }
