@@ -4,8 +4,8 @@
 # .cargo/config.toml): the unit tests, every integration test of the library crates (config;
 # heads: parity with the reference fixtures, the full-size backbone, tract against ONNX
 # Runtime; calibration; sim) and nokhwa's V4L2 layout tests (see `tests_of` in cross/env.sh).
-# They are built in release mode by the same compilation as the packaged binary
-# (`release_tests`), so the binary that ships is the one these tests ran with.
+# They are built in release mode in the same compilation as the packaged binary
+# (`release_tests`, `release_build`), so the binary that ships is the one these tests ran with.
 # The end-to-end tests run on the host only: they start the dinoedge binary, and a test under
 # qemu user-mode emulation cannot start an ARM program (no binfmt_misc here).
 # Emulated timings mean nothing: they are not a measure of ARM speed.

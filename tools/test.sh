@@ -6,9 +6,10 @@
 # there under systemd as PID 1 (systemd-nspawn).
 #
 # One compilation per target: the tests are release builds linked by zig against glibc 2.31,
-# made by the same cargo invocation as the binary that is packaged (`release_tests` in
-# cross/env.sh), so the amd64 end-to-end tests run the very binary that ships, and the ARM
-# tests under qemu the ARM ones. Clippy is the one other build (it only checks).
+# sharing one compilation with the binary that is packaged (`release_tests` and
+# `release_build` in cross/env.sh), so the amd64 end-to-end tests run the very binary that
+# ships, and the ARM tests under qemu the ARM ones. Clippy is the one other build (it only
+# checks).
 #
 # `--host` stops before the shipping part. Each stage's time is printed as it ends, and all of
 # them at the end (tools/stages.sh). Installs what the tests need where it is missing: with
