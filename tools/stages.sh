@@ -35,9 +35,9 @@ _stage_summary() {
             total=$((total + _stage_times[i]))
             failed=
             ((status == 0 || i < ${#_stage_names[@]} - 1)) || failed="   FAILED (exit $status)"
-            printf '   %-34s %s%s\n' "${_stage_names[i]}" "$(_stage_duration "${_stage_times[i]}")" "$failed"
+            printf '   %-40s %s%s\n' "${_stage_names[i]}" "$(_stage_duration "${_stage_times[i]}")" "$failed"
         done
-        printf '   %-34s %s\n' "total" "$(_stage_duration "$total")"
+        printf '   %-40s %s\n' "total" "$(_stage_duration "$total")"
     } >&2
     return "$status"
 }
