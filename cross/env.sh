@@ -122,7 +122,7 @@ release_tests() {
     local arch=$1 args
     shift
     mapfile -t args < <(tests_of "$arch")
-    cargo-zigbuild test --release --locked --target "$(triple_of "$arch").$GLIBC_FLOOR" "${args[@]}" "$@"
+    release_cargo test "$arch" "${args[@]}" "$@"
 }
 
 # `cargo build` in release mode of an architecture's binary (`binary_of`) together with the
@@ -133,7 +133,15 @@ release_build() {
     local arch=$1 args
     mapfile -t args < <(tests_of "$arch")
     [[ $arch != amd64 ]] || args=(--workspace --bins --tests)
-    cargo-zigbuild build --release --locked --target "$(triple_of "$arch").$GLIBC_FLOOR" "${args[@]}"
+    release_cargo build "$arch" "${args[@]}"
+}
+
+# A cargo command in release mode for an architecture, linked by zig against glibc
+# $GLIBC_FLOOR. Usage: release_cargo COMMAND ARCH [ARG...]
+release_cargo() {
+    local command=$1 arch=$2
+    shift 2
+    cargo-zigbuild "$command" --release --locked --target "$(triple_of "$arch").$GLIBC_FLOOR" "$@"
 }
 
 # The release binary of an architecture, as `release_build` leaves it.
