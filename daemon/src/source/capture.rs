@@ -24,8 +24,9 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
             Err(e) => report(State::Down(format!("{e:#}"))),
             Ok(mut src) => {
                 *link.interrupt.lock().expect("interrupt lock") = src.interrupter();
-                *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
-                let (delivery, started, started_wall) = (src.delivery(), Instant::now(), SystemTime::now());
+                let mark = |last: Option<Instant>| *link.last_frame.lock().expect("last frame lock") = last;
+                mark(Some(Instant::now()));
+                let (delivery, opened) = (src.delivery(), (Instant::now(), SystemTime::now()));
                 let mut count = 0u32;
                 loop {
                     if stop.load(Ordering::Relaxed) {
@@ -33,16 +34,10 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
                     }
                     match src.next() {
                         Ok(Some(captured)) => {
-                            *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
+                            mark(Some(Instant::now()));
                             report(State::Up);
                             backoff = BACKOFF_MIN;
-                            let (at, wall) = match delivery {
-                                Delivery::Live => (Instant::now(), SystemTime::now()),
-                                Delivery::Replay { period } => {
-                                    let offset = period.mul_f64(f64::from(count));
-                                    (started + offset, started_wall + offset)
-                                }
-                            };
+                            let (at, wall) = delivery.stamp(count, opened);
                             count = count.saturating_add(1);
                             let frame = Frame {
                                 seq: link.count_captured(),
@@ -55,11 +50,11 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
                                 Delivery::Live => link.cell.offer(frame),
                                 Delivery::Replay { .. } => {
                                     // Waiting for inference is not a stalled source.
-                                    *link.last_frame.lock().expect("last frame lock") = None;
+                                    mark(None);
                                     if !link.cell.hand(frame) {
                                         return;
                                     }
-                                    *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
+                                    mark(Some(Instant::now()));
                                 }
                             }
                         }

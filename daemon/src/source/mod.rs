@@ -50,6 +50,20 @@ pub enum Delivery {
     Replay { period: Duration },
 }
 
+impl Delivery {
+    /// When frame `n` of a source opened at `opened` (monotonic, wall) was taken: now for a
+    /// live source; for a replay, its place in the recording.
+    pub fn stamp(self, n: u32, opened: (Instant, SystemTime)) -> (Instant, SystemTime) {
+        match self {
+            Delivery::Live => (Instant::now(), SystemTime::now()),
+            Delivery::Replay { period } => {
+                let offset = period.mul_f64(f64::from(n));
+                (opened.0 + offset, opened.1 + offset)
+            }
+        }
+    }
+}
+
 /// A running source. `next` blocks until a frame is there; `Ok(None)` means the source has
 /// ended for good (a finite, non-looping image sequence). A source lives and dies on its
 /// camera's capture thread (nokhwa's cameras cannot move between threads).
