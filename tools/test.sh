@@ -11,8 +11,13 @@
 # ships, and the ARM tests under qemu the ARM ones. Clippy is the one other build (it only
 # checks).
 #
-# `--host` stops before the shipping part. Each stage's time is printed as it ends, and all of
-# them at the end (tools/stages.sh). Installs what the tests need where it is missing: with
+# The machine's cores are kept busy: an ARM architecture's tests under qemu run in the
+# background (`start_tests`) while the next compilation, clippy, the packages and the Debian
+# checks go on, and their output is printed when they are waited for (`finish_tests`). The
+# amd64 tests run alone: some of them follow wall-clock time (a broker restart, SIGTERM).
+#
+# `--host` stops after the amd64 tests and clippy. Each stage's time is printed as it ends,
+# and all of them at the end (tools/stages.sh). Installs what the tests need where it is missing: with
 # apt, as root, the Debian packages listed below and in cross/; ONNX Runtime (for the
 # tract-vs-ORT test), zig and cargo-zigbuild (the cross linker) from PyPI into venvs under the
 # cache; cargo-deb from crates.io.
@@ -20,6 +25,40 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/stages.sh
 source cross/env.sh
+# A failed stage leaves nothing running in the background (ARM tests, debootstrap).
+trap '_stage_summary; status=$?; kill $(jobs -p) 2>/dev/null; exit "$status"' EXIT
+
+# Clippy on every target of the workspace, in release mode: its build scripts and proc-macros
+# are then the release builds' own.
+clippy() {
+    cargo clippy --release --workspace --all-targets --locked -- -D warnings
+}
+
+# An ARM architecture's tests under qemu, built already (`release_tests ARCH --no-run`), run in
+# the background with their output kept in a file. Returns once cargo has started the first
+# test binary: cargo holds the target folder's lock only while it compiles, so the next
+# compilation can then start. Usage: start_tests ARCH
+declare -A test_pids test_logs
+start_tests() {
+    local arch=$1
+    test_logs[$arch]=$(mktemp)
+    release_tests "$arch" --no-fail-fast >"${test_logs[$arch]}" 2>&1 &
+    test_pids[$arch]=$!
+    until grep -q '^ *Running ' "${test_logs[$arch]}" || ! kill -0 "${test_pids[$arch]}" 2>/dev/null; do
+        sleep 1
+    done
+}
+
+# Waits for the tests that start_tests ARCH started, prints their output, and fails as they
+# did. Usage: finish_tests ARCH
+finish_tests() {
+    local arch=$1 status=0
+    wait "${test_pids[$arch]}" || status=$?
+    echo "== $arch: tests under qemu ($(triple_of "$arch").$GLIBC_FLOOR)"
+    cat "${test_logs[$arch]}"
+    rm -f "${test_logs[$arch]}"
+    return "$status"
+}
 
 stage "tools"
 packages=(
@@ -61,21 +100,31 @@ stage "format and shellcheck"
 cargo fmt --all --check
 shellcheck -x .ci/run tools/*.sh systemd/*.sh cross/*.sh
 
-stage "clippy"
-# In release mode: its build scripts and proc-macros are then the release builds' own.
-cargo clippy --release --workspace --all-targets --locked -- -D warnings
-
 stage "amd64: build and tests"
 release_tests amd64 --no-fail-fast
 
 stage "systemd unit"
 bash systemd/check.sh "$(binary_of amd64)"
 
-[[ ${1:-} != --host ]] || exit 0
-stage "arm64: build and tests under qemu"
-bash cross/test.sh arm64
-stage "armhf: build and tests under qemu"
-bash cross/test.sh armhf
+if [[ ${1:-} == --host ]]; then
+    stage "clippy"
+    clippy
+    exit 0
+fi
+
+need_zigbuild arm64 armhf
+stage "arm64: build"
+release_tests arm64 --no-run
+release_build arm64
+start_tests arm64
+stage "armhf: build (arm64's tests under qemu meanwhile)"
+release_tests armhf --no-run
+release_build armhf
+stage "arm64: tests under qemu (the rest of them)"
+finish_tests arm64
+start_tests armhf
+stage "clippy"
+clippy
 stage "binaries: glibc check"
 bash cross/build.sh amd64 arm64 armhf
 stage "packages"
@@ -91,3 +140,5 @@ if [[ -n $roots ]]; then
 else
     echo "test.sh: cross/install-check.sh and service-check.sh skipped: they need root (chroot, systemd-nspawn)" >&2
 fi
+stage "armhf: tests under qemu (the rest of them)"
+finish_tests armhf
