@@ -1,8 +1,8 @@
 //! Everything about models in dinoedge: DINOv2 weight files (reading, random init,
-//! download), their import into an ONNX graph, the tract runtime that runs it, and the
-//! preprocessing of frames. Later: the depth heads, their training and evaluation.
+//! download), their import into an ONNX graph, the tract runtime that runs it, the
+//! preprocessing of frames, and the depth heads (their file, training and evaluation).
 //!
-//! This crate knows nothing of MQTT, cameras or rules (see `../shared/ARCHITECTURE.md`).
+//! This crate knows nothing of MQTT, cameras or rules (see ARCHITECTURE.md).
 
 pub mod backbone;
 pub mod data;
