@@ -25,8 +25,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/stages.sh
 source cross/env.sh
-# A failed stage leaves nothing running in the background (ARM tests, debootstrap).
-trap '_stage_summary; status=$?; kill $(jobs -p) 2>/dev/null; exit "$status"' EXIT
 
 # Clippy on every target of the workspace, in release mode: its build scripts and proc-macros
 # are then the release builds' own.
