@@ -17,10 +17,10 @@
 # amd64 tests run alone: some of them follow wall-clock time (a broker restart, SIGTERM).
 #
 # `--host` stops after the amd64 tests and clippy. Each stage's time is printed as it ends,
-# and all of them at the end (tools/stages.sh). Installs what the tests need where it is missing: with
-# apt, as root, the Debian packages listed below and in cross/; ONNX Runtime (for the
-# tract-vs-ORT test), zig and cargo-zigbuild (the cross linker) from PyPI into venvs under the
-# cache; cargo-deb from crates.io.
+# and all of them at the end (tools/stages.sh). Installs what the tests need where it is
+# missing: with apt, as root, the Debian packages listed below and in cross/; ONNX Runtime
+# (for the tract-vs-ORT test), zig and cargo-zigbuild (the cross linker) from PyPI into venvs
+# under the cache; cargo-deb from crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/stages.sh
@@ -30,6 +30,13 @@ source cross/env.sh
 # are then the release builds' own.
 clippy() {
     cargo clippy --release --workspace --all-targets --locked -- -D warnings
+}
+
+# An ARM architecture's tests and release binary, in one compilation of its dependencies;
+# nothing runs yet. Usage: build ARCH
+build() {
+    release_tests "$1" --no-run
+    release_build "$1"
 }
 
 # An ARM architecture's tests under qemu, built already (`release_tests ARCH --no-run`), run in
@@ -112,13 +119,11 @@ fi
 
 need_zigbuild arm64 armhf
 stage "arm64: build"
-release_tests arm64 --no-run
-release_build arm64
+build arm64
 start_tests arm64
-stage "armhf: build (arm64's tests under qemu meanwhile)"
-release_tests armhf --no-run
-release_build armhf
-stage "arm64: tests under qemu (the rest of them)"
+stage "armhf: build, arm64's tests beside it"
+build armhf
+stage "arm64: the rest of its tests"
 finish_tests arm64
 start_tests armhf
 stage "clippy"
@@ -138,5 +143,5 @@ if [[ -n $roots ]]; then
 else
     echo "test.sh: cross/install-check.sh and service-check.sh skipped: they need root (chroot, systemd-nspawn)" >&2
 fi
-stage "armhf: tests under qemu (the rest of them)"
+stage "armhf: the rest of its tests"
 finish_tests armhf
