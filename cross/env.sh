@@ -137,11 +137,15 @@ release_build() {
 }
 
 # A cargo command in release mode for an architecture, linked by zig against glibc
-# $GLIBC_FLOOR. Usage: release_cargo COMMAND ARCH [ARG...]
+# $GLIBC_FLOOR. amd64's compilations of the workspace's crates are linted by clippy on the way
+# (tools/lint-and-compile.sh, `-D warnings`): every amd64 command sets it alike, so none of
+# them compiles the crates again for want of it. Usage: release_cargo COMMAND ARCH [ARG...]
 release_cargo() {
-    local command=$1 arch=$2
+    local command=$1 arch=$2 lint=
     shift 2
-    cargo-zigbuild "$command" --release --locked --target "$(triple_of "$arch").$GLIBC_FLOOR" "$@"
+    [[ $arch != amd64 ]] || lint="$PWD/tools/lint-and-compile.sh"
+    RUSTC_WORKSPACE_WRAPPER=$lint cargo-zigbuild "$command" --release --locked \
+        --target "$(triple_of "$arch").$GLIBC_FLOOR" "$@"
 }
 
 # The release binary of an architecture, as `release_build` leaves it.

@@ -8,29 +8,24 @@
 # One compilation per target: the tests are release builds linked by zig against glibc 2.31,
 # sharing one compilation with the binary that is packaged (`release_tests` and
 # `release_build` in cross/env.sh), so the amd64 end-to-end tests run the very binary that
-# ships, and the ARM tests under qemu the ARM ones. Clippy is the one other build (it only
-# checks).
+# ships, and the ARM tests under qemu the ARM ones. Clippy (`-D warnings`, every target of
+# every crate of the workspace) runs inside the amd64 compilation, on each of our crates
+# before rustc compiles it (tools/lint-and-compile.sh): no build of its own.
 #
 # The machine's cores are kept busy: an ARM architecture's tests under qemu run in the
-# background (`start_tests`) while the next compilation, clippy, the packages and the Debian
-# checks go on, and their output is printed when they are waited for (`finish_tests`). The
+# background (`start_tests`) while the next compilation, the packages and the Debian checks
+# go on, and their output is printed when they are waited for (`finish_tests`). The
 # amd64 tests run alone: some of them follow wall-clock time (a broker restart, SIGTERM).
 #
-# `--host` stops after the amd64 tests and clippy. Each stage's time is printed as it ends,
-# and all of them at the end (tools/stages.sh). Installs what the tests need where it is
-# missing: with apt, as root, the Debian packages listed below and in cross/; ONNX Runtime
-# (for the tract-vs-ORT test), zig and cargo-zigbuild (the cross linker) from PyPI into venvs
-# under the cache; cargo-deb from crates.io.
+# `--host` stops after the amd64 tests and the systemd unit's checks. Each stage's time and
+# how busy the cores were is printed as it ends, and all of them at the end (tools/stages.sh).
+# Installs what the tests need where it is missing: with apt, as root, the Debian packages
+# listed below and in cross/; ONNX Runtime (for the tract-vs-ORT test), zig and cargo-zigbuild
+# (the cross linker) from PyPI into venvs under the cache; cargo-deb from crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/stages.sh
 source cross/env.sh
-
-# Clippy on every target of the workspace, in release mode: its build scripts and proc-macros
-# are then the release builds' own.
-clippy() {
-    cargo clippy --release --workspace --all-targets --locked -- -D warnings
-}
 
 # An ARM architecture's tests and release binary, in one compilation of its dependencies;
 # nothing runs yet. Usage: build ARCH
@@ -93,6 +88,8 @@ if ! "$venv/bin/python" -c "import onnxruntime, numpy" 2>/dev/null; then
 fi
 export DINOEDGE_ORT_PYTHON="$venv/bin/python"
 need_zigbuild amd64
+# Clippy's driver, for tools/lint-and-compile.sh.
+command -v clippy-driver >/dev/null || rustup component add clippy
 # The Debian roots of the install and service checks download while the compilers run.
 roots_log=$(mktemp)
 roots=
@@ -105,17 +102,13 @@ stage "format and shellcheck"
 cargo fmt --all --check
 shellcheck -x .ci/run tools/*.sh systemd/*.sh cross/*.sh
 
-stage "amd64: build and tests"
+stage "amd64: build (linted) and tests"
 release_tests amd64 --no-fail-fast
 
 stage "systemd unit"
 bash systemd/check.sh "$(binary_of amd64)"
 
-if [[ ${1:-} == --host ]]; then
-    stage "clippy"
-    clippy
-    exit 0
-fi
+[[ ${1:-} != --host ]] || exit 0
 
 need_zigbuild arm64 armhf
 stage "arm64: build"
@@ -126,8 +119,6 @@ build armhf
 stage "arm64: the rest of its tests"
 finish_tests arm64
 start_tests armhf
-stage "clippy"
-clippy
 stage "binaries: glibc check"
 bash cross/build.sh amd64 arm64 armhf
 stage "packages"
