@@ -2,7 +2,7 @@
 //! floor coordinates (tape-measured marks, the corners of a dock door), and known intrinsics.
 //!
 //! 1. The floor is the plane z = 0, so floor → image is a homography. It is fitted by the
-//!    normalised DLT (Hartley) on undistorted, normalised image coordinates, with faer's SVD.
+//!    normalised DLT (Hartley) on undistorted, normalised image coordinates, with nalgebra's SVD.
 //! 2. The homography splits into the rotation's first two columns and the translation; the
 //!    rotation is made orthonormal, and the sign is chosen so the floor is in front of the
 //!    camera.
@@ -11,9 +11,8 @@
 //!
 //! The result carries the reprojection error (RMS and max, pixels) on the points used.
 
-use faer::Mat;
-use faer::linalg::solvers::Solve;
 use glam::{DMat3, DVec2, DVec3};
+use nalgebra::{DMatrix, DVector};
 
 use crate::camera::{Camera, Intrinsics, Pose};
 
@@ -111,8 +110,13 @@ fn normaliser(points: &[DVec2]) -> DMat3 {
 /// H with `to ~ H · from` (homogeneous), by the normalised DLT.
 fn homography(from: &[DVec2], to: &[DVec2]) -> Option<DMat3> {
     let (tf, tt) = (normaliser(from), normaliser(to));
-    let a = Mat::<f64>::from_fn(2 * from.len(), 9, |r, c| {
+    // At least 9 rows, so that the SVD's V is whole with 4 points too: a row of zeros leaves
+    // the null space as it is.
+    let a = DMatrix::<f64>::from_fn((2 * from.len()).max(9), 9, |r, c| {
         let (i, row) = (r / 2, r % 2);
+        if i >= from.len() {
+            return 0.0;
+        }
         let p = tf * from[i].extend(1.0);
         let q = tt * to[i].extend(1.0);
         let (x, y) = (q.x / q.z, q.y / q.z);
@@ -125,10 +129,10 @@ fn homography(from: &[DVec2], to: &[DVec2]) -> Option<DMat3> {
             _ => 0.0,
         }
     });
-    let svd = a.svd().ok()?;
-    let s = svd.S().column_vector();
+    let svd = a.try_svd(false, true, f64::EPSILON, 1000)?;
+    let s = &svd.singular_values;
     let smallest = (0..9).min_by(|&i, &j| s[i].total_cmp(&s[j]))?;
-    let v = svd.V().col(smallest);
+    let v = svd.v_t?.row(smallest).transpose();
     let hn = DMat3::from_cols(DVec3::new(v[0], v[3], v[6]), DVec3::new(v[1], v[4], v[7]), DVec3::new(v[2], v[5], v[8]));
     let h = tt.inverse() * hn * tf;
     h.is_finite().then_some(h)
@@ -181,7 +185,7 @@ fn refine(
     let mut lambda = 1e-3;
     for _ in 0..50 {
         let n = current.len();
-        let mut jacobian = Mat::<f64>::zeros(n, 6);
+        let mut jacobian = DMatrix::<f64>::zeros(n, 6);
         for k in 0..6 {
             let mut d = [0.0; 6];
             d[k] = 1e-7;
@@ -190,14 +194,14 @@ fn refine(
                 jacobian[(i, k)] = (e - current[i]) / 1e-7;
             }
         }
-        let jt = jacobian.transpose();
-        let mut normal = jt * &jacobian;
-        let gradient = jt * Mat::<f64>::from_fn(n, 1, |i, _| -current[i]);
+        let mut normal = jacobian.tr_mul(&jacobian);
+        let gradient = -jacobian.tr_mul(&DVector::from_column_slice(&current));
         for k in 0..6 {
             normal[(k, k)] *= 1.0 + lambda;
         }
-        let step = normal.partial_piv_lu().solve(&gradient);
-        let d: Vec<f64> = (0..6).map(|k| step[(k, 0)]).collect();
+        // A singular system is a failed step: it is refused below, as one that costs more.
+        let step = normal.lu().solve(&gradient).unwrap_or_else(|| DVector::from_element(6, f64::NAN));
+        let d: Vec<f64> = step.iter().copied().collect();
         let (r, t) = apply(rotation, translation, &d);
         let trial = residuals(intrinsics, points, r, t);
         if cost(&trial) < cost(&current) {
@@ -258,6 +262,18 @@ mod tests {
         assert!(fit.pose.position.distance(truth.pose.position) < 1e-6, "{:?}", fit.pose.position);
         assert!(fit.pose.rotation.abs_diff_eq(truth.pose.rotation, 1e-8));
         assert!(fit.rms_px < 1e-6);
+    }
+
+    #[test]
+    fn four_exact_clicks_are_enough() {
+        // Four points give 8 equations for the homography's 9 entries: its null vector is
+        // the last of a full V, not of a thin SVD's.
+        let truth = camera();
+        let points = clicks(&truth, 0.0);
+        let four = [points[0], points[2], points[points.len() - 3], points[points.len() - 1]];
+        let fit = pose_from_floor(&truth.intrinsics, &four).unwrap();
+        assert!(fit.pose.position.distance(truth.pose.position) < 1e-6, "{:?}", fit.pose.position);
+        assert!(fit.pose.rotation.abs_diff_eq(truth.pose.rotation, 1e-8));
     }
 
     #[test]

@@ -6,13 +6,12 @@
 //! the distance (10 cm matters at 1 m, not at 15 m); it is SILog with λ = 0. Gradients are
 //! exact: ∂L/∂zₖ = 2 (ln d̂ − ln d) / d̂ · pₖ (cₖ − d̂).
 //!
-//! **Initialiser**: a ridge regression of log depth on the features (solved with faer),
+//! **Initialiser**: a ridge regression of log depth on the features (solved with nalgebra's Cholesky),
 //! turned into bin logits exactly: a Gaussian bump in log depth around the prediction ŷ,
 //! zₖ = −(ln cₖ − ŷ)² / 2σ², is linear in ŷ up to a term softmax ignores, hence linear in
 //! the features. **Optimiser**: Adam on shuffled minibatches, L2 weight decay, early
 //! stopping on the validation loss, keeping the best epoch.
 
-use faer::linalg::solvers::Solve;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -102,7 +101,7 @@ pub fn loss(head: &LinearHead, x: ArrayView2<f32>, y: ArrayView1<f32>) -> f64 {
 
 /// Ridge regression of log depth on rows of `x`: ŷ = x·w + offset. Uses at most 20 000
 /// rows, evenly spread (the Gram matrix costs rows × F²); `ridge` is relative to the mean
-/// feature energy. Solved by Cholesky in faer.
+/// feature energy. The Gram matrix is ndarray's product, solved by Cholesky in nalgebra.
 pub fn ridge_log_depth(x: ArrayView2<f32>, y: ArrayView1<f32>, ridge: f64) -> (Array1<f32>, f32) {
     let f = x.ncols();
     let step = x.nrows().div_ceil(20_000).max(1);
@@ -110,20 +109,20 @@ pub fn ridge_log_depth(x: ArrayView2<f32>, y: ArrayView1<f32>, ridge: f64) -> (A
     let n = rows.len() as f64;
     let mean_f: Vec<f64> = (0..f).map(|j| rows.iter().map(|&i| x[[i, j]] as f64).sum::<f64>() / n).collect();
     let mean_y = rows.iter().map(|&i| (y[i] as f64).ln()).sum::<f64>() / n;
-    let xc = faer::Mat::<f64>::from_fn(rows.len(), f, |r, j| x[[rows[r], j]] as f64 - mean_f[j]);
-    let yc = faer::Mat::<f64>::from_fn(rows.len(), 1, |r, _| (y[rows[r]] as f64).ln() - mean_y);
-    let mut gram = xc.transpose() * &xc;
-    let energy = (0..f).map(|j| gram[(j, j)]).sum::<f64>() / f as f64;
-    for j in 0..f {
-        gram[(j, j)] += ridge * energy.max(1e-12);
-    }
-    let mut w = xc.transpose() * &yc;
-    match gram.llt(faer::Side::Lower) {
-        Ok(llt) => llt.solve_in_place(w.as_mut()),
-        Err(_) => w.fill(0.0), // singular even with the ridge: predict the mean
-    }
-    let offset = mean_y - (0..f).map(|j| mean_f[j] * w[(j, 0)]).sum::<f64>();
-    (Array1::from_shape_fn(f, |j| w[(j, 0)] as f32), offset as f32)
+    let xc = Array2::<f64>::from_shape_fn((rows.len(), f), |(r, j)| x[[rows[r], j]] as f64 - mean_f[j]);
+    let yc = Array1::<f64>::from_shape_fn(rows.len(), |r| (y[rows[r]] as f64).ln() - mean_y);
+    let mut gram = xc.t().dot(&xc);
+    let energy = gram.diag().sum() / f as f64;
+    gram.diag_mut().mapv_inplace(|d| d + ridge * energy.max(1e-12));
+    let xty = xc.t().dot(&yc);
+    // The Gram matrix is symmetric: its row-major elements are its column-major ones.
+    let w = nalgebra::DMatrix::from_iterator(f, f, gram.iter().copied())
+        .cholesky()
+        .map(|llt| llt.solve(&nalgebra::DVector::from_iterator(f, xty.iter().copied())))
+        // Singular even with the ridge: predict the mean.
+        .unwrap_or_else(|| nalgebra::DVector::zeros(f));
+    let offset = mean_y - (0..f).map(|j| mean_f[j] * w[j]).sum::<f64>();
+    (Array1::from_shape_fn(f, |j| w[j] as f32), offset as f32)
 }
 
 /// The ridge-regression initialiser (see the module doc).
