@@ -25,9 +25,9 @@ use clap::Parser;
 use dinoedge_config::Zone;
 use dinoedge_heads::{InputSize, files, pull};
 use dinoedge_sim::clip::Scenario;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
+use super::progress;
 use super::run::{Hooks, run};
 use crate::cli::Cli;
 use crate::pipeline::{Processed, snapshot};
@@ -122,11 +122,7 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
     std::fs::write(&config, demo_config(&backbone, &head, &clip, mqtt, &out.join("state")))
         .with_context(|| format!("writing {}", config.display()))?;
 
-    let progress = ProgressBar::new(frames as u64).with_style(
-        ProgressStyle::with_template("pipeline [{bar:30}] {pos}/{len} frames {msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
+    let progress = progress::bar(frames, "pipeline", "{pos}/{len} frames {msg}");
     let (rows_tx, rows_rx) = mpsc::channel::<Row>();
     let writer = annotated_writer(out.join("frames"), rows_rx);
     let echo_bar = progress.clone();

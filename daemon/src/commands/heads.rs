@@ -10,17 +10,14 @@ use dinoedge_heads::head::train::{TrainOptions, train};
 use dinoedge_heads::head::{BinSpacing, Bins, DepthModel, HeadLayers, eval};
 use dinoedge_heads::metrics::DepthMetrics;
 use dinoedge_heads::{Backbone, pull};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 
+use super::progress;
 use crate::cli::{HeadsCommand, HeadsCommon, LayersArg, SpacingArg};
 
 fn bar(len: usize, what: &str) -> ProgressBar {
-    ProgressBar::new(len as u64).with_style(
-        ProgressStyle::with_template(&format!("{what} [{{bar:30}}] {{pos}}/{{len}} {{msg}} eta {{eta}}"))
-            .expect("a valid template")
-            .progress_chars("=> "),
-    )
+    progress::bar(len, what, "{pos}/{len} {msg} eta {eta}")
 }
 
 fn features(

@@ -7,6 +7,7 @@ mod demo;
 mod heads;
 mod man;
 mod model;
+mod progress;
 mod run;
 mod sim;
 

@@ -8,8 +8,9 @@ use dinoedge_heads::onnx::meta::BackboneMeta;
 use dinoedge_heads::pull::{self, DINOV2_SMALL, Fetched};
 use dinoedge_heads::vit::Arch;
 use dinoedge_heads::{InputSize, init};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
+use super::progress;
 use crate::cli::{ArchArg, ModelCommand};
 
 pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
@@ -63,11 +64,7 @@ fn pull_and_import(
     let sha256 = sha256.unwrap_or_else(|| pinned.sha256.to_string()).to_lowercase();
     let weights = cache.join(pinned.cache_name());
     let bar = ProgressBar::hidden();
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
+    bar.set_style(progress::style("{msg}", "{bytes}/{total_bytes} {bytes_per_sec} eta {eta}"));
     bar.set_message(pinned.repo);
     let mut progress = |done: u64, total: Option<u64>| {
         if bar.is_hidden() {

@@ -10,8 +10,9 @@ use dinoedge_sim::dataset;
 use dinoedge_sim::dock::{DockLayout, build};
 use dinoedge_sim::{RenderOptions, colormap, output, record, render, truth};
 use glam::DVec3;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
+use super::progress;
 use crate::cli::{SimCommand, ViewArgs};
 
 pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
@@ -48,11 +49,7 @@ pub fn run(cmd: SimCommand) -> anyhow::Result<()> {
 }
 
 fn dataset(n: usize, seed: u64, out: &Path, size: (u32, u32), threads: usize) -> anyhow::Result<()> {
-    let bar = ProgressBar::new(n as u64).with_style(
-        ProgressStyle::with_template("rendering [{bar:30}] {pos}/{len} frames, eta {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress::bar(n, "rendering", "{pos}/{len} frames, eta {eta}");
     let started = std::time::Instant::now();
     dataset::write_dataset(out, n, seed, size, threads, &|| bar.inc(1))
         .with_context(|| format!("writing the dataset into {}", out.display()))?;
@@ -68,7 +65,7 @@ fn clip(scenario: Scenario, fps: f64, out: &Path, size: (u32, u32), mp4: bool) -
     if mp4 && which("ffmpeg").is_none() {
         bail!("--mp4 needs ffmpeg on PATH (Debian: apt-get install ffmpeg)");
     }
-    let bar = ProgressBar::hidden();
+    let bar = ProgressBar::hidden().with_style(progress::style("rendering", "{pos}/{len} frames, eta {eta}"));
     let truth = clip::write_clip(out, scenario, fps, size, &|done, total| {
         if bar.is_hidden() {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
