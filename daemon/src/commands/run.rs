@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use dinoedge_calibration::Calibration;
+use dinoedge_calibration::file::FittedFor;
 use dinoedge_config::{Config, ConfigError, Measure, Model, Name, ZoneRef};
 use dinoedge_heads::head::DepthModel;
 use serde_json::json;
@@ -38,10 +39,28 @@ pub struct Site {
     pub calibrations: HashMap<Name, Arc<Calibration>>,
 }
 
+/// The hashes of the model's files, as a calibration records what it was fitted for; `None`
+/// for the simulator's truth, which has no files.
+pub fn model_hashes(model: &Model) -> Result<Option<FittedFor>> {
+    Ok(match model {
+        Model::Dinov2 { backbone, head } => Some(hash_files(backbone, head)?),
+        Model::SimTruth => None,
+    })
+}
+
+fn hash_files(backbone: &Path, head: &Path) -> Result<FittedFor> {
+    Ok(FittedFor {
+        backbone_sha256: dinoedge_heads::files::sha256_file(backbone)?,
+        head_sha256: dinoedge_heads::files::sha256_file(head)?,
+    })
+}
+
 /// Loads the config and each camera's calibration, and checks what lies between them: the
 /// planes, zones and backgrounds the rules need, and the models the depth alignment was fitted for.
 pub fn load_site(path: &Path) -> Result<Site> {
     let config = dinoedge_config::load(path)?;
+    // The model files are hashed once, when the first calibration that records hashes asks.
+    let mut hashes: Option<FittedFor> = None;
     let mut calibrations = HashMap::new();
     for camera in &config.cameras {
         let Some(file) = &camera.calibration else { continue };
@@ -55,10 +74,15 @@ pub fn load_site(path: &Path) -> Result<Site> {
             );
         }
         if let (Some(fitted), Model::Dinov2 { backbone, head }) = (&calibration.fitted_for, &config.model) {
-            for (what, model_file, expected) in
-                [("backbone", backbone, &fitted.backbone_sha256), ("head", head, &fitted.head_sha256)]
-            {
-                if &dinoedge_heads::files::sha256_file(model_file)? != expected {
+            let current = match &hashes {
+                Some(known) => known,
+                None => hashes.insert(hash_files(backbone, head)?),
+            };
+            for (what, model_file, expected, actual) in [
+                ("backbone", backbone, &fitted.backbone_sha256, &current.backbone_sha256),
+                ("head", head, &fitted.head_sha256, &current.head_sha256),
+            ] {
+                if actual != expected {
                     return Err(ConfigError::unlocated(
                         file,
                         format!(

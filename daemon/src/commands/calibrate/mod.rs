@@ -50,13 +50,7 @@ impl Setup {
             config.cameras.iter().find(|c| c.name.as_str() == camera).cloned().ok_or_else(|| {
                 ConfigError::unlocated(config_path, format!("no camera named `{camera}` to calibrate"))
             })?;
-        let fitted_for = match &config.model {
-            dinoedge_config::Model::Dinov2 { backbone, head } => Some(FittedFor {
-                backbone_sha256: dinoedge_heads::files::sha256_file(backbone)?,
-                head_sha256: dinoedge_heads::files::sha256_file(head)?,
-            }),
-            dinoedge_config::Model::SimTruth => None,
-        };
+        let fitted_for = super::run::model_hashes(&config.model)?;
         Ok(Setup { camera, provider: super::run::load_provider(&config)?, fitted_for })
     }
 }
