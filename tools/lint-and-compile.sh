@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Clippy inside the amd64 release build (cargo's RUSTC_WORKSPACE_WRAPPER, set by tools/test.sh):
+# Clippy inside the amd64 release build (cargo's RUSTC_WORKSPACE_WRAPPER, set by cross/env.sh):
 # each compilation of a workspace crate is first checked by clippy-driver with `-D warnings`
 # (metadata only, written to a scratch folder), then compiled by rustc exactly as cargo asked.
 # A lint fails the build; the binaries are rustc's own (clippy-driver turns MIR optimisations

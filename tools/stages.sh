@@ -7,8 +7,8 @@
 # so whatever else runs on the machine counts too): a stage at "2.0 of 2 cores" is bound by
 # the CPU, one well under it waits on something else, and what runs in the background could
 # use the rest. When the script exits, the last stage ends too, and a table of every stage's
-# time is printed, with the total, marking the stage the script failed in. Stages are marks, not
-# wrappers: the commands of a stage run in the script itself, under its own `set -e`.
+# time is printed, with the total, marking the stage the script failed in. Stages are marks,
+# not wrappers: the commands of a stage run in the script itself, under its own `set -e`.
 
 _stage_names=()
 _stage_times=()

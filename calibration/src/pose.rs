@@ -201,8 +201,7 @@ fn refine(
         }
         // A singular system is a failed step: it is refused below, as one that costs more.
         let step = normal.lu().solve(&gradient).unwrap_or_else(|| DVector::from_element(6, f64::NAN));
-        let d: Vec<f64> = step.iter().copied().collect();
-        let (r, t) = apply(rotation, translation, &d);
+        let (r, t) = apply(rotation, translation, step.as_slice());
         let trial = residuals(intrinsics, points, r, t);
         if cost(&trial) < cost(&current) {
             let gain = cost(&current) - cost(&trial);
