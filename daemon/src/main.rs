@@ -1,18 +1,8 @@
-//! `dinoedge`: the command line. Each subcommand lives in `commands/`; this file parses
-//! the arguments, runs one, and turns its error into one message and an exit code.
-
-mod cli;
-mod commands;
-mod exit;
-mod logging;
-mod mqtt;
-mod outbox;
-mod pipeline;
-mod rules;
-mod source;
-mod systemd;
+//! `dinoedge`: parses the command line, runs the subcommand, and turns its error into one
+//! message and an exit code. Everything else is the library (`lib.rs`).
 
 use clap::Parser;
+use dinoedge::{cli, commands, exit, logging};
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();

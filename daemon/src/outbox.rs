@@ -159,7 +159,8 @@ impl Outbox {
         self.pending.range(from..).map(|(_, p)| p)
     }
 
-    pub fn len(&self) -> usize {
+    /// How many events wait for the broker's acknowledgement.
+    pub fn pending_count(&self) -> usize {
         self.pending.len()
     }
 

@@ -175,8 +175,8 @@ pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
     let provider = load_provider(&config)?;
     let state = state_dir(&config);
     let outbox = Outbox::open(&state.join("outbox"), config.outbox.max_events)?;
-    if outbox.len() > 0 {
-        log::info!("{} events from an earlier run wait in the outbox", outbox.len());
+    if outbox.pending_count() > 0 {
+        log::info!("{} events from an earlier run wait in the outbox", outbox.pending_count());
     }
     let topics = Topics { prefix: config.topic_prefix() };
     let options = crate::mqtt::options::mqtt_options(&config, &topics)?;

@@ -89,7 +89,7 @@ impl Bus {
     }
 
     pub fn pending_events(&self) -> usize {
-        self.outbox().len()
+        self.outbox().pending_count()
     }
 
     pub fn dropped_updates(&self) -> u64 {

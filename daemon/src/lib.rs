@@ -1,0 +1,28 @@
+//! The dinoedge daemon as a library: everything the `dinoedge` binary does, reachable from
+//! in-process tests. `main.rs` parses the command line and calls [`commands::run`].
+//!
+//! How a frame moves, and the principal type of each step:
+//!
+//! - [`source`]: a [`source::FrameSource`] per camera kind (image folder, ffmpeg, V4L2), kept
+//!   alive by the camera's capture thread, which fills the camera's one-slot frame cell.
+//! - [`pipeline`]: a [`pipeline::Pipeline`] is the threads of every camera; its inference
+//!   thread (a `Worker`) runs depth ([`pipeline::depth::DepthProvider`]) and the camera's
+//!   rules, and shares a [`pipeline::CameraLink`] (counters, state, timings) with capture.
+//! - [`rules`]: what a rule measures in its zone ([`rules::Measurer`]) and when that raises,
+//!   updates or clears an alarm ([`rules::Tracker`], a [`rules::Transition`]). Pure.
+//! - [`outbox`]: alarm events on disk ([`outbox::Outbox`]) until the broker acknowledged them.
+//! - [`mqtt`]: the [`mqtt::Bus`] the pipeline hands events and states to, and the publisher
+//!   task that owns the connection and delivers the outbox.
+//! - [`commands`]: one module per subcommand; `run` is the daemon, with [`systemd`]
+//!   notifications and [`exit`] codes after sysexits(3).
+
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod logging;
+pub mod mqtt;
+pub mod outbox;
+pub mod pipeline;
+pub mod rules;
+pub mod source;
+pub mod systemd;
