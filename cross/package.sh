@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packages the binaries that cross/build.sh made, for each Debian architecture given (amd64,
 # arm64, armhf; all three by default), into $CARGO_TARGET_DIR/debian/:
-# - dinoedge_<version>_<arch>.deb, made by cargo-deb (the metadata is in daemon/Cargo.toml),
+# - dinoedge_<version>_<arch>.deb, made by cargo-deb (the metadata is in the root Cargo.toml),
 #   with its debug info in dinoedge-dbgsym_<version>_<arch>.ddeb, checked by lintian (the
 #   overrides, each with its reason, are in cross/deb/lintian-overrides), and the manual pages
 #   that the binary writes (`dinoedge man`);

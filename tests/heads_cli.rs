@@ -90,7 +90,7 @@ fn bad_training_folders_are_named_and_no_head_is_written() {
 
 /// The committed half-resolution Middlebury "Motorcycle" (rgb/, depth/ in mm, meta/).
 fn middlebury() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../heads/tests/fixtures/middlebury-motorcycle")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("heads/tests/fixtures/middlebury-motorcycle")
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub fn free_port() -> u16 {
 }
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../heads/tests/fixtures/parity")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("heads/tests/fixtures/parity")
 }
 
 /// Runs `dinoedge` with `args`; the cache goes to `cache` so no test touches $HOME.

@@ -118,7 +118,7 @@ fn the_packaged_config_names_the_backbone_that_model_pull_writes_for_the_service
     // config/examples/dock.toml is installed as /etc/dinoedge/dinoedge.toml, and README.Debian
     // says `dinoedge model pull --cache-dir /var/lib/dinoedge/models` (default input 224x224).
     let example =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples/dock.toml")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/dock.toml")).unwrap();
     let example: toml::Table = toml::from_str(&example).unwrap();
     let backbone = example["model"]["backbone"].as_str().unwrap();
     let pulled = dinoedge_heads::pull::cached_backbone(Path::new("/var/lib/dinoedge/models"), InputSize::new(224, 224));
