@@ -349,7 +349,8 @@ fn default_for_frames() -> u32 {
     3
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A rule's `kind`, as the config file and the MQTT events spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     MinDistance,
@@ -363,16 +364,6 @@ pub enum Severity {
     #[default]
     Warning,
     Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
 }
 
 /// A validated rule: what it measures, and when it raises and clears.
@@ -399,6 +390,15 @@ pub enum Measure {
     /// The `percentile`-th percentile of the distances to `plane` of the zone's pixels that
     /// are nearer than the background by more than `margin_m`.
     PlaneDistance { plane: Name, margin_m: f64, percentile: f64 },
+}
+
+impl Measure {
+    pub fn kind(&self) -> RuleKind {
+        match self {
+            Measure::MinDistance { .. } => RuleKind::MinDistance,
+            Measure::PlaneDistance { .. } => RuleKind::PlaneDistance,
+        }
+    }
 }
 
 /// Raise below `alarm_below`, clear above `clear_above` (metres; `alarm_below < clear_above`).

@@ -12,21 +12,21 @@
 //! configuration stays. SIGTERM/SIGINT, or the end of every (finite) source: finish the
 //! current frames, deliver the outbox for up to 3 s, publish `offline`, exit 0.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use dinoedge_calibration::Calibration;
 use dinoedge_calibration::file::FittedFor;
 use dinoedge_config::{Config, ConfigError, Measure, Model, Name, ZoneRef};
 use dinoedge_heads::head::DepthModel;
-use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::mqtt::bus::Echo;
+use crate::mqtt::wire::{self, CameraStats, round};
 use crate::mqtt::{Bus, Topics};
 use crate::outbox::Outbox;
 use crate::pipeline::depth::DepthProvider;
@@ -183,7 +183,7 @@ pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
     let bus = Bus::new(topics.clone(), outbox, hooks.echo);
     if config.mqtt.home_assistant {
         for (topic, payload) in crate::mqtt::discovery::messages(&config, &topics) {
-            bus.retain(topic, payload.to_string().into_bytes());
+            bus.retain_json(topic, &payload);
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -332,40 +332,36 @@ impl Stats {
     fn publish(&mut self, pipeline: &Pipeline, bus: &Bus) {
         let seconds = self.last.elapsed().as_secs_f64();
         self.last = Instant::now();
-        let mut cameras = serde_json::Map::new();
+        let mut cameras = BTreeMap::new();
         let (mut fps_total, mut alarms) = (0.0, 0);
         for ((link, _), last) in pipeline.cameras.iter().zip(&mut self.counts) {
             let now = (link.captured.load(Ordering::Relaxed), link.processed.load(Ordering::Relaxed));
             let fps = (now.1 - last.1) as f64 / seconds;
-            let capture_fps = (now.0 - last.0) as f64 / seconds;
+            let capture_fps = round((now.0 - last.0) as f64 / seconds, 2);
             *last = now;
             fps_total += fps;
             alarms += link.alarms.load(Ordering::Relaxed);
-            let timings = link.timings.lock().expect("timings lock").summary();
-            link.publish_status(bus, Some(round2(capture_fps)));
+            link.publish_status(bus, Some(capture_fps));
             cameras.insert(
-                link.name.to_string(),
-                json!({
-                    "fps": round2(fps),
-                    "capture_fps": round2(capture_fps),
-                    "frames": now.1,
-                    "dropped": link.cell.dropped(),
-                    "timings_ms": timings,
-                }),
+                link.name.clone(),
+                CameraStats {
+                    fps: round(fps, 2),
+                    capture_fps,
+                    frames: now.1,
+                    dropped: link.cell.dropped(),
+                    timings_ms: link.timings.lock().expect("timings lock").summary(),
+                },
             );
         }
-        let payload = json!({
-            "time": crate::mqtt::topics::timestamp(std::time::SystemTime::now()),
-            "cameras": cameras,
-            "outbox_pending": bus.pending_events(),
-            "outbox_dropped_updates": bus.dropped_updates(),
-        });
-        log::info!("stats: {payload}");
+        let stats = wire::Stats {
+            time: SystemTime::now().into(),
+            cameras,
+            outbox_pending: bus.pending_events(),
+            outbox_dropped_updates: bus.dropped_updates(),
+        };
+        let payload = crate::mqtt::bus::to_json(&stats);
+        log::info!("stats: {}", String::from_utf8_lossy(&payload));
         systemd::status(&format!("{fps_total:.1} fps, {alarms} alarms, {} events pending", bus.pending_events()));
-        bus.transient(bus.topics().stats(), payload.to_string().into_bytes());
+        bus.transient(bus.topics().stats(), payload);
     }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }

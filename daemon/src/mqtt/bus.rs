@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Result;
+use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::topics::Topics;
-use crate::outbox::{EventKind, Outbox};
+use super::wire::Event;
+use crate::outbox::Outbox;
 
 /// Transient messages kept while disconnected.
 const TRANSIENT_QUEUE: usize = 16;
@@ -52,11 +54,13 @@ impl Bus {
         &self.inner.topics
     }
 
-    /// Queues an event durably; `payload` gets the event's id. Returns the id.
-    pub fn event(&self, kind: EventKind, payload: impl FnOnce(&str) -> serde_json::Value) -> Result<String> {
+    /// Queues an event durably; `event` is made with the event's id. Returns the id.
+    pub fn event(&self, event: impl FnOnce(&str) -> Event) -> Result<String> {
         let mut outbox = self.outbox();
         let id = outbox.event_id(outbox.next_seq());
-        let seq = outbox.add(kind, |_| payload(&id))?;
+        let event = event(&id);
+        let payload = serde_json::to_value(&event)?;
+        let seq = outbox.add(event.change.kind(), |_| payload)?;
         if let Some(echo) = &self.inner.echo
             && let Some(event) = outbox.pending_after(seq.checked_sub(1)).next()
         {
@@ -71,6 +75,11 @@ impl Bus {
     pub fn retain(&self, topic: String, payload: Vec<u8>) {
         lock(&self.inner.retained).insert(topic, (payload, true));
         self.inner.wake.notify_one();
+    }
+
+    /// Sets the retained message of `topic` to `payload` as JSON (a type of `wire`).
+    pub fn retain_json(&self, topic: String, payload: &impl Serialize) {
+        self.retain(topic, to_json(payload));
     }
 
     /// Queues a transient message (QoS 0, not retained).
@@ -129,4 +138,10 @@ impl Bus {
 /// messages) is still consistent, so carry on with it.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A wire type as JSON. Their fields are strings, numbers and maps with string keys, which
+/// serde_json always writes (a non-finite number as `null`).
+pub fn to_json(payload: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(payload).expect("the wire types serialise to JSON")
 }

@@ -3,62 +3,51 @@
 //! the daemon's availability topic. Published retained when `mqtt.home_assistant` is on.
 
 use dinoedge_config::{Config, Rule};
-use serde_json::{Value, json};
 
 use super::topics::{OFFLINE, ONLINE, Topics};
+use super::wire::{AlarmState, Device, Discovery, Entity};
 
 /// (topic, payload) of every discovery message of `config`.
-pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Value)> {
-    let device = json!({
-        "identifiers": [format!("dinoedge_{}", config.device_id)],
-        "name": format!("dinoedge {}", config.device_id),
-        "manufacturer": "dinoedge",
-        "model": "dinoedge",
-        "sw_version": env!("CARGO_PKG_VERSION"),
-    });
-    let base = |rule: &Rule, suffix: &str, name: String| {
-        json!({
-            "unique_id": format!("dinoedge_{}_{}_{}{suffix}", config.device_id, rule.camera, rule.name),
-            "name": name,
-            "state_topic": topics.rule_state(&rule.camera, &rule.name),
-            "availability_topic": topics.availability(),
-            "payload_available": ONLINE,
-            "payload_not_available": OFFLINE,
-            "device": device,
-        })
+pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
+    let device = Device {
+        identifiers: vec![format!("dinoedge_{}", config.device_id)],
+        name: format!("dinoedge {}", config.device_id),
+        manufacturer: "dinoedge".into(),
+        model: "dinoedge".into(),
+        sw_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let message = |rule: &Rule, suffix: &str, name: String, entity: Entity| Discovery {
+        unique_id: format!("dinoedge_{}_{}_{}{suffix}", config.device_id, rule.camera, rule.name),
+        name,
+        state_topic: topics.rule_state(&rule.camera, &rule.name),
+        availability_topic: topics.availability(),
+        payload_available: ONLINE.into(),
+        payload_not_available: OFFLINE.into(),
+        device: device.clone(),
+        entity,
     };
     let prefix = &config.mqtt.discovery_prefix;
     let mut out = Vec::new();
     for rule in &config.rules {
         let object = format!("{}_{}", rule.camera, rule.name);
-        let mut alarm = base(rule, "", format!("{} {}", rule.camera, rule.name));
-        merge(
-            &mut alarm,
-            json!({
-                "device_class": "safety",
-                "value_template": "{{ value_json.state }}",
-                "payload_on": "alarm",
-                "payload_off": "clear",
-            }),
-        );
-        out.push((format!("{prefix}/binary_sensor/{}/{object}/config", config.device_id), alarm));
-        let mut distance = base(rule, "_distance", format!("{} {} distance", rule.camera, rule.name));
-        merge(
-            &mut distance,
-            json!({
-                "device_class": "distance",
-                "unit_of_measurement": "m",
-                "state_class": "measurement",
-                "value_template": "{{ value_json.distance_m }}",
-            }),
-        );
-        out.push((format!("{prefix}/sensor/{}/{object}_distance/config", config.device_id), distance));
+        let alarm = Entity::Safety {
+            value_template: "{{ value_json.state }}".into(),
+            payload_on: AlarmState::Alarm,
+            payload_off: AlarmState::Clear,
+        };
+        out.push((
+            format!("{prefix}/binary_sensor/{}/{object}/config", config.device_id),
+            message(rule, "", format!("{} {}", rule.camera, rule.name), alarm),
+        ));
+        let distance = Entity::Distance {
+            unit_of_measurement: "m".into(),
+            state_class: "measurement".into(),
+            value_template: "{{ value_json.distance_m }}".into(),
+        };
+        out.push((
+            format!("{prefix}/sensor/{}/{object}_distance/config", config.device_id),
+            message(rule, "_distance", format!("{} {} distance", rule.camera, rule.name), distance),
+        ));
     }
     out
-}
-
-fn merge(into: &mut Value, from: Value) {
-    if let (Value::Object(into), Value::Object(from)) = (into, from) {
-        into.extend(from);
-    }
 }

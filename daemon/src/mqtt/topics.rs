@@ -42,8 +42,3 @@ impl Topics {
         format!("{}/stats", self.prefix)
     }
 }
-
-/// Wall-clock time as RFC 3339 UTC with milliseconds.
-pub fn timestamp(t: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
-}

@@ -7,12 +7,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
 use dinoedge_config::Name;
-use serde_json::json;
 
 use super::handoff::Handoff;
 use super::stats::Timings;
 use crate::mqtt::Bus;
-use crate::mqtt::topics::timestamp;
+use crate::mqtt::wire::{CameraState, CameraStatus};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
@@ -80,14 +79,14 @@ impl CameraLink {
     /// The retained status message, with the frame rate when known.
     pub fn publish_status(&self, bus: &Bus, fps: Option<f64>) {
         let (state, since) = self.state.lock().expect("state lock").clone();
-        let (name, reason) = match &state {
-            State::Starting => ("starting", None),
-            State::Up => ("up", None),
-            State::Down(reason) => ("down", Some(reason.clone())),
-            State::Ended => ("ended", None),
+        let (state, reason) = match state {
+            State::Starting => (CameraState::Starting, None),
+            State::Up => (CameraState::Up, None),
+            State::Down(reason) => (CameraState::Down, Some(reason)),
+            State::Ended => (CameraState::Ended, None),
         };
-        let payload = json!({ "state": name, "since": timestamp(since), "reason": reason, "fps": fps });
-        bus.retain(bus.topics().camera_status(&self.name), payload.to_string().into_bytes());
+        let status = CameraStatus { state, since: since.into(), reason, fps };
+        bus.retain_json(bus.topics().camera_status(&self.name), &status);
     }
 
     pub fn beat(&self) {

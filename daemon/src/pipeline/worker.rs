@@ -8,16 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use dinoedge_calibration::Calibration;
-use dinoedge_config::{Measure, Name, Rule};
+use dinoedge_config::{Name, Rule};
 use ndarray::Array2;
-use serde_json::{Value, json};
 
 use super::camera::CameraLink;
 use super::depth::DepthProvider;
 use super::handoff::Taken;
 use crate::mqtt::Bus;
-use crate::mqtt::topics::timestamp;
-use crate::outbox::EventKind;
+use crate::mqtt::wire::{AlarmState, Change, Event, RuleState, round};
 use crate::rules::measure::resolve_zone;
 use crate::rules::{Measurer, Tracker, Transition};
 use crate::source::Frame;
@@ -132,16 +130,21 @@ impl RuleRunner {
 
     /// Queues the event of `transition` in the outbox, and follows the alarm id.
     fn emit(&mut self, out: &Outlet, transition: Transition, seq: Option<u64>, wall: SystemTime, reason: Option<&str>) {
-        let (camera, name) = (out.camera, &self.rule.name);
-        let (kind, mut payload) = event_payload(out, &self.rule, transition, seq, wall);
-        if let Some(reason) = reason {
-            payload["reason"] = json!(reason);
-        }
-        let alarm_id = self.alarm_id.clone();
-        let queued = out.bus.event(kind, |id| {
-            payload["id"] = json!(id);
-            payload["alarm"] = json!(alarm_id.as_deref().unwrap_or(id));
-            payload
+        let (camera, name, rule) = (out.camera, &self.rule.name, &self.rule);
+        let queued = out.bus.event(|id| Event {
+            change: change(transition),
+            id: id.to_owned(),
+            alarm: self.alarm_id.as_deref().unwrap_or(id).to_owned(),
+            device: out.device_id.clone(),
+            camera: camera.clone(),
+            rule: name.clone(),
+            kind: rule.measure.kind(),
+            severity: rule.severity,
+            alarm_below_m: rule.hysteresis.alarm_below,
+            clear_above_m: rule.hysteresis.clear_above,
+            time: wall.into(),
+            frame: seq,
+            reason: reason.map(str::to_owned),
         });
         let id = match queued {
             Ok(id) => id,
@@ -172,18 +175,18 @@ impl RuleRunner {
     /// The retained state, as of `frame` (`time` is its capture time, so a subscriber can tell
     /// how fresh the distance is).
     fn publish_state(&self, out: &Outlet, distance: Option<f64>, frame: &Frame) {
-        let state = json!({
-            "state": if self.tracker.in_alarm() { "alarm" } else { "clear" },
-            "distance_m": distance.map(round_mm),
-            "alarm_below_m": self.rule.hysteresis.alarm_below,
-            "clear_above_m": self.rule.hysteresis.clear_above,
-            "since": timestamp(self.since),
-            "frame": frame.seq,
-            "time": timestamp(frame.wall),
-            "alarm": self.alarm_id,
-            "severity": self.rule.severity.as_str(),
-        });
-        out.bus.retain(out.bus.topics().rule_state(out.camera, &self.rule.name), state.to_string().into_bytes());
+        let state = RuleState {
+            state: if self.tracker.in_alarm() { AlarmState::Alarm } else { AlarmState::Clear },
+            distance_m: distance.map(metres),
+            alarm_below_m: self.rule.hysteresis.alarm_below,
+            clear_above_m: self.rule.hysteresis.clear_above,
+            since: self.since.into(),
+            frame: frame.seq,
+            time: frame.wall.into(),
+            alarm: self.alarm_id.clone(),
+            severity: self.rule.severity,
+        };
+        out.bus.retain_json(out.bus.topics().rule_state(out.camera, &self.rule.name), &state);
     }
 
     /// The rule is gone (or changed) after a reload: a raised alarm ends, with `reason`, and
@@ -255,49 +258,24 @@ impl Worker {
     }
 }
 
-/// The event kind and JSON of a transition (the id and alarm id are added when queued).
-fn event_payload(
-    out: &Outlet,
-    rule: &Rule,
-    transition: Transition,
-    seq: Option<u64>,
-    wall: SystemTime,
-) -> (EventKind, Value) {
-    let (kind, details) = match transition {
-        Transition::Start { distance } => (EventKind::Start, json!({ "distance_m": round_mm(distance) })),
-        Transition::Update { distance, min_distance } => (
-            EventKind::Update,
-            json!({ "distance_m": distance.map(round_mm), "min_distance_m": round_mm(min_distance) }),
-        ),
-        Transition::End { distance, min_distance, duration } => (
-            EventKind::End,
-            json!({
-                "distance_m": distance.map(round_mm),
-                "min_distance_m": round_mm(min_distance),
-                "duration_s": (duration.as_secs_f64() * 1000.0).round() / 1000.0,
-            }),
-        ),
-    };
-    let mut payload = json!({
-        "type": match kind { EventKind::Start => "start", EventKind::Update => "update", EventKind::End => "end" },
-        "device": out.device_id.as_str(),
-        "camera": out.camera.as_str(),
-        "rule": rule.name.as_str(),
-        "kind": match rule.measure { Measure::MinDistance { .. } => "min_distance", Measure::PlaneDistance { .. } => "plane_distance" },
-        "severity": rule.severity.as_str(),
-        "alarm_below_m": rule.hysteresis.alarm_below,
-        "clear_above_m": rule.hysteresis.clear_above,
-        "time": timestamp(wall),
-        "frame": seq,
-    });
-    if let (Value::Object(p), Value::Object(d)) = (&mut payload, details) {
-        p.extend(d);
+/// The wire form of a transition: distances to the millimetre, the duration to the millisecond.
+fn change(transition: Transition) -> Change {
+    match transition {
+        Transition::Start { distance } => Change::Start { distance_m: metres(distance) },
+        Transition::Update { distance, min_distance } => {
+            Change::Update { distance_m: distance.map(metres), min_distance_m: metres(min_distance) }
+        }
+        Transition::End { distance, min_distance, duration } => Change::End {
+            distance_m: distance.map(metres),
+            min_distance_m: metres(min_distance),
+            duration_s: round(duration.as_secs_f64(), 3),
+        },
     }
-    (kind, payload)
 }
 
-fn round_mm(d: f64) -> f64 {
-    (d * 1000.0).round() / 1000.0
+/// A distance as published: metres to the millimetre.
+fn metres(d: f64) -> f64 {
+    round(d, 3)
 }
 
 fn fmt(d: Option<f64>) -> String {
