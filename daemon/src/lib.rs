@@ -13,8 +13,11 @@
 //! - [`outbox`]: alarm events on disk ([`outbox::Outbox`]) until the broker acknowledged them.
 //! - [`mqtt`]: the [`mqtt::Bus`] the pipeline hands events and states to, and the publisher
 //!   task that owns the connection and delivers the outbox.
-//! - [`commands`]: one module per subcommand; `run` is the daemon, with [`systemd`]
-//!   notifications and [`exit`] codes after sysexits(3).
+//! - [`runtime`]: the daemon itself: a [`runtime::Site`] (config and calibrations, checked
+//!   together), the control loop beside the publisher, reloads as a [`runtime::Diff`],
+//!   signals as a [`runtime::Signal`], and [`systemd`] notifications.
+//! - [`commands`]: one module per subcommand, each a short entry function over the modules
+//!   above; errors become [`exit`] codes after sysexits(3).
 
 pub mod cli;
 pub mod commands;
@@ -24,5 +27,6 @@ pub mod mqtt;
 pub mod outbox;
 pub mod pipeline;
 pub mod rules;
+pub mod runtime;
 pub mod source;
 pub mod systemd;

@@ -4,14 +4,43 @@
 //! us), STATUS= with the frame rate and alarms, STOPPING=1 on the way out. Outside systemd
 //! (no NOTIFY_SOCKET) all of this does nothing.
 
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
 use crate::pipeline::CameraLink;
 
-pub fn ready() {
-    notify(&[NotifyState::Ready]);
+/// READY=1 and the watchdog, reported by the control loop once a second.
+pub struct Health {
+    /// The interval systemd expects watchdog pings at, if it watches us.
+    watchdog: Option<Duration>,
+    started: Instant,
+    ready: bool,
+}
+
+/// Counts from now.
+impl Default for Health {
+    fn default() -> Self {
+        Health { watchdog: sd_notify::watchdog_enabled(), started: Instant::now(), ready: false }
+    }
+}
+
+impl Health {
+    /// Feeds the watchdog if inference is alive on every camera; sends READY=1 once every
+    /// camera has a processed frame, or `ready_timeout` after the start.
+    pub fn report(&mut self, cameras: &[&CameraLink], ready_timeout: Duration) {
+        if let Some(interval) = self.watchdog {
+            watchdog(interval, cameras);
+        }
+        if !self.ready
+            && (cameras.iter().all(|c| c.processed.load(Ordering::Relaxed) > 0)
+                || self.started.elapsed() >= ready_timeout)
+        {
+            self.ready = true;
+            notify(&[NotifyState::Ready]);
+        }
+    }
 }
 
 pub fn stopping() {
@@ -22,13 +51,8 @@ pub fn status(text: &str) {
     notify(&[NotifyState::Status(text)]);
 }
 
-/// The watchdog interval systemd expects pings at, if it watches us.
-pub fn watchdog_interval() -> Option<Duration> {
-    sd_notify::watchdog_enabled()
-}
-
 /// Pings the watchdog if no inference thread has been silent for half the interval.
-pub fn watchdog(interval: Duration, cameras: &[&CameraLink]) {
+fn watchdog(interval: Duration, cameras: &[&CameraLink]) {
     let stuck = cameras.iter().find(|c| c.heartbeat.lock().expect("heartbeat lock").elapsed() > interval / 2);
     match stuck {
         Some(camera) => log::error!("camera {}: inference is stuck; not feeding the watchdog", camera.name),

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use dinoedge_heads::head::DepthModel;
 
-use super::run::{Hooks, run};
 use crate::pipeline::Processed;
-use crate::pipeline::stats::percentiles;
+use crate::pipeline::timings::percentiles;
+use crate::runtime::{Hooks, run};
 
 pub struct Options<'a> {
     pub clip: &'a Path,

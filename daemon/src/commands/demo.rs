@@ -28,9 +28,9 @@ use dinoedge_sim::clip::Scenario;
 use serde_json::Value;
 
 use super::progress;
-use super::run::{Hooks, run};
 use crate::cli::Cli;
 use crate::pipeline::{Processed, snapshot};
+use crate::runtime::{Hooks, run};
 use crate::source::Frame;
 
 const FPS: f64 = 10.0;

@@ -19,7 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Heads(cmd) => heads::run(cmd),
-        Command::Run { config } => run::run(&config, run::Hooks::default()),
+        Command::Run { config } => run::run(&config),
         Command::CheckConfig { config } => run::check_config(&config),
         Command::Man { out } => man::write_pages(&out),
         Command::Demo { scenario, mqtt, out } => demo::demo(scenario, &mqtt, &out),

@@ -21,7 +21,7 @@ use dinoedge_config::{Name, RuleKind, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::outbox::EventKind;
-use crate::pipeline::stats::Summary;
+use crate::pipeline::timings::Summary;
 
 /// Wall-clock time as RFC 3339 UTC with milliseconds (`2026-11-26T17:09:56.913Z`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use dinoedge_config::Name;
 
 use super::handoff::Handoff;
-use super::stats::Timings;
+use super::timings::Timings;
 use crate::mqtt::Bus;
 use crate::mqtt::wire::{CameraState, CameraStatus};
 

@@ -2,7 +2,7 @@
 //! one-slot frame cell (`handoff`: the newest frame of a live source, every frame of a
 //! replay); an inference thread per camera (`worker`) takes it through depth (`depth`) and
 //! the camera's rules. The threads of a camera share
-//! a [`CameraLink`] (`camera`), with its timing statistics (`stats`). The depth model is one
+//! a [`CameraLink`] (`camera`), with its timing statistics (`timings`). The depth model is one
 //! instance shared by all cameras (its run state is locked per frame), and tract's matrix
 //! products use the configured thread count.
 
@@ -10,10 +10,11 @@ pub mod camera;
 pub mod depth;
 pub mod handoff;
 pub mod snapshot;
-pub mod stats;
+pub mod timings;
 pub mod worker;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use dinoedge_calibration::Calibration;
-use dinoedge_config::{Config, Name};
+use dinoedge_config::{Config, Name, Rule};
 
 pub use camera::CameraLink;
 use depth::DepthProvider;
@@ -31,25 +32,51 @@ pub use worker::{Outlet, Processed, Recorder, RuleRunner};
 use crate::mqtt::Bus;
 
 pub struct Pipeline {
-    pub cameras: Vec<(Arc<CameraLink>, Duration)>,
+    pub cameras: Vec<Camera>,
     stop: Arc<AtomicBool>,
     capture: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<Worker>>,
 }
 
-/// The rules' alarm states, by (camera, rule), handed from a stopped pipeline to the next.
-pub type Carried = HashMap<(Name, Name), RuleRunner>;
+/// A running camera: what its threads share, and how long its source may stay silent.
+pub struct Camera {
+    pub link: Arc<CameraLink>,
+    pub stall_timeout: Duration,
+}
+
+/// A rule's identity across reloads: its camera's name and its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleKey {
+    pub camera: Name,
+    pub rule: Name,
+}
+
+impl RuleKey {
+    pub fn of(rule: &Rule) -> Self {
+        RuleKey { camera: rule.camera.clone(), rule: rule.name.clone() }
+    }
+}
+
+/// `camera/rule`.
+impl fmt::Display for RuleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.camera, self.rule)
+    }
+}
+
+/// The rules' alarm states, handed from a stopped pipeline to the next.
+pub type Carried = HashMap<RuleKey, RuleRunner>;
 
 impl Pipeline {
-    /// Starts the threads of every camera of `config`. A rule found unchanged in `carried`
-    /// keeps its alarm state (taken out of `carried`); what is left there is for the caller.
+    /// Starts the threads of every camera of `config`. A rule in `carried` keeps the alarm
+    /// state it has there: the caller hands over only rules that are unchanged in `config`.
     pub fn start(
         config: &Config,
         provider: Arc<DepthProvider>,
         calibrations: &HashMap<Name, Arc<Calibration>>,
         bus: &Bus,
         recorder: Option<&Recorder>,
-        carried: &mut Carried,
+        mut carried: Carried,
     ) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let (mut cameras, mut capture, mut workers) = (Vec::new(), Vec::new(), Vec::new());
@@ -60,14 +87,10 @@ impl Pipeline {
                 .rules
                 .iter()
                 .filter(|r| r.camera == camera.name)
-                .map(|r| match carried.remove(&(camera.name.clone(), r.name.clone())) {
-                    Some(mut runner) if runner.rule == *r => {
+                .map(|r| match carried.remove(&RuleKey::of(r)) {
+                    Some(mut runner) => {
                         runner.rebind();
                         runner
-                    }
-                    Some(changed) => {
-                        carried.insert((camera.name.clone(), r.name.clone()), changed);
-                        RuleRunner::new(r.clone(), config.mqtt.update_interval)
                     }
                     None => RuleRunner::new(r.clone(), config.mqtt.update_interval),
                 })
@@ -96,7 +119,7 @@ impl Pipeline {
                     .spawn(move || worker.run(&s))
                     .context("starting an inference thread")?,
             );
-            cameras.push((link, camera.stall_timeout));
+            cameras.push(Camera { link, stall_timeout: camera.stall_timeout });
         }
         Ok(Self { cameras, stop, capture, workers })
     }
@@ -110,16 +133,14 @@ impl Pipeline {
     /// the rules' alarm states.
     pub fn stop(self) -> Carried {
         self.stop.store(true, Ordering::Relaxed);
-        for (link, _) in &self.cameras {
+        for Camera { link, .. } in &self.cameras {
             link.cell.close();
             crate::source::capture::interrupt(link);
         }
         let mut carried = Carried::new();
-        for (thread, (link, _)) in self.workers.into_iter().zip(&self.cameras) {
+        for (thread, Camera { link, .. }) in self.workers.into_iter().zip(&self.cameras) {
             match thread.join() {
-                Ok(worker) => {
-                    carried.extend(worker.rules.into_iter().map(|r| ((link.name.clone(), r.rule.name.clone()), r)))
-                }
+                Ok(worker) => carried.extend(worker.rules.into_iter().map(|r| (RuleKey::of(&r.rule), r))),
                 Err(_) => log::error!("camera {}: the inference thread panicked", link.name),
             }
         }

@@ -50,8 +50,8 @@ impl Setup {
             config.cameras.iter().find(|c| c.name.as_str() == camera).cloned().ok_or_else(|| {
                 ConfigError::unlocated(config_path, format!("no camera named `{camera}` to calibrate"))
             })?;
-        let fitted_for = super::run::model_hashes(&config.model)?;
-        Ok(Setup { camera, provider: super::run::load_provider(&config)?, fitted_for })
+        let fitted_for = crate::runtime::model_hashes(&config.model)?;
+        Ok(Setup { camera, provider: crate::runtime::load_provider(&config)?, fitted_for })
     }
 }
 

@@ -1,0 +1,180 @@
+//! The daemon at work: the configuration in force and the pipeline running it, driven by the
+//! control loop (`serve`) on tokio beside the MQTT publisher. Once a second (`tick`): stalled
+//! sources are restarted, systemd hears READY=1 and the watchdog, and the statistics go out
+//! when due. A [`Signal`]: SIGTERM/SIGINT stop; SIGHUP reloads (`reload`): the files are read
+//! again, and if they are good the pipeline restarts on them, the rules the [`Diff`] finds
+//! unchanged keeping their alarm state, a removed or changed rule's alarm ending; the MQTT
+//! session and the outbox go on. A bad file is logged and the running configuration stays.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use dinoedge_calibration::Calibration;
+use dinoedge_config::{Config, Name};
+
+use super::diff::Diff;
+use super::signal::{Signal, Signals};
+use super::site::{Site, load_provider, load_site};
+use super::stats::Stats;
+use crate::mqtt::Bus;
+use crate::pipeline::depth::DepthProvider;
+use crate::pipeline::{CameraLink, Carried, Outlet, Pipeline, Recorder};
+use crate::systemd::{self, Health};
+
+/// Why an alarm ends when a reload removes or changes its rule (the `end` event's `reason`).
+const RETIRED: &str = "rule removed or changed by a reload";
+
+/// Runs until a stop signal, the end of every source, or `stop_after`; then stops the
+/// pipeline (each camera finishes its frame) and the publisher (which delivers for up to 3 s
+/// and publishes `offline`).
+pub(super) async fn serve(
+    path: &Path,
+    site: Site,
+    provider: Arc<DepthProvider>,
+    bus: Bus,
+    options: rumqttc::MqttOptions,
+    recorder: Option<Recorder>,
+    stop_after: Option<Duration>,
+) -> Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let publisher = tokio::spawn(crate::mqtt::publisher::run(options, bus.clone(), stop_rx));
+    let mut running = Running::start(site, provider, &bus, recorder)?;
+    let config = &running.config;
+    log::info!(
+        "running: {} cameras, {} rules, MQTT {} under {}",
+        config.cameras.len(),
+        config.rules.len(),
+        config.mqtt.url,
+        config.topic_prefix()
+    );
+    let mut signals = Signals::install()?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut health = Health::default();
+    let started = Instant::now();
+    loop {
+        tokio::select! {
+            signal = signals.next() => match signal {
+                Signal::Terminate | Signal::Interrupt => {
+                    log::info!("{signal}: stopping");
+                    break;
+                }
+                Signal::Reload => running = running.reload(path, &bus).await?,
+            },
+            _ = tick.tick() => {
+                if running.tick(&bus, &mut health) == Sources::Ended {
+                    log::info!("every source has ended");
+                    break;
+                }
+                if stop_after.is_some_and(|d| started.elapsed() >= d) {
+                    break;
+                }
+            }
+        }
+    }
+    systemd::stopping();
+    let pipeline = running.pipeline;
+    tokio::task::spawn_blocking(move || drop(pipeline.stop())).await.context("stopping the pipeline")?;
+    let _ = stop_tx.send(true);
+    publisher.await.context("the MQTT task")??;
+    Ok(())
+}
+
+/// Whether any camera's source still delivers.
+#[derive(PartialEq)]
+enum Sources {
+    Running,
+    Ended,
+}
+
+struct Running {
+    config: Config,
+    provider: Arc<DepthProvider>,
+    pipeline: Pipeline,
+    stats: Stats,
+    recorder: Option<Recorder>,
+}
+
+impl Running {
+    fn start(site: Site, provider: Arc<DepthProvider>, bus: &Bus, recorder: Option<Recorder>) -> Result<Self> {
+        let Site { config, calibrations } = site;
+        let pipeline =
+            Pipeline::start(&config, provider.clone(), &calibrations, bus, recorder.as_ref(), Carried::new())?;
+        Ok(Running { config, provider, stats: Stats::new(&pipeline), pipeline, recorder })
+    }
+
+    /// The once-a-second chores.
+    fn tick(&mut self, bus: &Bus, health: &mut Health) -> Sources {
+        for camera in &self.pipeline.cameras {
+            crate::source::capture::check_stall(&camera.link, camera.stall_timeout);
+        }
+        let links: Vec<&CameraLink> = self.pipeline.cameras.iter().map(|c| c.link.as_ref()).collect();
+        health.report(&links, self.config.pipeline.ready_timeout);
+        if self.stats.due(self.config.pipeline.stats_interval) {
+            self.stats.publish(&self.pipeline, bus);
+        }
+        if self.pipeline.finished() { Sources::Ended } else { Sources::Running }
+    }
+
+    /// SIGHUP: the running configuration, replaced by the files' if they are good.
+    async fn reload(self, path: &Path, bus: &Bus) -> Result<Self> {
+        // Reading the files (and a new model) blocks: let the publisher move elsewhere.
+        let next = match tokio::task::block_in_place(|| read_again(path, &self.config, &self.provider)) {
+            Ok(next) => next,
+            Err(e) => {
+                log::error!("SIGHUP: {e:#}; the running configuration stays");
+                return Ok(self);
+            }
+        };
+        let diff = Diff::between(&self.config, &next.config);
+        let Running { config, pipeline, recorder, .. } = self;
+        let mut carried =
+            tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
+        for key in diff.rules.ended() {
+            if let Some(runner) = carried.remove(key) {
+                runner.retire(&Outlet { bus, device_id: &config.device_id, camera: &key.camera }, RETIRED);
+            }
+        }
+        for camera in &diff.cameras.removed {
+            bus.retain(bus.topics().camera_status(camera), Vec::new());
+        }
+        let Reloaded { config, calibrations, provider } = next;
+        let pipeline = Pipeline::start(&config, provider.clone(), &calibrations, bus, recorder.as_ref(), carried)?;
+        log::info!(
+            "SIGHUP: reloaded {}: {} cameras, {} rules ({diff})",
+            path.display(),
+            config.cameras.len(),
+            config.rules.len()
+        );
+        Ok(Running { config, provider, stats: Stats::new(&pipeline), pipeline, recorder })
+    }
+}
+
+/// A reloaded configuration, ready to start.
+struct Reloaded {
+    config: Config,
+    calibrations: HashMap<Name, Arc<Calibration>>,
+    provider: Arc<DepthProvider>,
+}
+
+/// Reads the config and calibrations again. The cameras, rules, calibrations and model are
+/// taken from the new files; the device, state folder, broker, outbox and pipeline settings
+/// stay as they are until a restart (a warning says so if they changed).
+fn read_again(path: &Path, running: &Config, provider: &Arc<DepthProvider>) -> Result<Reloaded> {
+    let Site { config: new, calibrations } = load_site(path)?;
+    let fixed = [
+        ("device_id", new.device_id != running.device_id),
+        ("state_dir", new.state_dir != running.state_dir),
+        ("[mqtt]", new.mqtt != running.mqtt),
+        ("[outbox]", new.outbox != running.outbox),
+        ("[pipeline]", new.pipeline != running.pipeline),
+    ];
+    for (what, _) in fixed.iter().filter(|(_, changed)| *changed) {
+        log::warn!("SIGHUP: a change to {what} takes effect at the next restart");
+    }
+    let provider = if new.model == running.model { provider.clone() } else { Arc::new(load_provider(&new)?) };
+    let config = Config { model: new.model, cameras: new.cameras, rules: new.rules, ..running.clone() };
+    Ok(Reloaded { config, calibrations, provider })
+}

@@ -1,0 +1,130 @@
+//! A site: the config and every camera's calibration, loaded and checked against each other
+//! (the planes, zones and backgrounds the rules name; the model files a depth alignment was
+//! fitted for), and the depth model the config names. Loading a site only reads files: the
+//! daemon, `check-config`, a reload, `calibrate` and the demo all start here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use dinoedge_calibration::Calibration;
+use dinoedge_calibration::file::FittedFor;
+use dinoedge_config::{Config, ConfigError, Measure, Model, Name, ZoneRef};
+use dinoedge_heads::head::DepthModel;
+
+use crate::pipeline::depth::DepthProvider;
+
+/// Everything a config refers to, loaded and checked against each other.
+pub struct Site {
+    pub config: Config,
+    pub calibrations: HashMap<Name, Arc<Calibration>>,
+}
+
+/// The hashes of the model's files, as a calibration records what it was fitted for; `None`
+/// for the simulator's truth, which has no files.
+pub fn model_hashes(model: &Model) -> Result<Option<FittedFor>> {
+    Ok(match model {
+        Model::Dinov2 { backbone, head } => Some(hash_files(backbone, head)?),
+        Model::SimTruth => None,
+    })
+}
+
+fn hash_files(backbone: &Path, head: &Path) -> Result<FittedFor> {
+    Ok(FittedFor {
+        backbone_sha256: dinoedge_heads::files::sha256_file(backbone)?,
+        head_sha256: dinoedge_heads::files::sha256_file(head)?,
+    })
+}
+
+/// Loads the config and each camera's calibration, and checks what lies between them: the
+/// planes, zones and backgrounds the rules need, and the models the depth alignment was fitted for.
+pub fn load_site(path: &Path) -> Result<Site> {
+    let config = dinoedge_config::load(path)?;
+    // The model files are hashed once, when the first calibration that records hashes asks.
+    let mut hashes: Option<FittedFor> = None;
+    let mut calibrations = HashMap::new();
+    for camera in &config.cameras {
+        let Some(file) = &camera.calibration else { continue };
+        let calibration = Calibration::load(file)?;
+        if calibration.camera_name != camera.name {
+            log::warn!(
+                "{}: calibrated as camera `{}`, used for `{}`",
+                file.display(),
+                calibration.camera_name,
+                camera.name
+            );
+        }
+        if let (Some(fitted), Model::Dinov2 { backbone, head }) = (&calibration.fitted_for, &config.model) {
+            let current = match &hashes {
+                Some(known) => known,
+                None => hashes.insert(hash_files(backbone, head)?),
+            };
+            for (what, model_file, expected, actual) in [
+                ("backbone", backbone, &fitted.backbone_sha256, &current.backbone_sha256),
+                ("head", head, &fitted.head_sha256, &current.head_sha256),
+            ] {
+                if actual != expected {
+                    return Err(ConfigError::unlocated(
+                        file,
+                        format!(
+                            "the depth alignment was fitted for another {what} than {}; run `dinoedge calibrate` again",
+                            model_file.display()
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        calibrations.insert(camera.name.clone(), Arc::new(calibration));
+    }
+    for rule in &config.rules {
+        if let ZoneRef::Named(zone) = &rule.zone {
+            let calibration = &calibrations[&rule.camera];
+            if calibration.zone(zone).is_none() {
+                return Err(ConfigError::unlocated(
+                    &calibration.file,
+                    format!("no zone `{zone}`, which rule `{}` watches (draw it with `dinoedge calibrate`)", rule.name),
+                )
+                .into());
+            }
+        }
+        if let Measure::PlaneDistance { plane, .. } = &rule.measure {
+            let calibration = &calibrations[&rule.camera];
+            let fail = |msg: String| ConfigError::unlocated(&calibration.file, msg);
+            if calibration.plane(plane).is_none() {
+                return Err(fail(format!("no plane `{plane}`, which rule `{}` measures to", rule.name)).into());
+            }
+            if calibration.background.is_none() {
+                return Err(fail(format!("no background depth, which rule `{}` needs", rule.name)).into());
+            }
+        }
+    }
+    Ok(Site { config, calibrations })
+}
+
+/// The state folder: the config's `state_dir`, systemd's `$STATE_DIRECTORY`, or /var/lib/dinoedge.
+pub fn state_dir(config: &Config) -> PathBuf {
+    config
+        .state_dir
+        .clone()
+        .or_else(|| std::env::var_os("STATE_DIRECTORY").map(|v| PathBuf::from(v).components().collect()))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/dinoedge"))
+}
+
+/// The depth model of `config`, loaded.
+pub fn load_provider(config: &Config) -> Result<DepthProvider> {
+    Ok(match &config.model {
+        Model::Dinov2 { backbone, head } => {
+            let model = DepthModel::load(backbone, head, config.pipeline.threads)?;
+            log::info!("model: {} with head {}", backbone.display(), head.display());
+            DepthProvider::Model(Box::new(model))
+        }
+        Model::SimTruth => {
+            log::warn!(
+                "model: sim-truth — depth is read from the simulator's files; this is for tests and the demo only"
+            );
+            DepthProvider::SimTruth
+        }
+    })
+}
