@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dinoedge_heads::InputSize;
 use dinoedge_heads::onnx::meta::AttentionForm;
 use dinoedge_sim::clip::Scenario;
@@ -147,7 +147,7 @@ pub enum HeadsCommand {
 }
 
 /// Options shared by `heads train` and `heads eval`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Args)]
 pub struct HeadsCommon {
     /// Depth PNG units per metre (1000: millimetres, as the simulator and NYU write them).
     #[arg(long, default_value_t = 1000.0)]
@@ -224,7 +224,7 @@ pub enum SimCommand {
 }
 
 /// The size of rendered frames, pixels.
-#[derive(Debug, Clone, Copy, clap::Args)]
+#[derive(Debug, Clone, Copy, Args)]
 pub struct FrameSize {
     #[arg(long, default_value_t = 640)]
     pub width: u32,
@@ -233,7 +233,7 @@ pub struct FrameSize {
 }
 
 /// The simulated camera.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ViewArgs {
     #[command(flatten)]
     pub size: FrameSize,
@@ -332,77 +332,89 @@ pub enum ArchArg {
 pub enum BenchCommand {
     /// The whole daemon on a simulated clip: frames per second, capture-to-decision latency
     /// by stage, resident memory, next to the bare model timed in the same run.
-    Pipeline {
-        /// A clip folder from `dinoedge sim clip` (rgb/, calibration.toml).
-        #[arg(long)]
-        clip: PathBuf,
-        #[arg(long)]
-        backbone: PathBuf,
-        #[arg(long)]
-        head: PathBuf,
-        /// Cameras, each playing the clip in a loop.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
-        cameras: u32,
-        /// Frame rate of each camera (10 is a typical camera; above the model's rate the
-        /// newest-frame cells drop frames and the run measures throughput).
-        #[arg(long, default_value_t = 10.0)]
-        fps: f64,
-        /// How long to run (at least 10 s).
-        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(10..))]
-        seconds: u64,
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// A broker to publish to; then frame-to-MQTT latency is measured too.
-        #[arg(long)]
-        mqtt: Option<String>,
-    },
+    Pipeline(BenchPipelineArgs),
     /// Cost of a depth head next to its backbone: both timed on the same frames.
-    Head {
-        #[arg(long)]
-        backbone: PathBuf,
-        #[arg(long)]
-        head: PathBuf,
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// Timed runs (at least 10).
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(10..))]
-        runs: u32,
-        /// The frame the depth map is resized to.
-        #[command(flatten)]
-        size: FrameSize,
-    },
+    Head(BenchHeadArgs),
     /// Render time of the simulator: the example dock scene, one thread, repeated.
-    Render {
-        #[command(flatten)]
-        size: FrameSize,
-        /// Timed renders (at least 5).
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(5..))]
-        runs: u32,
-    },
+    Render(BenchRenderArgs),
     /// Latency of the backbone: load time, median and p90 over repeated runs, GFLOP/s.
-    Backbone {
-        /// The backbone ONNX [default: the cached one for --input].
-        #[arg(long)]
-        model: Option<PathBuf>,
-        /// Input size; must be the model's own (it is fixed at import).
-        #[arg(long)]
-        input: Option<InputSize>,
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// Timed runs (at least 20).
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(20..))]
-        runs: u32,
-        /// Untimed runs first.
-        #[arg(long, default_value_t = 3)]
-        warmup: u32,
-        /// Print one JSON object instead of the table.
-        #[arg(long)]
-        json: bool,
-        /// Also time every operator of the plan (5 runs) and print the costliest kinds.
-        #[arg(long)]
-        profile: bool,
-        /// With --profile: group operators by output shape too.
-        #[arg(long, requires = "profile")]
-        by_shape: bool,
-    },
+    Backbone(BenchBackboneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPipelineArgs {
+    /// A clip folder from `dinoedge sim clip` (rgb/, calibration.toml).
+    #[arg(long)]
+    pub clip: PathBuf,
+    #[arg(long)]
+    pub backbone: PathBuf,
+    #[arg(long)]
+    pub head: PathBuf,
+    /// Cameras, each playing the clip in a loop.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub cameras: u32,
+    /// Frame rate of each camera (10 is a typical camera; above the model's rate the
+    /// newest-frame cells drop frames and the run measures throughput).
+    #[arg(long, default_value_t = 10.0)]
+    pub fps: f64,
+    /// How long to run (at least 10 s).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(10..))]
+    pub seconds: u64,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// A broker to publish to; then frame-to-MQTT latency is measured too.
+    #[arg(long)]
+    pub mqtt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHeadArgs {
+    #[arg(long)]
+    pub backbone: PathBuf,
+    #[arg(long)]
+    pub head: PathBuf,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Timed runs (at least 10).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(10..))]
+    pub runs: u32,
+    /// The frame the depth map is resized to.
+    #[command(flatten)]
+    pub size: FrameSize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRenderArgs {
+    #[command(flatten)]
+    pub size: FrameSize,
+    /// Timed renders (at least 5).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(5..))]
+    pub runs: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchBackboneArgs {
+    /// The backbone ONNX [default: the cached one for --input].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Input size; must be the model's own (it is fixed at import).
+    #[arg(long)]
+    pub input: Option<InputSize>,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Timed runs (at least 20).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(20..))]
+    pub runs: u32,
+    /// Untimed runs first.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: u32,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also time every operator of the plan (5 runs) and print the costliest kinds.
+    #[arg(long)]
+    pub profile: bool,
+    /// With --profile: group operators by output shape too.
+    #[arg(long, requires = "profile")]
+    pub by_shape: bool,
 }

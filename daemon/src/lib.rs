@@ -25,6 +25,7 @@ pub mod exit;
 pub mod logging;
 pub mod mqtt;
 pub mod outbox;
+pub mod percentile;
 pub mod pipeline;
 pub mod rules;
 pub mod runtime;

@@ -1,7 +1,6 @@
 //! The subcommands, one module each.
 
 mod bench;
-mod bench_pipeline;
 mod calibrate;
 mod demo;
 mod heads;

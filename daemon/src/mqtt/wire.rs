@@ -21,7 +21,6 @@ use dinoedge_config::{Name, RuleKind, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::outbox::EventKind;
-use crate::pipeline::timings::Summary;
 
 /// Wall-clock time as RFC 3339 UTC with milliseconds (`2026-11-26T17:09:56.913Z`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +152,26 @@ pub struct CameraStats {
     pub dropped: u64,
     /// `null` until a frame is processed.
     pub timings_ms: Option<Summary>,
+}
+
+/// A camera's timings over its last frames, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// How many frames the percentiles are over.
+    pub frames: usize,
+    /// Capture to decision (rules evaluated, events queued).
+    pub latency: Percentiles,
+    /// Resize, backbone, head, upsampling, alignment.
+    pub depth: Percentiles,
+    /// Measuring and alarm logic.
+    pub rules: Percentiles,
+}
+
+/// The median and the 95th percentile (nearest rank).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
 }
 
 /// A Home Assistant discovery message (retained, at

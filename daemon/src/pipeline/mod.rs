@@ -1,4 +1,5 @@
-//! The frame path of every camera: a capture thread per camera (`source::capture`) fills a
+//! The frame path of every camera: a capture thread per camera (`capture`, over a
+//! `source::FrameSource`) fills a
 //! one-slot frame cell (`handoff`: the newest frame of a live source, every frame of a
 //! replay); an inference thread per camera (`worker`) takes it through depth (`depth`) and
 //! the camera's rules. The threads of a camera share
@@ -7,6 +8,7 @@
 //! products use the configured thread count.
 
 pub mod camera;
+pub mod capture;
 pub mod depth;
 pub mod handoff;
 pub mod snapshot;
@@ -109,7 +111,7 @@ impl Pipeline {
             capture.push(
                 std::thread::Builder::new()
                     .name(format!("capture-{}", camera.name))
-                    .spawn(move || crate::source::capture::run(&source, &l, &|state| l.set_state(state, &b), &s))
+                    .spawn(move || capture::run(&source, &l, &|state| l.set_state(state, &b), &s))
                     .context("starting a capture thread")?,
             );
             let s = stop.clone();
@@ -135,7 +137,7 @@ impl Pipeline {
         self.stop.store(true, Ordering::Relaxed);
         for Camera { link, .. } in &self.cameras {
             link.cell.close();
-            crate::source::capture::interrupt(link);
+            capture::interrupt(link);
         }
         let mut carried = Carried::new();
         for (thread, Camera { link, .. }) in self.workers.into_iter().zip(&self.cameras) {

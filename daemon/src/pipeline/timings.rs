@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use crate::mqtt::wire::{Percentiles, Summary};
+use crate::percentile::nearest_rank;
 
 /// Frames the percentiles are taken over.
 const WINDOW: usize = 512;
@@ -17,20 +18,6 @@ pub struct Timings {
     rules: VecDeque<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Percentiles {
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Summary {
-    pub frames: usize,
-    pub latency: Percentiles,
-    pub depth: Percentiles,
-    pub rules: Percentiles,
-}
-
 impl Timings {
     pub fn record(&mut self, latency: Duration, depth: Duration, rules: Duration) {
         for (ring, value) in [(&mut self.latency, latency), (&mut self.depth, depth), (&mut self.rules, rules)] {
@@ -41,22 +28,21 @@ impl Timings {
         }
     }
 
+    /// `None` until a frame is recorded.
     pub fn summary(&self) -> Option<Summary> {
-        (!self.latency.is_empty()).then(|| Summary {
+        Some(Summary {
             frames: self.latency.len(),
-            latency: percentiles(self.latency.iter().copied()),
-            depth: percentiles(self.depth.iter().copied()),
-            rules: percentiles(self.rules.iter().copied()),
+            latency: percentiles(self.latency.iter().copied())?,
+            depth: percentiles(self.depth.iter().copied())?,
+            rules: percentiles(self.rules.iter().copied())?,
         })
     }
 }
 
-/// The median and 95th percentile (nearest rank) of `values`, which must not be empty.
-pub fn percentiles(values: impl IntoIterator<Item = Duration>) -> Percentiles {
-    let mut sorted: Vec<Duration> = values.into_iter().collect();
-    sorted.sort();
-    let at = |p: f64| sorted[((p * (sorted.len() - 1) as f64).round()) as usize].as_secs_f64() * 1000.0;
-    Percentiles { p50_ms: at(0.5), p95_ms: at(0.95) }
+/// The median and 95th percentile of `values` in milliseconds; `None` when empty.
+pub fn percentiles(values: impl IntoIterator<Item = Duration>) -> Option<Percentiles> {
+    let mut ms: Vec<f64> = values.into_iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    Some(Percentiles { p50_ms: nearest_rank(&mut ms, 50.0)?, p95_ms: nearest_rank(&mut ms, 95.0)? })
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ use dinoedge_config::{Measure, Zone, ZoneRef};
 use glam::DVec2;
 use ndarray::Array2;
 
+use crate::percentile::nearest_rank;
+
 /// A rule's polygon, or the calibration's zone it names.
 pub fn resolve_zone<'a>(zone: &'a ZoneRef, calibration: Option<&'a Calibration>) -> Result<&'a Zone, String> {
     match zone {
@@ -93,14 +95,14 @@ impl Measurer {
         let flat = depth.as_slice().expect("depth maps are contiguous");
         match self {
             Measurer::MinDistance { mask, percentile } => {
-                let values: Vec<f64> =
+                let mut values: Vec<f64> =
                     mask.pixels.iter().map(|&i| flat[i]).filter(|d| d.is_finite() && *d > 0.0).map(f64::from).collect();
-                low_percentile(values, *percentile)
+                nearest_rank(&mut values, *percentile)
             }
             Measurer::PlaneDistance { mask, percentile, margin_m, plane, calibration } => {
                 let background =
                     calibration.background.as_ref().expect("checked in new").as_slice().expect("contiguous");
-                let values: Vec<f64> = mask
+                let mut values: Vec<f64> = mask
                     .pixels
                     .iter()
                     .filter(|&&i| {
@@ -112,20 +114,10 @@ impl Measurer {
                         plane.distance(calibration.camera.back_project(pixel, flat[i] as f64))
                     })
                     .collect();
-                if values.len() < MIN_FOREGROUND_PIXELS { None } else { low_percentile(values, *percentile) }
+                if values.len() < MIN_FOREGROUND_PIXELS { None } else { nearest_rank(&mut values, *percentile) }
             }
         }
     }
-}
-
-/// The `p`-th percentile (0..100, nearest rank) of `values`; `None` when empty.
-fn low_percentile(mut values: Vec<f64>, p: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
-    let (_, v, _) = values.select_nth_unstable_by(rank, f64::total_cmp);
-    Some(*v)
 }
 
 #[cfg(test)]
@@ -183,13 +175,5 @@ mod tests {
         let missing = ZoneRef::Named(name("right"));
         assert_eq!(resolve_zone(&missing, Some(&calibration)), Err("dock1.toml: no zone named `right`".to_string()));
         assert!(resolve_zone(&named, None).unwrap_err().contains("needs the camera's calibration"));
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let values: Vec<f64> = (1..=101).map(f64::from).collect();
-        assert_eq!(low_percentile(values.clone(), 5.0), Some(6.0));
-        assert_eq!(low_percentile(values.clone(), 0.0), Some(1.0));
-        assert_eq!(low_percentile(values, 100.0), Some(101.0));
     }
 }

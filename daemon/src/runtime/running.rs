@@ -108,7 +108,7 @@ impl Running {
     /// The once-a-second chores.
     fn tick(&mut self, bus: &Bus, health: &mut Health) -> Sources {
         for camera in &self.pipeline.cameras {
-            crate::source::capture::check_stall(&camera.link, camera.stall_timeout);
+            crate::pipeline::capture::check_stall(&camera.link, camera.stall_timeout);
         }
         let links: Vec<&CameraLink> = self.pipeline.cameras.iter().map(|c| c.link.as_ref()).collect();
         health.report(&links, self.config.pipeline.ready_timeout);

@@ -1,10 +1,10 @@
 //! Where frames come from: one [`FrameSource`] per camera kind (`images`, `ffmpeg`, and
-//! `v4l2`), opened and kept alive by the camera's capture thread (`capture`), which restarts
-//! a failed or stalled source with backoff and reports the camera up or down. Each source says
+//! `v4l2`), opened by [`open`] and kept alive by the camera's capture thread
+//! (`pipeline::capture`), which restarts a failed or stalled source with backoff and reports
+//! the camera up or down. Sources know nothing of the pipeline. Each source says
 //! its [`Delivery`]: live (newest frame wins) or a replay (every frame, on the recording's
 //! own clock).
 
-pub mod capture;
 pub mod ffmpeg;
 pub mod images;
 #[cfg(feature = "v4l2")]

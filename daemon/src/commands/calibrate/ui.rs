@@ -109,7 +109,7 @@ pub fn serve(setup: Setup, out: &Path, listen: SocketAddr) -> Result<()> {
         axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.context("serving the calibrate UI")
     });
     stop.store(true, Ordering::Relaxed);
-    crate::source::capture::interrupt(&link);
+    crate::pipeline::capture::interrupt(&link);
     result
 }
 
@@ -158,7 +158,9 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
     let (source, l, s, st) = (session.setup.camera.source.clone(), link.clone(), session.clone(), stop.clone());
     std::thread::Builder::new()
         .name("capture".into())
-        .spawn(move || crate::source::capture::run(&source, &l, &|state| *s.source.lock().expect("lock") = state, &st))
+        .spawn(move || {
+            crate::pipeline::capture::run(&source, &l, &|state| *s.source.lock().expect("lock") = state, &st)
+        })
         .context("starting the capture thread")?;
     let (l, s, st) = (link.clone(), session.clone(), stop.clone());
     std::thread::Builder::new()

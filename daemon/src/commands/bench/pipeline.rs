@@ -13,20 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use dinoedge_heads::head::DepthModel;
 
+use super::cpu_model;
+use crate::cli::BenchPipelineArgs;
 use crate::pipeline::Processed;
 use crate::pipeline::timings::percentiles;
-use crate::runtime::{Hooks, run};
-
-pub struct Options<'a> {
-    pub clip: &'a Path,
-    pub backbone: &'a Path,
-    pub head: &'a Path,
-    pub cameras: u32,
-    pub fps: f64,
-    pub seconds: u64,
-    pub threads: usize,
-    pub mqtt: Option<&'a str>,
-}
+use crate::runtime::{self, Hooks};
 
 /// Per-frame samples, all cameras together.
 #[derive(Default)]
@@ -36,10 +27,10 @@ struct Samples {
     rules: Vec<Duration>,
 }
 
-pub fn bench(o: &Options) -> Result<()> {
+pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     let frame_file = o.clip.join("rgb/000000.png");
     let frame = image::open(&frame_file).with_context(|| format!("reading {}", frame_file.display()))?.into_rgb8();
-    let model = DepthModel::load(o.backbone, o.head, o.threads)?;
+    let model = DepthModel::load(&o.backbone, &o.head, o.threads)?;
     let (mut bare_backbone, mut bare_model) = (Vec::new(), Vec::new());
     for i in 0..23 {
         let start = Instant::now();
@@ -60,7 +51,7 @@ pub fn bench(o: &Options) -> Result<()> {
     let samples = Arc::new(Mutex::new(Samples::default()));
     let rss_first_minute = Arc::new(Mutex::new(None));
     let (seen, minute, started) = (samples.clone(), rss_first_minute.clone(), Instant::now());
-    let arrivals = o.mqtt.map(subscribe).transpose()?;
+    let arrivals = o.mqtt.as_deref().map(subscribe).transpose()?;
     let hooks = Hooks {
         echo: None,
         recorder: Some(Arc::new(move |p: &Processed| {
@@ -75,21 +66,21 @@ pub fn bench(o: &Options) -> Result<()> {
         })),
         stop_after: Some(Duration::from_secs(o.seconds)),
     };
-    run(&config, hooks)?;
+    runtime::run(&config, hooks)?;
     let elapsed = started.elapsed().as_secs_f64();
     let rss_end = rss_kib();
 
     let s = samples.lock().expect("samples lock");
     let pct = |v: &[Duration]| {
-        let p = percentiles(v.iter().copied());
-        (p.p50_ms, p.p95_ms)
+        let p = percentiles(v.iter().copied()).context("no frame was processed")?;
+        anyhow::Ok((p.p50_ms, p.p95_ms))
     };
-    let (l50, l95) = pct(&s.latency);
-    let (d50, d95) = pct(&s.depth);
-    let (r50, r95) = pct(&s.rules);
-    let (b50, _) = pct(&bare_backbone);
-    let (m50, _) = pct(&bare_model);
-    println!("cpu          {}, {} matmul threads", super::bench::cpu_model(), o.threads);
+    let (l50, l95) = pct(&s.latency)?;
+    let (d50, d95) = pct(&s.depth)?;
+    let (r50, r95) = pct(&s.rules)?;
+    let (b50, _) = pct(&bare_backbone)?;
+    let (m50, _) = pct(&bare_model)?;
+    println!("cpu          {}, {} matmul threads", cpu_model(), o.threads);
     println!(
         "run          {} camera(s) at {} fps each, {:.0} s, {} frames processed",
         o.cameras,
@@ -107,9 +98,12 @@ pub fn bench(o: &Options) -> Result<()> {
     if let Some(arrivals) = arrivals {
         let lags = arrivals.lock().expect("arrivals lock").clone();
         if lags.is_empty() {
-            println!("frame→MQTT   no state message arrived (is the broker at {} up?)", o.mqtt.unwrap_or_default());
+            println!(
+                "frame→MQTT   no state message arrived (is the broker at {} up?)",
+                o.mqtt.as_deref().unwrap_or_default()
+            );
         } else {
-            let (m50, m95) = pct(&lags);
+            let (m50, m95) = pct(&lags)?;
             println!(
                 "frame→MQTT   capture to the state message at a subscriber: p50 {m50:.1} ms, p95 {m95:.1} ms ({} messages)",
                 lags.len()
@@ -130,10 +124,11 @@ pub fn bench(o: &Options) -> Result<()> {
     Ok(())
 }
 
-fn config_text(o: &Options, state: &Path) -> String {
+fn config_text(o: &BenchPipelineArgs, state: &Path) -> String {
     // Without a broker, a closed port: events wait in the outbox. With one, a state per frame.
     let mqtt = o
         .mqtt
+        .as_deref()
         .map_or("url = \"mqtt://127.0.0.1:9\"".to_string(), |url| format!("url = \"{url}\"\nupdate_interval = 0.001"));
     let mut text = format!(
         "device_id = \"bench\"\nstate_dir = \"{}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"\n\n\

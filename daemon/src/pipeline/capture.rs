@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use dinoedge_config::Source;
 
-use super::{Delivery, Frame};
-use crate::pipeline::camera::{CameraLink, State};
+use super::camera::{CameraLink, State};
+use crate::source::{Delivery, Frame};
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -20,7 +20,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &AtomicBool) {
     let mut backoff = BACKOFF_MIN;
     while !stop.load(Ordering::Relaxed) {
-        match super::open(source) {
+        match crate::source::open(source) {
             Err(e) => report(State::Down(format!("{e:#}"))),
             Ok(mut src) => {
                 *link.interrupt.lock().expect("interrupt lock") = src.interrupter();

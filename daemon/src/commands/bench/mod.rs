@@ -1,0 +1,57 @@
+//! `dinoedge bench …`: latency, measured, never asserted. One module per benchmark
+//! (`backbone`, `head`, `render`, `pipeline`); the results go to BENCHMARKS.md, the backbone's
+//! beside an ONNX Runtime baseline (tools/bench/).
+
+mod backbone;
+mod head;
+mod pipeline;
+mod render;
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::BenchCommand;
+use crate::percentile::nearest_rank;
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Backbone(args) => backbone::run(args),
+        BenchCommand::Head(args) => head::run(args),
+        BenchCommand::Render(args) => render::run(args),
+        BenchCommand::Pipeline(args) => pipeline::run(&args),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Median, 90th percentile and minimum of repeated timings, in milliseconds.
+struct Latency {
+    median: f64,
+    p90: f64,
+    min: f64,
+}
+
+impl Latency {
+    /// `times` are never empty: every benchmark's run count has a floor of at least 5.
+    fn of(times: Vec<Duration>) -> Self {
+        let mut ms: Vec<f64> = times.into_iter().map(ms).collect();
+        let mut at = |p| nearest_rank(&mut ms, p).expect("timed runs");
+        Self { median: at(50.0), p90: at(90.0), min: at(0.0) }
+    }
+}
+
+/// The CPU's model name (what BENCHMARKS.md prints beside every figure).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
