@@ -94,56 +94,62 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum HeadsCommand {
     /// Train a linear depth head (DINOv2's lin.1 or lin.4) on an RGB-D folder.
-    Train {
-        /// Training RGB-D folder (rgb/, depth/ in --depth-scale units per metre).
-        #[arg(long)]
-        data: PathBuf,
-        /// Validation folder [default: every 10th training frame, held out].
-        #[arg(long)]
-        val: Option<PathBuf>,
-        #[arg(long)]
-        backbone: PathBuf,
-        /// 1: last block (lin.1); 4: four blocks (lin.4).
-        #[arg(long, value_enum, default_value_t = LayersArg::One)]
-        layers: LayersArg,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 256)]
-        bins: usize,
-        #[arg(long, default_value_t = 0.5)]
-        min_depth: f32,
-        #[arg(long, default_value_t = 20.0)]
-        max_depth: f32,
-        #[arg(long, value_enum, default_value_t = SpacingArg::Log)]
-        spacing: SpacingArg,
-        #[arg(long, default_value_t = 30)]
-        epochs: usize,
-        #[arg(long, default_value_t = 2048)]
-        batch: usize,
-        #[arg(long, default_value_t = 1e-3)]
-        lr: f32,
-        #[arg(long, default_value_t = 1e-5)]
-        weight_decay: f32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        #[command(flatten)]
-        common: HeadsCommon,
-    },
+    Train(HeadsTrainArgs),
     /// Evaluate a head on an RGB-D folder: AbsRel, SqRel, RMSE, RMSE log, log10, δ<1.25ⁿ,
     /// next to the median baseline.
-    Eval {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        backbone: PathBuf,
-        #[arg(long)]
-        head: PathBuf,
-        /// Print JSON instead of the table.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        common: HeadsCommon,
-    },
+    Eval(HeadsEvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HeadsTrainArgs {
+    /// Training RGB-D folder (rgb/, depth/ in --depth-scale units per metre).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Validation folder [default: every 10th training frame, held out].
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    #[arg(long)]
+    pub backbone: PathBuf,
+    /// 1: last block (lin.1); 4: four blocks (lin.4).
+    #[arg(long, value_enum, default_value_t = LayersArg::One)]
+    pub layers: LayersArg,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 256)]
+    pub bins: usize,
+    #[arg(long, default_value_t = 0.5)]
+    pub min_depth: f32,
+    #[arg(long, default_value_t = 20.0)]
+    pub max_depth: f32,
+    #[arg(long, value_enum, default_value_t = SpacingArg::Log)]
+    pub spacing: SpacingArg,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 2048)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 1e-5)]
+    pub weight_decay: f32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub common: HeadsCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct HeadsEvalArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub backbone: PathBuf,
+    #[arg(long)]
+    pub head: PathBuf,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: HeadsCommon,
 }
 
 /// Options shared by `heads train` and `heads eval`.

@@ -45,72 +45,89 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
     let cache = pull::cache_dir();
     let demo_cache = cache.join("demo");
     std::fs::create_dir_all(&demo_cache).with_context(|| format!("creating {}", demo_cache.display()))?;
+
+    let backbone = backbone(&cache, &demo_cache)?;
+    let head = depth_head(&demo_cache, &backbone)?;
+    let clip = clip(&demo_cache, scenario)?;
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(clip.join("truth.json"))?)?;
+    let frames = truth["frames"].as_array().map_or(0, Vec::len);
+    let config = write_config(out, &demo_config(&backbone, &head, &clip, mqtt, &out.join("state")))?;
+    let rows = run_pipeline(&config, frames, out)?;
+    write_results(out, &truth, &rows)?;
+
+    let events = count_events(&out.join("state/outbox/events.jsonl"));
+    println!("\n{} frames of {} through the pipeline; {events} alarm events (see above).", rows.len(), scenario.name());
+    println!("results: {}", out.display());
+    println!("  frames/NNNNNN.png   the frame with the zones | metric depth (0.5–20 m, red = near)");
+    println!("  distance.svg        measured vs true forklift-to-dock-face distance over time");
+    println!("  distances.csv       the same numbers; dinoedge.toml, the config the demo ran");
+    Ok(())
+}
+
+/// Step 1: the official backbone from the model cache, else a random-weight one (made once).
+fn backbone(cache: &Path, demo_cache: &Path) -> Result<PathBuf> {
     let input: InputSize = "224x224".parse().map_err(anyhow::Error::msg)?;
-
-    let official = pull::cached_backbone(&cache, input);
-    let backbone = if official.is_file() {
+    let official = pull::cached_backbone(cache, input);
+    if official.is_file() {
         eprintln!("backbone: the official DINOv2 ViT-S/14 from the model cache ({})", official.display());
-        official
-    } else {
-        random_backbone_banner();
-        let weights = demo_cache.join("vits14-random-seed7.safetensors");
-        let onnx = demo_cache.join("vits14-random-224.onnx");
-        if !onnx.is_file() {
-            step(&["model", "init", "--random", "--seed", "7", "--out", s(&weights)])?;
-            step(&["model", "import", "--weights", s(&weights), "--out", s(&onnx), "--input", "224x224"])?;
-        }
-        onnx
-    };
+        return Ok(official);
+    }
+    random_backbone_banner();
+    let weights = demo_cache.join("vits14-random-seed7.safetensors");
+    let onnx = demo_cache.join("vits14-random-224.onnx");
+    if !onnx.is_file() {
+        step(&["model", "init", "--random", "--seed", "7", "--out", s(&weights)])?;
+        step(&["model", "import", "--weights", s(&weights), "--out", s(&onnx), "--input", "224x224"])?;
+    }
+    Ok(onnx)
+}
 
-    let sha = files::sha256_file(&backbone)?;
+/// Step 2: a lin.1 depth head for `backbone`, trained once on simulated frames (cached by
+/// the backbone's sha256).
+fn depth_head(demo_cache: &Path, backbone: &Path) -> Result<PathBuf> {
+    let sha = files::sha256_file(backbone)?;
     let head = demo_cache.join(format!("head-lin1-{}.safetensors", &sha[..12]));
     if head.is_file() {
         eprintln!("depth head: cached ({})", head.display());
-    } else {
-        let train = demo_cache.join("train");
-        if !train.join("rgb").is_dir() {
-            eprintln!("rendering {TRAIN_FRAMES} simulated training frames");
-            step(&[
-                "sim",
-                "dataset",
-                "--n",
-                &TRAIN_FRAMES.to_string(),
-                "--seed",
-                "1",
-                "--out",
-                s(&train),
-                "--width",
-                "320",
-                "--height",
-                "240",
-            ])?;
-        }
-        eprintln!("training a lin.1 depth head for this backbone");
-        let features = demo_cache.join("features");
-        step(&[
-            "heads",
-            "train",
-            "--data",
-            s(&train),
-            "--backbone",
-            s(&backbone),
-            "--out",
-            s(&head),
-            "--cache-dir",
-            s(&features),
-            "--epochs",
-            "30",
-        ])?;
+        return Ok(head);
     }
+    let train = demo_cache.join("train");
+    if !train.join("rgb").is_dir() {
+        eprintln!("rendering {TRAIN_FRAMES} simulated training frames");
+        let n = TRAIN_FRAMES.to_string();
+        step(&["sim", "dataset", "--n", &n, "--seed", "1", "--out", s(&train), "--width", "320", "--height", "240"])?;
+    }
+    eprintln!("training a lin.1 depth head for this backbone");
+    let features = demo_cache.join("features");
+    step(&[
+        "heads",
+        "train",
+        "--data",
+        s(&train),
+        "--backbone",
+        s(backbone),
+        "--out",
+        s(&head),
+        "--cache-dir",
+        s(&features),
+        "--epochs",
+        "30",
+    ])?;
+    Ok(head)
+}
 
+/// Step 3: the scenario's clip with its true calibration, rendered once.
+fn clip(demo_cache: &Path, scenario: Scenario) -> Result<PathBuf> {
     let clip = demo_cache.join(format!("clip-{}", scenario.name()));
     if !clip.join("truth.json").is_file() {
         eprintln!("rendering the {} clip", scenario.name());
         step(&["sim", "clip", "--scenario", scenario.name(), "--fps", &FPS.to_string(), "--out", s(&clip)])?;
     }
-    let truth: Value = serde_json::from_str(&std::fs::read_to_string(clip.join("truth.json"))?)?;
-    let frames = truth["frames"].as_array().map_or(0, Vec::len);
+    Ok(clip)
+}
 
+/// The output folder made ready (the last run's frames and state gone) and the config in it.
+fn write_config(out: &Path, text: &str) -> Result<PathBuf> {
     for sub in ["frames", "state"] {
         let dir = out.join(sub);
         if dir.exists() {
@@ -119,9 +136,13 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(out.join("frames")).with_context(|| format!("creating {}", out.display()))?;
     let config = out.join("dinoedge.toml");
-    std::fs::write(&config, demo_config(&backbone, &head, &clip, mqtt, &out.join("state")))
-        .with_context(|| format!("writing {}", config.display()))?;
+    std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+    Ok(config)
+}
 
+/// Step 4: the daemon on the demo config, printing each event as it is queued; every
+/// processed frame goes to the annotated-frame writer. Returns each frame's distances.
+fn run_pipeline(config: &Path, frames: usize, out: &Path) -> Result<Vec<Distances>> {
     let progress = progress::bar(frames, "pipeline", "{pos}/{len} frames {msg}");
     let (rows_tx, rows_rx) = mpsc::channel::<Row>();
     let writer = annotated_writer(out.join("frames"), rows_rx);
@@ -141,18 +162,9 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
             let _ = tx.lock().expect("recorder lock").send(row);
         })),
     };
-    run(&config, hooks)?;
+    run(config, hooks)?;
     progress.finish_and_clear();
-    let rows = writer.join().map_err(|_| anyhow::anyhow!("the frame writer panicked"))??;
-
-    write_results(out, &truth, &rows)?;
-    let events = count_events(&out.join("state/outbox/events.jsonl"));
-    println!("\n{} frames of {} through the pipeline; {events} alarm events (see above).", rows.len(), scenario.name());
-    println!("results: {}", out.display());
-    println!("  frames/NNNNNN.png   the frame with the zones | metric depth (0.5–20 m, red = near)");
-    println!("  distance.svg        measured vs true forklift-to-dock-face distance over time");
-    println!("  distances.csv       the same numbers; dinoedge.toml, the config the demo ran");
-    Ok(())
+    writer.join().map_err(|_| anyhow::anyhow!("the frame writer panicked"))?
 }
 
 fn s(p: &Path) -> &str {

@@ -1,20 +1,21 @@
-//! `dinoedge heads train | eval`.
+//! `dinoedge heads train | eval`: one entry function each (`train`, `eval`), over the
+//! `heads` crate's training and evaluation.
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use dinoedge_heads::data::RgbdFolder;
 use dinoedge_heads::features::{FeatureCache, PatchFrame, extract};
 use dinoedge_heads::head::file::{self, BackboneId};
-use dinoedge_heads::head::train::{TrainOptions, train};
-use dinoedge_heads::head::{BinSpacing, Bins, DepthModel, HeadLayers, eval};
+use dinoedge_heads::head::train::TrainOptions;
+use dinoedge_heads::head::{self, BinSpacing, Bins, DepthModel, HeadLayers};
 use dinoedge_heads::metrics::DepthMetrics;
 use dinoedge_heads::{Backbone, pull};
 use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::progress;
-use crate::cli::{HeadsCommand, HeadsCommon, LayersArg, SpacingArg};
+use crate::cli::{HeadsCommand, HeadsCommon, HeadsEvalArgs, HeadsTrainArgs, LayersArg, SpacingArg};
 
 fn bar(len: usize, what: &str) -> ProgressBar {
     progress::bar(len, what, "{pos}/{len} {msg} eta {eta}")
@@ -35,119 +36,127 @@ fn features(
 
 pub fn run(cmd: HeadsCommand) -> anyhow::Result<()> {
     match cmd {
-        HeadsCommand::Train {
-            data,
-            val,
-            backbone,
-            layers,
-            out,
-            bins,
-            min_depth,
-            max_depth,
-            spacing,
-            epochs,
-            batch,
-            lr,
-            weight_decay,
-            seed,
-            common,
-        } => {
-            let spacing = match spacing {
-                SpacingArg::Uniform => BinSpacing::Uniform,
-                SpacingArg::Log => BinSpacing::Log,
-            };
-            let bins = Bins::new(min_depth, max_depth, bins, spacing)
-                .map_err(anyhow::Error::msg)
-                .context("--bins/--min-depth/--max-depth")?;
-            let layers = match layers {
-                LayersArg::One => HeadLayers::One,
-                LayersArg::Four => HeadLayers::Four,
-            };
-            let model = Backbone::load(&backbone, common.threads)?;
-            let train_folder = RgbdFolder::open(&data, common.depth_scale)?;
-            let mut train_frames = features(&model, &train_folder, layers, &common)?;
-            let val_frames = match &val {
-                Some(dir) => features(&model, &RgbdFolder::open(dir, common.depth_scale)?, layers, &common)?,
-                None => {
-                    if train_frames.len() < 2 {
-                        bail!("{}: 1 frame; give --val or at least 2 frames to hold one out", data.display());
-                    }
-                    let held: Vec<PatchFrame> = train_frames.iter().step_by(10).cloned().collect();
-                    train_frames =
-                        train_frames.into_iter().enumerate().filter(|(i, _)| i % 10 != 0).map(|(_, f)| f).collect();
-                    held
-                }
-            };
-            let options = TrainOptions {
-                layers,
-                bins,
-                max_epochs: epochs,
-                batch,
-                learning_rate: lr,
-                weight_decay,
-                patience: 4,
-                seed,
-                ridge: 1e-3,
-            };
-            let progress = bar(epochs, "epochs");
-            let result = train(&train_frames, &val_frames, &options, &mut |e| {
-                progress.set_position(e.epoch as u64);
-                progress.set_message(format!("train {:.4} val {:.4}", e.train_loss, e.val_loss));
-            })
-            .with_context(|| format!("{}: no patch with valid depth to train on", data.display()))?;
-            progress.finish_and_clear();
-            let info = json!({
-                "loss": "mean squared log depth, ln(d̂) − ln(d)",
-                "train": { "data": data.display().to_string(), "frames": train_frames.len(), "patches": result.train_patches },
-                "val": { "data": val.as_ref().map(|v| v.display().to_string()), "frames": val_frames.len(), "patches": result.val_patches },
-                "options": { "epochs": epochs, "batch": batch, "lr": lr, "weight_decay": weight_decay, "seed": seed, "depth_scale": common.depth_scale },
-                "init_val_loss": result.init_val_loss,
-                "epochs": result.epochs,
-                "best_epoch": result.best_epoch,
-                "train_median_m": result.train_median_m,
-            });
-            file::save(&out, &result.head, Some(&result.pixel_baseline), &BackboneId::of(model.meta()), &info)?;
-            let best = result
-                .epochs
-                .iter()
-                .find(|e| e.epoch == result.best_epoch)
-                .map_or(result.init_val_loss, |e| e.val_loss);
-            println!(
-                "wrote {} (lin.{}, {} bins): validation log-MSE {:.4} after the ridge start, {:.4} at epoch {} of {}",
-                out.display(),
-                layers.count(),
-                bins.count,
-                result.init_val_loss,
-                best,
-                result.best_epoch,
-                result.epochs.len()
-            );
-            Ok(())
-        }
-        HeadsCommand::Eval { data, backbone, head, json, common } => {
-            // The head file is read once: the head (refused on another backbone), its info and baseline.
-            let backbone = Backbone::load(&backbone, common.threads)?;
-            let stored = file::load(&head, Some(backbone.meta()))?;
-            let model = DepthModel { backbone, head: stored.head };
-            let info = stored.info;
-            let median = info["train_median_m"].as_f64().context("the head file has no train_median_m")? as f32;
-            let folder = RgbdFolder::open(&data, common.depth_scale)?;
-            let progress = bar(folder.len(), "frames");
-            let report = eval::evaluate(&model, &folder, median, stored.pixel_baseline.as_ref(), &|done, _| {
-                progress.set_position(done as u64)
-            })?;
-            progress.finish_and_clear();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_table(&data, &report);
-            }
-            Ok(())
-        }
+        HeadsCommand::Train(args) => train(args),
+        HeadsCommand::Eval(args) => eval(args),
     }
 }
 
-fn print_table(data: &Path, report: &eval::EvalReport) {
+/// `heads train`: features of the training and validation frames, the head fitted on them,
+/// the head file written with what it was trained on.
+fn train(args: HeadsTrainArgs) -> anyhow::Result<()> {
+    let HeadsTrainArgs {
+        data,
+        val,
+        backbone,
+        layers,
+        out,
+        bins,
+        min_depth,
+        max_depth,
+        spacing,
+        epochs,
+        batch,
+        lr,
+        weight_decay,
+        seed,
+        common,
+    } = args;
+    let spacing = match spacing {
+        SpacingArg::Uniform => BinSpacing::Uniform,
+        SpacingArg::Log => BinSpacing::Log,
+    };
+    let bins = Bins::new(min_depth, max_depth, bins, spacing)
+        .map_err(anyhow::Error::msg)
+        .context("--bins/--min-depth/--max-depth")?;
+    let layers = match layers {
+        LayersArg::One => HeadLayers::One,
+        LayersArg::Four => HeadLayers::Four,
+    };
+    let model = Backbone::load(&backbone, common.threads)?;
+    let train_folder = RgbdFolder::open(&data, common.depth_scale)?;
+    let train_frames = features(&model, &train_folder, layers, &common)?;
+    let (train_frames, val_frames) = match &val {
+        Some(dir) => (train_frames, features(&model, &RgbdFolder::open(dir, common.depth_scale)?, layers, &common)?),
+        None => hold_out(train_frames)
+            .with_context(|| format!("{}: 1 frame; give --val or at least 2 frames to hold one out", data.display()))?,
+    };
+    let options = TrainOptions {
+        layers,
+        bins,
+        max_epochs: epochs,
+        batch,
+        learning_rate: lr,
+        weight_decay,
+        patience: 4,
+        seed,
+        ridge: 1e-3,
+    };
+    let progress = bar(epochs, "epochs");
+    let result = head::train::train(&train_frames, &val_frames, &options, &mut |e| {
+        progress.set_position(e.epoch as u64);
+        progress.set_message(format!("train {:.4} val {:.4}", e.train_loss, e.val_loss));
+    })
+    .with_context(|| format!("{}: no patch with valid depth to train on", data.display()))?;
+    progress.finish_and_clear();
+    let info = json!({
+        "loss": "mean squared log depth, ln(d̂) − ln(d)",
+        "train": { "data": data.display().to_string(), "frames": train_frames.len(), "patches": result.train_patches },
+        "val": { "data": val.as_ref().map(|v| v.display().to_string()), "frames": val_frames.len(), "patches": result.val_patches },
+        "options": { "epochs": epochs, "batch": batch, "lr": lr, "weight_decay": weight_decay, "seed": seed, "depth_scale": common.depth_scale },
+        "init_val_loss": result.init_val_loss,
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "train_median_m": result.train_median_m,
+    });
+    file::save(&out, &result.head, Some(&result.pixel_baseline), &BackboneId::of(model.meta()), &info)?;
+    let best = result.epochs.iter().find(|e| e.epoch == result.best_epoch).map_or(result.init_val_loss, |e| e.val_loss);
+    println!(
+        "wrote {} (lin.{}, {} bins): validation log-MSE {:.4} after the ridge start, {:.4} at epoch {} of {}",
+        out.display(),
+        layers.count(),
+        bins.count,
+        result.init_val_loss,
+        best,
+        result.best_epoch,
+        result.epochs.len()
+    );
+    Ok(())
+}
+
+/// Every 10th frame (the first among them) held out for validation; `None` with fewer than 2.
+fn hold_out(frames: Vec<PatchFrame>) -> Option<(Vec<PatchFrame>, Vec<PatchFrame>)> {
+    if frames.len() < 2 {
+        return None;
+    }
+    let (held, kept): (Vec<_>, Vec<_>) = frames.into_iter().enumerate().partition(|(i, _)| i % 10 == 0);
+    let strip = |v: Vec<(usize, PatchFrame)>| v.into_iter().map(|(_, f)| f).collect();
+    Some((strip(kept), strip(held)))
+}
+
+/// `heads eval`: the head's metrics on a folder, beside the median and pixel baselines.
+fn eval(args: HeadsEvalArgs) -> anyhow::Result<()> {
+    let HeadsEvalArgs { data, backbone, head, json, common } = args;
+    // The head file is read once: the head (refused on another backbone), its info and baseline.
+    let backbone = Backbone::load(&backbone, common.threads)?;
+    let stored = file::load(&head, Some(backbone.meta()))?;
+    let model = DepthModel { backbone, head: stored.head };
+    let info = stored.info;
+    let median = info["train_median_m"].as_f64().context("the head file has no train_median_m")? as f32;
+    let folder = RgbdFolder::open(&data, common.depth_scale)?;
+    let progress = bar(folder.len(), "frames");
+    let report = head::eval::evaluate(&model, &folder, median, stored.pixel_baseline.as_ref(), &|done, _| {
+        progress.set_position(done as u64)
+    })?;
+    progress.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&data, &report);
+    }
+    Ok(())
+}
+
+fn print_table(data: &Path, report: &head::eval::EvalReport) {
     println!("{} frames of {}, {} valid pixels", report.frames, data.display(), report.head.pixels);
     println!("| model | AbsRel | SqRel | RMSE | RMSE log | log10 | δ<1.25 | δ<1.25² | δ<1.25³ |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
