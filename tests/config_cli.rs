@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use dinoedge_heads::InputSize;
+use dinoedge_backbone::InputSize;
 
 use support::{assert_fails, dinoedge, path, stdout};
 
@@ -121,7 +121,8 @@ fn the_packaged_config_names_the_backbone_that_model_pull_writes_for_the_service
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/dock.toml")).unwrap();
     let example: toml::Table = toml::from_str(&example).unwrap();
     let backbone = example["model"]["backbone"].as_str().unwrap();
-    let pulled = dinoedge_heads::pull::cached_backbone(Path::new("/var/lib/dinoedge/models"), InputSize::new(224, 224));
+    let pulled =
+        dinoedge_backbone::pull::cached_backbone(Path::new("/var/lib/dinoedge/models"), InputSize::new(224, 224));
     assert_eq!(Path::new(backbone), pulled);
     let head = example["model"]["head"].as_str().unwrap();
     assert!(head.starts_with("/var/lib/dinoedge/models/"), "{head}: the package makes /var/lib/dinoedge/models only");

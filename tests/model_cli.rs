@@ -56,7 +56,7 @@ fn random_init_follows_the_reference_initialisation() {
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let values = |name: &str| -> Vec<f32> {
         let t = file.tensor(name).unwrap_or_else(|_| panic!("no {name}"));
-        dinoedge_heads::files::f32_from_le(t.data())
+        dinoedge_backbone::files::f32_from_le(t.data())
     };
     let fc1 = values("encoder.layer.5.mlp.fc1.weight");
     assert_eq!(fc1.len(), 1536 * 384);

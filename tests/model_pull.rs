@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use dinoedge_heads::pull::DINOV2_SMALL;
+use dinoedge_backbone::pull::DINOV2_SMALL;
 use support::http::Server;
 use support::{assert_fails, dinoedge, fixtures, listing, sha256, stdout};
 

@@ -76,7 +76,7 @@ fn dataset_frames_follow_the_documented_format() {
     let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
     let header = String::from_utf8_lossy(&npy[10..10 + header_len]);
     assert!(header.contains("'descr': '<f4'") && header.contains("'shape': (120, 160)"), "{header}");
-    let metres: Vec<f32> = dinoedge_heads::files::f32_from_le(&npy[10 + header_len..]);
+    let metres: Vec<f32> = dinoedge_backbone::files::f32_from_le(&npy[10 + header_len..]);
     assert_eq!(metres.len(), 160 * 120);
     for (m, mm) in metres.iter().zip(mm.as_raw()) {
         assert!((m * 1000.0 - *mm as f32).abs() <= 0.5, "the PNG holds the same depth in millimetres");

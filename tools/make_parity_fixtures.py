@@ -15,7 +15,7 @@ must reproduce:
 It also saves reference results of torch's bicubic interpolation (plain and antialiased)
 for the position-embedding resampling, so that a mismatch there is found in isolation.
 
-Usage:  python tools/make_parity_fixtures.py heads/tests/fixtures/parity
+Usage:  python tools/make_parity_fixtures.py backbone/tests/fixtures/parity
 Requires: torch, transformers, safetensors, numpy (see tools/requirements.txt).
 """
 import json
@@ -143,4 +143,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "heads/tests/fixtures/parity"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "backbone/tests/fixtures/parity"))

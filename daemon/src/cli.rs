@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dinoedge_heads::InputSize;
-use dinoedge_heads::onnx::meta::AttentionForm;
+use dinoedge_backbone::InputSize;
+use dinoedge_backbone::onnx::meta::AttentionForm;
 use dinoedge_sim::clip::Scenario;
 
 #[derive(Debug, Parser)]
@@ -312,7 +312,7 @@ pub enum ModelCommand {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
         /// A mirror with the hub's URL layout.
-        #[arg(long, default_value = dinoedge_heads::pull::HUGGING_FACE)]
+        #[arg(long, default_value = dinoedge_backbone::pull::HUGGING_FACE)]
         endpoint: String,
         /// Expect this sha256 instead of the pinned one (for a mirror's own file).
         #[arg(long)]

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use dinoedge_heads::ModelError;
+use dinoedge_backbone::ModelError;
 
 pub const EX_USAGE: u8 = 64;
 pub const EX_DATAERR: u8 = 65;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 use ndarray::Array2;
 
-use crate::error::{ModelError, Result};
+use dinoedge_backbone::error::{ModelError, Result};
 
 /// Depth samples that count: finite and above zero.
 pub fn is_valid(depth: f32) -> bool {

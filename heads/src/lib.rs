@@ -1,26 +1,20 @@
-//! Everything about models in dinoedge: DINOv2 weight files (reading, random init,
-//! download), their import into an ONNX graph, the tract runtime that runs it, the
-//! preprocessing of frames, and the depth heads (their file, training and evaluation).
+//! Task heads on the frozen DINOv2 backbone (`dinoedge-backbone`): small models that read
+//! the patch features one backbone pass per frame gives, and the data they learn from.
+//!
+//! How data moves, and the principal types:
+//!
+//! - Data: an RGB-D folder ([`data::RgbdFolder`]: `rgb/`, `depth/` in a known scale), as the
+//!   simulator and the NYU and Middlebury converters write them.
+//! - Training: each frame through the backbone once, its patch features and patch depths
+//!   cached on disk ([`head::features::PatchFrame`]); the head fitted on them
+//!   ([`head::train`]) and saved in a safetensors file bound to its backbone ([`head::file`]).
+//! - Run time: [`head::DepthModel`] is a backbone and a depth head together: frame in, metric
+//!   depth map out.
+//! - Evaluation: [`head::eval`] reports the standard depth [`metrics`] of the head beside a
+//!   median and a pixel baseline.
 //!
 //! This crate knows nothing of MQTT, cameras or rules (see ARCHITECTURE.md).
 
-pub mod backbone;
 pub mod data;
-pub mod error;
-pub mod features;
-pub mod files;
 pub mod head;
-pub mod import;
-pub mod init;
 pub mod metrics;
-pub mod onnx;
-pub mod posembed;
-pub mod preprocess;
-pub mod profile;
-pub mod pull;
-pub mod size;
-pub mod vit;
-
-pub use backbone::{Backbone, BackboneOutputs};
-pub use error::ModelError;
-pub use size::InputSize;

@@ -27,7 +27,7 @@ pub fn free_port() -> u16 {
 }
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("heads/tests/fixtures/parity")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("backbone/tests/fixtures/parity")
 }
 
 /// Runs `dinoedge` with `args`; the cache goes to `cache` so no test touches $HOME.
@@ -103,7 +103,7 @@ pub fn listing(dir: &Path) -> Vec<String> {
 }
 
 pub fn sha256(path: &Path) -> String {
-    dinoedge_heads::files::sha256_file(path).unwrap()
+    dinoedge_backbone::files::sha256_file(path).unwrap()
 }
 
 /// Starts `dinoedge run --config config` with its log on a pipe.

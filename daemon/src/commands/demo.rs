@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use dinoedge_backbone::{InputSize, files, pull};
 use dinoedge_config::Zone;
-use dinoedge_heads::{InputSize, files, pull};
 use dinoedge_sim::clip::Scenario;
 use serde_json::Value;
 

@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use anyhow::Context;
+use dinoedge_backbone::{Backbone, pull};
 use dinoedge_heads::data::RgbdFolder;
-use dinoedge_heads::features::{FeatureCache, PatchFrame, extract};
+use dinoedge_heads::head::features::{FeatureCache, PatchFrame, extract};
 use dinoedge_heads::head::file::{self, BackboneId};
 use dinoedge_heads::head::train::TrainOptions;
 use dinoedge_heads::head::{self, BinSpacing, Bins, DepthModel, HeadLayers};
 use dinoedge_heads::metrics::DepthMetrics;
-use dinoedge_heads::{Backbone, pull};
 use indicatif::ProgressBar;
 use serde_json::json;
 

@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use anyhow::Context;
-use dinoedge_heads::import::{ImportOptions, import};
-use dinoedge_heads::onnx::meta::BackboneMeta;
-use dinoedge_heads::pull::{self, DINOV2_SMALL, Fetched};
-use dinoedge_heads::vit::Arch;
-use dinoedge_heads::{InputSize, init};
+use dinoedge_backbone::import::{ImportOptions, import};
+use dinoedge_backbone::onnx::meta::BackboneMeta;
+use dinoedge_backbone::pull::{self, DINOV2_SMALL, Fetched};
+use dinoedge_backbone::vit::Arch;
+use dinoedge_backbone::{InputSize, init};
 use indicatif::ProgressBar;
 
 use super::progress;
@@ -23,7 +23,7 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
             init::write_random(arch, registers, seed, &out)?;
             println!(
                 "wrote random {} weights (seed {seed}) to {}",
-                dinoedge_heads::vit::VitSpec::new(arch, registers).name(),
+                dinoedge_backbone::vit::VitSpec::new(arch, registers).name(),
                 out.display()
             );
             Ok(())

@@ -32,8 +32,8 @@ pub fn model_hashes(model: &Model) -> Result<Option<FittedFor>> {
 
 fn hash_files(backbone: &Path, head: &Path) -> Result<FittedFor> {
     Ok(FittedFor {
-        backbone_sha256: dinoedge_heads::files::sha256_file(backbone)?,
-        head_sha256: dinoedge_heads::files::sha256_file(head)?,
+        backbone_sha256: dinoedge_backbone::files::sha256_file(backbone)?,
+        head_sha256: dinoedge_backbone::files::sha256_file(head)?,
     })
 }
 

@@ -10,9 +10,9 @@ use super::model::DepthModel;
 use super::pixels::{PixelBaseline, patch_pixels};
 use super::upsample::bilinear;
 use crate::data::RgbdFolder;
-use crate::error::{ModelError, Result};
 use crate::metrics::{DepthMetrics, MetricsAccumulator};
-use crate::preprocess;
+use dinoedge_backbone::error::{ModelError, Result};
+use dinoedge_backbone::preprocess;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::bins::Bins;
 use super::linear::{HeadLayers, LinearHead};
 use super::pixels::PixelBaseline;
-use crate::error::{ModelError, Result};
-use crate::files::{f32_from_le, f32_to_le, write_atomically};
-use crate::onnx::meta::BackboneMeta;
+use dinoedge_backbone::error::{ModelError, Result};
+use dinoedge_backbone::files::{f32_from_le, f32_to_le, write_atomically};
+use dinoedge_backbone::onnx::meta::BackboneMeta;
 
 const KEY: &str = "dinoedge.head";
 const FORMAT_VERSION: u32 = 1;
@@ -158,9 +158,9 @@ pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<HeadFile> {
 mod tests {
     use super::*;
     use crate::head::bins::BinSpacing;
-    use crate::onnx::meta::AttentionForm;
-    use crate::size::InputSize;
-    use crate::vit::{Arch, VitSpec};
+    use dinoedge_backbone::onnx::meta::AttentionForm;
+    use dinoedge_backbone::size::InputSize;
+    use dinoedge_backbone::vit::{Arch, VitSpec};
 
     fn meta(sha: &str) -> BackboneMeta {
         BackboneMeta {

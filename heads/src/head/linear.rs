@@ -6,8 +6,8 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate};
 use serde::{Deserialize, Serialize};
 
 use super::bins::Bins;
-use crate::backbone::BackboneOutputs;
-use crate::error::{ModelError, Result};
+use dinoedge_backbone::error::{ModelError, Result};
+use dinoedge_backbone::runtime::BackboneOutputs;
 
 /// Which backbone outputs the head reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,8 +105,8 @@ impl LinearHead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backbone::BlockTokens;
     use crate::head::bins::BinSpacing;
+    use dinoedge_backbone::runtime::BlockTokens;
     use ndarray::{Array3, array};
 
     fn outputs(d: usize) -> BackboneOutputs {

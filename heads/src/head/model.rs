@@ -9,9 +9,9 @@ use ndarray::{Array2, Array4};
 use super::file;
 use super::linear::LinearHead;
 use super::upsample::bilinear;
-use crate::backbone::Backbone;
-use crate::error::Result;
-use crate::preprocess;
+use dinoedge_backbone::error::Result;
+use dinoedge_backbone::preprocess;
+use dinoedge_backbone::runtime::Backbone;
 
 pub struct DepthModel {
     pub backbone: Backbone,

@@ -4,7 +4,7 @@
 
 use ndarray::{Array1, Array2, Array4, ArrayView2};
 
-use super::train::ridge_log_depth;
+use super::ridge::ridge_log_depth;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PixelBaseline {

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use dinoedge_heads::{Backbone, pull};
+use dinoedge_backbone::{Backbone, pull};
 use ndarray::Array4;
 
 use super::{Latency, cpu_model, ms};
@@ -16,7 +16,7 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
     let path = match (model, input) {
         (Some(model), _) => model,
         (None, input) => {
-            pull::cached_backbone(&pull::cache_dir(), input.unwrap_or(dinoedge_heads::InputSize::new(224, 224)))
+            pull::cached_backbone(&pull::cache_dir(), input.unwrap_or(dinoedge_backbone::InputSize::new(224, 224)))
         }
     };
     let started = Instant::now();
@@ -76,7 +76,7 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
         println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));
     }
     if profile {
-        let ops = dinoedge_heads::profile::profile(&backbone, &pixels, 5, by_shape)?;
+        let ops = dinoedge_backbone::profile::profile(&backbone, &pixels, 5, by_shape)?;
         let total: f64 = ops.iter().map(|o| ms(o.per_run)).sum();
         println!("profile   (per run, {total:.1} ms in operators)");
         for op in ops.iter().take(15) {

@@ -9,8 +9,8 @@ use tract_linalg::multithread::multithread_tract_scope;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::{SimpleState, eval};
 
-use crate::backbone::Backbone;
 use crate::error::{ModelError, Result};
+use crate::runtime::Backbone;
 
 /// Time spent in one kind of operator, per run.
 #[derive(Debug, Clone)]

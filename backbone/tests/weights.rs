@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use dinoedge_heads::files::f32_from_le;
-use dinoedge_heads::vit::DinoWeights;
+use dinoedge_backbone::files::f32_from_le;
+use dinoedge_backbone::vit::DinoWeights;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 fn fixture_dir() -> std::path::PathBuf {

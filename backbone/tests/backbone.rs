@@ -2,10 +2,10 @@
 //! imports and runs, outputs have the documented shapes, frames of any size are accepted,
 //! and the thread count changes the speed, not the result.
 
-use dinoedge_heads::import::{ImportOptions, import};
-use dinoedge_heads::onnx::meta::AttentionForm;
-use dinoedge_heads::vit::Arch;
-use dinoedge_heads::{Backbone, InputSize, init};
+use dinoedge_backbone::import::{ImportOptions, import};
+use dinoedge_backbone::onnx::meta::AttentionForm;
+use dinoedge_backbone::vit::Arch;
+use dinoedge_backbone::{Backbone, InputSize, init};
 use image::RgbImage;
 
 fn import_random(arch: Arch, registers: usize, input: InputSize, dir: &std::path::Path) -> std::path::PathBuf {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use dinoedge_heads::files::f32_from_le;
+use dinoedge_backbone::files::f32_from_le;
 use ndarray::{ArrayD, IxDyn};
 use safetensors::SafeTensors;
 

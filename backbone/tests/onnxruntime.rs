@@ -8,10 +8,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use dinoedge_heads::import::{ImportOptions, import};
-use dinoedge_heads::onnx::meta::AttentionForm;
-use dinoedge_heads::vit::Arch;
-use dinoedge_heads::{Backbone, InputSize, init};
+use dinoedge_backbone::import::{ImportOptions, import};
+use dinoedge_backbone::onnx::meta::AttentionForm;
+use dinoedge_backbone::vit::Arch;
+use dinoedge_backbone::{Backbone, InputSize, init};
 use ndarray::{Array4, Axis};
 use safetensors::{Dtype, tensor::TensorView};
 

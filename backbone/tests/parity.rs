@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use dinoedge_heads::import::{ImportOptions, import};
-use dinoedge_heads::onnx::meta::AttentionForm;
-use dinoedge_heads::posembed::{Resample, resample};
-use dinoedge_heads::{Backbone, BackboneOutputs, InputSize};
+use dinoedge_backbone::import::{ImportOptions, import};
+use dinoedge_backbone::onnx::meta::AttentionForm;
+use dinoedge_backbone::posembed::{Resample, resample};
+use dinoedge_backbone::{Backbone, BackboneOutputs, InputSize};
 use ndarray::{Array3, Array4};
 
 mod common;

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array1, Array2};
 use sha2::{Digest, Sha256};
 
-use crate::backbone::Backbone;
 use crate::data::{RgbdFolder, is_valid};
-use crate::error::{ModelError, Result};
-use crate::files::{f32_from_le, f32_to_le, write_atomically};
 use crate::head::linear::{HeadLayers, features};
 use crate::head::pixels::patch_pixels;
-use crate::preprocess;
+use dinoedge_backbone::error::{ModelError, Result};
+use dinoedge_backbone::files::{f32_from_le, f32_to_le, write_atomically};
+use dinoedge_backbone::preprocess;
+use dinoedge_backbone::runtime::Backbone;
 
 /// A patch needs at least this share of valid depth pixels to be a training target.
 const MIN_VALID_SHARE: f32 = 0.25;

@@ -1,0 +1,38 @@
+//! The DINOv2 backbone of dinoedge: from weight files to patch features on the CPU, with no
+//! Python on the box. Every task head (depth today; more to come) reads what this crate
+//! returns, one backbone pass per frame.
+//!
+//! How data moves, and the principal type of each step:
+//!
+//! - Weights in: a Hugging Face safetensors file, read and checked tensor by tensor against
+//!   the architecture ([`vit::DinoWeights`], [`vit::VitSpec`]); official files downloaded at a
+//!   pinned revision and sha256 ([`pull`]), or full-size random ones made by the reference's
+//!   initialisation ([`init`]).
+//! - Import ([`import::import`]): the weights become one ONNX graph for a fixed
+//!   [`InputSize`] ([`onnx`]: a small graph builder and the DINOv2 forward pass; the position
+//!   embedding resampled as the reference does, [`posembed`]), with [`onnx::meta::BackboneMeta`]
+//!   in its metadata (architecture, input, blocks, source sha256).
+//! - Run time: [`Backbone`] loads that ONNX into an optimised tract plan; a frame is resized and
+//!   normalised ([`preprocess`]) and comes out as [`BackboneOutputs`] (class token and patch
+//!   tokens of the chosen blocks). [`profile`] times the plan's operators.
+//! - Errors are one [`ModelError`] naming the file and the tensor or field; files are written
+//!   whole or not at all ([`files`]).
+//!
+//! This crate knows nothing of heads, MQTT, cameras or rules (see ARCHITECTURE.md).
+
+pub mod error;
+pub mod files;
+pub mod import;
+pub mod init;
+pub mod onnx;
+pub mod posembed;
+pub mod preprocess;
+pub mod profile;
+pub mod pull;
+pub mod runtime;
+pub mod size;
+pub mod vit;
+
+pub use error::ModelError;
+pub use runtime::{Backbone, BackboneOutputs};
+pub use size::InputSize;
