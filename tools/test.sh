@@ -98,9 +98,10 @@ if [[ ${1:-} != --host && $(id -u) == 0 ]]; then
     roots=$!
 fi
 
-stage "format and shellcheck"
+stage "format, shellcheck, import cycles"
 cargo fmt --all --check
 shellcheck -x .ci/run tools/*.sh systemd/*.sh cross/*.sh
+python3 tools/module_cycles.py
 
 stage "amd64: build (linted) and tests"
 release_tests amd64 --no-fail-fast
