@@ -27,6 +27,15 @@ impl TryFrom<String> for Name {
     }
 }
 
+/// Parses a name given on the command line.
+impl std::str::FromStr for Name {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Name::try_from(s.to_owned())
+    }
+}
+
 impl Name {
     pub fn as_str(&self) -> &str {
         &self.0

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dinoedge_backbone::InputSize;
 use dinoedge_backbone::onnx::meta::AttentionForm;
+use dinoedge_config::Name;
 use dinoedge_sim::clip::Scenario;
 
 #[derive(Debug, Parser)]
@@ -58,7 +59,7 @@ pub enum Command {
         config: PathBuf,
         /// The camera's name in the configuration.
         #[arg(long)]
-        camera: String,
+        camera: Name,
         /// The calibration file to write.
         #[arg(long)]
         out: PathBuf,

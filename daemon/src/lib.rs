@@ -22,6 +22,7 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod lock;
 pub mod logging;
 pub mod mqtt;
 pub mod outbox;

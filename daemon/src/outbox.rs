@@ -87,7 +87,7 @@ impl Outbox {
             .append(true)
             .open(&path)
             .with_context(|| format!("opening the outbox {}", path.display()))?;
-        let (header, pending, done_records, good_len) = read_log(&path, &mut file)?;
+        let Log { header, pending, done_records, good_len } = read_log(&path, &mut file)?;
         let len = file.metadata()?.len();
         if good_len < len {
             log::warn!("{}: cutting off a torn last record ({} bytes) left by a crash", path.display(), len - good_len);
@@ -206,11 +206,18 @@ fn write_compacted<'a>(
     Ok(())
 }
 
-type Log = (Header, BTreeMap<u64, Pending>, usize, u64);
+/// What the log on disk holds.
+struct Log {
+    /// The header, its `next_seq` advanced past every event added since it was written.
+    header: Header,
+    pending: BTreeMap<u64, Pending>,
+    /// Done records (they count towards compaction).
+    done_records: usize,
+    /// The length of the well-formed prefix; what follows it is a torn write.
+    good_len: u64,
+}
 
-/// Reads the log: header (its `next_seq` advanced past every event added since), pending
-/// events, number of done records, and the length of the well-formed prefix (what follows
-/// it is a torn write).
+/// Reads the log.
 fn read_log(path: &Path, file: &mut File) -> Result<Log> {
     file.rewind()?;
     let mut reader = BufReader::new(&*file);
@@ -246,7 +253,7 @@ fn read_log(path: &Path, file: &mut File) -> Result<Log> {
         }
         good_len += line.len() as u64;
     }
-    Ok((header, pending, done, good_len))
+    Ok(Log { header, pending, done_records: done, good_len })
 }
 
 #[cfg(test)]

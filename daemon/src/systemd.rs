@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
+use crate::lock::lock;
 use crate::pipeline::CameraLink;
 
 /// READY=1 and the watchdog, reported by the control loop once a second.
@@ -53,7 +54,7 @@ pub fn status(text: &str) {
 
 /// Pings the watchdog if no inference thread has been silent for half the interval.
 fn watchdog(interval: Duration, cameras: &[&CameraLink]) {
-    let stuck = cameras.iter().find(|c| c.heartbeat.lock().expect("heartbeat lock").elapsed() > interval / 2);
+    let stuck = cameras.iter().find(|c| lock(&c.heartbeat).elapsed() > interval / 2);
     match stuck {
         Some(camera) => log::error!("camera {}: inference is stuck; not feeding the watchdog", camera.name),
         None => notify(&[NotifyState::Watchdog]),

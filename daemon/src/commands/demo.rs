@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use super::progress;
 use crate::cli::Cli;
+use crate::lock::lock;
 use crate::pipeline::{Processed, snapshot};
 use crate::runtime::{Hooks, run};
 use crate::source::Frame;
@@ -159,7 +160,7 @@ fn run_pipeline(config: &Path, frames: usize, out: &Path) -> Result<Vec<Distance
                 depth: p.depth.clone(),
                 distances: p.distances.iter().map(|(_, d)| *d).collect(),
             };
-            let _ = tx.lock().expect("recorder lock").send(row);
+            let _ = lock(&tx).send(row);
         })),
     };
     run(config, hooks)?;

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::topics::Topics;
 use super::wire::Event;
+use crate::lock::lock;
 use crate::outbox::Outbox;
 
 /// Transient messages kept while disconnected.
@@ -132,12 +133,6 @@ impl Bus {
     pub(super) fn take_transient(&self) -> Vec<(String, Vec<u8>)> {
         lock(&self.inner.transient).drain(..).collect()
     }
-}
-
-/// A poisoned lock means a pipeline thread panicked mid-update; the data (a queue of
-/// messages) is still consistent, so carry on with it.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A wire type as JSON. Their fields are strings, numbers and maps with string keys, which

@@ -10,6 +10,7 @@ use dinoedge_config::Name;
 
 use super::handoff::Handoff;
 use super::timings::Timings;
+use crate::lock::lock;
 use crate::mqtt::Bus;
 use crate::mqtt::wire::{CameraState, CameraStatus};
 
@@ -61,7 +62,7 @@ impl CameraLink {
 
     /// Changes the state; a change is logged and published.
     pub fn set_state(&self, state: State, bus: &Bus) {
-        let mut current = self.state.lock().expect("state lock");
+        let mut current = lock(&self.state);
         if current.0 == state {
             return;
         }
@@ -78,7 +79,7 @@ impl CameraLink {
 
     /// The retained status message, with the frame rate when known.
     pub fn publish_status(&self, bus: &Bus, fps: Option<f64>) {
-        let (state, since) = self.state.lock().expect("state lock").clone();
+        let (state, since) = lock(&self.state).clone();
         let (state, reason) = match state {
             State::Starting => (CameraState::Starting, None),
             State::Up => (CameraState::Up, None),
@@ -90,7 +91,7 @@ impl CameraLink {
     }
 
     pub fn beat(&self) {
-        *self.heartbeat.lock().expect("heartbeat lock") = Instant::now();
+        *lock(&self.heartbeat) = Instant::now();
     }
 
     pub fn count_captured(&self) -> u64 {

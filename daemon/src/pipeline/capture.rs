@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use dinoedge_config::Source;
 
 use super::camera::{CameraLink, State};
+use crate::lock::lock;
 use crate::source::{Delivery, Frame};
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
@@ -23,8 +24,8 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
         match crate::source::open(source) {
             Err(e) => report(State::Down(format!("{e:#}"))),
             Ok(mut src) => {
-                *link.interrupt.lock().expect("interrupt lock") = src.interrupter();
-                let mark = |last: Option<Instant>| *link.last_frame.lock().expect("last frame lock") = last;
+                *lock(&link.interrupt) = src.interrupter();
+                let mark = |last: Option<Instant>| *lock(&link.last_frame) = last;
                 mark(Some(Instant::now()));
                 let (delivery, opened) = (src.delivery(), (Instant::now(), SystemTime::now()));
                 let mut count = 0u32;
@@ -69,7 +70,7 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
                         }
                     }
                 }
-                *link.interrupt.lock().expect("interrupt lock") = None;
+                *lock(&link.interrupt) = None;
             }
         }
         log::info!("camera {}: restarting the source in {:.0?}", link.name, backoff);
@@ -83,19 +84,19 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
 
 /// Breaks the read of a source that has delivered nothing for `stall_timeout`.
 pub fn check_stall(link: &Arc<CameraLink>, stall_timeout: Duration) {
-    let last = *link.last_frame.lock().expect("last frame lock");
+    let last = *lock(&link.last_frame);
     if last.is_some_and(|t| t.elapsed() > stall_timeout)
-        && let Some(interrupt) = link.interrupt.lock().expect("interrupt lock").as_ref()
+        && let Some(interrupt) = lock(&link.interrupt).as_ref()
     {
         log::warn!("camera {}: no frame for {:.0?}: restarting the source", link.name, stall_timeout);
         interrupt();
-        *link.last_frame.lock().expect("last frame lock") = Some(Instant::now());
+        *lock(&link.last_frame) = Some(Instant::now());
     }
 }
 
 /// Makes a blocked source read return, for shutdown.
 pub fn interrupt(link: &CameraLink) {
-    if let Some(interrupt) = link.interrupt.lock().expect("interrupt lock").as_ref() {
+    if let Some(interrupt) = lock(&link.interrupt).as_ref() {
         interrupt();
     }
 }

@@ -12,6 +12,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use crate::lock::lock;
 use crate::source::Frame;
 
 #[derive(Default)]
@@ -43,7 +44,7 @@ pub enum Taken {
 impl Handoff {
     /// A live frame: replaces one not yet taken (counted as dropped).
     pub fn offer(&self, frame: Frame) {
-        let mut slot = self.slot.lock().expect("cell lock");
+        let mut slot = lock(&self.slot);
         if slot.closed {
             return;
         }
@@ -56,7 +57,7 @@ impl Handoff {
     /// A replayed frame: waits until the frame before it was taken. False if the cell was
     /// closed (the pipeline is stopping) and the frame will not be processed.
     pub fn hand(&self, frame: Frame) -> bool {
-        let slot = self.slot.lock().expect("cell lock");
+        let slot = lock(&self.slot);
         let mut slot = self.emptied.wait_while(slot, |s| s.frame.is_some() && !s.closed).expect("cell lock");
         if slot.closed {
             return false;
@@ -68,19 +69,19 @@ impl Handoff {
 
     /// The source will deliver nothing more.
     pub fn end(&self) {
-        self.slot.lock().expect("cell lock").ended = true;
+        lock(&self.slot).ended = true;
         self.filled.notify_one();
     }
 
     /// Nothing will be taken any more: a waiting `hand` returns, and later frames are refused.
     pub fn close(&self) {
-        self.slot.lock().expect("cell lock").closed = true;
+        lock(&self.slot).closed = true;
         self.emptied.notify_all();
     }
 
     /// The frame in the cell, waiting up to `wait` for one.
     pub fn take(&self, wait: Duration) -> Taken {
-        let slot = self.slot.lock().expect("cell lock");
+        let slot = lock(&self.slot);
         let (mut slot, _) =
             self.filled.wait_timeout_while(slot, wait, |s| s.frame.is_none() && !s.ended).expect("cell lock");
         match slot.frame.take() {
@@ -95,7 +96,7 @@ impl Handoff {
 
     /// Live frames replaced before inference took them.
     pub fn dropped(&self) -> u64 {
-        self.slot.lock().expect("cell lock").dropped
+        lock(&self.slot).dropped
     }
 }
 

@@ -14,6 +14,7 @@ use ndarray::Array2;
 use super::camera::CameraLink;
 use super::depth::DepthProvider;
 use super::handoff::Taken;
+use crate::lock::lock;
 use crate::mqtt::Bus;
 use crate::mqtt::wire::{AlarmState, Change, Event, RuleState, round};
 use crate::rules::measure::resolve_zone;
@@ -249,7 +250,7 @@ impl Worker {
                 rules_time: done - depth_done,
             });
         }
-        self.link.timings.lock().expect("timings lock").record(
+        lock(&self.link.timings).record(
             done.saturating_duration_since(frame.captured),
             depth_done - start,
             done - depth_done,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::lock::lock;
 use crate::mqtt::Bus;
 use crate::mqtt::wire::{self, CameraStats, round};
 use crate::pipeline::{Camera, Pipeline};
@@ -58,7 +59,7 @@ impl Stats {
                     capture_fps,
                     frames: now.processed,
                     dropped: link.cell.dropped(),
-                    timings_ms: link.timings.lock().expect("timings lock").summary(),
+                    timings_ms: lock(&link.timings).summary(),
                 },
             );
         }

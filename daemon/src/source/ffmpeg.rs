@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use image::RgbImage;
 
 use super::{Captured, Delivery, FrameSource};
+use crate::lock::lock;
 
 pub struct Ffmpeg {
     child: Arc<Mutex<Child>>,
@@ -99,7 +100,7 @@ impl FrameSource for Ffmpeg {
     fn next(&mut self) -> Result<Option<Captured>> {
         let mut buf = vec![0u8; self.width as usize * self.height as usize * 3];
         if let Err(e) = self.stdout.read_exact(&mut buf) {
-            let status = self.child.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.wait().ok();
+            let status = lock(&self.child).wait().ok();
             bail!("ffmpeg stopped delivering frames from {} ({e}; exit: {status:?})", self.url);
         }
         let image = RgbImage::from_raw(self.width, self.height, buf).expect("the buffer is one frame");
@@ -109,9 +110,7 @@ impl FrameSource for Ffmpeg {
     fn interrupter(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
         let child = self.child.clone();
         Some(Box::new(move || {
-            if let Ok(mut child) = child.lock() {
-                let _ = child.kill();
-            }
+            let _ = lock(&child).kill();
         }))
     }
 
@@ -122,9 +121,8 @@ impl FrameSource for Ffmpeg {
 
 impl Drop for Ffmpeg {
     fn drop(&mut self) {
-        if let Ok(mut child) = self.child.lock() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let mut child = lock(&self.child);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

@@ -15,6 +15,7 @@ use dinoedge_heads::head::DepthModel;
 
 use super::cpu_model;
 use crate::cli::BenchPipelineArgs;
+use crate::lock::lock;
 use crate::pipeline::Processed;
 use crate::pipeline::timings::percentiles;
 use crate::runtime::{self, Hooks};
@@ -55,11 +56,11 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     let hooks = Hooks {
         echo: None,
         recorder: Some(Arc::new(move |p: &Processed| {
-            let mut s = seen.lock().expect("samples lock");
+            let mut s = lock(&seen);
             s.latency.push(p.frame.captured.elapsed());
             s.depth.push(p.depth_time);
             s.rules.push(p.rules_time);
-            let mut minute = minute.lock().expect("rss lock");
+            let mut minute = lock(&minute);
             if minute.is_none() && started.elapsed() >= Duration::from_secs(60) {
                 *minute = rss_kib();
             }
@@ -70,7 +71,7 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let rss_end = rss_kib();
 
-    let s = samples.lock().expect("samples lock");
+    let s = lock(&samples);
     let pct = |v: &[Duration]| {
         let p = percentiles(v.iter().copied()).context("no frame was processed")?;
         anyhow::Ok((p.p50_ms, p.p95_ms))
@@ -96,7 +97,7 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
         "bare model   backbone alone p50 {b50:.1} ms; backbone + head p50 {m50:.1} ms (same frame, same process, before the run)"
     );
     if let Some(arrivals) = arrivals {
-        let lags = arrivals.lock().expect("arrivals lock").clone();
+        let lags = lock(&arrivals).clone();
         if lags.is_empty() {
             println!(
                 "frame→MQTT   no state message arrived (is the broker at {} up?)",
@@ -116,11 +117,7 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
         l50 / b50
     );
     let kib = |v: Option<u64>| v.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
-    println!(
-        "memory       resident after 1 min {}, at the end {}",
-        kib(*rss_first_minute.lock().expect("rss lock")),
-        kib(rss_end)
-    );
+    println!("memory       resident after 1 min {}, at the end {}", kib(*lock(&rss_first_minute)), kib(rss_end));
     Ok(())
 }
 
@@ -170,7 +167,7 @@ fn subscribe(url: &str) -> Result<Arc<Mutex<Vec<Duration>>>> {
             let state: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
             let captured = state["time"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
             if let Some(lag) = captured.and_then(|c| arrived.duration_since(c).ok()) {
-                seen.lock().expect("arrivals lock").push(lag);
+                lock(&seen).push(lag);
             }
         }
     });

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use dinoedge_calibration::file::{FittedFor, write_depth_mm};
 use dinoedge_calibration::workflow::{Outcome, PointsFile, calibrate};
-use dinoedge_config::{Camera, ConfigError};
+use dinoedge_config::{Camera, ConfigError, Name};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -25,7 +25,7 @@ pub use report::Report;
 
 pub struct Args {
     pub config: PathBuf,
-    pub camera: String,
+    pub camera: Name,
     pub out: PathBuf,
     pub how: How,
 }
@@ -44,12 +44,12 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn load(config_path: &Path, camera: &str) -> Result<Setup> {
+    pub fn load(config_path: &Path, camera: &Name) -> Result<Setup> {
         let config = dinoedge_config::load(config_path)?;
-        let camera =
-            config.cameras.iter().find(|c| c.name.as_str() == camera).cloned().ok_or_else(|| {
-                ConfigError::unlocated(config_path, format!("no camera named `{camera}` to calibrate"))
-            })?;
+        let camera = config
+            .camera(camera)
+            .cloned()
+            .ok_or_else(|| ConfigError::unlocated(config_path, format!("no camera named `{camera}` to calibrate")))?;
         let fitted_for = crate::runtime::model_hashes(&config.model)?;
         Ok(Setup { camera, provider: crate::runtime::load_provider(&config)?, fitted_for })
     }

@@ -31,6 +31,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Report, Setup, Written, report, save};
+use crate::lock::lock;
 use crate::pipeline::camera::{CameraLink, State};
 use crate::pipeline::handoff::Taken;
 use crate::pipeline::snapshot;
@@ -158,9 +159,7 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
     let (source, l, s, st) = (session.setup.camera.source.clone(), link.clone(), session.clone(), stop.clone());
     std::thread::Builder::new()
         .name("capture".into())
-        .spawn(move || {
-            crate::pipeline::capture::run(&source, &l, &|state| *s.source.lock().expect("lock") = state, &st)
-        })
+        .spawn(move || crate::pipeline::capture::run(&source, &l, &|state| *lock(&s.source) = state, &st))
         .context("starting the capture thread")?;
     let (l, s, st) = (link.clone(), session.clone(), stop.clone());
     std::thread::Builder::new()
@@ -171,7 +170,7 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
                 match l.cell.take(Duration::from_millis(500)) {
                     Taken::Frame(frame) => match s.setup.provider.depth(&frame) {
                         Ok(depth) => {
-                            let mut shots = s.shots.lock().expect("lock");
+                            let mut shots = lock(&s.shots);
                             if shots.front().is_some_and(|o| o.depth.dim() != depth.dim()) {
                                 shots.clear();
                             }
@@ -180,7 +179,7 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
                                 shots.pop_front();
                             }
                         }
-                        Err(e) => *s.source.lock().expect("lock") = State::Down(format!("depth: {e:#}")),
+                        Err(e) => *lock(&s.source) = State::Down(format!("depth: {e:#}")),
                     },
                     Taken::Idle => continue,
                     Taken::Ended => std::thread::sleep(Duration::from_millis(500)),
@@ -194,22 +193,22 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
 
 impl Session {
     fn newest(&self) -> Result<Arc<Shot>, Refusal> {
-        self.shots.lock().expect("lock").back().cloned().ok_or_else(|| self.no_frame_yet())
+        lock(&self.shots).back().cloned().ok_or_else(|| self.no_frame_yet())
     }
 
     fn no_frame_yet(&self) -> Refusal {
-        let state = self.source.lock().expect("lock").clone();
+        let state = lock(&self.source).clone();
         Refusal(StatusCode::SERVICE_UNAVAILABLE, format!("no frame from the camera yet ({})", describe(&state)))
     }
 
     /// Fits `points` to the newest frames' median depth.
     fn fit(&self, points: &PointsFile) -> Result<(Arc<Shot>, Outcome), Refusal> {
-        let shots: Vec<Arc<Shot>> = self.shots.lock().expect("lock").iter().cloned().collect();
+        let shots: Vec<Arc<Shot>> = lock(&self.shots).iter().cloned().collect();
         let newest = shots.last().cloned().ok_or_else(|| self.no_frame_yet())?;
         let depths: Vec<Array2<f32>> = shots.iter().map(|s| s.depth.clone()).collect();
         let outcome = calibrate(&self.setup.camera.name, points, &depths)
             .map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-        *self.fit.lock().expect("lock") = Some(outcome.clone());
+        *lock(&self.fit) = Some(outcome.clone());
         Ok((newest, outcome))
     }
 }
@@ -224,9 +223,9 @@ fn describe(state: &State) -> String {
 }
 
 async fn status(Shared(s): Shared<Arc<Session>>) -> axum::Json<serde_json::Value> {
-    let newest = s.shots.lock().expect("lock").back().cloned();
-    let source = describe(&s.source.lock().expect("lock"));
-    let fit = s.fit.lock().expect("lock").as_ref().map(Report::new);
+    let newest = lock(&s.shots).back().cloned();
+    let source = describe(&lock(&s.source));
+    let fit = lock(&s.fit).as_ref().map(Report::new);
     axum::Json(json!({
         "camera": s.setup.camera.name.as_str(),
         "source": source,
@@ -235,7 +234,7 @@ async fn status(Shared(s): Shared<Arc<Session>>) -> axum::Json<serde_json::Value
         "seq": newest.as_ref().map(|n| n.frame.seq),
         "out": s.out,
         "fit": fit,
-        "saved": *s.saved.lock().expect("lock"),
+        "saved": *lock(&s.saved),
     }))
 }
 
@@ -248,7 +247,7 @@ async fn frame_jpeg(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusal
 /// The newest depth colour-mapped, in metres by the last fit (the model's own depth before one).
 async fn depth_png(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusal> {
     let shot = s.newest()?;
-    let alignment = s.fit.lock().expect("lock").as_ref().map(|o| o.file.alignment);
+    let alignment = lock(&s.fit).as_ref().map(|o| o.file.alignment);
     let bytes = tokio::task::spawn_blocking(move || {
         let depth = match alignment {
             Some(a) => shot.depth.mapv(|d| if d > 0.0 { a.apply(d) } else { 0.0 }),
@@ -281,7 +280,7 @@ async fn read(Shared(s): Shared<Arc<Session>>, Query(at): Query<At>) -> Result<a
         ));
     }
     let predicted = shot.depth[(at.y as usize, at.x as usize)];
-    let fit = s.fit.lock().expect("lock").clone();
+    let fit = lock(&s.fit).clone();
     let Some(outcome) = fit.filter(|_| predicted > 0.0 && predicted.is_finite()) else {
         return Ok(axum::Json(json!({ "predicted_m": finite(predicted) })));
     };
@@ -331,7 +330,7 @@ async fn save_points(
         let report = Report::new(&outcome);
         // To the log, not stdout: the terminal that started the UI may be gone.
         log::info!("{written}\n{report}");
-        *s.saved.lock().expect("lock") = Some(written.clone());
+        *lock(&s.saved) = Some(written.clone());
         Ok(axum::Json(json!({ "written": written, "report": report })))
     })
     .await
