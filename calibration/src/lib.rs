@@ -1,8 +1,15 @@
-//! Camera calibration: the camera model (intrinsics and pose in the floor frame) shared
-//! with the simulator, and the calibration file the daemon loads (camera, depth alignment,
-//! planes, background depth), and the fits of the calibrate workflow: the pose from floor
-//! points (`pose`) and the depth alignment (`align`). The workflow itself (`dinoedge
-//! calibrate`) arrives with issue 6.
+//! Camera calibration: what turns a camera's depth map into distances on the site.
+//!
+//! - The camera model ([`Camera`]: [`Intrinsics`] and a [`Pose`] in the floor frame), shared
+//!   with the simulator, which renders through it.
+//! - The calibration file the daemon loads ([`Calibration`], written as a
+//!   [`CalibrationFile`]): the camera, the depth [`Alignment`] `a·d + b`, named planes
+//!   ([`Plane`]) and zones, the empty scene's background depth, and the model files it was
+//!   fitted for.
+//! - The fits: the pose from clicked floor points ([`pose`]), the depth alignment from depth
+//!   samples on the floor ([`align`]), and the workflow that runs them on frames and a
+//!   points file and reports the residuals ([`workflow`]: what `dinoedge calibrate` does,
+//!   scripted or from its web page).
 
 pub mod align;
 pub mod camera;
