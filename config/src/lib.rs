@@ -2,6 +2,11 @@
 //! that check themselves (`values`), checks across the file (`checks`), and errors that name
 //! the file, line and column and say what is expected (`error`, `locate`).
 //!
+//! A [`Config`] holds the device, the [`Model`], the broker ([`Mqtt`]), the [`Outbox`] and
+//! [`Pipeline`] settings, the [`Camera`]s (each a [`Source`]) and the [`Rule`]s (each a
+//! [`Measure`] in a [`ZoneRef`] with [`Hysteresis`] and a [`Severity`]). Names in topics are
+//! [`Name`]s; every error is one [`ConfigError`].
+//!
 //! ```no_run
 //! let config = dinoedge_config::load(std::path::Path::new("/etc/dinoedge/dinoedge.toml"))?;
 //! # Ok::<(), dinoedge_config::ConfigError>(())
