@@ -89,6 +89,8 @@ enum Sources {
     Ended,
 }
 
+/// The configuration in force and the pipeline running it; the recorder goes to every
+/// pipeline a reload starts.
 struct Running {
     config: Config,
     provider: Arc<DepthProvider>,
