@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::topics::Topics;
-use super::wire::Event;
+use super::wire::{Event, to_json};
 use crate::lock::lock;
 use crate::outbox::Outbox;
 
@@ -133,10 +133,4 @@ impl Bus {
     pub(super) fn take_transient(&self) -> Vec<(String, Vec<u8>)> {
         lock(&self.inner.transient).drain(..).collect()
     }
-}
-
-/// A wire type as JSON. Their fields are strings, numbers and maps with string keys, which
-/// serde_json always writes (a non-finite number as `null`).
-pub fn to_json(payload: &impl Serialize) -> Vec<u8> {
-    serde_json::to_vec(payload).expect("the wire types serialise to JSON")
 }

@@ -33,6 +33,12 @@ impl From<SystemTime> for Timestamp {
     }
 }
 
+/// A wire type as JSON. Their fields are strings, numbers and maps with string keys, which
+/// serde_json always writes (a non-finite number as `null`).
+pub fn to_json(payload: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(payload).expect("the wire types serialise to JSON")
+}
+
 /// `x` rounded to `decimals` places: distances go out to the millimetre, durations to the
 /// millisecond, frame rates to the hundredth.
 pub fn round(x: f64, decimals: i32) -> f64 {

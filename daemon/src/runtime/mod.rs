@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 pub use diff::{Changes, Diff};
-pub use signal::{Signal, Signals};
+pub use signal::Signal;
 pub use site::{Site, load_provider, load_site, model_hashes};
 
 use crate::mqtt::bus::Echo;

@@ -69,7 +69,7 @@ impl Stats {
             outbox_pending: bus.pending_events(),
             outbox_dropped_updates: bus.dropped_updates(),
         };
-        let payload = crate::mqtt::bus::to_json(&stats);
+        let payload = wire::to_json(&stats);
         log::info!("stats: {}", String::from_utf8_lossy(&payload));
         systemd::status(&format!("{fps_total:.1} fps, {alarms} alarms, {} events pending", bus.pending_events()));
         bus.transient(bus.topics().stats(), payload);
