@@ -107,7 +107,7 @@ tests_of() {
             local test
             printf -- '-p\n%s\n' dinoedge-config dinoedge-backbone dinoedge-heads dinoedge-calibration dinoedge-sim dinoedge v4l2-sys-mit
             printf -- '%s\n' --lib --bins
-            for test in config/tests/*.rs backbone/tests/*.rs calibration/tests/*.rs sim/tests/*.rs; do
+            for test in config/tests/*.rs backbone/tests/*.rs heads/tests/*.rs calibration/tests/*.rs sim/tests/*.rs; do
                 printf -- '--test\n%s\n' "$(basename "$test" .rs)"
             done
             ;;

@@ -92,7 +92,7 @@ fn import_of_a_truncated_file_names_it() {
     let bytes = std::fs::read(fixtures().join("dinov2/model.safetensors")).unwrap();
     let cut = tmp.path().join("model.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    import_fails(&cut, "224x224", 65, &[path(&cut), "not a readable safetensors file"]);
+    import_fails(&cut, "224x224", 65, &[path(&cut), "not a readable weight file"]);
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn import_of_a_foreign_file_names_it() {
     let tmp = tempfile::tempdir().unwrap();
     let png = tmp.path().join("photo.safetensors");
     std::fs::write(&png, b"\x89PNG\r\n\x1a\n this is an image, not weights").unwrap();
-    import_fails(&png, "224x224", 65, &[path(&png), "not a readable safetensors file"]);
+    import_fails(&png, "224x224", 65, &[path(&png), "not a readable weight file"]);
     // A safetensors file of something else entirely.
     import_fails(&fixtures().join("interpolation.safetensors"), "224x224", 65, &["embeddings.cls_token", "is missing"]);
 }

@@ -8,10 +8,10 @@ pub enum ModelError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 
-    #[error("{}: not a readable safetensors file: {reason}", path.display())]
-    NotSafetensors { path: PathBuf, reason: String },
+    #[error("{}: not a readable weight file: {reason}", path.display())]
+    NotWeights { path: PathBuf, reason: String },
 
-    #[error("{}: tensor `{tensor}` is missing; is this a DINOv2 (facebook/dinov2-*) weight file?", path.display())]
+    #[error("{}: tensor `{tensor}` is missing; the file is not a model of the expected architecture", path.display())]
     MissingTensor { path: PathBuf, tensor: String },
 
     #[error("{}: tensor `{tensor}` has shape {found:?}, expected {expected}", path.display())]

@@ -46,6 +46,7 @@ pub fn import(weights: &Path, out: &Path, options: &ImportOptions) -> Result<Bac
         blocks,
         attention: options.attention,
         weights_sha256: w.sha256.clone(),
+        depth: None,
     };
     let bytes = dinov2::build(&w, &meta)?;
     write_atomically(out, &bytes)?;

@@ -4,8 +4,9 @@
 //!
 //! How data moves, and the principal type of each step:
 //!
-//! - Weights in: a Hugging Face safetensors file, read and checked tensor by tensor against
-//!   the architecture ([`vit::DinoWeights`], [`vit::VitSpec`]); official files downloaded at a
+//! - Weights in: a safetensors file or a PyTorch checkpoint, opened as named tensors without
+//!   executing or trusting anything in it ([`tensors::TensorFile`]), read and checked tensor
+//!   by tensor against the architecture ([`vit::DinoWeights`], [`vit::VitSpec`]); official files downloaded at a
 //!   pinned revision and sha256 ([`pull`]), or full-size random ones made by the reference's
 //!   initialisation ([`init`]).
 //! - Import ([`import::import`]): the weights become one ONNX graph for a fixed
@@ -31,6 +32,7 @@ pub mod profile;
 pub mod pull;
 pub mod runtime;
 pub mod size;
+pub mod tensors;
 pub mod vit;
 
 pub use error::ModelError;

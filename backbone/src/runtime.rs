@@ -1,12 +1,13 @@
 //! The backbone at run time: a dinoedge backbone ONNX file loaded into an optimised tract
 //! plan with its fixed input shape, run on a thread pool of a chosen size, returning the
-//! class token and the patch-token maps as `ndarray` arrays.
+//! class token and the patch-token maps as `ndarray` arrays, and the depth map when the
+//! graph is an imported depth model.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
-use ndarray::{Array1, Array3, Array4, Ix2, Ix3};
+use ndarray::{Array1, Array2, Array3, Array4, Ix2, Ix3};
 use prost::Message;
 use tract_linalg::multithread::{Executor, multithread_tract_scope};
 use tract_onnx::pb;
@@ -38,6 +39,9 @@ pub struct BackboneOutputs {
     pub patch_tokens: Array3<f32>,
     /// The requested intermediate blocks, in increasing order.
     pub blocks: Vec<BlockTokens>,
+    /// [H, W] at the input's size, from the depth head inside an imported depth model's graph
+    /// (its meaning is the metadata's [`DepthKind`](crate::onnx::meta::DepthKind)).
+    pub depth: Option<Array2<f32>>,
 }
 
 pub struct Backbone {
@@ -129,7 +133,17 @@ impl Backbone {
             .into_iter()
             .map(|block| next_pair().map(|(cls, patch_tokens)| BlockTokens { block, cls, patch_tokens }))
             .collect::<Result<Vec<_>>>()?;
-        Ok(BackboneOutputs { cls, patch_tokens, blocks })
+        let depth = match &self.meta.depth {
+            None => None,
+            Some(_) => {
+                let depth = outputs.next().ok_or_else(|| {
+                    ModelError::Inference("the model lists a depth head but has no depth output".into())
+                })?;
+                let (h, w) = (self.meta.input.height, self.meta.input.width);
+                Some(view(&depth)?.to_shape((h, w)).map_err(shape_error)?.into_owned())
+            }
+        };
+        Ok(BackboneOutputs { cls, patch_tokens, blocks, depth })
     }
 }
 

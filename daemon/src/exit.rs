@@ -39,7 +39,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         Some(ModelError::Download { .. }) => EX_UNAVAILABLE,
         Some(ModelError::Inference(_)) => EX_SOFTWARE,
         Some(
-            ModelError::NotSafetensors { .. }
+            ModelError::NotWeights { .. }
             | ModelError::MissingTensor { .. }
             | ModelError::TensorShape { .. }
             | ModelError::TensorDtype { .. }

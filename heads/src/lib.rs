@@ -10,6 +10,9 @@
 //!   ([`head::train`]) and saved in a safetensors file bound to its backbone ([`head::file`]).
 //! - Run time: [`head::DepthModel`] is a backbone and a depth head together: frame in, metric
 //!   depth map out.
+//! - Published depth models ([`published`]): Meta's heads for DINOv2 read from their
+//!   checkpoints and imported into one ONNX graph with the backbone
+//!   ([`published::import`]), whose `depth` output the backbone runtime returns.
 //! - Evaluation: [`head::eval`] reports the standard depth [`metrics`] of the head beside a
 //!   median and a pixel baseline.
 //!
@@ -18,3 +21,4 @@
 pub mod data;
 pub mod head;
 pub mod metrics;
+pub mod published;

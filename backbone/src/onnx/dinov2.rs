@@ -16,7 +16,7 @@ use ndarray::{Array1, Array2, Axis, concatenate, s};
 
 use super::graph::{Attr, GraphBuilder};
 use super::meta::{AttentionForm, BackboneMeta};
-use super::{OPSET_20, OPSET_23};
+use super::{OPSET_20, OPSET_23, Opset};
 use crate::error::Result;
 use crate::posembed::resample;
 use crate::vit::{DinoWeights, LayerNorm, Linear};
@@ -34,14 +34,47 @@ pub fn block_patch_tokens(block: usize) -> String {
     format!("block{block}_patch_tokens")
 }
 
+/// The encoder appended to a graph: its tokens where a head can read them.
+pub struct Encoded {
+    /// The final tokens [T, D] (class token, registers, patches), before the final LayerNorm.
+    pub last: String,
+    /// (1-based block, that block's output [T, D] before the final LayerNorm), for the
+    /// requested blocks in increasing order.
+    pub blocks: Vec<(usize, String)>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Encoded {
+    /// The raw tokens of `block` (1-based), if it was requested.
+    pub fn block(&self, block: usize) -> Option<&str> {
+        self.blocks.iter().find(|(b, _)| *b == block).map(|(_, name)| name.as_str())
+    }
+}
+
 /// Builds the encoded ONNX model. `meta.blocks` must already be validated (1..=depth).
 pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
+    let mut g = GraphBuilder::default();
+    let encoded = encode(&mut g, w, meta)?;
+    emit_features(&mut g, w, &encoded);
+    Ok(g.finish("dinov2", opset(meta.attention), &meta.to_props()))
+}
+
+/// The opset a graph holding the encoder declares.
+pub fn opset(attention: AttentionForm) -> Opset {
+    match attention {
+        AttentionForm::Decomposed => OPSET_20,
+        AttentionForm::Fused => OPSET_23,
+    }
+}
+
+/// Declares the input and appends the encoder for `meta`'s input size, keeping the raw
+/// tokens of `meta.blocks`.
+pub fn encode(g: &mut GraphBuilder, w: &DinoWeights, meta: &BackboneMeta) -> Result<Encoded> {
     let spec = &w.spec;
     let (rows, cols) = meta.input.grid(spec.patch)?;
     let (d, r, n) = (spec.hidden, spec.registers, rows * cols);
     let t = 1 + r + n;
-    let mut g = GraphBuilder::default();
-
     // Patch embedding: a stride-P convolution, then [D, N] -> [N, D].
     let pixels = g.input(INPUT, &[1, 3, meta.input.height, meta.input.width]);
     let kernel = g.constant("patch_weight", w.patch_weight.view());
@@ -75,12 +108,12 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
     let mut kept = Vec::new();
     for (i, block) in w.blocks.iter().enumerate() {
         // Attention.
-        let h = layer_norm(&mut g, &x, &block.norm1, spec.layer_norm_eps);
+        let h = layer_norm(g, &x, &block.norm1, spec.layer_norm_eps);
         // One [D, 3D] projection for q, k and v.
         let qkv = Linear::stack_outputs(&[&block.query, &block.key, &block.value]);
         let mut column_scale = Array1::ones(3 * d);
         column_scale.slice_mut(s![..d]).fill(scale);
-        let qkv = linear(&mut g, &h, &qkv, Some(&column_scale));
+        let qkv = linear(g, &h, &qkv, Some(&column_scale));
         let mixed = match meta.attention {
             AttentionForm::Decomposed => {
                 // [T, 3D] -> [3, H, T, hd]; per head softmax(q kᵀ) v.
@@ -90,10 +123,10 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
                     let one = g.slice(&qkv, 0, index, index + 1);
                     g.reshape(&one, &[heads, t as i64, head_dim])
                 };
-                let q = part(&mut g, 0); // [H, T, hd]
-                let k = part(&mut g, 1);
+                let q = part(g, 0); // [H, T, hd]
+                let k = part(g, 1);
                 let k = g.transpose(&k, &[0, 2, 1]); // [H, hd, T]
-                let v = part(&mut g, 2); // [H, T, hd]
+                let v = part(g, 2); // [H, T, hd]
                 let scores = g.matmul(&q, &k);
                 let probs = g.node("Softmax", &[&scores], &[("axis", Attr::Int(-1))]);
                 let mixed = g.matmul(&probs, &v);
@@ -106,7 +139,7 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
                     let one = g.slice(&qkv, 1, index * d as i64, (index + 1) * d as i64);
                     g.reshape(&one, &[1, t as i64, d as i64])
                 };
-                let (q, k, v) = (part(&mut g, 0), part(&mut g, 1), part(&mut g, 2));
+                let (q, k, v) = (part(g, 0), part(g, 1), part(g, 2));
                 let mixed = g.node(
                     "Attention",
                     &[&q, &k, &v],
@@ -119,19 +152,28 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
                 g.reshape(&mixed, &[t as i64, d as i64])
             }
         };
-        let attended = linear(&mut g, &mixed, &block.output, Some(&block.scale1));
+        let attended = linear(g, &mixed, &block.output, Some(&block.scale1));
         x = g.add(&x, &attended);
         // MLP.
-        let h = layer_norm(&mut g, &x, &block.norm2, spec.layer_norm_eps);
-        let hidden = linear(&mut g, &h, &block.fc1, None);
+        let h = layer_norm(g, &x, &block.norm2, spec.layer_norm_eps);
+        let hidden = linear(g, &h, &block.fc1, None);
         let hidden = g.node("Gelu", &[&hidden], &[]);
-        let out = linear(&mut g, &hidden, &block.fc2, Some(&block.scale2));
+        let out = linear(g, &hidden, &block.fc2, Some(&block.scale2));
         x = g.add(&x, &out);
         if meta.blocks.contains(&(i + 1)) {
             kept.push((i + 1, x.clone()));
         }
     }
 
+    Ok(Encoded { last: x, blocks: kept, rows, cols })
+}
+
+/// The backbone's feature outputs: [`CLS`] and [`PATCH_TOKENS`] from the final tokens, and
+/// per kept block its tokens through the final LayerNorm (registers dropped).
+pub fn emit_features(g: &mut GraphBuilder, w: &DinoWeights, encoded: &Encoded) {
+    let spec = &w.spec;
+    let (d, r, n) = (spec.hidden, spec.registers, encoded.rows * encoded.cols);
+    let t = 1 + r + n;
     let emit = |g: &mut GraphBuilder, tokens: &str, cls_name: &str, patch_name: &str| {
         let normed = layer_norm(g, tokens, &w.norm, spec.layer_norm_eps);
         let cls = g.slice(&normed, 0, 0, 1);
@@ -140,18 +182,13 @@ pub fn build(w: &DinoWeights, meta: &BackboneMeta) -> Result<Vec<u8>> {
         let patches = g.reshape(&patches, &[1, n as i64, d as i64]);
         g.output(&patches, patch_name, &[1, n, d]);
     };
-    emit(&mut g, &x, CLS, PATCH_TOKENS);
-    for (b, tokens) in kept {
-        emit(&mut g, &tokens, &block_cls(b), &block_patch_tokens(b));
+    emit(g, &encoded.last, CLS, PATCH_TOKENS);
+    for (b, tokens) in &encoded.blocks {
+        emit(g, tokens, &block_cls(*b), &block_patch_tokens(*b));
     }
-    let opset = match meta.attention {
-        AttentionForm::Decomposed => OPSET_20,
-        AttentionForm::Fused => OPSET_23,
-    };
-    Ok(g.finish("dinov2", opset, &meta.to_props()))
 }
 
-fn layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm, eps: f32) -> String {
+pub fn layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm, eps: f32) -> String {
     let scale = g.constant("ln_weight", norm.weight.view());
     let bias = g.constant("ln_bias", norm.bias.view());
     g.node("LayerNormalization", &[x, &scale, &bias], &[("axis", Attr::Int(-1)), ("epsilon", Attr::Float(eps))])

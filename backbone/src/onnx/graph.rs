@@ -16,6 +16,7 @@ pub enum Attr {
     Int(i64),
     Ints(Vec<i64>),
     Float(f32),
+    Str(&'static str),
 }
 
 #[derive(Default)]
@@ -115,6 +116,23 @@ impl GraphBuilder {
         self.node("Slice", &[x, &starts, &ends, &axes], &[])
     }
 
+    /// Bilinear resampling of an NCHW tensor to `sizes` (all four dimensions), as torch's
+    /// `F.interpolate(mode="bilinear", align_corners=False)` (ONNX `half_pixel`: sample
+    /// `(dst + 0.5) · in/out − 0.5`, clamped to the border).
+    pub fn resize_bilinear(&mut self, x: &str, sizes: [usize; 4]) -> String {
+        let sizes = self.ints("sizes", &sizes.map(|s| s as i64));
+        self.node(
+            "Resize",
+            &[x, "", "", &sizes],
+            &[("mode", Attr::Str("linear")), ("coordinate_transformation_mode", Attr::Str("half_pixel"))],
+        )
+    }
+
+    /// A float scalar constant.
+    pub fn scalar(&mut self, stem: &str, value: f32) -> String {
+        self.constant(stem, ndarray::arr0(value).view())
+    }
+
     /// Finishes the model, with `metadata` as its `metadata_props`.
     pub fn finish(self, name: &str, opset: Opset, metadata: &[(String, String)]) -> Vec<u8> {
         let mut graph = self.graph;
@@ -150,6 +168,10 @@ fn attribute(name: &str, value: &Attr) -> pb::AttributeProto {
         Attr::Float(f) => {
             attr.r#type = AttributeType::Float as i32;
             attr.f = *f;
+        }
+        Attr::Str(s) => {
+            attr.r#type = AttributeType::String as i32;
+            attr.s = s.as_bytes().to_vec();
         }
     }
     attr

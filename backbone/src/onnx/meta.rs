@@ -1,6 +1,7 @@
 //! What a dinoedge backbone ONNX file says about itself, in its `metadata_props`: the
-//! architecture, the fixed input size, which blocks' tokens it outputs, and the hash of the
-//! weight file it was made from. The runtime reads it back instead of guessing.
+//! architecture, the fixed input size, which blocks' tokens it outputs, the hash of the
+//! weight file it was made from, and, for an imported depth model, what its `depth` output
+//! is ([`DepthMeta`]). The runtime reads it back instead of guessing.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -21,8 +22,53 @@ pub struct BackboneMeta {
     pub blocks: Vec<usize>,
     /// How attention is written in the graph.
     pub attention: AttentionForm,
-    /// sha256 of the safetensors file the graph was built from.
+    /// sha256 of the weight file the backbone was built from.
     pub weights_sha256: String,
+    /// The depth head inside the graph, if it has one (an imported published depth model).
+    pub depth: Option<DepthMeta>,
+}
+
+/// A depth head imported into the graph with the backbone: its `depth` output [H, W] at the
+/// input's size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthMeta {
+    /// The model's catalog name (e.g. `dinov2-small-nyu-linear4`).
+    pub model: String,
+    pub kind: DepthKind,
+    /// sha256 of the head's weight file (of the whole model's file when the backbone came
+    /// from it too).
+    pub source_sha256: String,
+}
+
+/// What a depth output means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepthKind {
+    /// Metres along the optical axis.
+    Metric,
+    /// Affine-invariant inverse depth: `a · value + b` is 1 / metres for a scale `a` and a
+    /// shift `b` that only a calibration on site can tell.
+    Relative,
+}
+
+impl DepthKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DepthKind::Metric => "metric",
+            DepthKind::Relative => "relative",
+        }
+    }
+}
+
+impl FromStr for DepthKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "metric" => Ok(DepthKind::Metric),
+            "relative" => Ok(DepthKind::Relative),
+            other => Err(format!("`{other}` is not a depth kind (metric or relative)")),
+        }
+    }
 }
 
 /// The two ways the graph can write attention; both compute the same function (the parity
@@ -82,6 +128,13 @@ impl BackboneMeta {
             ("weights_sha256", self.weights_sha256.clone()),
         ]
         .into_iter()
+        .chain(self.depth.iter().flat_map(|d| {
+            [
+                ("depth.model", d.model.clone()),
+                ("depth.kind", d.kind.as_str().to_string()),
+                ("depth.source_sha256", d.source_sha256.clone()),
+            ]
+        }))
         .map(|(k, v)| (format!("{PREFIX}{k}"), v))
         .collect()
     }
@@ -125,7 +178,15 @@ impl BackboneMeta {
             .map(|b| num("blocks", b))
             .collect::<Result<Vec<usize>, _>>()?;
         let attention = get("attention")?.parse().map_err(|e| format!("metadata `{PREFIX}attention`: {e}"))?;
-        Ok(Self { spec, input, blocks, attention, weights_sha256: get("weights_sha256")?.to_string() })
+        let depth = match map.get("depth.kind") {
+            None => None,
+            Some(kind) => Some(DepthMeta {
+                model: get("depth.model")?.to_string(),
+                kind: kind.parse().map_err(|e| format!("metadata `{PREFIX}depth.kind`: {e}"))?,
+                source_sha256: get("depth.source_sha256")?.to_string(),
+            }),
+        };
+        Ok(Self { spec, input, blocks, attention, weights_sha256: get("weights_sha256")?.to_string(), depth })
     }
 }
 
@@ -142,8 +203,18 @@ mod tests {
             blocks: vec![3, 6, 9, 12],
             attention: AttentionForm::Fused,
             weights_sha256: "ab".repeat(32),
+            depth: None,
         };
         assert_eq!(BackboneMeta::from_props(&meta.to_props()).unwrap(), meta);
+        let with_depth = BackboneMeta {
+            depth: Some(DepthMeta {
+                model: "dinov2-small-nyu-linear4".into(),
+                kind: DepthKind::Metric,
+                source_sha256: "cd".repeat(32),
+            }),
+            ..meta
+        };
+        assert_eq!(BackboneMeta::from_props(&with_depth.to_props()).unwrap(), with_depth);
     }
 
     #[test]

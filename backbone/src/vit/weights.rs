@@ -1,18 +1,17 @@
-//! DINOv2 weights read from a Hugging Face safetensors file, checked tensor by tensor
+//! DINOv2 weights in the Hugging Face layout, read from a safetensors file or a PyTorch
+//! checkpoint (alone, or below a prefix of a bigger model's file), checked tensor by tensor
 //! against the architecture the file itself implies.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Array4, ArrayD, Axis, Ix1, Ix2, Ix4, IxDyn};
-use safetensors::{Dtype, SafeTensors};
+use ndarray::{Array1, Array2, Array4, ArrayD, Axis, Ix1, Ix2, Ix4};
 use serde::Deserialize;
 
 use super::layout::{self, BLOCK_TENSORS};
 use super::spec::VitSpec;
 use crate::error::{ModelError, Result};
-use crate::files::{f32_from_le, sha256_bytes};
 use crate::posembed::Resample;
+use crate::tensors::{Scope, TensorFile};
 
 /// A linear layer as torch stores it: `weight` is [out, in].
 #[derive(Debug, Clone)]
@@ -75,7 +74,7 @@ pub struct DinoWeights {
 
 /// The fields of a Hugging Face `config.json` that shapes cannot tell.
 #[derive(Debug, Default, Deserialize)]
-struct HfConfig {
+pub(crate) struct HfConfig {
     model_type: Option<String>,
     num_attention_heads: Option<usize>,
     layer_norm_eps: Option<f32>,
@@ -85,16 +84,19 @@ struct HfConfig {
 }
 
 impl DinoWeights {
-    /// Reads `path`, and `config.json` beside it when there is one.
+    /// Reads `path` (safetensors or a PyTorch checkpoint), and `config.json` beside it when
+    /// there is one.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
+        let file = TensorFile::open(path)?;
         let config_path = path.with_file_name("config.json");
         let config = if config_path.is_file() { Some(read_config(&config_path)?) } else { None };
-        Self::from_bytes(path, &bytes, config.as_ref().map(|(p, c)| (p.as_path(), c)))
+        Self::from_scope(&file.scope(layout::CLS_TOKEN)?, config.as_ref().map(|(p, c)| (p.as_path(), c)))
     }
 
-    fn from_bytes(path: &Path, bytes: &[u8], config: Option<(&Path, &HfConfig)>) -> Result<Self> {
-        let file = TensorFile::parse(path, bytes)?;
+    /// Reads the DINOv2 tensors of `scope` (the hub layout below `scope`'s prefix, e.g. a
+    /// depth model's `backbone.`), with `config` for what shapes cannot tell.
+    pub(crate) fn from_scope(scope: &Scope, config: Option<(&Path, &HfConfig)>) -> Result<Self> {
+        let file = HubTensors { scope };
         let spec = infer_spec(&file, config)?;
         let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);
         let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
@@ -151,7 +153,7 @@ impl DinoWeights {
                 .expect("shape checked"),
             blocks,
             norm: norm(layout::NORM_WEIGHT, layout::NORM_BIAS)?,
-            sha256: sha256_bytes(bytes),
+            sha256: scope.file().sha256().to_string(),
             spec,
         })
     }
@@ -169,7 +171,7 @@ fn read_config(path: &Path) -> Result<(PathBuf, HfConfig)> {
 
 /// Reads the architecture off the tensors' shapes; `config.json` adds the head count and
 /// the LayerNorm epsilon, and says which position resampling the reference uses.
-fn infer_spec(file: &TensorFile, config: Option<(&Path, &HfConfig)>) -> Result<VitSpec> {
+fn infer_spec(file: &HubTensors, config: Option<(&Path, &HfConfig)>) -> Result<VitSpec> {
     let cls = file.shape(layout::CLS_TOKEN)?;
     let hidden = match cls.as_slice() {
         [1, 1, d] if *d > 0 => *d,
@@ -212,7 +214,7 @@ fn infer_spec(file: &TensorFile, config: Option<(&Path, &HfConfig)>) -> Result<V
     let default = HfConfig::default();
     let (config_path, config) = config.map(|(p, c)| (Some(p), c)).unwrap_or((None, &default));
     let config_error = |field: &str, reason: String| ModelError::Config {
-        path: config_path.map(Path::to_path_buf).unwrap_or_else(|| file.path.to_path_buf()),
+        path: config_path.map(Path::to_path_buf).unwrap_or_else(|| file.scope.file().path().to_path_buf()),
         field: field.to_string(),
         reason,
     };
@@ -259,32 +261,14 @@ fn is_square(n: usize) -> bool {
     n.isqrt() * n.isqrt() == n
 }
 
-/// A parsed safetensors file; names are looked up under the hub layout and its aliases,
-/// below a common prefix such as `dinov2.` when the file has one.
-struct TensorFile<'a> {
-    path: &'a Path,
-    tensors: SafeTensors<'a>,
-    prefix: String,
-    names: HashSet<String>,
+/// DINOv2 tensors by their hub names, found in a file under the hub name or its aliases.
+struct HubTensors<'s, 'f> {
+    scope: &'s Scope<'f>,
 }
 
-impl<'a> TensorFile<'a> {
-    fn parse(path: &'a Path, bytes: &'a [u8]) -> Result<Self> {
-        let tensors = SafeTensors::deserialize(bytes)
-            .map_err(|e| ModelError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
-        let names: HashSet<String> = tensors.names().into_iter().map(str::to_string).collect();
-        let prefix =
-            names.iter().find_map(|n| n.strip_suffix(layout::CLS_TOKEN)).map(str::to_string).ok_or_else(|| {
-                ModelError::MissingTensor { path: path.to_path_buf(), tensor: layout::CLS_TOKEN.into() }
-            })?;
-        Ok(Self { path, tensors, prefix, names })
-    }
-
-    fn resolve(&self, hub_name: &str) -> Option<&str> {
-        layout::aliases(hub_name)
-            .iter()
-            .find_map(|n| self.names.get(&format!("{}{n}", self.prefix)))
-            .map(String::as_str)
+impl HubTensors<'_, '_> {
+    fn resolve(&self, hub_name: &str) -> Option<String> {
+        self.scope.first_of(&layout::aliases(hub_name)).map(str::to_string)
     }
 
     fn contains(&self, hub_name: &str) -> bool {
@@ -292,46 +276,24 @@ impl<'a> TensorFile<'a> {
     }
 
     fn missing(&self, hub_name: &str) -> ModelError {
-        ModelError::MissingTensor { path: self.path.to_path_buf(), tensor: format!("{}{hub_name}", self.prefix) }
+        self.scope.missing(hub_name)
     }
 
     fn shape_error(&self, hub_name: &str, found: Vec<usize>, expected: &str) -> ModelError {
-        let tensor = self.resolve(hub_name).unwrap_or(hub_name).to_string();
-        ModelError::TensorShape { path: self.path.to_path_buf(), tensor, found, expected: expected.to_string() }
+        let name = self.resolve(hub_name).unwrap_or_else(|| hub_name.to_string());
+        self.scope.shape_error(&name, found, expected)
     }
 
     fn shape_if_present(&self, hub_name: &str) -> Option<Vec<usize>> {
-        let name = self.resolve(hub_name)?;
-        self.tensors.tensor(name).ok().map(|t| t.shape().to_vec())
+        self.scope.shape_if_present(&self.resolve(hub_name)?)
     }
 
     fn shape(&self, hub_name: &str) -> Result<Vec<usize>> {
         self.shape_if_present(hub_name).ok_or_else(|| self.missing(hub_name))
     }
 
-    /// The tensor as f32, after checking its shape is exactly `expected`.
     fn get(&self, hub_name: &str, expected: &[usize]) -> Result<ArrayD<f32>> {
         let name = self.resolve(hub_name).ok_or_else(|| self.missing(hub_name))?;
-        let view = self.tensors.tensor(name).map_err(|e| ModelError::NotSafetensors {
-            path: self.path.to_path_buf(),
-            reason: format!("tensor `{name}`: {e}"),
-        })?;
-        if view.shape() != expected {
-            return Err(self.shape_error(hub_name, view.shape().to_vec(), &format!("{expected:?}")));
-        }
-        let data = view.data();
-        let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => f32_from_le(data),
-            Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            other => {
-                return Err(ModelError::TensorDtype {
-                    path: self.path.to_path_buf(),
-                    tensor: name.to_string(),
-                    found: format!("{other:?}"),
-                });
-            }
-        };
-        Ok(ArrayD::from_shape_vec(IxDyn(expected), values).expect("length follows from the checked shape"))
+        self.scope.get(&name, expected)
     }
 }

@@ -169,6 +169,7 @@ mod tests {
             blocks: vec![3, 6, 9, 12],
             attention: AttentionForm::Decomposed,
             weights_sha256: sha.repeat(64),
+            depth: None,
         }
     }
 

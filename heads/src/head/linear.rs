@@ -121,6 +121,7 @@ mod tests {
                     patch_tokens: tokens(b as f32 * 10.0),
                 })
                 .collect(),
+            depth: None,
         }
     }
 

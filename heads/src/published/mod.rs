@@ -1,0 +1,9 @@
+//! Published depth models, imported exactly: their weight files read as they are published
+//! (PyTorch checkpoints or safetensors, through [`dinoedge_backbone::tensors`]) and turned into
+//! one ONNX graph with the backbone ([`import`]), so that tract runs backbone and head in one
+//! pass with no Python on the box. Meta's linear heads for DINOv2 ([`bn_head`]).
+
+pub mod bn_head;
+pub mod import;
+
+pub use bn_head::{BnHead, DepthRange};

@@ -1,0 +1,163 @@
+//! Published depth models against their reference implementations, and the readers'
+//! refusals of bad checkpoints.
+//!
+//! The fixtures under `tests/fixtures/published` are made by `tools/make_depth_fixtures.py`:
+//! a tiny DINOv2 in the Hugging Face layout, Meta's linear heads as checkpoints in Meta's
+//! layout (`{"meta", "state_dict"}` written by `torch.save`) with random weights, and the
+//! depth that facebookresearch/dinov2's own `BNHead` and `DepthEncoderDecoder` compute on
+//! inputs of several sizes (non-square, with the position embedding resampled).
+
+use std::path::{Path, PathBuf};
+
+use dinoedge_backbone::onnx::meta::{AttentionForm, DepthKind};
+use dinoedge_backbone::{Backbone, InputSize};
+use dinoedge_heads::published::{DepthRange, import};
+use ndarray::{Array4, ArrayD, IxDyn};
+use safetensors::SafeTensors;
+
+/// Relative to the depth (metres up to 80), and at least absolute for depths under 1 m.
+const TOLERANCE: f32 = 1e-4;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/published")
+}
+
+fn cases() -> Vec<(String, ArrayD<f32>)> {
+    let bytes = std::fs::read(fixtures().join("cases.safetensors")).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    file.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+            (name, ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap())
+        })
+        .collect()
+}
+
+fn case(cases: &[(String, ArrayD<f32>)], name: &str) -> ArrayD<f32> {
+    cases.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no case {name}")).1.clone()
+}
+
+fn range(dataset: &str) -> DepthRange {
+    match dataset {
+        "nyu" => DepthRange { min: 0.001, max: 10.0 },
+        "kitti" => DepthRange { min: 0.001, max: 80.0 },
+        other => panic!("{other}"),
+    }
+}
+
+fn check_linear(dataset: &str, layers: &str, size: InputSize, attention: AttentionForm) {
+    check_linear_from(dataset, layers, size, attention, "model.safetensors");
+}
+
+fn check_linear_from(dataset: &str, layers: &str, size: InputSize, attention: AttentionForm, backbone: &str) {
+    let name = format!("dinov2_{dataset}_linear{layers}_head");
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("depth.onnx");
+    let meta = import::linear(
+        &name,
+        &fixtures().join("backbone").join(backbone),
+        &fixtures().join(format!("{name}.pth")),
+        range(dataset),
+        size,
+        attention,
+        &onnx,
+    )
+    .expect("import");
+    let depth_meta = meta.depth.as_ref().unwrap();
+    assert_eq!(depth_meta.kind, DepthKind::Metric);
+    assert_eq!(depth_meta.model, name);
+    let cases = cases();
+    let pixels = case(&cases, &format!("pixels_{size}")).insert_axis(ndarray::Axis(0));
+    let pixels: Array4<f32> = pixels.into_dimensionality().unwrap();
+    let backbone = Backbone::load(&onnx, 1).expect("load");
+    assert_eq!(backbone.meta(), &meta);
+    let out = backbone.run(pixels).expect("run");
+    let depth = out.depth.expect("a depth output");
+    let expected = case(&cases, &format!("{name}_{size}"));
+    assert_eq!(depth.shape(), expected.shape());
+    let worst = depth.iter().zip(expected.iter()).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0f32, f32::max);
+    assert!(worst <= TOLERANCE, "{name} at {size} ({attention:?}): worst relative difference {worst}");
+    // The head mixes the bins: depths spread inside the range, not pinned to one end.
+    let (lo, hi) = expected.iter().fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    assert!(hi - lo > 0.01 * range(dataset).max, "{name}: a degenerate fixture ({lo}..{hi})");
+}
+
+#[test]
+fn meta_linear_heads_match_the_reference_at_every_size() {
+    for dataset in ["nyu", "kitti"] {
+        for layers in ["", "4"] {
+            for size in ["42x56", "70x56", "70x70"] {
+                check_linear(dataset, layers, size.parse().unwrap(), AttentionForm::Decomposed);
+            }
+        }
+    }
+}
+
+#[test]
+fn meta_linear_heads_match_the_reference_with_fused_attention() {
+    check_linear("nyu", "4", "42x56".parse().unwrap(), AttentionForm::Fused);
+}
+
+#[test]
+fn a_backbone_saved_by_torch_save_is_read_as_its_safetensors_twin() {
+    check_linear_from("kitti", "4", "70x56".parse().unwrap(), AttentionForm::Decomposed, "model.pth");
+}
+
+/// Importing `head` fails with exit-65-class errors naming the file and `needles`, and
+/// writes nothing.
+fn import_fails(head: &Path, needles: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("depth.onnx");
+    let err = import::linear(
+        "test",
+        &fixtures().join("backbone/model.safetensors"),
+        head,
+        range("nyu"),
+        "42x56".parse().unwrap(),
+        AttentionForm::Decomposed,
+        &out,
+    )
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(&head.display().to_string()), "{message}");
+    for needle in needles {
+        assert!(message.contains(needle), "`{needle}` not in: {message}");
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "something was written");
+}
+
+#[test]
+fn a_file_that_is_not_a_checkpoint_is_refused() {
+    import_fails(&fixtures().join("bad/not_a_zip.pth"), &["not a readable weight file"]);
+}
+
+#[test]
+fn a_pickle_that_would_run_code_is_refused_without_running_it() {
+    // data.pkl calls `posix.system` when Python unpickles it; the reader names the class.
+    import_fails(&fixtures().join("bad/code.pth"), &["not a readable weight file", "`state_dict`", "system"]);
+}
+
+#[test]
+fn a_truncated_checkpoint_is_refused() {
+    import_fails(&fixtures().join("bad/truncated.pth"), &["not a readable weight file"]);
+}
+
+#[test]
+fn a_misshapen_tensor_is_named_with_both_shapes() {
+    import_fails(
+        &fixtures().join("bad/misshapen.pth"),
+        &["state_dict.decode_head.conv_depth.weight", "[256, 191, 1, 1]", "lin.4"],
+    );
+}
+
+#[test]
+fn a_missing_tensor_is_named() {
+    import_fails(&fixtures().join("bad/missing.pth"), &["state_dict.decode_head.conv_depth.bias", "missing"]);
+}
+
+#[test]
+fn a_file_of_another_model_is_refused() {
+    // A safetensors file, not a head at all: the anchor tensor is missing.
+    import_fails(&fixtures().join("backbone/model.safetensors"), &["decode_head.conv_depth.weight", "missing"]);
+}

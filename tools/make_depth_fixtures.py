@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Make the committed parity fixtures of the published depth models (dev-time only).
+
+Usage:  python tools/make_depth_fixtures.py DINOV2_CHECKOUT heads/tests/fixtures/published
+  DINOV2_CHECKOUT: a checkout of facebookresearch/dinov2. Its `dinov2/hub/depth` package
+  (BNHead, DepthEncoderDecoder) is imported as is and is the reference of Meta's linear depth
+  heads: the fixture checkpoints are loaded into it with `load_state_dict(strict=True)`, so
+  their key names and shapes are the official ones.
+Requires: torch, transformers, safetensors, numpy (tools/requirements.txt).
+
+What it writes (tiny models with random weights in the official layouts):
+  backbone/model.safetensors, config.json  a 4-block DINOv2 (width 24, 2 heads, 5×5 grid)
+                                             in the Hugging Face layout
+  backbone/model.pth                       the same state dict, as torch.save writes it
+  dinov2_{nyu,kitti}_linear{,4}_head.pth   Meta's checkpoint layout: {"meta": …,
+                                             "state_dict": {"decode_head.conv_depth.*"}}
+  cases.safetensors                        per input size, `pixels_{H}x{W}` and the reference
+                                             depth `{head}_{H}x{W}` [H, W] in metres
+  bad/*.pth                                checkpoints a reader must refuse
+  manifest.json                            what each file is, with the reference's versions
+"""
+import importlib
+import io
+import json
+import pickle
+import sys
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from safetensors.torch import save_file
+from transformers import Dinov2Config, Dinov2Model
+
+SEED = 20261130
+# (height, width): 4:3 and 3:4 frames, and the native 5×5 grid (no position resampling).
+SIZES = [(42, 56), (70, 56), (70, 70)]
+# Meta's configs: min 0.001 m; max 10 m (NYU) or 80 m (KITTI); see the heads' module docs.
+RANGES = {"nyu": (0.001, 10.0), "kitti": (0.001, 80.0)}
+
+
+def tiny_backbone(gen):
+    config = Dinov2Config(hidden_size=24, num_hidden_layers=4, num_attention_heads=2, mlp_ratio=4,
+                          image_size=70, patch_size=14, layer_norm_eps=1e-6, layerscale_value=0.5)
+    model = Dinov2Model(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "mask_token" in name:
+                continue
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "layernorm.weight":
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
+            elif "lambda1" in name:
+                p.copy_(0.5 + 0.1 * torch.randn(p.shape, generator=gen))
+            else:
+                fan_in = p.shape[1] * (p[0].numel() // p.shape[1]) if p.dim() >= 2 else 16
+                p.copy_(torch.randn(p.shape, generator=gen) / np.sqrt(fan_in))
+    return config, model
+
+
+def intermediate_layers(model, blocks):
+    """DINOv2's get_intermediate_layers(n=blocks, reshape=True, return_class_token=True,
+    norm=False) on the transformers model: each chosen block's raw output (0-based index),
+    as (patch grid [B, D, h, w], class token [B, D])."""
+    patch = model.config.patch_size
+
+    def forward(pixels):
+        states = model(pixel_values=pixels, output_hidden_states=True).hidden_states
+        h, w = pixels.shape[2] // patch, pixels.shape[3] // patch
+        out = []
+        for b in blocks:
+            x = states[b + 1]  # states[0] is the embedding output
+            grid = x[:, 1:].reshape(x.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous()
+            out.append((grid, x[:, 0]))
+        return tuple(out)
+
+    return forward
+
+
+def linear_depther(depth_pkg, model, layers, depth_range):
+    """Meta's linear depther (dinov2/hub/depthers.py) on the tiny backbone: the head
+    arguments of `_make_dinov2_linear_depth_head`, with the dataset's depth range."""
+    d, n = model.config.hidden_size, model.config.num_hidden_layers
+    blocks = [n - 1] if layers == 1 else [i * n // 4 + (n // 4 - 1) for i in range(4)]
+    in_index = list(range(len(blocks)))
+    head = depth_pkg.BNHead(classify=True, n_bins=256, bins_strategy="UD", norm_strategy="linear", upsample=4,
+                            in_channels=[d] * len(in_index), in_index=in_index, input_transform="resize_concat",
+                            channels=d * len(in_index) * 2, align_corners=False, min_depth=depth_range[0],
+                            max_depth=depth_range[1], loss_decode=())
+    depther = depth_pkg.DepthEncoderDecoder(backbone=torch.nn.Identity(), decode_head=head)
+    depther.backbone.forward = intermediate_layers(model, blocks)
+    return depther.eval(), [b + 1 for b in blocks]
+
+
+def save_checkpoint(path, state_dict):
+    """The layout of Meta's head checkpoints: mmcv's {"meta", "state_dict"}."""
+    meta = {"mmcv_version": "1.3.0", "time": "Fri Apr 14 2023", "epoch": 38400, "iter": 38400}
+    torch.save({"meta": meta, "state_dict": OrderedDict(state_dict)}, path)
+
+
+def bad_checkpoints(out, good_state):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "not_a_zip.pth").write_bytes(b"\x80\x02}q\x00.this is a bare pickle, not a checkpoint")
+
+    class Exploit:
+        def __reduce__(self):
+            import os
+            return (os.system, ("echo this must never run",))
+
+    # torch.save's zip layout, with a pickle that calls os.system when Python unpickles it.
+    with zipfile.ZipFile(out / "code.pth", "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("code/data.pkl", pickle.dumps({"state_dict": Exploit()}, protocol=2))
+        z.writestr("code/version", "3\n")
+        z.writestr("code/byteorder", "little")
+
+    misshapen = {k: v.clone() for k, v in good_state.items()}
+    misshapen["decode_head.conv_depth.weight"] = misshapen["decode_head.conv_depth.weight"][:, :-1].clone()
+    save_checkpoint(out / "misshapen.pth", misshapen)
+    missing = {k: v for k, v in good_state.items() if not k.endswith("bias")}
+    save_checkpoint(out / "missing.pth", missing)
+    buf = io.BytesIO()
+    save_checkpoint(buf, good_state)
+    (out / "truncated.pth").write_bytes(buf.getvalue()[: len(buf.getvalue()) * 2 // 3])
+
+
+def main(dinov2_checkout, out):
+    out.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(dinov2_checkout) / "dinov2" / "hub"))
+    depth_pkg = importlib.import_module("depth")
+    gen = torch.Generator().manual_seed(SEED)
+    torch.manual_seed(SEED)
+
+    config, model = tiny_backbone(gen)
+    (out / "backbone").mkdir(exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "backbone" / "model.safetensors"))
+    # The same weights as torch.save writes them: the backbone read from a checkpoint.
+    torch.save(model.state_dict(), out / "backbone" / "model.pth")
+    with open(out / "backbone" / "config.json", "w") as f:
+        json.dump(config.to_dict(), f, indent=1, sort_keys=True, default=str)
+
+    cases = {}
+    pixels = {}
+    for h, w in SIZES:
+        pixels[(h, w)] = torch.randn((1, 3, h, w), generator=gen)
+        cases[f"pixels_{h}x{w}"] = pixels[(h, w)][0]
+    heads = {}
+    for dataset, depth_range in RANGES.items():
+        for layers in (1, 4):
+            name = f"dinov2_{dataset}_linear{'4' if layers == 4 else ''}_head"
+            depther, blocks = linear_depther(depth_pkg, model, layers, depth_range)
+            conv = depther.decode_head.conv_depth
+            with torch.no_grad():
+                # Logits of a realistic spread, so that relu cuts some and the bins mix.
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * 0.5)
+                conv.bias.copy_(torch.randn(conv.bias.shape, generator=gen) * 0.5)
+            state = {f"decode_head.{k}": v for k, v in depther.decode_head.state_dict().items()}
+            save_checkpoint(out / f"{name}.pth", state)
+            # The checkpoint as Meta's hub code loads it (here strictly: every key used).
+            check = torch.load(out / f"{name}.pth", map_location="cpu", weights_only=True)["state_dict"]
+            depther.decode_head.load_state_dict({k.removeprefix("decode_head."): v for k, v in check.items()},
+                                                strict=True)
+            with torch.no_grad():
+                for (h, w), x in pixels.items():
+                    cases[f"{name}_{h}x{w}"] = depther.whole_inference(x, None, rescale=True)[0, 0]
+            heads[name] = {"layers": layers, "blocks": blocks, "min_depth": depth_range[0],
+                           "max_depth": depth_range[1]}
+            if dataset == "nyu" and layers == 4:
+                bad_checkpoints(out / "bad", state)
+
+    save_file({k: v.contiguous().float() for k, v in cases.items()}, str(out / "cases.safetensors"))
+    manifest = {
+        "reference": {"torch": torch.__version__, "transformers": transformers.__version__,
+                      "dinov2_hub_depth": "facebookresearch/dinov2 dinov2/hub/depth (BNHead, DepthEncoderDecoder)"},
+        "seed": SEED,
+        "sizes": [list(s) for s in SIZES],
+        "heads": heads,
+    }
+    with open(out / "manifest.json", "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], Path(sys.argv[2]))
