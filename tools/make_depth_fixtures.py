@@ -14,6 +14,8 @@ What it writes (tiny models with random weights in the official layouts):
   backbone/model.pth                       the same state dict, as torch.save writes it
   dinov2_{nyu,kitti}_linear{,4}_head.pth   Meta's checkpoint layout: {"meta": …,
                                              "state_dict": {"decode_head.conv_depth.*"}}
+  depth_anything_{relative,metric}/        transformers' DepthAnythingForDepthEstimation (the
+                                             model.safetensors, config.json     layout of depth-anything/Depth-Anything-V2-*-hf)
   cases.safetensors                        per input size, `pixels_{H}x{W}` and the reference
                                              depth `{head}_{H}x{W}` [H, W] in metres
   bad/*.pth                                checkpoints a reader must refuse
@@ -32,7 +34,7 @@ import numpy as np
 import torch
 import transformers
 from safetensors.torch import save_file
-from transformers import Dinov2Config, Dinov2Model
+from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, Dinov2Model
 
 SEED = 20261130
 # (height, width): 4:3 and 3:4 frames, and the native 5×5 grid (no position resampling).
@@ -56,6 +58,59 @@ def tiny_backbone(gen):
             else:
                 fan_in = p.shape[1] * (p[0].numel() // p.shape[1]) if p.dim() >= 2 else 16
                 p.copy_(torch.randn(p.shape, generator=gen) / np.sqrt(fan_in))
+    return config, model
+
+
+# transformers 5 renames DINOv2's attention weights in memory; the hub's files (what
+# `dinoedge model pull` downloads) keep the original names, and so do the fixtures.
+HUB_NAMES = [
+    ("attention.q_proj.", "attention.attention.query."),
+    ("attention.k_proj.", "attention.attention.key."),
+    ("attention.v_proj.", "attention.attention.value."),
+    ("attention.o_proj.", "attention.output.dense."),
+]
+
+
+def hub_layout(state):
+    out = {}
+    for name, value in state.items():
+        for new, old in HUB_NAMES:
+            name = name.replace(new, old)
+        out[name] = value.contiguous()
+    return out
+
+
+def randomise(model, gen):
+    """Every parameter random at a realistic scale (LayerNorm and LayerScale near their
+    usual values), so that biases and affine terms are all exercised."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "mask_token" in name:
+                continue
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name.endswith("layernorm.weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
+            elif "lambda1" in name:
+                p.copy_(0.5 + 0.1 * torch.randn(p.shape, generator=gen))
+            else:
+                fan_in = p[0].numel() if p.dim() >= 2 else 16
+                p.copy_(torch.randn(p.shape, generator=gen) / np.sqrt(fan_in))
+
+
+def depth_anything(kind, gen):
+    """A tiny Depth Anything (V2 and V1 share transformers' DepthAnythingForDepthEstimation)
+    of the Small layout scaled down: a 4-block DINOv2 whose four blocks feed the DPT neck
+    (reassemble ×4, ×2, ×1, ×½), the fusion stage and the head."""
+    backbone = dict(model_type="dinov2", hidden_size=24, num_hidden_layers=4, num_attention_heads=2, mlp_ratio=4,
+                    image_size=70, patch_size=14, layer_norm_eps=1e-6, layerscale_value=0.5,
+                    out_indices=[1, 2, 3, 4], apply_layernorm=True, reshape_hidden_states=False)
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=24, patch_size=14,
+                                 neck_hidden_sizes=[4, 6, 8, 12], fusion_hidden_size=8, head_hidden_size=4,
+                                 depth_estimation_type=kind, max_depth=20 if kind == "metric" else 1)
+    model = DepthAnythingForDepthEstimation(config).eval()
+    randomise(model, gen)
+    with torch.no_grad():
+        # Centre the last logit so that the final ReLU or sigmoid is neither dead nor saturated.
+        model.head.conv3.bias.fill_(0.5)
     return config, model
 
 
@@ -110,9 +165,9 @@ def bad_checkpoints(out, good_state):
 
     # torch.save's zip layout, with a pickle that calls os.system when Python unpickles it.
     with zipfile.ZipFile(out / "code.pth", "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("code/data.pkl", pickle.dumps({"state_dict": Exploit()}, protocol=2))
-        z.writestr("code/version", "3\n")
-        z.writestr("code/byteorder", "little")
+        for name, data in [("code/data.pkl", pickle.dumps({"state_dict": Exploit()}, protocol=2)),
+                           ("code/version", b"3\n"), ("code/byteorder", b"little")]:
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 30, 0, 0, 0)), data)
 
     misshapen = {k: v.clone() for k, v in good_state.items()}
     misshapen["decode_head.conv_depth.weight"] = misshapen["decode_head.conv_depth.weight"][:, :-1].clone()
@@ -168,10 +223,27 @@ def main(dinov2_checkout, out):
             if dataset == "nyu" and layers == 4:
                 bad_checkpoints(out / "bad", state)
 
+    for kind in ("relative", "metric"):
+        name = f"depth_anything_{kind}"
+        config, model = depth_anything(kind, gen)
+        (out / name).mkdir(exist_ok=True)
+        save_file(hub_layout(model.state_dict()), str(out / name / "model.safetensors"))
+        config.to_json_file(str(out / name / "config.json"))
+        # Proof that the files are what transformers loads (hub names renamed on the way).
+        reloaded = DepthAnythingForDepthEstimation.from_pretrained(str(out / name)).eval()
+        with torch.no_grad():
+            for (h, w), x in pixels.items():
+                depth = model(pixel_values=x).predicted_depth[0]
+                again = reloaded(pixel_values=x).predicted_depth[0]
+                assert torch.equal(depth, again), "the saved files do not reload to the same model"
+                cases[f"{name}_{h}x{w}"] = depth
+        heads[name] = {"kind": kind, "max_depth": config.max_depth}
+
     save_file({k: v.contiguous().float() for k, v in cases.items()}, str(out / "cases.safetensors"))
     manifest = {
         "reference": {"torch": torch.__version__, "transformers": transformers.__version__,
-                      "dinov2_hub_depth": "facebookresearch/dinov2 dinov2/hub/depth (BNHead, DepthEncoderDecoder)"},
+                      "dinov2_hub_depth": "facebookresearch/dinov2 dinov2/hub/depth (BNHead, DepthEncoderDecoder)",
+                      "depth_anything": "transformers DepthAnythingForDepthEstimation"},
         "seed": SEED,
         "sizes": [list(s) for s in SIZES],
         "heads": heads,

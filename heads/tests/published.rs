@@ -5,7 +5,9 @@
 //! a tiny DINOv2 in the Hugging Face layout, Meta's linear heads as checkpoints in Meta's
 //! layout (`{"meta", "state_dict"}` written by `torch.save`) with random weights, and the
 //! depth that facebookresearch/dinov2's own `BNHead` and `DepthEncoderDecoder` compute on
-//! inputs of several sizes (non-square, with the position embedding resampled).
+//! inputs of several sizes (non-square, with the position embedding resampled); tiny Depth
+//! Anything models (relative and metric) in transformers' layout, and the depth
+//! `DepthAnythingForDepthEstimation` computes on the same inputs.
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +104,75 @@ fn meta_linear_heads_match_the_reference_with_fused_attention() {
 #[test]
 fn a_backbone_saved_by_torch_save_is_read_as_its_safetensors_twin() {
     check_linear_from("kitti", "4", "70x56".parse().unwrap(), AttentionForm::Decomposed, "model.pth");
+}
+
+fn check_depth_anything(kind: &str, size: InputSize, attention: AttentionForm) {
+    let name = format!("depth_anything_{kind}");
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("depth.onnx");
+    let weights = fixtures().join(&name).join("model.safetensors");
+    let meta = import::depth_anything(&name, &weights, size, attention, &onnx).expect("import");
+    let expected_kind = if kind == "metric" { DepthKind::Metric } else { DepthKind::Relative };
+    assert_eq!(meta.depth.as_ref().unwrap().kind, expected_kind);
+    let cases = cases();
+    let pixels: Array4<f32> =
+        case(&cases, &format!("pixels_{size}")).insert_axis(ndarray::Axis(0)).into_dimensionality().unwrap();
+    let out = Backbone::load(&onnx, 1).expect("load").run(pixels).expect("run");
+    let depth = out.depth.expect("a depth output");
+    let expected = case(&cases, &format!("{name}_{size}"));
+    assert_eq!(depth.shape(), expected.shape());
+    let worst = depth.iter().zip(expected.iter()).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0f32, f32::max);
+    assert!(worst <= TOLERANCE, "{name} at {size} ({attention:?}): worst relative difference {worst}");
+    let positive = expected.iter().filter(|v| **v > 1e-3).count();
+    assert!(positive > expected.len() / 10, "{name}: a degenerate fixture ({positive} positive depths)");
+}
+
+#[test]
+fn depth_anything_matches_transformers_relative_and_metric_at_every_size() {
+    for kind in ["relative", "metric"] {
+        for size in ["42x56", "70x56", "70x70"] {
+            check_depth_anything(kind, size.parse().unwrap(), AttentionForm::Decomposed);
+        }
+    }
+    check_depth_anything("metric", "42x56".parse().unwrap(), AttentionForm::Fused);
+}
+
+/// Importing a Depth Anything `weights` fails naming `needles`, and writes nothing.
+fn depth_anything_fails(weights: &Path, needles: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out").join("depth.onnx");
+    std::fs::create_dir(out.parent().unwrap()).unwrap();
+    let err = import::depth_anything("test", weights, "42x56".parse().unwrap(), AttentionForm::Decomposed, &out)
+        .unwrap_err()
+        .to_string();
+    for needle in needles {
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+    }
+    assert!(!out.exists(), "something was written");
+}
+
+#[test]
+fn depth_anything_without_its_config_is_refused_naming_the_missing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = tmp.path().join("model.safetensors");
+    std::fs::copy(fixtures().join("depth_anything_metric/model.safetensors"), &weights).unwrap();
+    let config = tmp.path().join("config.json");
+    depth_anything_fails(&weights, &[&config.display().to_string(), "is missing", "relative or metric"]);
+}
+
+#[test]
+fn depth_anything_with_a_bad_config_is_refused_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = tmp.path().join("model.safetensors");
+    std::fs::copy(fixtures().join("depth_anything_metric/model.safetensors"), &weights).unwrap();
+    let config = std::fs::read_to_string(fixtures().join("depth_anything_metric/config.json")).unwrap();
+    let config_path = tmp.path().join("config.json");
+    std::fs::write(&config_path, config.replace("\"metric\"", "\"disparity\"")).unwrap();
+    depth_anything_fails(&weights, &[&config_path.display().to_string(), "depth_estimation_type", "disparity"]);
+    // A DINOv2 file is not a Depth Anything model, whatever its config says.
+    std::fs::copy(fixtures().join("backbone/model.safetensors"), &weights).unwrap();
+    std::fs::write(&config_path, &config).unwrap();
+    depth_anything_fails(&weights, &[&weights.display().to_string(), "neck.convs.0.weight", "missing"]);
 }
 
 /// Importing `head` fails with exit-65-class errors naming the file and `needles`, and

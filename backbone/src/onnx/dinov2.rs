@@ -169,23 +169,23 @@ pub fn encode(g: &mut GraphBuilder, w: &DinoWeights, meta: &BackboneMeta) -> Res
 }
 
 /// The backbone's feature outputs: [`CLS`] and [`PATCH_TOKENS`] from the final tokens, and
-/// per kept block its tokens through the final LayerNorm (registers dropped).
-pub fn emit_features(g: &mut GraphBuilder, w: &DinoWeights, encoded: &Encoded) {
+/// per kept block its tokens through the final LayerNorm (registers dropped). Returns each
+/// kept block's normed patch tokens [N, D], for heads that read them.
+pub fn emit_features(g: &mut GraphBuilder, w: &DinoWeights, encoded: &Encoded) -> Vec<(usize, String)> {
     let spec = &w.spec;
     let (d, r, n) = (spec.hidden, spec.registers, encoded.rows * encoded.cols);
     let t = 1 + r + n;
-    let emit = |g: &mut GraphBuilder, tokens: &str, cls_name: &str, patch_name: &str| {
+    let emit = |g: &mut GraphBuilder, tokens: &str, cls_name: &str, patch_name: &str| -> String {
         let normed = layer_norm(g, tokens, &w.norm, spec.layer_norm_eps);
         let cls = g.slice(&normed, 0, 0, 1);
         g.output(&cls, cls_name, &[1, d]);
         let patches = g.slice(&normed, 0, (1 + r) as i64, t as i64);
-        let patches = g.reshape(&patches, &[1, n as i64, d as i64]);
-        g.output(&patches, patch_name, &[1, n, d]);
+        let batched = g.reshape(&patches, &[1, n as i64, d as i64]);
+        g.output(&batched, patch_name, &[1, n, d]);
+        patches
     };
     emit(g, &encoded.last, CLS, PATCH_TOKENS);
-    for (b, tokens) in &encoded.blocks {
-        emit(g, tokens, &block_cls(*b), &block_patch_tokens(*b));
-    }
+    encoded.blocks.iter().map(|(b, tokens)| (*b, emit(g, tokens, &block_cls(*b), &block_patch_tokens(*b)))).collect()
 }
 
 pub fn layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm, eps: f32) -> String {

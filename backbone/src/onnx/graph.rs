@@ -117,14 +117,16 @@ impl GraphBuilder {
     }
 
     /// Bilinear resampling of an NCHW tensor to `sizes` (all four dimensions), as torch's
-    /// `F.interpolate(mode="bilinear", align_corners=False)` (ONNX `half_pixel`: sample
-    /// `(dst + 0.5) · in/out − 0.5`, clamped to the border).
-    pub fn resize_bilinear(&mut self, x: &str, sizes: [usize; 4]) -> String {
+    /// `F.interpolate(mode="bilinear", align_corners=…)`: with `align_corners` the corner
+    /// pixels of input and output coincide (sample `dst · (in − 1)/(out − 1)`); without, ONNX
+    /// `half_pixel` (sample `(dst + 0.5) · in/out − 0.5`, clamped to the border).
+    pub fn resize_bilinear(&mut self, x: &str, sizes: [usize; 4], align_corners: bool) -> String {
         let sizes = self.ints("sizes", &sizes.map(|s| s as i64));
+        let mode = if align_corners { "align_corners" } else { "half_pixel" };
         self.node(
             "Resize",
             &[x, "", "", &sizes],
-            &[("mode", Attr::Str("linear")), ("coordinate_transformation_mode", Attr::Str("half_pixel"))],
+            &[("mode", Attr::Str("linear")), ("coordinate_transformation_mode", Attr::Str(mode))],
         )
     }
 

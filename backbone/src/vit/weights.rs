@@ -72,9 +72,10 @@ pub struct DinoWeights {
     pub sha256: String,
 }
 
-/// The fields of a Hugging Face `config.json` that shapes cannot tell.
+/// The fields of a Hugging Face DINOv2 `config.json` (or a bigger model's `backbone_config`)
+/// that shapes cannot tell.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct HfConfig {
+pub struct HfConfig {
     model_type: Option<String>,
     num_attention_heads: Option<usize>,
     layer_norm_eps: Option<f32>,
@@ -95,7 +96,7 @@ impl DinoWeights {
 
     /// Reads the DINOv2 tensors of `scope` (the hub layout below `scope`'s prefix, e.g. a
     /// depth model's `backbone.`), with `config` for what shapes cannot tell.
-    pub(crate) fn from_scope(scope: &Scope, config: Option<(&Path, &HfConfig)>) -> Result<Self> {
+    pub fn from_scope(scope: &Scope, config: Option<(&Path, &HfConfig)>) -> Result<Self> {
         let file = HubTensors { scope };
         let spec = infer_spec(&file, config)?;
         let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);

@@ -117,7 +117,7 @@ impl BnHead {
         let logits = g.reshape(&logits, &[1, rows as i64, cols as i64, BINS as i64]);
         let logits = g.transpose(&logits, &[0, 3, 1, 2]);
         let (up_rows, up_cols) = (rows * UPSAMPLE, cols * UPSAMPLE);
-        let logits = g.resize_bilinear(&logits, [1, BINS, up_rows, up_cols]);
+        let logits = g.resize_bilinear(&logits, [1, BINS, up_rows, up_cols], false);
         let rectified = g.node("Relu", &[&logits], &[]);
         let eps = g.scalar("bn_eps", EPS);
         let q = g.add(&rectified, &eps);
@@ -134,7 +134,7 @@ impl BnHead {
         let depth = g.node("Div", &[&weighted, &total], &[]);
         let (lo, hi) = (g.scalar("depth_min", self.range.min), g.scalar("depth_max", self.range.max));
         let depth = g.node("Clip", &[&depth, &lo, &hi], &[]);
-        let depth = g.resize_bilinear(&depth, [1, 1, height, width]);
+        let depth = g.resize_bilinear(&depth, [1, 1, height, width], false);
         g.reshape(&depth, &[height as i64, width as i64])
     }
 }

@@ -17,6 +17,7 @@ use dinoedge_backbone::tensors::TensorFile;
 use dinoedge_backbone::vit::DinoWeights;
 
 use super::bn_head::{self, BnHead, DepthRange};
+use super::depth_anything::{self, DepthAnything};
 
 /// The name of the depth output.
 pub const DEPTH: &str = "depth";
@@ -36,14 +37,10 @@ pub fn linear(
     let head_file = TensorFile::open(head)?;
     let head = BnHead::load(&head_file.scope(bn_head::WEIGHT)?, &w.spec, range)?;
     input.grid(w.spec.patch)?;
-    let mut blocks = default_blocks(w.spec.depth);
-    blocks.extend(&head.blocks);
-    blocks.sort_unstable();
-    blocks.dedup();
     let meta = BackboneMeta {
         spec: w.spec.clone(),
         input,
-        blocks,
+        blocks: with_default_blocks(&head.blocks, w.spec.depth),
         attention,
         weights_sha256: w.sha256.clone(),
         depth: Some(DepthMeta {
@@ -56,7 +53,54 @@ pub fn linear(
     let encoded = dinov2::encode(&mut g, &w, &meta)?;
     dinov2::emit_features(&mut g, &w, &encoded);
     let depth = head.append(&mut g, &encoded, &w.spec, input.height, input.width);
-    g.output(&depth, DEPTH, &[input.height, input.width]);
-    write_atomically(out, &g.finish(model, dinov2::opset(attention), &meta.to_props()))?;
+    finish(g, &meta, depth, out)?;
     Ok(meta)
+}
+
+/// Imports a Depth Anything model in transformers' layout (`weights`, with `config.json`
+/// beside it) as the depth model `model`, writing the graph to `out` atomically.
+pub fn depth_anything(
+    model: &str,
+    weights: &Path,
+    input: InputSize,
+    attention: AttentionForm,
+    out: &Path,
+) -> Result<BackboneMeta> {
+    let (config_path, config) = depth_anything::read_config(weights)?;
+    let file = TensorFile::open(weights)?;
+    let backbone_config = config.encoder().map(|c| (config_path.as_path(), c));
+    let w = DinoWeights::from_scope(&file.scope(dinoedge_backbone::vit::layout::CLS_TOKEN)?, backbone_config)?;
+    let head = DepthAnything::load(&file.scope(depth_anything::ANCHOR)?, &config_path, &config, &w.spec)?;
+    input.grid(w.spec.patch)?;
+    let meta = BackboneMeta {
+        spec: w.spec.clone(),
+        input,
+        blocks: with_default_blocks(&head.blocks, w.spec.depth),
+        attention,
+        weights_sha256: w.sha256.clone(),
+        depth: Some(DepthMeta { model: model.to_string(), kind: head.kind, source_sha256: file.sha256().to_string() }),
+    };
+    let mut g = GraphBuilder::default();
+    let encoded = dinov2::encode(&mut g, &w, &meta)?;
+    let features = dinov2::emit_features(&mut g, &w, &encoded);
+    let depth = head.append(&mut g, &encoded, &features, input.height, input.width);
+    finish(g, &meta, depth, out)?;
+    Ok(meta)
+}
+
+/// The blocks a head reads and the backbone's default feature blocks, sorted, once each.
+fn with_default_blocks(head: &[usize], depth: usize) -> Vec<usize> {
+    let mut blocks = default_blocks(depth);
+    blocks.extend(head);
+    blocks.sort_unstable();
+    blocks.dedup();
+    blocks
+}
+
+/// Declares the depth output and writes the model.
+fn finish(mut g: GraphBuilder, meta: &BackboneMeta, depth: String, out: &Path) -> Result<()> {
+    let (h, w) = (meta.input.height, meta.input.width);
+    g.output(&depth, DEPTH, &[h, w]);
+    let name = meta.depth.as_ref().map_or("depth", |d| d.model.as_str()).to_string();
+    write_atomically(out, &g.finish(&name, dinov2::opset(meta.attention), &meta.to_props()))
 }
