@@ -120,5 +120,39 @@ fn with_a_real_model_the_alignment_lowers_the_floor_error() {
     let c = Calibration::load(&out).unwrap();
     let fitted = c.fitted_for.expect("the model is recorded");
     assert_eq!(fitted.backbone_sha256, support::sha256(&backbone));
-    assert_eq!(fitted.head_sha256, support::sha256(&head));
+    assert_eq!(fitted.head_sha256, Some(support::sha256(&head)));
+}
+
+/// An imported relative model (a full-size random Depth Anything V2 Small in the published
+/// layout, no head file): calibrate aligns its output in inverse depth and records so.
+///
+/// With random weights, whether the output even grows toward the camera is chance: seed 1's
+/// does over the floor region; seed 4's falls, and the fit's negative scale is refused (other
+/// seeds are zero, the final ReLU, over the whole region, which is refused naming it).
+#[test]
+fn an_imported_relative_model_is_aligned_in_inverse_depth_and_recorded() {
+    let s = site();
+    let config = s.path().join("dinoedge.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let use_model = |seed: &str| {
+        let onnx = support::depth_model(s.path(), "depth-anything-v2-small", seed);
+        let model = format!("kind = \"dinov2\"\nbackbone = \"{}\"", path(&onnx));
+        std::fs::write(&config, original.replace("kind = \"sim-truth\"", &model)).unwrap();
+        onnx
+    };
+    use_model("4");
+    let (run, out) = s.calibrate(&s.points(MARKS));
+    support::assert_fails(&run, 65, &["points.toml", "depth alignment", "not a plausible correction"]);
+    assert!(!out.exists());
+
+    let onnx = use_model("1");
+    let (run, out) = s.calibrate(&s.points(MARKS));
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    let report = support::stdout(&run);
+    assert!(report.contains("1 / metric = ") && report.contains("(relative model)"), "{report}");
+    assert!(report.contains("AbsRel") && !report.contains("before the alignment"), "{report}");
+    let c = Calibration::load(&out).unwrap();
+    assert_eq!(c.alignment.output, dinoedge_config::DepthKind::Relative);
+    let fitted = c.fitted_for.expect("the model is recorded");
+    assert_eq!((fitted.backbone_sha256, fitted.head_sha256), (support::sha256(&onnx), None));
 }

@@ -22,15 +22,20 @@ const INITIALIZER_RANGE: f32 = 0.02;
 const LAYERSCALE_VALUE: f32 = 1.0;
 
 /// How one tensor starts.
-enum Fill {
+pub enum Fill {
     TruncNormal,
     Zeros,
     Ones,
     LayerScale,
+    /// Uniform in ±bound (torch's default for a convolution: bound = 1/√fan_in).
+    Uniform(f32),
 }
 
+/// A tensor to draw: its name, shape and how it starts.
+pub type Draw = (String, Vec<usize>, Fill);
+
 /// The tensors of a model, in the order their values are drawn.
-fn tensors(spec: &VitSpec) -> Vec<(String, Vec<usize>, Fill)> {
+pub fn tensors(spec: &VitSpec) -> Vec<Draw> {
     let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);
     let mut out = vec![
         (layout::CLS_TOKEN.to_string(), vec![1, 1, d], Fill::TruncNormal),
@@ -63,10 +68,14 @@ fn tensors(spec: &VitSpec) -> Vec<(String, Vec<usize>, Fill)> {
 
 /// The safetensors bytes of a random model.
 pub fn random_weights(arch: Arch, registers: usize, seed: u64) -> Vec<u8> {
-    let spec = VitSpec::new(arch, registers);
+    draw(tensors(&VitSpec::new(arch, registers)), seed)
+}
+
+/// The safetensors bytes of `tensors`, drawn in order from one generator seeded with `seed`.
+pub fn draw(tensors: Vec<Draw>, seed: u64) -> Vec<u8> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let normal = Normal::new(0.0f32, INITIALIZER_RANGE).expect("a positive std");
-    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors(&spec)
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .into_iter()
         .map(|(name, shape, fill)| {
             let len: usize = shape.iter().product();
@@ -85,6 +94,10 @@ pub fn random_weights(arch: Arch, registers: usize, seed: u64) -> Vec<u8> {
                 Fill::Zeros => vec![0.0; len],
                 Fill::Ones => vec![1.0; len],
                 Fill::LayerScale => vec![LAYERSCALE_VALUE; len],
+                Fill::Uniform(bound) => {
+                    let uniform = rand_distr::Uniform::new_inclusive(-bound, bound).expect("a finite bound");
+                    (0..len).map(|_| uniform.sample(&mut rng)).collect()
+                }
             };
             (name, shape, f32_to_le(&values))
         })

@@ -15,11 +15,13 @@
 //!   in its metadata (architecture, input, blocks, source sha256).
 //! - Run time: [`Backbone`] loads that ONNX into an optimised tract plan; a frame is resized and
 //!   normalised ([`preprocess`]) and comes out as [`BackboneOutputs`] (class token and patch
-//!   tokens of the chosen blocks). [`profile`] times the plan's operators.
+//!   tokens of the chosen blocks, and the depth map when the graph is an imported depth model,
+//!   its head appended by `dinoedge-heads` after [`onnx::dinov2::encode`]). [`profile`] times
+//!   the plan's operators.
 //! - Errors are one [`ModelError`] naming the file and the tensor or field; files are written
 //!   whole or not at all ([`files`]).
 //!
-//! This crate knows nothing of heads, MQTT, cameras or rules (see ARCHITECTURE.md).
+//! This crate knows nothing of heads' weights, MQTT, cameras or rules (see ARCHITECTURE.md).
 
 pub mod error;
 pub mod files;

@@ -59,13 +59,7 @@ impl Backbone {
         if threads == 0 {
             return Err(onnx_error("the thread count must be at least 1".into()));
         }
-        let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
-        let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| onnx_error(format!("not ONNX ({e})")))?;
-        drop(bytes);
-        let props: Vec<(String, String)> =
-            proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
-        let meta = BackboneMeta::from_props(&props)
-            .map_err(|e| onnx_error(format!("{e}; make it with `dinoedge model import`")))?;
+        let (proto, meta) = read(path)?;
         let plan = tract_onnx::onnx()
             .model_for_proto_model(&proto)
             .and_then(|m| m.into_optimized())
@@ -145,6 +139,23 @@ impl Backbone {
         };
         Ok(BackboneOutputs { cls, patch_tokens, blocks, depth })
     }
+}
+
+/// Reads a backbone ONNX file and its metadata, without building the plan.
+fn read(path: &Path) -> Result<(pb::ModelProto, BackboneMeta)> {
+    let onnx_error = |reason: String| ModelError::Onnx { path: path.to_path_buf(), reason };
+    let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
+    let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| onnx_error(format!("not ONNX ({e})")))?;
+    let props: Vec<(String, String)> = proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+    let meta = BackboneMeta::from_props(&props)
+        .map_err(|e| onnx_error(format!("{e}; make it with `dinoedge model import`")))?;
+    Ok((proto, meta))
+}
+
+/// What a backbone ONNX file says about itself (architecture, input, depth head), read
+/// without building its plan.
+pub fn read_meta(path: &Path) -> Result<BackboneMeta> {
+    read(path).map(|(_, meta)| meta)
 }
 
 fn view(value: &TValue) -> Result<ndarray::ArrayViewD<'_, f32>> {

@@ -1,16 +1,20 @@
-//! The depth alignment: metric depth = a · predicted + b, fitted robustly against reference
-//! depths — the floor's exact depth (from the solved pose) at pixels marked as floor, and any
-//! points whose distance was measured.
+//! The depth alignment, fitted robustly against reference depths — the floor's exact depth
+//! (from the solved pose) at pixels marked as floor, and any points whose distance was
+//! measured — in the space the model's output lives in:
 //!
-//! Why depth and not inverse depth: dinoedge's heads are trained on metric depth, so on a
-//! new site their error is mostly a scale and an offset in metres (lens, mounting height); an
-//! affine fit in inverse depth suits relative-depth models (MiDaS-style disparity), which
-//! these heads are not. The fit is iteratively reweighted least squares with Huber weights
+//! - a metric model (a trained head, a metric published model): depth = a · predicted + b. On
+//!   a new site its error is mostly a scale and an offset in metres (lens, mounting height).
+//! - a relative model (affine-invariant inverse depth, as Depth Anything's relative models
+//!   and MiDaS give): 1 / depth = a · predicted + b, the only form its output determines.
+//!
+//! The fit is iteratively reweighted least squares with Huber weights
 //! (k = 1.345 robust standard deviations, from the median absolute deviation), so a few
 //! wrong references (a box standing on a "floor" pixel) do not pull it. Every fifth sample is
 //! held out, and the residuals are reported on those.
 
 use glam::DVec2;
+
+use dinoedge_config::DepthKind;
 
 use crate::camera::Camera;
 use crate::file::Alignment;
@@ -49,8 +53,9 @@ pub fn floor_depth(camera: &Camera, pixel: DVec2) -> Option<f64> {
     camera.floor_point(pixel).map(|p| camera.depth_of(p))
 }
 
-/// Fits the alignment; every fifth sample (the 5th, 10th, …) is held out for the residuals.
-pub fn fit_alignment(samples: &[DepthSample]) -> Result<AlignmentFit, AlignError> {
+/// Fits the alignment of a model whose output is `output`; every fifth sample (the 5th, 10th,
+/// …) is held out for the residuals, which are in metres whatever the output.
+pub fn fit_alignment(samples: &[DepthSample], output: DepthKind) -> Result<AlignmentFit, AlignError> {
     for (i, s) in samples.iter().enumerate() {
         for (what, value) in [("predicted", s.predicted), ("reference", s.reference)] {
             if !(value.is_finite() && value > 0.0) {
@@ -62,7 +67,17 @@ pub fn fit_alignment(samples: &[DepthSample]) -> Result<AlignmentFit, AlignError
         return Err(AlignError::TooFew(samples.len()));
     }
     let held: Vec<DepthSample> = samples.iter().skip(4).step_by(5).copied().collect();
-    let fit: Vec<DepthSample> = samples.iter().enumerate().filter(|(i, _)| i % 5 != 4).map(|(_, s)| *s).collect();
+    // The line is fitted in the output's space: the reference as depth, or as inverse depth.
+    let target = |reference: f64| match output {
+        DepthKind::Metric => reference,
+        DepthKind::Relative => 1.0 / reference,
+    };
+    let fit: Vec<DepthSample> = samples
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 5 != 4)
+        .map(|(_, s)| DepthSample { predicted: s.predicted, reference: target(s.reference) })
+        .collect();
     let (lo, hi) = fit.iter().fold((f64::MAX, f64::MIN), |(lo, hi), s| (lo.min(s.predicted), hi.max(s.predicted)));
     if hi - lo < 1e-3 * hi {
         return Err(AlignError::NoSpread);
@@ -70,9 +85,8 @@ pub fn fit_alignment(samples: &[DepthSample]) -> Result<AlignmentFit, AlignError
     let mut weights = vec![1.0; fit.len()];
     let mut alignment = Alignment::default();
     for _ in 0..30 {
-        alignment = weighted_line(&fit, &weights).ok_or(AlignError::NoSpread)?;
-        let residuals: Vec<f64> =
-            fit.iter().map(|s| s.reference - alignment.apply(s.predicted as f32) as f64).collect();
+        alignment = weighted_line(&fit, &weights, output).ok_or(AlignError::NoSpread)?;
+        let residuals: Vec<f64> = fit.iter().map(|s| s.reference - (alignment.a * s.predicted + alignment.b)).collect();
         let scale = 1.4826 * median(residuals.iter().map(|r| r.abs()).collect()).max(1e-6);
         let k = 1.345 * scale;
         let next: Vec<f64> = residuals.iter().map(|r| if r.abs() <= k { 1.0 } else { k / r.abs() }).collect();
@@ -98,7 +112,7 @@ pub fn fit_alignment(samples: &[DepthSample]) -> Result<AlignmentFit, AlignError
 }
 
 /// Weighted least squares of reference on predicted.
-fn weighted_line(samples: &[DepthSample], weights: &[f64]) -> Option<Alignment> {
+fn weighted_line(samples: &[DepthSample], weights: &[f64], output: DepthKind) -> Option<Alignment> {
     let sw: f64 = weights.iter().sum();
     let mx = samples.iter().zip(weights).map(|(s, w)| w * s.predicted).sum::<f64>() / sw;
     let my = samples.iter().zip(weights).map(|(s, w)| w * s.reference).sum::<f64>() / sw;
@@ -108,7 +122,7 @@ fn weighted_line(samples: &[DepthSample], weights: &[f64]) -> Option<Alignment> 
         return None;
     }
     let a = sxy / sxx;
-    Some(Alignment { a, b: my - a * mx })
+    Some(Alignment { output, a, b: my - a * mx })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -121,6 +135,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 mod tests {
     use super::*;
     use crate::camera::{Intrinsics, Pose};
+    use crate::file::RELATIVE_MAX_DEPTH_M;
     use glam::DVec3;
 
     /// References from 1.5 to 12 m; the model reads (true − 0.3) / 1.2 with ±2 cm noise, and
@@ -138,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_robust_fit_recovers_scale_and_offset_despite_outliers() {
-        let fit = fit_alignment(&samples()).unwrap();
+        let fit = fit_alignment(&samples(), DepthKind::Metric).unwrap();
         assert!((fit.alignment.a - 1.2).abs() < 0.01, "{fit:?}");
         assert!((fit.alignment.b - 0.3).abs() < 0.05, "{fit:?}");
         assert_eq!((fit.fitted, fit.held_out), (160, 40));
@@ -149,7 +164,7 @@ mod tests {
     #[test]
     fn aligned_depth_has_a_lower_absrel_than_raw() {
         let samples = samples();
-        let fit = fit_alignment(&samples).unwrap();
+        let fit = fit_alignment(&samples, DepthKind::Metric).unwrap();
         let absrel = |f: &dyn Fn(f64) -> f64| {
             samples.iter().map(|s| (f(s.predicted) - s.reference).abs() / s.reference).sum::<f64>()
                 / samples.len() as f64
@@ -158,14 +173,48 @@ mod tests {
         assert!(aligned < raw / 2.0, "raw {raw}, aligned {aligned}");
     }
 
+    /// A relative model: it reads 0.8 / depth + 0.05 (inverse depth up to scale and shift),
+    /// with noise and the same outliers as [`samples`].
+    #[test]
+    fn a_relative_model_is_fitted_in_inverse_depth() {
+        let samples: Vec<DepthSample> = samples()
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let noise = 0.002 * (i as f64 * 2.3).sin();
+                let wrong = if i % 10 == 3 { 0.3 } else { 0.0 };
+                DepthSample { predicted: 0.8 / s.reference + 0.05 + noise + wrong, reference: s.reference }
+            })
+            .collect();
+        let fit = fit_alignment(&samples, DepthKind::Relative).unwrap();
+        assert_eq!(fit.alignment.output, DepthKind::Relative);
+        // 1/depth = (predicted − 0.05) / 0.8: a = 1.25, b = −0.0625 (least squares on the clean
+        // samples alone: 1.2502). Huber bounds each wrong sample's pull rather than removing it,
+        // and 10 % of them lie off to one side: a lands within 3 %.
+        assert!((fit.alignment.a - 1.25).abs() < 0.04, "{fit:?}");
+        assert!((fit.alignment.b + 0.0625).abs() < 0.01, "{fit:?}");
+        // Residuals in metres: the noise of ±0.002 in inverse depth is centimetres near, more far.
+        assert!(fit.holdout_rmse_m < 0.3, "{fit:?}");
+        let near = fit.alignment.apply((0.8 / 2.0 + 0.05) as f32);
+        assert!((near - 2.0).abs() < 0.05, "{near}");
+        // Where the line reaches zero the model sees nothing near: the far cap, not a negative depth.
+        assert_eq!(fit.alignment.apply(-10.0) as f64, RELATIVE_MAX_DEPTH_M as f32 as f64);
+        // Fitted as metric depth, the same samples give a depth that falls as the output rises:
+        // refused, not written.
+        assert!(matches!(fit_alignment(&samples, DepthKind::Metric), Err(AlignError::Implausible(a)) if a < 0.0));
+    }
+
     #[test]
     fn bad_references_are_named() {
         let mut s = samples();
         s[7].reference = f64::NAN;
-        assert!(matches!(fit_alignment(&s), Err(AlignError::BadDepth { index: 8, what: "reference", .. })));
-        assert_eq!(fit_alignment(&samples()[..9]), Err(AlignError::TooFew(9)));
+        assert!(matches!(
+            fit_alignment(&s, DepthKind::Metric),
+            Err(AlignError::BadDepth { index: 8, what: "reference", .. })
+        ));
+        assert_eq!(fit_alignment(&samples()[..9], DepthKind::Metric), Err(AlignError::TooFew(9)));
         let flat = vec![DepthSample { predicted: 3.0, reference: 3.0 }; 20];
-        assert_eq!(fit_alignment(&flat), Err(AlignError::NoSpread));
+        assert_eq!(fit_alignment(&flat, DepthKind::Metric), Err(AlignError::NoSpread));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!
 //! [fitted_for]                 # the models the depth alignment was fitted for (optional)
 //! backbone_sha256 = "…"
-//! head_sha256 = "…"
+//! head_sha256 = "…"            # a trained head's file; none with an imported depth model
 //!
 //! [intrinsics]                 # pixels; k1, k2 radial distortion (default 0)
 //! width = 640
@@ -26,8 +26,9 @@
 //! pitch_deg = 35.0
 //! roll_deg = 0.0
 //!
-//! [alignment]                  # metric depth = a · predicted + b
-//! a = 1.0
+//! [alignment]                  # output = "metric": depth = a · predicted + b;
+//! output = "metric"            # output = "relative": 1 / depth = a · predicted + b
+//! a = 1.0                      # (the model's output kind; default "metric")
 //! b = 0.0
 //!
 //! [[plane]]                    # floor-frame point and normal (normalised on load)
@@ -47,7 +48,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dinoedge_config::{ConfigError, Name, Zone};
+use dinoedge_config::{ConfigError, DepthKind, Name, Zone};
 use glam::DVec3;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -78,12 +79,14 @@ pub struct CalibrationFile {
     pub residuals: Option<Residuals>,
 }
 
-/// The sha256 of the backbone and head files the depth alignment was fitted with.
+/// The sha256 of the backbone and head files the depth alignment was fitted with (no head
+/// file for an imported depth model, whose head is in the backbone's file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FittedFor {
     pub backbone_sha256: String,
-    pub head_sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha256: Option<String>,
 }
 
 /// The pose as an integrator reads it: where the camera is and its three angles (degrees),
@@ -110,23 +113,44 @@ impl From<&Pose> for PoseAngles {
     }
 }
 
-/// Metric depth from the head's depth: `a · predicted + b`.
+/// Metric depth from the model's output, for the kind of output it was fitted for: a
+/// metric model's depth is `a · predicted + b`; a relative model's inverse depth is.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alignment {
+    #[serde(default)]
+    pub output: DepthKind,
     pub a: f64,
     pub b: f64,
 }
 
 impl Default for Alignment {
     fn default() -> Self {
-        Self { a: 1.0, b: 0.0 }
+        Self { output: DepthKind::Metric, a: 1.0, b: 0.0 }
     }
 }
 
+/// The farthest depth a relative model's alignment gives (metres): where `a · predicted + b`
+/// is this close to zero or below, the model sees no nearer surface (the sky, a far wall).
+pub const RELATIVE_MAX_DEPTH_M: f64 = 1000.0;
+
 impl Alignment {
+    /// Metres from the model's output at a pixel, if it has a depth there: a metric model's
+    /// output must be above 0; a relative model's 0 (or below) is its farthest, not unknown.
+    pub fn to_metres(&self, predicted: f32) -> Option<f32> {
+        let has_depth = match self.output {
+            DepthKind::Metric => predicted > 0.0 && predicted.is_finite(),
+            DepthKind::Relative => predicted.is_finite(),
+        };
+        has_depth.then(|| self.apply(predicted))
+    }
+
     pub fn apply(&self, predicted: f32) -> f32 {
-        (self.a * predicted as f64 + self.b) as f32
+        let line = self.a * predicted as f64 + self.b;
+        match self.output {
+            DepthKind::Metric => line as f32,
+            DepthKind::Relative => (1.0 / line.max(1.0 / RELATIVE_MAX_DEPTH_M)) as f32,
+        }
     }
 }
 

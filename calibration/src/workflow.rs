@@ -28,7 +28,7 @@
 //! The browser UI sends the same structure as JSON, and saves it beside the calibration as a
 //! points file, so a calibration done by hand can be re-run by script.
 
-use dinoedge_config::{Name, Zone};
+use dinoedge_config::{DepthKind, Name, Zone};
 use glam::{DVec2, DVec3};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -109,9 +109,9 @@ pub struct Outcome {
     pub alignment: AlignmentFit,
     /// Each reference: its measured distance and what the aligned depth reads there.
     pub readings: Vec<(f64, f64)>,
-    /// The mean absolute relative error of the depth on the marked floor, before and after
-    /// the alignment.
-    pub floor_abs_rel: (f64, f64),
+    /// The mean absolute relative error of the depth on the marked floor, before the
+    /// alignment (a metric model's only: a relative model has no depth before it) and after.
+    pub floor_abs_rel: (Option<f64>, f64),
 }
 
 impl CameraSpec {
@@ -128,9 +128,14 @@ impl CameraSpec {
     }
 }
 
-/// Calibrates camera `name` from `points` and the model's (unaligned) depth of K frames of
-/// the empty scene, all `width` x `height`.
-pub fn calibrate(name: &Name, points: &PointsFile, frames: &[Array2<f32>]) -> Result<Outcome, String> {
+/// Calibrates camera `name` from `points` and the model's (unaligned) output of K frames of
+/// the empty scene, all `width` x `height`, for a model whose output is `output`.
+pub fn calibrate(
+    name: &Name,
+    points: &PointsFile,
+    frames: &[Array2<f32>],
+    output: DepthKind,
+) -> Result<Outcome, String> {
     let (height, width) = frames.first().ok_or("no frame")?.dim();
     let intrinsics = points.camera.intrinsics(width as u32, height as u32)?;
     let clicks: Vec<FloorPoint> = points
@@ -179,14 +184,15 @@ pub fn calibrate(name: &Name, points: &PointsFile, frames: &[Array2<f32>]) -> Re
     }
     let floor_samples = samples.len();
     samples.extend(reference_samples.iter().map(|(_, s)| *s));
-    let alignment = fit_alignment(&samples).map_err(|e| format!("depth alignment: {e}"))?;
+    let alignment = fit_alignment(&samples, output).map_err(|e| format!("depth alignment: {e}"))?;
     let a = alignment.alignment;
     let abs_rel = |f: &dyn Fn(f64) -> f64| {
         let floor = &samples[..floor_samples];
         floor.iter().map(|s| (f(s.predicted) - s.reference).abs() / s.reference).sum::<f64>()
             / floor.len().max(1) as f64
     };
-    let floor_abs_rel = (abs_rel(&|d| d), abs_rel(&|d| a.apply(d as f32) as f64));
+    let before = (output == DepthKind::Metric).then(|| abs_rel(&|d| d));
+    let floor_abs_rel = (before, abs_rel(&|d| a.apply(d as f32) as f64));
     let background = predicted.mapv(|d| if d > 0.0 && d.is_finite() { a.apply(d) } else { 0.0 });
     let readings = reference_samples
         .iter()

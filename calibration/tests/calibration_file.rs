@@ -12,7 +12,7 @@ fn example() -> CalibrationFile {
         fitted_for: None,
         intrinsics: Intrinsics::from_hfov(8, 6, 80.0),
         pose: PoseAngles::from(&Pose::from_angles(DVec3::new(-2.0, 1.0, 4.5), -20.0, 35.0, 2.0)),
-        alignment: Alignment { a: 1.1, b: -0.2 },
+        alignment: Alignment { output: dinoedge_config::DepthKind::Metric, a: 1.1, b: -0.2 },
         planes: vec![NamedPlane {
             name: "dock_face".to_string().try_into().unwrap(),
             point: [0.0, 12.0, 0.0],

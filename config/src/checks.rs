@@ -25,7 +25,9 @@ fn must_exist(at: Vec<Seg>, what: &str, path: &Path) -> Result<(), Invalid> {
 pub fn check(config: &Config) -> Result<(), Invalid> {
     if let Model::Dinov2 { backbone, head } = &config.model {
         must_exist(vec![Key("model"), Key("backbone")], "the backbone", backbone)?;
-        must_exist(vec![Key("model"), Key("head")], "the depth head", head)?;
+        if let Some(head) = head {
+            must_exist(vec![Key("model"), Key("head")], "the depth head", head)?;
+        }
     }
     if config.pipeline.threads == 0 {
         invalid(vec![Key("pipeline"), Key("threads")], "threads = 0: expected at least 1")?;

@@ -26,7 +26,7 @@ pub use error::ConfigError;
 pub use schema::{
     Camera, Config, Hysteresis, Measure, Model, Mqtt, Outbox, Pipeline, PixelFormat, Rule, RuleKind, Severity, Source,
 };
-pub use values::{BrokerUrl, Name, Zone, ZoneRef};
+pub use values::{BrokerUrl, DepthKind, Name, Zone, ZoneRef};
 
 /// Reads, parses and checks the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -83,7 +83,7 @@ impl Config {
         };
         if let Model::Dinov2 { backbone, head } = &mut self.model {
             fix(backbone);
-            fix(head);
+            head.iter_mut().for_each(fix);
         }
         self.state_dir.iter_mut().for_each(fix);
         let m = &mut self.mqtt;

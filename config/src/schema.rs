@@ -37,8 +37,10 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "ModelToml")]
 pub enum Model {
-    /// DINOv2 backbone (ONNX from `dinoedge model import|init`) and a trained depth head.
-    Dinov2 { backbone: PathBuf, head: PathBuf },
+    /// A DINOv2 backbone (ONNX from `dinoedge model import|init|pull`) and its depth head: a
+    /// trained head file, or none when the ONNX is an imported depth model, which carries
+    /// its own (`dinoedge model pull --depth NAME`).
+    Dinov2 { backbone: PathBuf, head: Option<PathBuf> },
     /// Test and demo only: each frame of an `images` source is paired with the simulator's
     /// exact depth (`depth/NAME.png`, millimetres, beside the frame's `rgb/` folder).
     SimTruth,
@@ -67,8 +69,7 @@ impl TryFrom<ModelToml> for Model {
         match m.kind {
             ModelKind::Dinov2 => {
                 let backbone = m.backbone.ok_or("the dinov2 model needs `backbone`, an ONNX file")?;
-                let head = m.head.ok_or("the dinov2 model needs `head`, a depth head file")?;
-                Ok(Model::Dinov2 { backbone, head })
+                Ok(Model::Dinov2 { backbone, head: m.head })
             }
             ModelKind::SimTruth => {
                 only(&[("backbone", m.backbone.is_some()), ("head", m.head.is_some())], "the sim-truth model", &[])?;

@@ -280,3 +280,42 @@ impl<'de> Deserialize<'de> for ZoneRef {
         d.deserialize_any(Visitor)
     }
 }
+
+/// What a depth model's output means, as a model's metadata and a calibration record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DepthKind {
+    /// Metres along the optical axis.
+    #[default]
+    Metric,
+    /// Affine-invariant inverse depth: `a · value + b` is 1 / metres for a scale `a` and a
+    /// shift `b` that only a calibration on site can tell.
+    Relative,
+}
+
+impl DepthKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DepthKind::Metric => "metric",
+            DepthKind::Relative => "relative",
+        }
+    }
+}
+
+impl std::fmt::Display for DepthKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DepthKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "metric" => Ok(DepthKind::Metric),
+            "relative" => Ok(DepthKind::Relative),
+            other => Err(format!("`{other}` is not a depth kind (metric or relative)")),
+        }
+    }
+}

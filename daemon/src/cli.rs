@@ -280,15 +280,31 @@ pub enum ModelCommand {
         registers: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// The safetensors file to write.
+        /// A full-size Depth Anything model in its published layout instead: `--out` is then
+        /// a folder (model.safetensors and config.json).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            dinoedge_heads::published::catalog::CATALOG.map(|p| p.name)), conflicts_with_all = ["arch", "registers"])]
+        depth: Option<String>,
+        /// The safetensors file to write (a folder with --depth).
         #[arg(long)]
         out: PathBuf,
     },
     /// Build a backbone ONNX graph from a Hugging Face DINOv2 safetensors file (and the
-    /// `config.json` beside it, if any).
+    /// `config.json` beside it, if any); with --depth, a published depth model's graph:
+    /// backbone and depth head together.
     Import {
+        /// The DINOv2 weights (safetensors or a PyTorch checkpoint); with --depth, the depth
+        /// model's weights (Depth Anything: its model.safetensors, config.json beside it) or,
+        /// for Meta's heads, the backbone's.
         #[arg(long)]
         weights: PathBuf,
+        /// A published depth model to import (see README, "Depth models").
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            dinoedge_heads::published::catalog::CATALOG.map(|p| p.name)), conflicts_with = "blocks")]
+        depth: Option<String>,
+        /// Meta's depth head checkpoint (dinov2_vits14_*_head.pth), for the dinov2-small-* models.
+        #[arg(long, requires = "depth")]
+        head: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         /// Input size HEIGHTxWIDTH in pixels, each a multiple of 14.
@@ -353,10 +369,12 @@ pub struct BenchPipelineArgs {
     /// A clip folder from `dinoedge sim clip` (rgb/, calibration.toml).
     #[arg(long)]
     pub clip: PathBuf,
+    /// A backbone ONNX, or an imported depth model (then no --head).
     #[arg(long)]
     pub backbone: PathBuf,
+    /// A trained depth head for the backbone.
     #[arg(long)]
-    pub head: PathBuf,
+    pub head: Option<PathBuf>,
     /// Cameras, each playing the clip in a loop.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub cameras: u32,

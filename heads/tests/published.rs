@@ -111,8 +111,10 @@ fn check_depth_anything(kind: &str, size: InputSize, attention: AttentionForm) {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("depth.onnx");
     let weights = fixtures().join(&name).join("model.safetensors");
-    let meta = import::depth_anything(&name, &weights, size, attention, &onnx).expect("import");
     let expected_kind = if kind == "metric" { DepthKind::Metric } else { DepthKind::Relative };
+    let max_depth = if kind == "metric" { 20.0 } else { 1.0 };
+    let meta =
+        import::depth_anything(&name, (expected_kind, max_depth), &weights, size, attention, &onnx).expect("import");
     assert_eq!(meta.depth.as_ref().unwrap().kind, expected_kind);
     let cases = cases();
     let pixels: Array4<f32> =
@@ -142,9 +144,16 @@ fn depth_anything_fails(weights: &Path, needles: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out").join("depth.onnx");
     std::fs::create_dir(out.parent().unwrap()).unwrap();
-    let err = import::depth_anything("test", weights, "42x56".parse().unwrap(), AttentionForm::Decomposed, &out)
-        .unwrap_err()
-        .to_string();
+    let err = import::depth_anything(
+        "test",
+        (DepthKind::Metric, 20.0),
+        weights,
+        "42x56".parse().unwrap(),
+        AttentionForm::Decomposed,
+        &out,
+    )
+    .unwrap_err()
+    .to_string();
     for needle in needles {
         assert!(err.contains(needle), "`{needle}` not in: {err}");
     }
@@ -169,6 +178,9 @@ fn depth_anything_with_a_bad_config_is_refused_naming_the_field() {
     let config_path = tmp.path().join("config.json");
     std::fs::write(&config_path, config.replace("\"metric\"", "\"disparity\"")).unwrap();
     depth_anything_fails(&weights, &[&config_path.display().to_string(), "depth_estimation_type", "disparity"]);
+    // A relative model imported as a metric one.
+    std::fs::write(&config_path, config.replace("\"metric\"", "\"relative\"")).unwrap();
+    depth_anything_fails(&weights, &["depth_estimation_type", "a relative model; `test` is metric"]);
     // A DINOv2 file is not a Depth Anything model, whatever its config says.
     std::fs::copy(fixtures().join("backbone/model.safetensors"), &weights).unwrap();
     std::fs::write(&config_path, &config).unwrap();

@@ -69,6 +69,19 @@ pub fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
     (onnx, head)
 }
 
+/// A full-size random Depth Anything V2 Small of the catalog's `name` (seed `seed`) in its
+/// published layout, imported at 56x56: the depth model's ONNX.
+pub fn depth_model(dir: &Path, name: &str, seed: &str) -> PathBuf {
+    let (folder, onnx) = (dir.join(format!("{name}-{seed}")), dir.join(format!("{name}-{seed}.onnx")));
+    run_ok(&["model", "init", "--random", "--depth", name, "--seed", seed, "--out", path(&folder)], dir);
+    let weights = folder.join("model.safetensors");
+    run_ok(
+        &["model", "import", "--depth", name, "--weights", path(&weights), "--out", path(&onnx), "--input", "56x56"],
+        dir,
+    );
+    onnx
+}
+
 /// A path as a command-line argument.
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")

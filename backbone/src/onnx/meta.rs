@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+pub use dinoedge_config::DepthKind;
+
 use crate::posembed::Resample;
 use crate::size::InputSize;
 use crate::vit::VitSpec;
@@ -38,37 +40,6 @@ pub struct DepthMeta {
     /// sha256 of the head's weight file (of the whole model's file when the backbone came
     /// from it too).
     pub source_sha256: String,
-}
-
-/// What a depth output means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DepthKind {
-    /// Metres along the optical axis.
-    Metric,
-    /// Affine-invariant inverse depth: `a · value + b` is 1 / metres for a scale `a` and a
-    /// shift `b` that only a calibration on site can tell.
-    Relative,
-}
-
-impl DepthKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DepthKind::Metric => "metric",
-            DepthKind::Relative => "relative",
-        }
-    }
-}
-
-impl FromStr for DepthKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "metric" => Ok(DepthKind::Metric),
-            "relative" => Ok(DepthKind::Relative),
-            other => Err(format!("`{other}` is not a depth kind (metric or relative)")),
-        }
-    }
 }
 
 /// The two ways the graph can write attention; both compute the same function (the parity

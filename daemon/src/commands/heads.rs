@@ -9,7 +9,7 @@ use dinoedge_heads::data::RgbdFolder;
 use dinoedge_heads::head::features::{FeatureCache, PatchFrame, extract};
 use dinoedge_heads::head::file::{self, BackboneId};
 use dinoedge_heads::head::train::TrainOptions;
-use dinoedge_heads::head::{self, BinSpacing, Bins, DepthModel, HeadLayers};
+use dinoedge_heads::head::{self, BinSpacing, Bins, DepthHead, DepthModel, HeadLayers};
 use dinoedge_heads::metrics::DepthMetrics;
 use indicatif::ProgressBar;
 use serde_json::json;
@@ -139,7 +139,7 @@ fn eval(args: HeadsEvalArgs) -> anyhow::Result<()> {
     // The head file is read once: the head (refused on another backbone), its info and baseline.
     let backbone = Backbone::load(&backbone, common.threads)?;
     let stored = file::load(&head, Some(backbone.meta()))?;
-    let model = DepthModel { backbone, head: stored.head };
+    let model = DepthModel { backbone, head: DepthHead::Trained(stored.head) };
     let info = stored.info;
     let median = info["train_median_m"].as_f64().context("the head file has no train_median_m")? as f32;
     let folder = RgbdFolder::open(&data, common.depth_scale)?;

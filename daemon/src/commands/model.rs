@@ -1,4 +1,5 @@
-//! `dinoedge model init | import | pull`.
+//! `dinoedge model init | import | pull`: backbones, and published depth models imported
+//! with their backbone (`import --depth`).
 
 use std::path::Path;
 
@@ -10,12 +11,28 @@ use dinoedge_backbone::vit::Arch;
 use dinoedge_backbone::{InputSize, init};
 use indicatif::ProgressBar;
 
+use dinoedge_heads::published::{self, catalog, catalog::Family};
+
 use super::progress;
 use crate::cli::{ArchArg, ModelCommand};
+use crate::exit::UsageError;
 
 pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
     match cmd {
-        ModelCommand::Init { random: _, arch, registers, seed, out } => {
+        ModelCommand::Init { random: _, depth: Some(name), seed, out, .. } => {
+            let entry = catalog::find(&name).expect("clap checks the name against the catalog");
+            let Family::DepthAnything { max_depth } = entry.family else {
+                return Err(UsageError(format!(
+                    "--depth {name} is a head for the official DINOv2 backbone; `init` makes Depth Anything models \
+                     (and `init` without --depth a backbone)"
+                ))
+                .into());
+            };
+            published::init::write_random_depth_anything(entry.output, max_depth, seed, &out)?;
+            println!("wrote random {name} weights (seed {seed}) to {}", out.display());
+            Ok(())
+        }
+        ModelCommand::Init { random: _, arch, registers, seed, out, depth: None } => {
             let arch = match arch {
                 ArchArg::Small => Arch::Small,
                 ArchArg::Base => Arch::Base,
@@ -28,8 +45,39 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ModelCommand::Import { weights, out, input, blocks, attention } => {
+        ModelCommand::Import { weights, out, input, blocks, attention, depth: None, .. } => {
             let meta = import(&weights, &out, &ImportOptions { input, blocks, attention })?;
+            report_import(&meta, &out);
+            Ok(())
+        }
+        ModelCommand::Import { weights, out, input, attention, depth: Some(name), head, .. } => {
+            let entry = catalog::find(&name).expect("clap checks the name against the catalog");
+            let meta = match (entry.family, head) {
+                (Family::DinoLinear(range), Some(head)) => {
+                    published::import::linear(entry.name, &weights, &head, range, input, attention, &out)?
+                }
+                (Family::DepthAnything { max_depth }, None) => published::import::depth_anything(
+                    entry.name,
+                    (entry.output, max_depth),
+                    &weights,
+                    input,
+                    attention,
+                    &out,
+                )?,
+                (Family::DinoLinear(_), None) => {
+                    return Err(UsageError(format!(
+                        "--depth {name} is Meta's head on the DINOv2 backbone: give its checkpoint with --head, \
+                         and the backbone's weights with --weights"
+                    ))
+                    .into());
+                }
+                (Family::DepthAnything { .. }, Some(_)) => {
+                    return Err(UsageError(format!(
+                        "--depth {name} is one file with its own head: give it with --weights, without --head"
+                    ))
+                    .into());
+                }
+            };
             report_import(&meta, &out);
             Ok(())
         }
@@ -43,8 +91,9 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
 
 fn report_import(meta: &BackboneMeta, out: &Path) {
     let blocks: Vec<String> = meta.blocks.iter().map(ToString::to_string).collect();
+    let depth = meta.depth.as_ref().map_or(String::new(), |d| format!(" and depth ({}: {} depth)", d.model, d.kind));
     println!(
-        "wrote {} ({}, input {}, outputs cls, patch_tokens and blocks {})",
+        "wrote {} ({}, input {}, outputs cls, patch_tokens and blocks {}{depth})",
         out.display(),
         meta.spec.name(),
         meta.input,

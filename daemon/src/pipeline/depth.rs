@@ -1,9 +1,11 @@
-//! Metric depth for a frame: the DINOv2 backbone and depth head (the product), or — for tests
-//! and the demo only, and named so — the simulator's exact depth stored beside each frame.
+//! Depth for a frame: the DINOv2 backbone and depth head (the product: metres, or a relative
+//! model's inverse depth until the calibration aligns it), or — for tests and the demo only,
+//! and named so — the simulator's exact depth stored beside each frame.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use dinoedge_config::DepthKind;
 use dinoedge_heads::head::DepthModel;
 use ndarray::Array2;
 
@@ -16,6 +18,14 @@ pub enum DepthProvider {
 }
 
 impl DepthProvider {
+    /// What [`depth`](Self::depth) returns: metres, or a relative model's inverse depth.
+    pub fn kind(&self) -> DepthKind {
+        match self {
+            DepthProvider::Model(model) => model.kind(),
+            DepthProvider::SimTruth => DepthKind::Metric,
+        }
+    }
+
     pub fn depth(&self, frame: &Frame) -> Result<Array2<f32>> {
         match self {
             DepthProvider::Model(model) => Ok(model.depth(&frame.image)?),

@@ -228,7 +228,7 @@ impl Worker {
             }
         };
         if let Some(calibration) = &self.calibration {
-            depth.mapv_inplace(|d| if d > 0.0 { calibration.alignment.apply(d) } else { d });
+            depth.mapv_inplace(|d| calibration.alignment.to_metres(d).unwrap_or(d));
         }
         let depth_done = Instant::now();
         let out = Outlet { bus: &self.bus, device_id: &self.device_id, camera: &self.link.name };

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use dinoedge_calibration::Calibration;
 use dinoedge_calibration::file::FittedFor;
-use dinoedge_config::{Config, ConfigError, Measure, Model, Name, ZoneRef};
+use dinoedge_config::{Config, ConfigError, DepthKind, Measure, Model, Name, ZoneRef};
 use dinoedge_heads::head::DepthModel;
 
 use crate::pipeline::depth::DepthProvider;
@@ -25,15 +25,26 @@ pub struct Site {
 /// for the simulator's truth, which has no files.
 pub fn model_hashes(model: &Model) -> Result<Option<FittedFor>> {
     Ok(match model {
-        Model::Dinov2 { backbone, head } => Some(hash_files(backbone, head)?),
+        Model::Dinov2 { backbone, head } => Some(hash_files(backbone, head.as_deref())?),
         Model::SimTruth => None,
     })
 }
 
-fn hash_files(backbone: &Path, head: &Path) -> Result<FittedFor> {
+fn hash_files(backbone: &Path, head: Option<&Path>) -> Result<FittedFor> {
     Ok(FittedFor {
         backbone_sha256: dinoedge_backbone::files::sha256_file(backbone)?,
-        head_sha256: dinoedge_backbone::files::sha256_file(head)?,
+        head_sha256: head.map(dinoedge_backbone::files::sha256_file).transpose()?,
+    })
+}
+
+/// What the model's depth output is, from the files' metadata: a trained head and the
+/// simulator give metres; an imported depth model says in its metadata.
+pub fn model_output(model: &Model) -> Result<DepthKind> {
+    Ok(match model {
+        Model::Dinov2 { backbone, head: None } => {
+            dinoedge_backbone::runtime::read_meta(backbone)?.depth.map_or(DepthKind::Metric, |d| d.kind)
+        }
+        Model::Dinov2 { head: Some(_), .. } | Model::SimTruth => DepthKind::Metric,
     })
 }
 
@@ -41,12 +52,37 @@ fn hash_files(backbone: &Path, head: &Path) -> Result<FittedFor> {
 /// planes, zones and backgrounds the rules need, and the models the depth alignment was fitted for.
 pub fn load_site(path: &Path) -> Result<Site> {
     let config = dinoedge_config::load(path)?;
+    let output = model_output(&config.model)?;
     // The model files are hashed once, when the first calibration that records hashes asks.
     let mut hashes: Option<FittedFor> = None;
     let mut calibrations = HashMap::new();
     for camera in &config.cameras {
-        let Some(file) = &camera.calibration else { continue };
+        let Some(file) = &camera.calibration else {
+            if output == DepthKind::Relative {
+                return Err(ConfigError::unlocated(
+                    path,
+                    format!(
+                        "camera `{}` has no calibration, and the model's depth is relative: it is not metres \
+                         until `dinoedge calibrate` aligns it for the camera",
+                        camera.name
+                    ),
+                )
+                .into());
+            }
+            continue;
+        };
         let calibration = Calibration::load(file)?;
+        if calibration.alignment.output != output {
+            return Err(ConfigError::unlocated(
+                file,
+                format!(
+                    "the depth alignment was fitted for a model with {} output, and the config's model gives {} \
+                     depth; run `dinoedge calibrate` again",
+                    calibration.alignment.output, output
+                ),
+            )
+            .into());
+        }
         if calibration.camera_name != camera.name {
             log::warn!(
                 "{}: calibrated as camera `{}`, used for `{}`",
@@ -58,11 +94,12 @@ pub fn load_site(path: &Path) -> Result<Site> {
         if let (Some(fitted), Model::Dinov2 { backbone, head }) = (&calibration.fitted_for, &config.model) {
             let current = match &hashes {
                 Some(known) => known,
-                None => hashes.insert(hash_files(backbone, head)?),
+                None => hashes.insert(hash_files(backbone, head.as_deref())?),
             };
+            let no_head = Path::new("(no head file)");
             for (what, model_file, expected, actual) in [
-                ("backbone", backbone, &fitted.backbone_sha256, &current.backbone_sha256),
-                ("head", head, &fitted.head_sha256, &current.head_sha256),
+                ("backbone", backbone.as_path(), Some(&fitted.backbone_sha256), Some(&current.backbone_sha256)),
+                ("head", head.as_deref().unwrap_or(no_head), fitted.head_sha256.as_ref(), current.head_sha256.as_ref()),
             ] {
                 if actual != expected {
                     return Err(ConfigError::unlocated(
@@ -116,8 +153,13 @@ pub fn state_dir(config: &Config) -> PathBuf {
 pub fn load_provider(config: &Config) -> Result<DepthProvider> {
     Ok(match &config.model {
         Model::Dinov2 { backbone, head } => {
-            let model = DepthModel::load(backbone, head, config.pipeline.threads)?;
-            log::info!("model: {} with head {}", backbone.display(), head.display());
+            let model = DepthModel::load(backbone, head.as_deref(), config.pipeline.threads)?;
+            let described = match (head, &model.backbone.meta().depth) {
+                (Some(head), _) => format!("with head {}", head.display()),
+                (None, Some(d)) => format!("(the depth model {}, {} depth)", d.model, d.kind),
+                (None, None) => String::new(),
+            };
+            log::info!("model: {} {described}", backbone.display());
             DepthProvider::Model(Box::new(model))
         }
         Model::SimTruth => {

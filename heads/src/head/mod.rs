@@ -1,6 +1,7 @@
 //! The depth head: a small model that turns the backbone's frozen features into metric depth.
 //! The linear head of the DINOv2 paper ([`linear`]) over depth bins ([`bins`]), its file
-//! format ([`file`]), and [`DepthModel`], backbone and head together. Training: the frames'
+//! format ([`file`]), and [`DepthModel`], a backbone and its depth head (trained, or inside an
+//! imported depth model's graph) together. Training: the frames'
 //! patch features, cached ([`features`]), a closed-form start ([`ridge`]) and gradient steps
 //! ([`train`]); evaluation against the median and pixel ([`pixels`]) baselines ([`eval`]).
 
@@ -17,4 +18,4 @@ pub mod upsample;
 
 pub use bins::{BinSpacing, Bins};
 pub use linear::{HeadLayers, LinearHead};
-pub use model::DepthModel;
+pub use model::{DepthHead, DepthModel};

@@ -122,7 +122,8 @@ pub struct DepthAnything {
     /// Read from config.json: the 1-based blocks feeding the neck.
     pub blocks: Vec<usize>,
     pub kind: DepthKind,
-    max_depth: f32,
+    /// What the final activation is scaled by (config.json's `max_depth`).
+    pub max_depth: f32,
     reassemble: Vec<Reassemble>,
     fusion: Vec<Fusion>,
     head_in: usize,

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use dinoedge_backbone::error::Result;
+use dinoedge_backbone::error::{ModelError, Result};
 use dinoedge_backbone::files::write_atomically;
 use dinoedge_backbone::import::default_blocks;
 use dinoedge_backbone::onnx::dinov2;
@@ -58,9 +58,11 @@ pub fn linear(
 }
 
 /// Imports a Depth Anything model in transformers' layout (`weights`, with `config.json`
-/// beside it) as the depth model `model`, writing the graph to `out` atomically.
+/// beside it) as the depth model `model`, whose output and `max_depth` must be `expected`'s,
+/// writing the graph to `out` atomically.
 pub fn depth_anything(
     model: &str,
+    expected: (DepthKind, f32),
     weights: &Path,
     input: InputSize,
     attention: AttentionForm,
@@ -71,6 +73,21 @@ pub fn depth_anything(
     let backbone_config = config.encoder().map(|c| (config_path.as_path(), c));
     let w = DinoWeights::from_scope(&file.scope(dinoedge_backbone::vit::layout::CLS_TOKEN)?, backbone_config)?;
     let head = DepthAnything::load(&file.scope(depth_anything::ANCHOR)?, &config_path, &config, &w.spec)?;
+    let (output, max_depth) = expected;
+    if head.kind != output {
+        return Err(ModelError::Config {
+            path: config_path,
+            field: "depth_estimation_type".into(),
+            reason: format!("the file is a {} model; `{model}` is {}", head.kind, output),
+        });
+    }
+    if head.max_depth != max_depth {
+        return Err(ModelError::Config {
+            path: config_path,
+            field: "max_depth".into(),
+            reason: format!("{} m; `{model}` is trained to {max_depth} m", head.max_depth),
+        });
+    }
     input.grid(w.spec.patch)?;
     let meta = BackboneMeta {
         spec: w.spec.clone(),

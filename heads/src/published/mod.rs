@@ -1,13 +1,16 @@
 //! Published depth models, imported exactly: their weight files read as they are published
 //! (PyTorch checkpoints or safetensors, through [`dinoedge_backbone::tensors`]) and turned into
 //! one ONNX graph with the backbone ([`import`]), so that tract runs backbone and head in one
-//! pass with no Python on the box. Meta's linear heads for DINOv2 ([`bn_head`]); Depth Anything
+//! pass with no Python on the box. [`catalog`] names the models dinoedge knows; [`init`] makes full-size random ones in their
+//! published layout. Meta's linear heads for DINOv2 ([`bn_head`]); Depth Anything
 //! in transformers' layout ([`depth_anything`]), built of convolutions read as torch stores
 //! them ([`conv`]).
 
 pub mod bn_head;
+pub mod catalog;
 pub mod conv;
 pub mod depth_anything;
 pub mod import;
+pub mod init;
 
 pub use bn_head::{BnHead, DepthRange};

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use dinoedge_heads::head::DepthModel;
+use dinoedge_backbone::Backbone;
+use dinoedge_heads::head::file;
 use dinoedge_heads::head::upsample::bilinear;
 
 use super::{Latency, cpu_model};
@@ -12,17 +13,18 @@ use crate::cli::BenchHeadArgs;
 
 pub fn run(args: BenchHeadArgs) -> Result<()> {
     let BenchHeadArgs { backbone, head, threads, runs, size } = args;
-    let model = DepthModel::load(&backbone, &head, threads)?;
+    let backbone = Backbone::load(&backbone, threads)?;
+    let head = file::load(&head, Some(backbone.meta()))?.head;
     let frame = image::RgbImage::from_fn(size.width, size.height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     });
     let (mut backbone_times, mut head_times) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let start = Instant::now();
-        let outputs = model.backbone.embed(&frame)?;
+        let outputs = backbone.embed(&frame)?;
         backbone_times.push(start.elapsed());
         let start = Instant::now();
-        let patches = model.head.patch_depth(&outputs)?;
+        let patches = head.patch_depth(&outputs)?;
         let depth = bilinear(patches.view(), frame.height() as usize, frame.width() as usize);
         head_times.push(start.elapsed());
         std::hint::black_box(depth);
@@ -33,8 +35,8 @@ pub fn run(args: BenchHeadArgs) -> Result<()> {
     println!("backbone  median {b50:.1} ms, p90 {b90:.1} ms (resize, normalise, run)");
     println!(
         "head      median {h50:.1} ms, p90 {h90:.1} ms (lin.{}, {} bins, to {}x{}): {:.0} % of the backbone",
-        model.head.layers.count(),
-        model.head.bins.count,
+        head.layers.count(),
+        head.bins.count,
         size.width,
         size.height,
         100.0 * h50 / b50

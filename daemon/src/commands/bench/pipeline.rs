@@ -31,7 +31,7 @@ struct Samples {
 pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     let frame_file = o.clip.join("rgb/000000.png");
     let frame = image::open(&frame_file).with_context(|| format!("reading {}", frame_file.display()))?.into_rgb8();
-    let model = DepthModel::load(&o.backbone, &o.head, o.threads)?;
+    let model = DepthModel::load(&o.backbone, o.head.as_deref(), o.threads)?;
     let (mut bare_backbone, mut bare_model) = (Vec::new(), Vec::new());
     for i in 0..23 {
         let start = Instant::now();
@@ -127,12 +127,12 @@ fn config_text(o: &BenchPipelineArgs, state: &Path) -> String {
         .mqtt
         .as_deref()
         .map_or("url = \"mqtt://127.0.0.1:9\"".to_string(), |url| format!("url = \"{url}\"\nupdate_interval = 0.001"));
+    let head = o.head.as_ref().map_or(String::new(), |h| format!("head = \"{}\"\n", h.display()));
     let mut text = format!(
-        "device_id = \"bench\"\nstate_dir = \"{}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"\n\n\
+        "device_id = \"bench\"\nstate_dir = \"{}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\n{head}\n\
          [pipeline]\nthreads = {}\n\n[mqtt]\n{mqtt}\n",
         state.display(),
         o.backbone.display(),
-        o.head.display(),
         o.threads
     );
     for i in 0..o.cameras {

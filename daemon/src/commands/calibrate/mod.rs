@@ -92,7 +92,7 @@ fn scripted(setup: &Setup, frames: &[PathBuf], points_path: &Path, out: &Path) -
         depths.push(setup.provider.depth(&frame)?);
         first.get_or_insert(frame);
     }
-    let outcome = calibrate(&setup.camera.name, &points, &depths)
+    let outcome = calibrate(&setup.camera.name, &points, &depths, setup.provider.kind())
         .map_err(|e| InputError(format!("{}: {e}", points_path.display())))?;
     let written = save(setup, out, &first.expect("clap asks for a frame").image, &points, &outcome)?;
     println!("{written}");

@@ -5,6 +5,7 @@
 
 use dinoedge_calibration::workflow::Outcome;
 use dinoedge_calibration::{Camera, Plane};
+use dinoedge_config::DepthKind;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -21,7 +22,9 @@ pub struct Report {
     pub holdout_max_m: f64,
     pub fitted: usize,
     pub held_out: usize,
-    pub floor_abs_rel_before: f64,
+    /// A metric model's only: a relative model has no depth before the alignment.
+    pub floor_abs_rel_before: Option<f64>,
+    pub output: DepthKind,
     pub floor_abs_rel_after: f64,
     pub references: Vec<Reading>,
     pub planes: Vec<PlaneDistance>,
@@ -59,6 +62,7 @@ impl Report {
             fitted: al.fitted,
             held_out: al.held_out,
             floor_abs_rel_before: outcome.floor_abs_rel.0,
+            output: al.alignment.output,
             floor_abs_rel_after: outcome.floor_abs_rel.1,
             references: outcome.readings.iter().map(|&(measured_m, reads_m)| Reading { measured_m, reads_m }).collect(),
             planes: planes(outcome)
@@ -91,16 +95,23 @@ impl std::fmt::Display for Report {
             self.reprojection_rms_px,
             self.reprojection_max_px
         )?;
+        let line = match self.output {
+            DepthKind::Metric => format!("metric = {:.4} · predicted {:+.4} m", self.a, self.b),
+            DepthKind::Relative => {
+                format!("1 / metric = {:.4} · predicted {:+.4} per m (relative model)", self.a, self.b)
+            }
+        };
         writeln!(
             f,
-            "depth     metric = {:.4} · predicted {:+.4} m; held-out residual {:.3} m rms, {:.3} m max ({} fitted, {} held out)",
-            self.a, self.b, self.holdout_rmse_m, self.holdout_max_m, self.fitted, self.held_out
+            "depth     {line}; held-out residual {:.3} m rms, {:.3} m max ({} fitted, {} held out)",
+            self.holdout_rmse_m, self.holdout_max_m, self.fitted, self.held_out
         )?;
-        writeln!(
-            f,
-            "floor     AbsRel {:.3} before the alignment, {:.3} after",
-            self.floor_abs_rel_before, self.floor_abs_rel_after
-        )?;
+        match self.floor_abs_rel_before {
+            Some(before) => {
+                writeln!(f, "floor     AbsRel {before:.3} before the alignment, {:.3} after", self.floor_abs_rel_after)?
+            }
+            None => writeln!(f, "floor     AbsRel {:.3} after the alignment", self.floor_abs_rel_after)?,
+        }
         for (i, r) in self.references.iter().enumerate() {
             writeln!(f, "reference {}: measured {:.2} m, reads {:.2} m", i + 1, r.measured_m, r.reads_m)?;
         }

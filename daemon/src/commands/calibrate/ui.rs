@@ -206,7 +206,7 @@ impl Session {
         let shots: Vec<Arc<Shot>> = lock(&self.shots).iter().cloned().collect();
         let newest = shots.last().cloned().ok_or_else(|| self.no_frame_yet())?;
         let depths: Vec<Array2<f32>> = shots.iter().map(|s| s.depth.clone()).collect();
-        let outcome = calibrate(&self.setup.camera.name, points, &depths)
+        let outcome = calibrate(&self.setup.camera.name, points, &depths, self.setup.provider.kind())
             .map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e))?;
         *lock(&self.fit) = Some(outcome.clone());
         Ok((newest, outcome))
@@ -250,7 +250,7 @@ async fn depth_png(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusal>
     let alignment = lock(&s.fit).as_ref().map(|o| o.file.alignment);
     let bytes = tokio::task::spawn_blocking(move || {
         let depth = match alignment {
-            Some(a) => shot.depth.mapv(|d| if d > 0.0 { a.apply(d) } else { 0.0 }),
+            Some(a) => shot.depth.mapv(|d| a.to_metres(d).unwrap_or(0.0)),
             None => shot.depth.clone(),
         };
         let mut out = std::io::Cursor::new(Vec::new());
@@ -281,11 +281,10 @@ async fn read(Shared(s): Shared<Arc<Session>>, Query(at): Query<At>) -> Result<a
     }
     let predicted = shot.depth[(at.y as usize, at.x as usize)];
     let fit = lock(&s.fit).clone();
-    let Some(outcome) = fit.filter(|_| predicted > 0.0 && predicted.is_finite()) else {
+    let Some((outcome, depth)) = fit.and_then(|o| o.file.alignment.to_metres(predicted).map(|d| (o, d as f64))) else {
         return Ok(axum::Json(json!({ "predicted_m": finite(predicted) })));
     };
     let camera = report::camera(&outcome);
-    let depth = outcome.file.alignment.apply(predicted) as f64;
     let point = camera.back_project(DVec2::new(at.x, at.y), depth);
     let planes: serde_json::Map<String, serde_json::Value> =
         report::planes(&outcome).map(|(name, plane)| (name, json!(plane.distance(point)))).collect();

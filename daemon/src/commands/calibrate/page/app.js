@@ -317,9 +317,13 @@ function showReport(r) {
     ["camera height", `${f(r.height_m, 3)} m`],
     ["pitch · roll · heading", `${f(r.pitch_deg, 2)}° · ${f(r.roll_deg, 2)}° · ${f(r.heading_deg, 2)}°`],
     ["reprojection", `${f(r.reprojection_rms_px, 2)} px rms, ${f(r.reprojection_max_px, 2)} px max`],
-    ["depth alignment", `metric = ${f(r.a, 4)} · predicted ${r.b >= 0 ? "+" : "−"} ${f(Math.abs(r.b), 4)} m`],
+    ["depth alignment", r.output === "relative"
+      ? `1 / metric = ${f(r.a, 4)} · predicted ${r.b >= 0 ? "+" : "−"} ${f(Math.abs(r.b), 4)} per m (relative model)`
+      : `metric = ${f(r.a, 4)} · predicted ${r.b >= 0 ? "+" : "−"} ${f(Math.abs(r.b), 4)} m`],
     ["held-out residual", `${f(r.holdout_rmse_m, 3)} m rms, ${f(r.holdout_max_m, 3)} m max (${r.fitted} fitted, ${r.held_out} held out)`],
-    ["floor AbsRel", `${f(r.floor_abs_rel_before, 3)} before → ${f(r.floor_abs_rel_after, 3)} after`],
+    ["floor AbsRel", r.floor_abs_rel_before === null
+      ? `${f(r.floor_abs_rel_after, 3)} after the alignment`
+      : `${f(r.floor_abs_rel_before, 3)} before → ${f(r.floor_abs_rel_after, 3)} after`],
     ...r.references.map((x, i) => [`reference R${i + 1}`, `measured ${f(x.measured_m, 2)} m, reads ${f(x.reads_m, 2)} m`]),
     ...r.planes.map((p) => [`plane ${p.name}`, `${f(p.distance_m, 2)} m from the camera`]),
   ];

@@ -1,0 +1,98 @@
+//! The published depth models dinoedge imports, by the names `dinoedge model import --depth`
+//! takes: what family each belongs to (which importer reads it), what its output is, its
+//! range, and its licence.
+//!
+//! Meta's linear heads: the depth range is their training configuration's
+//! (`dinov2_vits14_{nyu,kitti}_linear{,4}_config.py`: 0.001 to 10 m on NYU, to 80 m on
+//! KITTI), which is what the 256 bins were trained to mean. `dinov2/hub/depthers.py` builds
+//! every linear head with `max_depth=80` whatever the dataset (its `_make_dinov2_linear_depth_head`
+//! ignores the range it is given; only the DPT builder passes it on), which would stretch an
+//! NYU head's depths about 8 times; dinoedge follows the configuration.
+
+use super::bn_head::DepthRange;
+use dinoedge_backbone::onnx::meta::DepthKind;
+
+/// Which importer reads a model, and what it needs beyond its files.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Family {
+    /// One of Meta's linear heads (a `.pth` checkpoint) on the official DINOv2 backbone.
+    DinoLinear(DepthRange),
+    /// Depth Anything in transformers' layout (`model.safetensors` and `config.json`, whose
+    /// `max_depth` scales the output: 1 for the relative model).
+    DepthAnything { max_depth: f32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Published {
+    pub name: &'static str,
+    pub family: Family,
+    pub output: DepthKind,
+    /// Where it was trained and what it sees, for `--help` and the README.
+    pub about: &'static str,
+    pub licence: &'static str,
+}
+
+const NYU: DepthRange = DepthRange { min: 0.001, max: 10.0 };
+const KITTI: DepthRange = DepthRange { min: 0.001, max: 80.0 };
+
+pub const CATALOG: [Published; 7] = [
+    Published {
+        name: "depth-anything-v2-metric-indoor-small",
+        family: Family::DepthAnything { max_depth: 20.0 },
+        output: DepthKind::Metric,
+        about: "Depth Anything V2 Small fine-tuned on Hypersim (indoor, 0 to 20 m)",
+        licence: "Apache-2.0 (Depth Anything V2 Small)",
+    },
+    Published {
+        name: "depth-anything-v2-metric-outdoor-small",
+        family: Family::DepthAnything { max_depth: 80.0 },
+        output: DepthKind::Metric,
+        about: "Depth Anything V2 Small fine-tuned on Virtual KITTI 2 (outdoor, 0 to 80 m)",
+        licence: "Apache-2.0 (Depth Anything V2 Small); trained on Virtual KITTI 2 (CC BY-NC-SA 3.0 data)",
+    },
+    Published {
+        name: "depth-anything-v2-small",
+        family: Family::DepthAnything { max_depth: 1.0 },
+        output: DepthKind::Relative,
+        about: "Depth Anything V2 Small, relative inverse depth (aligned to metres by `dinoedge calibrate`)",
+        licence: "Apache-2.0",
+    },
+    Published {
+        name: "dinov2-small-nyu-linear4",
+        family: Family::DinoLinear(NYU),
+        output: DepthKind::Metric,
+        about: "Meta's lin.4 head on the frozen DINOv2 ViT-S/14, NYU Depth v2 (indoor, 0 to 10 m)",
+        licence: "Apache-2.0",
+    },
+    Published {
+        name: "dinov2-small-nyu-linear",
+        family: Family::DinoLinear(NYU),
+        output: DepthKind::Metric,
+        about: "Meta's lin.1 head on the frozen DINOv2 ViT-S/14, NYU Depth v2 (indoor, 0 to 10 m)",
+        licence: "Apache-2.0",
+    },
+    Published {
+        name: "dinov2-small-kitti-linear4",
+        family: Family::DinoLinear(KITTI),
+        output: DepthKind::Metric,
+        about: "Meta's lin.4 head on the frozen DINOv2 ViT-S/14, KITTI (driving, 0 to 80 m)",
+        licence: "Apache-2.0",
+    },
+    Published {
+        name: "dinov2-small-kitti-linear",
+        family: Family::DinoLinear(KITTI),
+        output: DepthKind::Metric,
+        about: "Meta's lin.1 head on the frozen DINOv2 ViT-S/14, KITTI (driving, 0 to 80 m)",
+        licence: "Apache-2.0",
+    },
+];
+
+/// The catalog entry named `name`.
+pub fn find(name: &str) -> Option<&'static Published> {
+    CATALOG.iter().find(|p| p.name == name)
+}
+
+/// The names, for error messages.
+pub fn names() -> String {
+    CATALOG.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+}

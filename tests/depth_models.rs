@@ -1,0 +1,125 @@
+//! Published depth models through the command line: `model import --depth` on the committed
+//! tiny fixtures (the parity tests' files, in the official layouts) and its refusals, and a
+//! full-size random Depth Anything V2 Small, made by `model init --depth` in the published
+//! layout, driving the daemon on the simulated dock.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::broker::{Broker, Subscriber};
+use support::{assert_fails, dinoedge, path, run_ok};
+
+fn published() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("heads/tests/fixtures/published")
+}
+
+#[test]
+fn import_depth_writes_one_graph_with_the_depth_head_for_each_family() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("da.onnx");
+    let weights = published().join("depth_anything_metric/model.safetensors");
+    let args = ["model", "import", "--depth", "depth-anything-v2-metric-indoor-small", "--weights", path(&weights)];
+    let out = run_ok(&[&args[..], &["--out", path(&onnx), "--input", "42x56"]].concat(), tmp.path());
+    assert!(out.contains("and depth (depth-anything-v2-metric-indoor-small: metric depth)"), "{out}");
+    let meta = dinoedge_backbone::runtime::read_meta(&onnx).unwrap();
+    assert_eq!(meta.depth.unwrap().kind, dinoedge_config::DepthKind::Metric);
+
+    let (backbone, head) =
+        (published().join("backbone/model.safetensors"), published().join("dinov2_nyu_linear4_head.pth"));
+    let onnx = tmp.path().join("lin4.onnx");
+    let args = ["model", "import", "--depth", "dinov2-small-nyu-linear4", "--weights", path(&backbone)];
+    let out =
+        run_ok(&[&args[..], &["--head", path(&head), "--out", path(&onnx), "--input", "42x56"]].concat(), tmp.path());
+    assert!(out.contains("dinov2-small-nyu-linear4: metric depth"), "{out}");
+}
+
+#[test]
+fn import_depth_refusals_name_the_file_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("out.onnx");
+    let backbone = published().join("backbone/model.safetensors");
+    let import = |extra: &[&str]| {
+        let args = [&["model", "import", "--out", path(&onnx), "--input", "42x56"][..], extra].concat();
+        dinoedge(&args, tmp.path())
+    };
+    // Meta's heads need their checkpoint; Depth Anything needs none.
+    let run = import(&["--depth", "dinov2-small-kitti-linear", "--weights", path(&backbone)]);
+    assert_fails(&run, 64, &["--head"]);
+    let head = published().join("dinov2_kitti_linear_head.pth");
+    let da = published().join("depth_anything_relative/model.safetensors");
+    let run = import(&["--depth", "depth-anything-v2-small", "--weights", path(&da), "--head", path(&head)]);
+    assert_fails(&run, 64, &["without --head"]);
+    // A checkpoint whose pickle would run code, and a relative model named as a metric one.
+    let code = published().join("bad/code.pth");
+    let run = import(&["--depth", "dinov2-small-kitti-linear", "--weights", path(&backbone), "--head", path(&code)]);
+    assert_fails(&run, 65, &[path(&code), "posix.system"]);
+    let run = import(&["--depth", "depth-anything-v2-metric-outdoor-small", "--weights", path(&da)]);
+    assert_fails(&run, 65, &["config.json", "depth_estimation_type", "relative model"]);
+    let metric = published().join("depth_anything_metric/model.safetensors");
+    let run = import(&["--depth", "depth-anything-v2-metric-outdoor-small", "--weights", path(&metric)]);
+    assert_fails(&run, 65, &["config.json", "max_depth", "80 m"]);
+    // An unknown name is clap's usage error, listing the models.
+    let run = import(&["--depth", "midas", "--weights", path(&da)]);
+    assert!(support::stderr(&run).contains("depth-anything-v2-small"), "{}", support::stderr(&run));
+    assert!(!onnx.exists(), "nothing written");
+}
+
+/// The daemon runs an imported metric model (no head file) on the simulated dock and measures
+/// distances with it; a trained head given beside it is refused, naming the model; a relative
+/// model needs a calibration fitted for relative output on every camera.
+#[test]
+fn an_imported_metric_model_drives_the_daemon_without_a_head_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let onnx = support::depth_model(dir, "depth-anything-v2-metric-indoor-small", "7");
+    let clip = dir.join("clip");
+    run_ok(
+        &["sim", "clip", "--scenario", "forklift-approach", "--out", path(&clip), "--width", "112", "--height", "84"],
+        dir,
+    );
+    let broker = Broker::start(&dir.join("broker"), "");
+    let config = dir.join("dinoedge.toml");
+    let write = |model: &str| {
+        let text = format!(
+            "device_id = \"da\"\nstate_dir = \"{state}\"\n\n[model]\n{model}\n\n[mqtt]\nurl = \"{url}\"\n\n\
+             [[camera]]\nname = \"cam\"\ncalibration = \"{clip}/calibration.toml\"\n\n[camera.source]\n\
+             kind = \"images\"\npath = \"{clip}/rgb\"\nfps = 5.0\nloop = true\n\n\
+             [[rule]]\nname = \"near\"\ncamera = \"cam\"\nkind = \"min_distance\"\n\
+             zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]\nalarm_below = 0.5\nclear_above = 0.8\n",
+            state = path(&dir.join("state")),
+            url = broker.url(),
+            clip = path(&clip),
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    write(&format!("kind = \"dinov2\"\nbackbone = \"{}\"", path(&onnx)));
+    let sub = Subscriber::start(broker.port, "da-sub", "dinoedge/da/#");
+    let daemon = support::spawn_daemon(&config);
+    let measured = sub.wait_for(Duration::from_secs(60), |m| {
+        m.iter().filter(|m| m.topic == "dinoedge/da/cam/near/state").any(|m| m.json()["distance_m"].is_number())
+    });
+    let log = support::terminate(daemon, Duration::from_secs(10));
+    assert!(measured, "the model's depth reaches the rule: {log}");
+    assert!(log.contains("depth-anything-v2-metric-indoor-small, metric depth"), "{log}");
+
+    // A head file beside an imported model is a mistake the daemon names.
+    let head = dir.join("head.safetensors");
+    std::fs::write(&head, b"not read").unwrap();
+    write(&format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&onnx), path(&head)));
+    let run = dinoedge(&["run", "--config", path(&config)], dir);
+    assert_fails(&run, 65, &[path(&head), "has its own depth head"]);
+
+    // A relative model with the clip's metric alignment, or with no calibration at all, is a
+    // site whose depths would not be metres: refused before anything runs.
+    let relative = support::depth_model(dir, "depth-anything-v2-small", "1");
+    write(&format!("kind = \"dinov2\"\nbackbone = \"{}\"", path(&relative)));
+    let run = dinoedge(&["check-config", path(&config)], dir);
+    assert_fails(&run, 78, &["calibration.toml", "metric output", "relative depth", "dinoedge calibrate"]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let calibration_line = format!("calibration = \"{}/calibration.toml\"\n", path(&clip));
+    std::fs::write(&config, text.replace(&calibration_line, "")).unwrap();
+    let run = dinoedge(&["check-config", path(&config)], dir);
+    assert_fails(&run, 78, &["camera `cam` has no calibration", "relative"]);
+}
