@@ -1,6 +1,8 @@
 //! `dinoedge model pull` against a local HTTP server with the hub's URL layout: it
 //! downloads, verifies the sha256, imports; resumes an interrupted download; refuses a
-//! wrong checksum and keeps nothing of it; fails fast, with the manual route, offline.
+//! wrong checksum and keeps nothing of it; fails fast, with the manual route, offline. With
+//! `--depth`, a published depth model's files (the committed fixtures, served at the
+//! published paths): the first download's sha256 recorded and held to, and the import.
 
 mod support;
 
@@ -63,7 +65,7 @@ fn pull_resumes_an_interrupted_download_where_it_stopped() {
 
     let first = dinoedge(&args, &cache);
     assert_fails(&first, 69, &["run again to resume"]);
-    let part = cache.join(DINOV2_SMALL.cache_name()).with_extension("safetensors.part");
+    let part = cache.join(format!("{}.part", DINOV2_SMALL.cache_name()));
     assert_eq!(std::fs::metadata(&part).unwrap().len(), cut as u64, "the partial download is kept");
     assert!(!cache.join(DINOV2_SMALL.cache_name()).exists(), "nothing unverified is in place");
 
@@ -103,4 +105,101 @@ fn pull_offline_fails_in_seconds_naming_the_url_and_the_manual_route() {
     let out = dinoedge(&["model", "pull", "--endpoint", &endpoint], &tmp.path().join("cache"));
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     assert_fails(&out, 69, &[&format!("{endpoint}{}", hub_path()), "dinoedge model import --weights"]);
+}
+
+fn published(file: &str) -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("heads/tests/fixtures/published").join(file))
+        .unwrap()
+}
+
+const DA_REPO: &str = "/depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf/resolve/main";
+
+/// A Depth Anything model has no pinned sha256: the first download's is recorded beside the
+/// file and the model imported; later pulls trust the cache through the record; a file the
+/// publisher changed afterwards is refused, and nothing of it kept.
+#[test]
+fn pull_depth_records_the_first_download_then_holds_the_publisher_to_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (weights, config) =
+        (published("depth_anything_metric/model.safetensors"), published("depth_anything_metric/config.json"));
+    let server = Server::files(vec![
+        (format!("{DA_REPO}/model.safetensors"), weights.clone()),
+        (format!("{DA_REPO}/config.json"), config.clone()),
+    ]);
+    let cache = tmp.path().join("cache");
+    let endpoint = server.endpoint();
+    let name = "depth-anything-v2-metric-indoor-small";
+    let args = ["model", "pull", "--depth", name, "--endpoint", &endpoint, "--input", "42x56"];
+
+    let out = dinoedge(&args, &cache);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(stdout(&out).contains("no sha256 is pinned"), "{}", stdout(&out));
+    let folder = cache.join(name);
+    let record = std::fs::read_to_string(folder.join("model.safetensors.sha256")).unwrap();
+    assert_eq!(record, format!("{}  model.safetensors\n", sha256(&folder.join("model.safetensors"))));
+    assert!(cache.join(format!("{name}_42x56.onnx")).is_file());
+    assert!(stdout(&out).contains(&format!("backbone = \"{}\"", cache.join(format!("{name}_42x56.onnx")).display())));
+    assert_eq!(server.seen().len(), 2);
+
+    let again = dinoedge(&args, &cache);
+    assert!(again.status.success(), "{}", support::stderr(&again));
+    assert_eq!(stdout(&again).matches("already in the cache").count(), 2, "{}", stdout(&again));
+    assert_eq!(server.seen().len(), 2, "verified files are not downloaded again");
+
+    // The publisher's file changes (here: another model at the same URL) after the first pull.
+    std::fs::remove_file(folder.join("model.safetensors")).unwrap();
+    let changed = Server::files(vec![
+        (format!("{DA_REPO}/model.safetensors"), published("depth_anything_relative/model.safetensors")),
+        (format!("{DA_REPO}/config.json"), config),
+    ]);
+    let endpoint = changed.endpoint();
+    let args = ["model", "pull", "--depth", name, "--endpoint", &endpoint, "--input", "42x56"];
+    let refused = dinoedge(&args, &cache);
+    assert_fails(&refused, 65, &["model.safetensors", record.split_whitespace().next().unwrap(), "removed"]);
+    assert!(!folder.join("model.safetensors").exists());
+    assert!(!folder.join("model.safetensors.part").exists());
+}
+
+/// Meta's heads: the head checkpoint from Meta's server (its sha256 recorded), the backbone
+/// from the hub (pinned; a mirror's own with --sha256), imported together.
+#[test]
+fn pull_depth_fetches_a_meta_head_and_its_backbone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let head = published("dinov2_nyu_linear4_head.pth");
+    let backbone = published("backbone/model.safetensors");
+    let backbone_sha = {
+        let path = tmp.path().join("b.safetensors");
+        std::fs::write(&path, &backbone).unwrap();
+        sha256(&path)
+    };
+    let server = Server::files(vec![
+        ("/dinov2/dinov2_vits14/dinov2_vits14_nyu_linear4_head.pth".to_string(), head),
+        (hub_path(), backbone),
+    ]);
+    let cache = tmp.path().join("cache");
+    let endpoint = server.endpoint();
+    let name = "dinov2-small-nyu-linear4";
+    let args = [
+        "model",
+        "pull",
+        "--depth",
+        name,
+        "--endpoint",
+        &endpoint,
+        "--meta-endpoint",
+        &endpoint,
+        "--sha256",
+        &backbone_sha,
+        "--input",
+        "42x56",
+    ];
+    let out = dinoedge(&args, &cache);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(cache.join(name).join("dinov2_vits14_nyu_linear4_head.pth.sha256").is_file());
+    assert_eq!(sha256(&cache.join(DINOV2_SMALL.cache_name())), backbone_sha);
+    assert!(stdout(&out).contains("dinov2-small-nyu-linear4: metric depth"), "{}", stdout(&out));
+
+    // --sha256 names the backbone: a Depth Anything pull, which has none, refuses it.
+    let da = ["model", "pull", "--depth", "depth-anything-v2-small", "--sha256", &backbone_sha];
+    assert_fails(&dinoedge(&da, &cache), 64, &["--sha256"]);
 }

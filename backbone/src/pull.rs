@@ -1,6 +1,8 @@
-//! `dinoedge model pull`: downloading official weight files at a pinned revision, checked
-//! against a pinned sha256, into the model cache. A partial download is resumed with an
-//! HTTP range request; a file whose checksum is wrong is deleted, never kept.
+//! `dinoedge model pull`: downloading official weight files into the model cache, checked
+//! against a pinned sha256 or, where none could be learned in advance, against the sha256 of
+//! the first good download, recorded beside the file (`<file>.sha256`, sha256sum's format).
+//! A partial download is resumed with an HTTP range request; a file whose checksum is wrong
+//! is deleted, never kept.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -8,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{ModelError, Result};
-use crate::files::sha256_file;
+use crate::files::{sha256_file, write_atomically};
 use crate::size::InputSize;
 
 /// A file on the Hugging Face hub, pinned to a revision and a checksum.
@@ -68,37 +70,86 @@ pub fn cached_backbone(cache: &Path, input: InputSize) -> PathBuf {
     cache.join(format!("dinov2-small_{input}.onnx"))
 }
 
-/// How a fetch ended.
+/// What a downloaded file is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    /// A sha256 pinned in the code (or given for a mirror's own file).
+    Pinned(&'a str),
+    /// None known in advance: the first good download's sha256 is recorded beside the file,
+    /// and every later download and use of it is checked against that record.
+    FirstUse,
+}
+
+/// How a fetch ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
     /// The file was already there, with the right checksum.
     AlreadyPresent,
     /// Downloaded, `resumed_from` bytes of it from an earlier partial download.
     Downloaded { bytes: u64, resumed_from: u64 },
+    /// Downloaded for the first time with no pinned sha256: this one is now recorded.
+    Recorded { bytes: u64, sha256: String },
 }
 
-/// Downloads `url` to `dest`, checks its sha256 and only then moves it into place.
-/// `progress(done, total)` is called as bytes arrive (`total` when the server says it).
-pub fn fetch(url: &str, sha256: &str, dest: &Path, progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<Fetched> {
+/// Where the sha256 of a file's first download is recorded.
+pub fn record_path(dest: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.sha256", dest.display()))
+}
+
+/// Downloads `url` to `dest`, checks its sha256 as `expect` says and only then moves it into
+/// place. `progress(done, total)` is called as bytes arrive (`total` when the server says it).
+pub fn fetch(url: &str, expect: Expect, dest: &Path, progress: &mut dyn FnMut(u64, Option<u64>)) -> Result<Fetched> {
+    let record = record_path(dest);
+    let expected = match expect {
+        Expect::Pinned(sha) => Some(sha.to_lowercase()),
+        Expect::FirstUse => read_record(&record)?,
+    };
     if dest.is_file() {
-        if sha256_file(dest)? == sha256 {
+        if expected.as_deref() == Some(sha256_file(dest)?.as_str()) {
             return Ok(Fetched::AlreadyPresent);
         }
+        // A wrong checksum, or a file nothing vouches for: fetched again, never trusted.
         std::fs::remove_file(dest).map_err(ModelError::io(dest))?;
     }
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(ModelError::io(dir))?;
     }
-    let part = dest.with_extension("safetensors.part");
+    let part = PathBuf::from(format!("{}.part", dest.display()));
     let resumed_from = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     let bytes = download(url, &part, resumed_from, progress)?;
     let found = sha256_file(&part)?;
-    if found != sha256 {
-        let _ = std::fs::remove_file(&part);
-        return Err(ModelError::Checksum { path: dest.to_path_buf(), expected: sha256.to_string(), found });
-    }
+    let fetched = match expected {
+        Some(sha) if sha != found => {
+            let _ = std::fs::remove_file(&part);
+            return Err(ModelError::Checksum { path: dest.to_path_buf(), expected: sha, found });
+        }
+        Some(_) => Fetched::Downloaded { bytes, resumed_from: bytes.min(resumed_from) },
+        None => {
+            let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            write_atomically(&record, format!("{found}  {name}\n").as_bytes())?;
+            Fetched::Recorded { bytes, sha256: found }
+        }
+    };
     std::fs::rename(&part, dest).map_err(ModelError::io(dest))?;
-    Ok(Fetched::Downloaded { bytes, resumed_from: bytes.min(resumed_from) })
+    Ok(fetched)
+}
+
+/// The sha256 recorded at a file's first download, if there is a record.
+fn read_record(record: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(record) {
+        Ok(text) => {
+            let sha = text.split_whitespace().next().unwrap_or_default().to_lowercase();
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ModelError::Data {
+                    path: record.to_path_buf(),
+                    reason: "not a sha256 record (64 hex digits, then the file name); delete it to record anew".into(),
+                });
+            }
+            Ok(Some(sha))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ModelError::Io { path: record.to_path_buf(), source: e }),
+    }
 }
 
 /// Appends the rest of `url` to `part` (from `offset`, or from 0 if the server ignores the

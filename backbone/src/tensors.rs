@@ -19,13 +19,6 @@ use safetensors::SafeTensors;
 use crate::error::{ModelError, Result};
 use crate::files::{f32_from_le, sha256_bytes, sha256_file};
 
-/// The container a weight file turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Safetensors,
-    Pytorch,
-}
-
 /// A tensor's element type, as far as reading weights cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dtype {
@@ -52,7 +45,6 @@ struct Entry {
 /// An opened weight file: its tensors' names, types and shapes, values read on demand.
 pub struct TensorFile {
     path: PathBuf,
-    format: Format,
     sha256: String,
     /// The whole file for safetensors (the tensors are ranges of it); empty for a checkpoint.
     data: Vec<u8>,
@@ -95,7 +87,7 @@ impl TensorFile {
                 (name, entry)
             })
             .collect();
-        Ok(Self { path: path.to_path_buf(), format: Format::Safetensors, sha256: sha256_bytes(&data), data, entries })
+        Ok(Self { path: path.to_path_buf(), sha256: sha256_bytes(&data), data, entries })
     }
 
     fn open_pytorch(path: &Path) -> Result<Self> {
@@ -126,21 +118,11 @@ impl TensorFile {
                 (name, entry)
             })
             .collect();
-        Ok(Self {
-            path: path.to_path_buf(),
-            format: Format::Pytorch,
-            sha256: sha256_file(path)?,
-            data: Vec::new(),
-            entries,
-        })
+        Ok(Self { path: path.to_path_buf(), sha256: sha256_file(path)?, data: Vec::new(), entries })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    pub fn format(&self) -> Format {
-        self.format
     }
 
     /// The lowercase hex sha256 of the file's bytes.

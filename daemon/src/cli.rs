@@ -319,8 +319,15 @@ pub enum ModelCommand {
         attention: AttentionForm,
     },
     /// Download the official facebook/dinov2-small weights (pinned revision and sha256)
-    /// into the model cache, then import them.
+    /// into the model cache, then import them; with --depth, a published depth model.
     Pull {
+        /// A published depth model to download and import (see README, "Depth models").
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            dinoedge_heads::published::catalog::CATALOG.map(|p| p.name)))]
+        depth: Option<String>,
+        /// A mirror of Meta's file server (for Meta's depth heads).
+        #[arg(long, default_value = dinoedge_heads::published::catalog::META_FILES)]
+        meta_endpoint: String,
         /// Input size of the imported backbone.
         #[arg(long, default_value = "224x224")]
         input: InputSize,
@@ -331,7 +338,8 @@ pub enum ModelCommand {
         /// A mirror with the hub's URL layout.
         #[arg(long, default_value = dinoedge_backbone::pull::HUGGING_FACE)]
         endpoint: String,
-        /// Expect this sha256 instead of the pinned one (for a mirror's own file).
+        /// Expect this sha256 for the backbone instead of the pinned one (for a mirror's own
+        /// file); also with --depth for Meta's heads, whose backbone it is.
         #[arg(long)]
         sha256: Option<String>,
         /// Only download; do not import.

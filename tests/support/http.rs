@@ -1,6 +1,6 @@
-//! A one-file HTTP/1.1 server on 127.0.0.1 for the download tests: it serves one body at
-//! one path, honours `Range: bytes=N-`, can cut the connection after a number of bytes,
-//! and records the requests it saw.
+//! A small HTTP/1.1 server on 127.0.0.1 for the download tests: it serves bodies at paths,
+//! honours `Range: bytes=N-`, can cut the connection after a number of bytes, and records
+//! the requests it saw.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,15 +21,24 @@ pub struct Server {
 impl Server {
     /// Serves `body` at `path`; the first `cut_first` responses stop after `cut_after` bytes.
     pub fn start(path: &str, body: Vec<u8>, cut_after: Option<usize>, cut_first: usize) -> Server {
+        Self::serving(vec![(path.to_string(), body)], cut_after, cut_first)
+    }
+
+    /// Serves each `(path, body)`, whole.
+    pub fn files(files: Vec<(String, Vec<u8>)>) -> Server {
+        Self::serving(files, None, 0)
+    }
+
+    fn serving(files: Vec<(String, Vec<u8>)>, cut_after: Option<usize>, cut_first: usize) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (path, body, log) = (path.to_string(), Arc::new(body), seen.clone());
+        let (files, log) = (Arc::new(files), seen.clone());
         thread::spawn(move || {
             for (i, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { continue };
                 let cut = if i < cut_first { cut_after } else { None };
-                let _ = serve(stream, &path, &body, cut, &log);
+                let _ = serve(stream, &files, cut, &log);
             }
         });
         Server { port, seen }
@@ -46,8 +55,7 @@ impl Server {
 
 fn serve(
     stream: TcpStream,
-    path: &str,
-    body: &[u8],
+    files: &[(String, Vec<u8>)],
     cut: Option<usize>,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
@@ -69,9 +77,9 @@ fn serve(
     }
     log.lock().unwrap().push(Seen { path: target.clone(), range: range.clone() });
     let mut out = stream;
-    if target != path {
+    let Some((_, body)) = files.iter().find(|(path, _)| *path == target) else {
         return out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    }
+    };
     let start = range
         .as_deref()
         .and_then(|r| r.strip_prefix("bytes="))

@@ -5,13 +5,14 @@ use std::path::Path;
 
 use anyhow::Context;
 use dinoedge_backbone::import::{ImportOptions, import};
-use dinoedge_backbone::onnx::meta::BackboneMeta;
-use dinoedge_backbone::pull::{self, DINOV2_SMALL, Fetched};
+use dinoedge_backbone::onnx::meta::{AttentionForm, BackboneMeta};
+use dinoedge_backbone::pull::{self, DINOV2_SMALL, Expect, Fetched};
 use dinoedge_backbone::vit::Arch;
 use dinoedge_backbone::{InputSize, init};
 use indicatif::ProgressBar;
 
-use dinoedge_heads::published::{self, catalog, catalog::Family};
+use dinoedge_heads::published;
+use dinoedge_heads::published::catalog::{self, Family, Published};
 
 use super::progress;
 use crate::cli::{ArchArg, ModelCommand};
@@ -79,12 +80,35 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
                 }
             };
             report_import(&meta, &out);
+            report_model(entry);
             Ok(())
         }
-        ModelCommand::Pull { input, cache_dir, endpoint, sha256, no_import, attention } => {
+        ModelCommand::Pull { depth: None, input, cache_dir, endpoint, sha256, no_import, attention, .. } => {
             let cache = cache_dir.unwrap_or_else(pull::cache_dir);
             let import = (!no_import).then_some(ImportOptions { input, blocks: None, attention });
             pull_and_import(input, &cache, &endpoint, sha256, import)
+        }
+        ModelCommand::Pull {
+            depth: Some(name),
+            input,
+            cache_dir,
+            endpoint,
+            meta_endpoint,
+            sha256,
+            no_import,
+            attention,
+        } => {
+            let entry = catalog::find(&name).expect("clap checks the name against the catalog");
+            if sha256.is_some() && matches!(entry.family, Family::DepthAnything { .. }) {
+                return Err(UsageError(format!(
+                    "--sha256 is the DINOv2 backbone's, which {name} does not use (its own files are checked \
+                     against the sha256 recorded at their first download)"
+                ))
+                .into());
+            }
+            let cache = cache_dir.unwrap_or_else(pull::cache_dir);
+            let sources = Sources { hub: &endpoint, meta: &meta_endpoint, backbone_sha256: sha256 };
+            pull_depth(entry, &cache, &sources, (!no_import).then_some((input, attention)))
         }
     }
 }
@@ -101,20 +125,16 @@ fn report_import(meta: &BackboneMeta, out: &Path) {
     );
 }
 
-fn pull_and_import(
-    input: InputSize,
-    cache: &Path,
-    endpoint: &str,
-    sha256: Option<String>,
-    import_options: Option<ImportOptions>,
-) -> anyhow::Result<()> {
-    let pinned = DINOV2_SMALL;
-    let url = pinned.url(endpoint);
-    let sha256 = sha256.unwrap_or_else(|| pinned.sha256.to_string()).to_lowercase();
-    let weights = cache.join(pinned.cache_name());
+/// What a published model is and its licence, for the integrator to see once.
+fn report_model(entry: &Published) {
+    println!("{}: {}; licence {}", entry.name, entry.about, entry.licence);
+}
+
+/// Downloads `url` to `dest` with a progress bar, checked as `expect` says, and says how it went.
+fn download(label: &str, url: &str, expect: Expect, dest: &Path) -> dinoedge_backbone::error::Result<()> {
     let bar = ProgressBar::hidden();
     bar.set_style(progress::style("{msg}", "{bytes}/{total_bytes} {bytes_per_sec} eta {eta}"));
-    bar.set_message(pinned.repo);
+    bar.set_message(label.to_string());
     let mut progress = |done: u64, total: Option<u64>| {
         if bar.is_hidden() {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
@@ -124,7 +144,36 @@ fn pull_and_import(
         }
         bar.set_position(done);
     };
-    let fetched = pull::fetch(&url, &sha256, &weights, &mut progress).with_context(|| {
+    let fetched = pull::fetch(url, expect, dest, &mut progress)?;
+    bar.finish_and_clear();
+    let dest = dest.display();
+    match fetched {
+        Fetched::AlreadyPresent => println!("{dest} is already in the cache, checksum verified"),
+        Fetched::Downloaded { bytes, resumed_from: 0 } => {
+            println!("downloaded {dest} ({bytes} bytes, sha256 verified)")
+        }
+        Fetched::Downloaded { bytes, resumed_from } => {
+            println!("downloaded {dest} ({bytes} bytes, resumed after {resumed_from}, sha256 verified)")
+        }
+        Fetched::Recorded { bytes, sha256 } => println!(
+            "downloaded {dest} ({bytes} bytes); no sha256 is pinned for it, so this download's, {sha256}, is \
+             recorded in {dest}.sha256 and every later pull is checked against it: compare it with the publisher's"
+        ),
+    }
+    Ok(())
+}
+
+fn pull_and_import(
+    input: InputSize,
+    cache: &Path,
+    endpoint: &str,
+    sha256: Option<String>,
+    import_options: Option<ImportOptions>,
+) -> anyhow::Result<()> {
+    let pinned = DINOV2_SMALL;
+    let sha256 = sha256.unwrap_or_else(|| pinned.sha256.to_string()).to_lowercase();
+    let weights = cache.join(pinned.cache_name());
+    download(pinned.repo, &pinned.url(endpoint), Expect::Pinned(&sha256), &weights).with_context(|| {
         format!(
             "could not download {}. Without network access, copy {} (sha256 {sha256}) onto this machine \
              and run `dinoedge model import --weights FILE --out {}`",
@@ -133,20 +182,68 @@ fn pull_and_import(
             pull::cached_backbone(cache, input).display()
         )
     })?;
-    bar.finish_and_clear();
-    match fetched {
-        Fetched::AlreadyPresent => println!("{} is already in the cache, checksum verified", weights.display()),
-        Fetched::Downloaded { bytes, resumed_from: 0 } => {
-            println!("downloaded {} ({bytes} bytes, sha256 verified)", weights.display())
-        }
-        Fetched::Downloaded { bytes, resumed_from } => {
-            println!("downloaded {} ({bytes} bytes, resumed after {resumed_from}, sha256 verified)", weights.display())
-        }
-    }
     if let Some(options) = import_options {
         let out = pull::cached_backbone(cache, input);
         let meta = import(&weights, &out, &options)?;
         report_import(&meta, &out);
     }
+    Ok(())
+}
+
+/// Where a depth model's files come from: the hub (or a mirror), Meta's file server (or a
+/// mirror), and the backbone's sha256 if not the pinned one.
+struct Sources<'a> {
+    hub: &'a str,
+    meta: &'a str,
+    backbone_sha256: Option<String>,
+}
+
+/// `model pull --depth NAME`: the model's files into `cache/<name>/` (and, for Meta's heads,
+/// the pinned backbone), then the import at `input` as `cache/<name>_<input>.onnx`.
+fn pull_depth(
+    entry: &Published,
+    cache: &Path,
+    sources: &Sources,
+    import: Option<(InputSize, AttentionForm)>,
+) -> anyhow::Result<()> {
+    let (hub, meta) = (sources.hub, sources.meta);
+    let folder = cache.join(entry.name);
+    let manual = |url: &str| {
+        format!(
+            "could not download {url}. Without network access, copy the file onto this machine and run \
+             `dinoedge model import --depth {}` (see README, \"Published depth models\")",
+            entry.name
+        )
+    };
+    let mut files = Vec::new();
+    for (url, name) in entry.source.files(hub, meta) {
+        let dest = folder.join(name);
+        download(name, &url, Expect::FirstUse, &dest).with_context(|| manual(&url))?;
+        files.push(dest);
+    }
+    // What the import reads: the model's own file, and for Meta's heads the pinned backbone.
+    let weights = match entry.family {
+        Family::DinoLinear(_) => {
+            let pinned = DINOV2_SMALL;
+            let weights = cache.join(pinned.cache_name());
+            let (url, sha256) = (pinned.url(hub), sources.backbone_sha256.as_deref().unwrap_or(pinned.sha256));
+            download(pinned.repo, &url, Expect::Pinned(sha256), &weights).with_context(|| manual(&url))?;
+            weights
+        }
+        Family::DepthAnything { .. } => files[0].clone(),
+    };
+    let Some((input, attention)) = import else { return Ok(()) };
+    let out = cache.join(format!("{}_{input}.onnx", entry.name));
+    let meta = match entry.family {
+        Family::DinoLinear(range) => {
+            published::import::linear(entry.name, &weights, &files[0], range, input, attention, &out)?
+        }
+        Family::DepthAnything { max_depth } => {
+            published::import::depth_anything(entry.name, (entry.output, max_depth), &weights, input, attention, &out)?
+        }
+    };
+    report_import(&meta, &out);
+    report_model(entry);
+    println!("use it with:\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"", out.display());
     Ok(())
 }

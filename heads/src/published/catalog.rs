@@ -1,6 +1,6 @@
-//! The published depth models dinoedge imports, by the names `dinoedge model import --depth`
-//! takes: what family each belongs to (which importer reads it), what its output is, its
-//! range, and its licence.
+//! The published depth models dinoedge imports, by the names `dinoedge model import|pull
+//! --depth` take: what family each belongs to (which importer reads it), where its files
+//! are published, what its output is, its range, and its licence.
 //!
 //! Meta's linear heads: the depth range is their training configuration's
 //! (`dinov2_vits14_{nyu,kitti}_linear{,4}_config.py`: 0.001 to 10 m on NYU, to 80 m on
@@ -22,10 +22,40 @@ pub enum Family {
     DepthAnything { max_depth: f32 },
 }
 
+/// Where `dinoedge model pull --depth` downloads a model's files from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A Hugging Face repository's `model.safetensors` and `config.json` (revision `main`:
+    /// their sha256 are recorded at the first download, none could be learned in advance).
+    HuggingFace { repo: &'static str },
+    /// A head checkpoint under `dinov2/dinov2_vits14/` on Meta's file server (sha256 recorded
+    /// at the first download), with the pinned `facebook/dinov2-small` backbone.
+    Meta { file: &'static str },
+}
+
+/// Meta's file server.
+pub const META_FILES: &str = "https://dl.fbaipublicfiles.com";
+
+impl Source {
+    /// The files to download: (URL, name in the model's cache folder).
+    pub fn files(&self, hub: &str, meta: &str) -> Vec<(String, &'static str)> {
+        match self {
+            Source::HuggingFace { repo } => ["model.safetensors", "config.json"]
+                .into_iter()
+                .map(|f| (format!("{}/{repo}/resolve/main/{f}", hub.trim_end_matches('/')), f))
+                .collect(),
+            Source::Meta { file } => {
+                vec![(format!("{}/dinov2/dinov2_vits14/{file}", meta.trim_end_matches('/')), *file)]
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Published {
     pub name: &'static str,
     pub family: Family,
+    pub source: Source,
     pub output: DepthKind,
     /// Where it was trained and what it sees, for `--help` and the README.
     pub about: &'static str,
@@ -39,6 +69,7 @@ pub const CATALOG: [Published; 7] = [
     Published {
         name: "depth-anything-v2-metric-indoor-small",
         family: Family::DepthAnything { max_depth: 20.0 },
+        source: Source::HuggingFace { repo: "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf" },
         output: DepthKind::Metric,
         about: "Depth Anything V2 Small fine-tuned on Hypersim (indoor, 0 to 20 m)",
         licence: "Apache-2.0 (Depth Anything V2 Small)",
@@ -46,6 +77,7 @@ pub const CATALOG: [Published; 7] = [
     Published {
         name: "depth-anything-v2-metric-outdoor-small",
         family: Family::DepthAnything { max_depth: 80.0 },
+        source: Source::HuggingFace { repo: "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf" },
         output: DepthKind::Metric,
         about: "Depth Anything V2 Small fine-tuned on Virtual KITTI 2 (outdoor, 0 to 80 m)",
         licence: "Apache-2.0 (Depth Anything V2 Small); trained on Virtual KITTI 2 (CC BY-NC-SA 3.0 data)",
@@ -53,6 +85,7 @@ pub const CATALOG: [Published; 7] = [
     Published {
         name: "depth-anything-v2-small",
         family: Family::DepthAnything { max_depth: 1.0 },
+        source: Source::HuggingFace { repo: "depth-anything/Depth-Anything-V2-Small-hf" },
         output: DepthKind::Relative,
         about: "Depth Anything V2 Small, relative inverse depth (aligned to metres by `dinoedge calibrate`)",
         licence: "Apache-2.0",
@@ -60,6 +93,7 @@ pub const CATALOG: [Published; 7] = [
     Published {
         name: "dinov2-small-nyu-linear4",
         family: Family::DinoLinear(NYU),
+        source: Source::Meta { file: "dinov2_vits14_nyu_linear4_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.4 head on the frozen DINOv2 ViT-S/14, NYU Depth v2 (indoor, 0 to 10 m)",
         licence: "Apache-2.0",
@@ -67,6 +101,7 @@ pub const CATALOG: [Published; 7] = [
     Published {
         name: "dinov2-small-nyu-linear",
         family: Family::DinoLinear(NYU),
+        source: Source::Meta { file: "dinov2_vits14_nyu_linear_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.1 head on the frozen DINOv2 ViT-S/14, NYU Depth v2 (indoor, 0 to 10 m)",
         licence: "Apache-2.0",
@@ -74,6 +109,7 @@ pub const CATALOG: [Published; 7] = [
     Published {
         name: "dinov2-small-kitti-linear4",
         family: Family::DinoLinear(KITTI),
+        source: Source::Meta { file: "dinov2_vits14_kitti_linear4_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.4 head on the frozen DINOv2 ViT-S/14, KITTI (driving, 0 to 80 m)",
         licence: "Apache-2.0",
@@ -81,6 +117,7 @@ pub const CATALOG: [Published; 7] = [
     Published {
         name: "dinov2-small-kitti-linear",
         family: Family::DinoLinear(KITTI),
+        source: Source::Meta { file: "dinov2_vits14_kitti_linear_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.1 head on the frozen DINOv2 ViT-S/14, KITTI (driving, 0 to 80 m)",
         licence: "Apache-2.0",
@@ -92,7 +129,30 @@ pub fn find(name: &str) -> Option<&'static Published> {
     CATALOG.iter().find(|p| p.name == name)
 }
 
-/// The names, for error messages.
-pub fn names() -> String {
-    CATALOG.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_give_the_published_urls() {
+        let da =
+            find("depth-anything-v2-metric-indoor-small").unwrap().source.files("https://huggingface.co", META_FILES);
+        assert_eq!(
+            da[0],
+            (
+                "https://huggingface.co/depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf/resolve/main/model.safetensors"
+                    .to_string(),
+                "model.safetensors"
+            )
+        );
+        assert_eq!(da[1].1, "config.json");
+        let meta = find("dinov2-small-nyu-linear4").unwrap().source.files("https://huggingface.co", META_FILES);
+        assert_eq!(
+            meta,
+            vec![(
+                "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_nyu_linear4_head.pth".to_string(),
+                "dinov2_vits14_nyu_linear4_head.pth"
+            )]
+        );
+    }
 }
