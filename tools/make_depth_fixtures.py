@@ -30,11 +30,14 @@ import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 import torch
 import transformers
 from safetensors.torch import save_file
 from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, Dinov2Model
+
+# The backbone fixtures' randomisation and the hub's tensor names (this folder is on sys.path
+# when the script runs).
+from make_parity_fixtures import hub_state_dict, randomise
 
 SEED = 20261130
 # (height, width): 4:3 and 3:4 frames, and the native 5×5 grid (no position resampling).
@@ -47,53 +50,8 @@ def tiny_backbone(gen):
     config = Dinov2Config(hidden_size=24, num_hidden_layers=4, num_attention_heads=2, mlp_ratio=4,
                           image_size=70, patch_size=14, layer_norm_eps=1e-6, layerscale_value=0.5)
     model = Dinov2Model(config).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "mask_token" in name:
-                continue
-            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "layernorm.weight":
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
-            elif "lambda1" in name:
-                p.copy_(0.5 + 0.1 * torch.randn(p.shape, generator=gen))
-            else:
-                fan_in = p.shape[1] * (p[0].numel() // p.shape[1]) if p.dim() >= 2 else 16
-                p.copy_(torch.randn(p.shape, generator=gen) / np.sqrt(fan_in))
+    randomise(model, gen)
     return config, model
-
-
-# transformers 5 renames DINOv2's attention weights in memory; the hub's files (what
-# `dinoedge model pull` downloads) keep the original names, and so do the fixtures.
-HUB_NAMES = [
-    ("attention.q_proj.", "attention.attention.query."),
-    ("attention.k_proj.", "attention.attention.key."),
-    ("attention.v_proj.", "attention.attention.value."),
-    ("attention.o_proj.", "attention.output.dense."),
-]
-
-
-def hub_layout(state):
-    out = {}
-    for name, value in state.items():
-        for new, old in HUB_NAMES:
-            name = name.replace(new, old)
-        out[name] = value.contiguous()
-    return out
-
-
-def randomise(model, gen):
-    """Every parameter random at a realistic scale (LayerNorm and LayerScale near their
-    usual values), so that biases and affine terms are all exercised."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "mask_token" in name:
-                continue
-            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name.endswith("layernorm.weight"):
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
-            elif "lambda1" in name:
-                p.copy_(0.5 + 0.1 * torch.randn(p.shape, generator=gen))
-            else:
-                fan_in = p[0].numel() if p.dim() >= 2 else 16
-                p.copy_(torch.randn(p.shape, generator=gen) / np.sqrt(fan_in))
 
 
 def depth_anything(kind, gen):
@@ -227,7 +185,7 @@ def main(dinov2_checkout, out):
         name = f"depth_anything_{kind}"
         config, model = depth_anything(kind, gen)
         (out / name).mkdir(exist_ok=True)
-        save_file(hub_layout(model.state_dict()), str(out / name / "model.safetensors"))
+        save_file(hub_state_dict(model), str(out / name / "model.safetensors"))
         config.to_json_file(str(out / name / "config.json"))
         # Proof that the files are what transformers loads (hub names renamed on the way).
         reloaded = DepthAnythingForDepthEstimation.from_pretrained(str(out / name)).eval()

@@ -59,7 +59,7 @@ def randomise(model: torch.nn.Module, gen: torch.Generator) -> None:
         for name, p in model.named_parameters():
             if "mask_token" in name:
                 continue
-            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "layernorm.weight":
+            if name.endswith(("norm1.weight", "norm2.weight", "layernorm.weight")):
                 p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
             elif "lambda1" in name:
                 p.copy_(0.5 + 0.1 * torch.randn(p.shape, generator=gen))
