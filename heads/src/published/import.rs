@@ -9,7 +9,7 @@ use std::path::Path;
 use dinoedge_backbone::error::{ModelError, Result};
 use dinoedge_backbone::files::write_atomically;
 use dinoedge_backbone::import::default_blocks;
-use dinoedge_backbone::onnx::dinov2;
+use dinoedge_backbone::onnx::dinov2::{self, Encoded};
 use dinoedge_backbone::onnx::graph::GraphBuilder;
 use dinoedge_backbone::onnx::meta::{AttentionForm, BackboneMeta, DepthKind, DepthMeta};
 use dinoedge_backbone::size::InputSize;
@@ -36,25 +36,11 @@ pub fn linear(
     let w = DinoWeights::load(backbone)?;
     let head_file = TensorFile::open(head)?;
     let head = BnHead::load(&head_file.scope(bn_head::WEIGHT)?, &w.spec, range)?;
-    input.grid(w.spec.patch)?;
-    let meta = BackboneMeta {
-        spec: w.spec.clone(),
-        input,
-        blocks: with_default_blocks(&head.blocks, w.spec.depth),
-        attention,
-        weights_sha256: w.sha256.clone(),
-        depth: Some(DepthMeta {
-            model: model.to_string(),
-            kind: DepthKind::Metric,
-            source_sha256: head_file.sha256().to_string(),
-        }),
-    };
-    let mut g = GraphBuilder::default();
-    let encoded = dinov2::encode(&mut g, &w, &meta)?;
-    dinov2::emit_features(&mut g, &w, &encoded);
-    let depth = head.append(&mut g, &encoded, &w.spec, input.height, input.width);
-    finish(g, &meta, depth, out)?;
-    Ok(meta)
+    let depth =
+        DepthMeta { model: model.to_string(), kind: DepthKind::Metric, source_sha256: head_file.sha256().to_string() };
+    build(&w, &head.blocks, depth, (input, attention), out, |g, encoded, _| {
+        head.append(g, encoded, &w.spec, input.height, input.width)
+    })
 }
 
 /// Imports a Depth Anything model in transformers' layout (`weights`, with `config.json`
@@ -88,36 +74,43 @@ pub fn depth_anything(
             reason: format!("{} m; `{model}` is trained to {max_depth} m", head.max_depth),
         });
     }
+    let depth = DepthMeta { model: model.to_string(), kind: head.kind, source_sha256: file.sha256().to_string() };
+    build(&w, &head.blocks, depth, (input, attention), out, |g, encoded, features| {
+        head.append(g, encoded, features, input.height, input.width)
+    })
+}
+
+/// The graph of backbone `w` and a depth head, written to `out` atomically: the encoder
+/// keeping the head's `head_blocks` and the default feature blocks, the feature outputs, then
+/// `append_head` (given the encoder and the kept blocks' normed patch tokens) returning the
+/// depth [H, W], declared as [`DEPTH`]; `depth` goes into the metadata.
+fn build(
+    w: &DinoWeights,
+    head_blocks: &[usize],
+    depth: DepthMeta,
+    (input, attention): (InputSize, AttentionForm),
+    out: &Path,
+    append_head: impl FnOnce(&mut GraphBuilder, &Encoded, &[(usize, String)]) -> String,
+) -> Result<BackboneMeta> {
     input.grid(w.spec.patch)?;
+    let mut blocks = default_blocks(w.spec.depth);
+    blocks.extend(head_blocks);
+    blocks.sort_unstable();
+    blocks.dedup();
     let meta = BackboneMeta {
         spec: w.spec.clone(),
         input,
-        blocks: with_default_blocks(&head.blocks, w.spec.depth),
+        blocks,
         attention,
         weights_sha256: w.sha256.clone(),
-        depth: Some(DepthMeta { model: model.to_string(), kind: head.kind, source_sha256: file.sha256().to_string() }),
+        depth: Some(depth),
     };
     let mut g = GraphBuilder::default();
-    let encoded = dinov2::encode(&mut g, &w, &meta)?;
-    let features = dinov2::emit_features(&mut g, &w, &encoded);
-    let depth = head.append(&mut g, &encoded, &features, input.height, input.width);
-    finish(g, &meta, depth, out)?;
+    let encoded = dinov2::encode(&mut g, w, &meta)?;
+    let features = dinov2::emit_features(&mut g, w, &encoded);
+    let depth = append_head(&mut g, &encoded, &features);
+    g.output(&depth, DEPTH, &[input.height, input.width]);
+    let name = meta.depth.as_ref().map_or(DEPTH, |d| d.model.as_str());
+    write_atomically(out, &g.finish(name, dinov2::opset(attention), &meta.to_props()))?;
     Ok(meta)
-}
-
-/// The blocks a head reads and the backbone's default feature blocks, sorted, once each.
-fn with_default_blocks(head: &[usize], depth: usize) -> Vec<usize> {
-    let mut blocks = default_blocks(depth);
-    blocks.extend(head);
-    blocks.sort_unstable();
-    blocks.dedup();
-    blocks
-}
-
-/// Declares the depth output and writes the model.
-fn finish(mut g: GraphBuilder, meta: &BackboneMeta, depth: String, out: &Path) -> Result<()> {
-    let (h, w) = (meta.input.height, meta.input.width);
-    g.output(&depth, DEPTH, &[h, w]);
-    let name = meta.depth.as_ref().map_or("depth", |d| d.model.as_str()).to_string();
-    write_atomically(out, &g.finish(&name, dinov2::opset(meta.attention), &meta.to_props()))
 }
