@@ -33,6 +33,36 @@ fn import_depth_writes_one_graph_with_the_depth_head_for_each_family() {
     let out =
         run_ok(&[&args[..], &["--head", path(&head), "--out", path(&onnx), "--input", "42x56"]].concat(), tmp.path());
     assert!(out.contains("dinov2-small-nyu-linear4: metric depth"), "{out}");
+
+    let head = published().join("dinov2_nyu_dpt_head.pth");
+    let onnx = tmp.path().join("dpt.onnx");
+    let args = ["model", "import", "--depth", "dinov2-small-nyu-dpt", "--weights", path(&backbone)];
+    let out =
+        run_ok(&[&args[..], &["--head", path(&head), "--out", path(&onnx), "--input", "42x56"]].concat(), tmp.path());
+    assert!(out.contains("dinov2-small-nyu-dpt: metric depth"), "{out}");
+}
+
+/// `model init --depth` makes each of Meta's heads at full size, in the checkpoint's names,
+/// for a backbone `init` makes; the import reads it and records the head file's sha256.
+#[test]
+fn random_meta_heads_at_full_size_import_with_a_random_backbone() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["dinov2-small-kitti-dpt", "dinov2-small-nyu-linear"] {
+        let onnx = support::depth_model(tmp.path(), name, "3");
+        let meta = dinoedge_backbone::runtime::read_meta(&onnx).unwrap();
+        let depth = meta.depth.unwrap();
+        assert_eq!((depth.model.as_str(), depth.kind), (name, dinoedge_config::DepthKind::Metric));
+        let head = std::fs::read(tmp.path().join(format!("{name}-3/head.safetensors"))).unwrap();
+        assert_eq!(depth.source_sha256, dinoedge_backbone::files::sha256_bytes(&head));
+    }
+    // A lin.1 head is not a lin.4 one, whatever the command line says.
+    let head = tmp.path().join("dinov2-small-nyu-linear-3/head.safetensors");
+    let backbone = tmp.path().join("dinov2-small-nyu-linear-3/backbone.safetensors");
+    let onnx = tmp.path().join("wrong.onnx");
+    let args = ["model", "import", "--depth", "dinov2-small-nyu-linear4", "--weights", path(&backbone)];
+    let run = dinoedge(&[&args[..], &["--head", path(&head), "--out", path(&onnx)]].concat(), tmp.path());
+    assert_fails(&run, 65, &[path(&head), "a lin.1 head", "is lin.4"]);
+    assert!(!onnx.exists());
 }
 
 #[test]

@@ -14,10 +14,13 @@ What it writes (tiny models with random weights in the official layouts):
   backbone/model.pth                       the same state dict, as torch.save writes it
   dinov2_{nyu,kitti}_linear{,4}_head.pth   Meta's checkpoint layout: {"meta": …,
                                              "state_dict": {"decode_head.conv_depth.*"}}
+  dinov2_nyu_dpt_head.pth                  Meta's DPT head (DPTHead, readout "project"), same layout
   depth_anything_{relative,metric}/        transformers' DepthAnythingForDepthEstimation (the
                                              model.safetensors, config.json     layout of depth-anything/Depth-Anything-V2-*-hf)
   cases.safetensors                        per input size, `pixels_{H}x{W}` and the reference
-                                             depth `{head}_{H}x{W}` [H, W] in metres
+                                             depth `{head}_{H}x{W}` [H, W] in metres; for the DPT
+                                             head also `dpt_transformers_{H}x{W}`, the same depth
+                                             from transformers' DPTForDepthEstimation
   bad/*.pth                                checkpoints a reader must refuse
   manifest.json                            what each file is, with the reference's versions
 """
@@ -25,6 +28,7 @@ import importlib
 import io
 import json
 import pickle
+import re
 import sys
 import zipfile
 from collections import OrderedDict
@@ -33,7 +37,8 @@ from pathlib import Path
 import torch
 import transformers
 from safetensors.torch import save_file
-from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, Dinov2Model
+from transformers import (DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, Dinov2Model, DPTConfig,
+                          DPTForDepthEstimation)
 
 # The backbone fixtures' randomisation and the hub's tensor names (this folder is on sys.path
 # when the script runs).
@@ -44,6 +49,8 @@ SEED = 20261130
 SIZES = [(42, 56), (70, 56), (70, 70)]
 # Meta's configs: min 0.001 m; max 10 m (NYU) or 80 m (KITTI); see the heads' module docs.
 RANGES = {"nyu": (0.001, 10.0), "kitti": (0.001, 80.0)}
+# The DPT head's fusion width: Meta's is 256, scaled down like the rest of the fixture.
+DPT_FUSION = 16
 
 
 def tiny_backbone(gen):
@@ -104,6 +111,80 @@ def linear_depther(depth_pkg, model, layers, depth_range):
     depther = depth_pkg.DepthEncoderDecoder(backbone=torch.nn.Identity(), decode_head=head)
     depther.backbone.forward = intermediate_layers(model, blocks)
     return depther.eval(), [b + 1 for b in blocks]
+
+
+def dpt_depther(depth_pkg, model, depth_range):
+    """Meta's DPT depther (`_make_dinov2_dpt_depther`) on the tiny backbone: blocks at a
+    quarter, half, three quarters and the end (2, 5, 8, 11 of ViT-S's 12), reassembled to
+    [D/8, D/4, D/2, D] channels with the class token projected in ("project" readout)."""
+    d, n = model.config.hidden_size, model.config.num_hidden_layers
+    blocks = [i * n // 4 + (n // 4 - 1) for i in range(4)]
+    head = depth_pkg.DPTHead(in_channels=[d] * 4, channels=DPT_FUSION, embed_dims=d,
+                             post_process_channels=[d // 2 ** (3 - i) for i in range(4)], readout_type="project",
+                             min_depth=depth_range[0], max_depth=depth_range[1], loss_decode=())
+    depther = depth_pkg.DepthEncoderDecoder(backbone=torch.nn.Identity(), decode_head=head)
+    depther.backbone.forward = intermediate_layers(model, blocks)
+    return depther.eval(), [b + 1 for b in blocks]
+
+
+# Meta's DPT head names -> transformers' DPT names (what transformers' DINOv2 depth
+# conversion renames; the modules compute the same function).
+DPT_NAMES = [
+    ("reassemble_blocks.readout_projects.", "neck.reassemble_stage.readout_projects."),
+    ("reassemble_blocks.projects.{i}.conv.", "neck.reassemble_stage.layers.{i}.projection."),
+    ("reassemble_blocks.resize_layers.{i}.", "neck.reassemble_stage.layers.{i}.resize."),
+    ("convs.{i}.conv.", "neck.convs.{i}."),
+    ("fusion_blocks.{i}.project.conv.", "neck.fusion_stage.layers.{i}.projection."),
+    ("fusion_blocks.{i}.res_conv_unit{j}.conv{k}.conv.", "neck.fusion_stage.layers.{i}.residual_layer{j}.convolution{k}."),
+    ("project.conv.", "head.projection."),
+    ("conv_depth.head.", "head.head."),
+]
+
+
+def dpt_transformers(model, head_state, depth_range, pixels):
+    """The DPT head's reference through transformers: DPTForDepthEstimation on the same DINOv2
+    (its raw blocks: no final LayerNorm, class token kept), with Meta's tensors renamed. Its
+    depth is Meta's before `+ min_depth`, the clamp and the resize to the input, applied here."""
+    d, n = model.config.hidden_size, model.config.num_hidden_layers
+    skip = ("out_features", "out_indices", "stage_names")
+    backbone = {k: v for k, v in model.config.to_dict().items() if k not in skip}
+    backbone = dict(backbone, out_indices=[i * n // 4 + n // 4 for i in range(4)],
+                    apply_layernorm=False, reshape_hidden_states=False)
+    config = DPTConfig(backbone_config=backbone, is_hybrid=False, readout_type="project",
+                       neck_hidden_sizes=[d // 2 ** (3 - i) for i in range(4)], reassemble_factors=[4, 2, 1, 0.5],
+                       fusion_hidden_size=DPT_FUSION, use_batch_norm_in_fusion_residual=False,
+                       use_bias_in_fusion_residual=False, add_projection=True, head_in_index=-1, hidden_act="gelu")
+    dpt = DPTForDepthEstimation(config).eval()
+    # transformers hard-codes this layer at the full model's 256 channels; the fixture's is
+    # the same layer at its fusion width.
+    dpt.head.projection = torch.nn.Conv2d(DPT_FUSION, DPT_FUSION, kernel_size=3, padding=1)
+    renamed = {}
+    for key, value in head_state.items():
+        key = key.removeprefix("decode_head.")
+        for meta, hf in DPT_NAMES:
+            pattern = meta.replace(".", r"\.").replace("{i}", r"(\d+)").replace("{j}", r"(\d+)").replace("{k}", r"(\d+)")
+            m = re.match(pattern, key)
+            if m:
+                groups = iter(m.groups())
+                target = re.sub(r"\{[ijk]\}", lambda _: next(groups), hf)
+                key = target + key[m.end():]
+                break
+        else:
+            raise KeyError(f"no transformers name for {key}")
+        renamed[key] = value
+    renamed.update({f"backbone.{k}": v for k, v in model.state_dict().items()})
+    missing, unexpected = dpt.load_state_dict(renamed, strict=False)
+    # transformers makes the first fusion layer's unused residual unit; Meta's head has none.
+    assert all(k.startswith("neck.fusion_stage.layers.0.residual_layer1.") for k in missing), missing
+    assert not unexpected, unexpected
+    out = {}
+    with torch.no_grad():
+        for (h, w), x in pixels.items():
+            depth = dpt(pixel_values=x).predicted_depth.unsqueeze(1) + depth_range[0]
+            depth = torch.clamp(depth, min=depth_range[0], max=depth_range[1])
+            out[(h, w)] = torch.nn.functional.interpolate(depth, size=(h, w), mode="bilinear",
+                                                          align_corners=False)[0, 0]
+    return out
 
 
 def save_checkpoint(path, state_dict):
@@ -183,24 +264,47 @@ def main(dinov2_checkout, out):
 
     for kind in ("relative", "metric"):
         name = f"depth_anything_{kind}"
-        config, model = depth_anything(kind, gen)
+        da_config, da_model = depth_anything(kind, gen)
         (out / name).mkdir(exist_ok=True)
-        save_file(hub_state_dict(model), str(out / name / "model.safetensors"))
-        config.to_json_file(str(out / name / "config.json"))
+        save_file(hub_state_dict(da_model), str(out / name / "model.safetensors"))
+        da_config.to_json_file(str(out / name / "config.json"))
         # Proof that the files are what transformers loads (hub names renamed on the way).
         reloaded = DepthAnythingForDepthEstimation.from_pretrained(str(out / name)).eval()
         with torch.no_grad():
             for (h, w), x in pixels.items():
-                depth = model(pixel_values=x).predicted_depth[0]
+                depth = da_model(pixel_values=x).predicted_depth[0]
                 again = reloaded(pixel_values=x).predicted_depth[0]
                 assert torch.equal(depth, again), "the saved files do not reload to the same model"
                 cases[f"{name}_{h}x{w}"] = depth
-        heads[name] = {"kind": kind, "max_depth": config.max_depth}
+        heads[name] = {"kind": kind, "max_depth": da_config.max_depth}
+
+    # Meta's DPT head (NYU range), after the other models so that their draws are unchanged.
+    name = "dinov2_nyu_dpt_head"
+    depther, blocks = dpt_depther(depth_pkg, model, RANGES["nyu"])
+    randomise(depther.decode_head, gen)
+    with torch.no_grad():
+        # Centre the last conv so that the ReLU is neither dead nor the clamp always hit.
+        depther.decode_head.conv_depth.head[4].bias.fill_(2.0)
+    state = {f"decode_head.{k}": v for k, v in depther.decode_head.state_dict().items()}
+    save_checkpoint(out / f"{name}.pth", state)
+    check = torch.load(out / f"{name}.pth", map_location="cpu", weights_only=True)["state_dict"]
+    depther.decode_head.load_state_dict({k.removeprefix("decode_head."): v for k, v in check.items()}, strict=True)
+    via_transformers = dpt_transformers(model, state, RANGES["nyu"], pixels)
+    with torch.no_grad():
+        for (h, w), x in pixels.items():
+            depth = depther.whole_inference(x, None, rescale=True)[0, 0]
+            gap = (depth - via_transformers[(h, w)]).abs().max().item()
+            assert gap < 1e-5, f"Meta's DPT head and transformers' DPT differ by {gap} at {h}x{w}"
+            cases[f"{name}_{h}x{w}"] = depth
+            cases[f"dpt_transformers_{h}x{w}"] = via_transformers[(h, w)]
+    heads[name] = {"layers": 4, "blocks": blocks, "min_depth": RANGES["nyu"][0], "max_depth": RANGES["nyu"][1],
+                   "fusion": DPT_FUSION}
 
     save_file({k: v.contiguous().float() for k, v in cases.items()}, str(out / "cases.safetensors"))
     manifest = {
         "reference": {"torch": torch.__version__, "transformers": transformers.__version__,
-                      "dinov2_hub_depth": "facebookresearch/dinov2 dinov2/hub/depth (BNHead, DepthEncoderDecoder)",
+                      "dinov2_hub_depth": "facebookresearch/dinov2 dinov2/hub/depth (BNHead, DPTHead, DepthEncoderDecoder)",
+                      "dpt": "transformers DPTForDepthEstimation (DINOv2 backbone)",
                       "depth_anything": "transformers DepthAnythingForDepthEstimation"},
         "seed": SEED,
         "sizes": [list(s) for s in SIZES],

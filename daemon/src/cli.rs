@@ -280,8 +280,9 @@ pub enum ModelCommand {
         registers: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// A full-size Depth Anything model in its published layout instead: `--out` is then
-        /// a folder (model.safetensors and config.json).
+        /// A full-size published depth model in its layout instead: `--out` is then a folder
+        /// (Depth Anything: model.safetensors and config.json; Meta's heads: head.safetensors,
+        /// for a backbone that `init` makes without --depth).
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
             dinoedge_heads::published::catalog::CATALOG.map(|p| p.name)), conflicts_with_all = ["arch", "registers"])]
         depth: Option<String>,

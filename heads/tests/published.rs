@@ -7,14 +7,17 @@
 //! depth that facebookresearch/dinov2's own `BNHead` and `DepthEncoderDecoder` compute on
 //! inputs of several sizes (non-square, with the position embedding resampled); tiny Depth
 //! Anything models (relative and metric) in transformers' layout, and the depth
-//! `DepthAnythingForDepthEstimation` computes on the same inputs.
+//! `DepthAnythingForDepthEstimation` computes on the same inputs; Meta's DPT head as a
+//! checkpoint, with the depth of Meta's `DPTHead` and of transformers' `DPTForDepthEstimation`
+//! on the same weights renamed (the script checks that the two agree).
 
 use std::path::{Path, PathBuf};
 
 use dinoedge_backbone::onnx::meta::{AttentionForm, DepthKind};
 use dinoedge_backbone::{Backbone, InputSize};
+use dinoedge_heads::published::catalog::MetaHead;
 use dinoedge_heads::published::{DepthRange, import};
-use ndarray::{Array4, ArrayD, IxDyn};
+use ndarray::{Array2, Array4, ArrayD, IxDyn};
 use safetensors::SafeTensors;
 
 /// Relative to the depth (metres up to 80), and at least absolute for depths under 1 m.
@@ -49,18 +52,25 @@ fn range(dataset: &str) -> DepthRange {
 }
 
 fn check_linear(dataset: &str, layers: &str, size: InputSize, attention: AttentionForm) {
-    check_linear_from(dataset, layers, size, attention, "model.safetensors");
+    check_meta(&format!("dinov2_{dataset}_linear{layers}_head"), size, attention, "model.safetensors");
 }
 
-fn check_linear_from(dataset: &str, layers: &str, size: InputSize, attention: AttentionForm, backbone: &str) {
-    let name = format!("dinov2_{dataset}_linear{layers}_head");
+/// Imports Meta's head checkpoint `name` (its kind and range from the name) on the fixture
+/// backbone file `backbone` and holds its depth to the reference's.
+fn check_meta(name: &str, size: InputSize, attention: AttentionForm, backbone: &str) -> Array2<f32> {
+    let dataset = if name.contains("_nyu_") { "nyu" } else { "kitti" };
+    let kind = match name.rsplit('_').nth(1) {
+        Some("dpt") => MetaHead::Dpt,
+        Some("linear4") => MetaHead::Linear4,
+        _ => MetaHead::Linear1,
+    };
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("depth.onnx");
-    let meta = import::linear(
-        &name,
+    let meta = import::meta(
+        name,
+        (kind, range(dataset)),
         &fixtures().join("backbone").join(backbone),
         &fixtures().join(format!("{name}.pth")),
-        range(dataset),
         size,
         attention,
         &onnx,
@@ -69,20 +79,36 @@ fn check_linear_from(dataset: &str, layers: &str, size: InputSize, attention: At
     let depth_meta = meta.depth.as_ref().unwrap();
     assert_eq!(depth_meta.kind, DepthKind::Metric);
     assert_eq!(depth_meta.model, name);
-    let cases = cases();
-    let pixels = case(&cases, &format!("pixels_{size}")).insert_axis(ndarray::Axis(0));
-    let pixels: Array4<f32> = pixels.into_dimensionality().unwrap();
     let backbone = Backbone::load(&onnx, 1).expect("load");
     assert_eq!(backbone.meta(), &meta);
-    let out = backbone.run(pixels).expect("run");
-    let depth = out.depth.expect("a depth output");
-    let expected = case(&cases, &format!("{name}_{size}"));
+    let depth = run_and_compare(&backbone, name, size, attention);
+    // The head's depths spread inside the range, not pinned to one end.
+    let (lo, hi) = depth.iter().fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    assert!(hi - lo > 0.01 * range(dataset).max, "{name}: a degenerate fixture ({lo}..{hi})");
+    depth
+}
+
+/// Runs `backbone` on the fixture pixels of `size` and holds its depth to the case
+/// `{reference}_{size}`; returns the depth.
+fn run_and_compare(backbone: &Backbone, reference: &str, size: InputSize, attention: AttentionForm) -> Array2<f32> {
+    let cases = cases();
+    let pixels: Array4<f32> =
+        case(&cases, &format!("pixels_{size}")).insert_axis(ndarray::Axis(0)).into_dimensionality().unwrap();
+    let depth = backbone.run(pixels).expect("run").depth.expect("a depth output");
+    assert_within_tolerance(&depth, &case(&cases, &format!("{reference}_{size}")), reference, size, attention);
+    depth
+}
+
+fn assert_within_tolerance(
+    depth: &Array2<f32>,
+    expected: &ArrayD<f32>,
+    reference: &str,
+    size: InputSize,
+    attention: AttentionForm,
+) {
     assert_eq!(depth.shape(), expected.shape());
     let worst = depth.iter().zip(expected.iter()).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0f32, f32::max);
-    assert!(worst <= TOLERANCE, "{name} at {size} ({attention:?}): worst relative difference {worst}");
-    // The head mixes the bins: depths spread inside the range, not pinned to one end.
-    let (lo, hi) = expected.iter().fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    assert!(hi - lo > 0.01 * range(dataset).max, "{name}: a degenerate fixture ({lo}..{hi})");
+    assert!(worst <= TOLERANCE, "{reference} at {size} ({attention:?}): worst relative difference {worst}");
 }
 
 #[test]
@@ -103,7 +129,46 @@ fn meta_linear_heads_match_the_reference_with_fused_attention() {
 
 #[test]
 fn a_backbone_saved_by_torch_save_is_read_as_its_safetensors_twin() {
-    check_linear_from("kitti", "4", "70x56".parse().unwrap(), AttentionForm::Decomposed, "model.pth");
+    check_meta("dinov2_kitti_linear4_head", "70x56".parse().unwrap(), AttentionForm::Decomposed, "model.pth");
+}
+
+#[test]
+fn meta_dpt_head_matches_meta_and_transformers_at_every_size() {
+    let name = "dinov2_nyu_dpt_head";
+    for size in ["42x56", "70x56", "70x70"] {
+        let size: InputSize = size.parse().unwrap();
+        let depth = check_meta(name, size, AttentionForm::Decomposed, "model.safetensors");
+        let cases = cases();
+        let transformers = case(&cases, &format!("dpt_transformers_{size}"));
+        assert_within_tolerance(&depth, &transformers, "dpt_transformers", size, AttentionForm::Decomposed);
+    }
+    check_meta(name, "42x56".parse().unwrap(), AttentionForm::Fused, "model.safetensors");
+}
+
+#[test]
+fn a_head_of_another_kind_is_refused_naming_what_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("depth.onnx");
+    let import = |kind: MetaHead, head: &str| {
+        import::meta(
+            "test",
+            (kind, range("nyu")),
+            &fixtures().join("backbone/model.safetensors"),
+            &fixtures().join(head),
+            "42x56".parse().unwrap(),
+            AttentionForm::Decomposed,
+            &out,
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let err = import(MetaHead::Dpt, "dinov2_nyu_linear4_head.pth");
+    assert!(err.contains("decode_head.conv_depth.head.0.weight") && err.contains("missing"), "{err}");
+    let err = import(MetaHead::Linear4, "dinov2_nyu_dpt_head.pth");
+    assert!(err.contains("decode_head.conv_depth.weight") && err.contains("missing"), "{err}");
+    let err = import(MetaHead::Linear4, "dinov2_nyu_linear_head.pth");
+    assert!(err.contains("dinov2_nyu_linear_head.pth") && err.contains("a lin.1 head; `test` is lin.4"), "{err}");
+    assert!(!out.exists(), "something was written");
 }
 
 fn check_depth_anything(kind: &str, size: InputSize, attention: AttentionForm) {
@@ -116,17 +181,9 @@ fn check_depth_anything(kind: &str, size: InputSize, attention: AttentionForm) {
     let meta =
         import::depth_anything(&name, (expected_kind, max_depth), &weights, size, attention, &onnx).expect("import");
     assert_eq!(meta.depth.as_ref().unwrap().kind, expected_kind);
-    let cases = cases();
-    let pixels: Array4<f32> =
-        case(&cases, &format!("pixels_{size}")).insert_axis(ndarray::Axis(0)).into_dimensionality().unwrap();
-    let out = Backbone::load(&onnx, 1).expect("load").run(pixels).expect("run");
-    let depth = out.depth.expect("a depth output");
-    let expected = case(&cases, &format!("{name}_{size}"));
-    assert_eq!(depth.shape(), expected.shape());
-    let worst = depth.iter().zip(expected.iter()).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0f32, f32::max);
-    assert!(worst <= TOLERANCE, "{name} at {size} ({attention:?}): worst relative difference {worst}");
-    let positive = expected.iter().filter(|v| **v > 1e-3).count();
-    assert!(positive > expected.len() / 10, "{name}: a degenerate fixture ({positive} positive depths)");
+    let depth = run_and_compare(&Backbone::load(&onnx, 1).expect("load"), &name, size, attention);
+    let positive = depth.iter().filter(|v| **v > 1e-3).count();
+    assert!(positive > depth.len() / 10, "{name}: a degenerate fixture ({positive} positive depths)");
 }
 
 #[test]
@@ -192,11 +249,11 @@ fn depth_anything_with_a_bad_config_is_refused_naming_the_field() {
 fn import_fails(head: &Path, needles: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("depth.onnx");
-    let err = import::linear(
+    let err = import::meta(
         "test",
+        (MetaHead::Linear4, range("nyu")),
         &fixtures().join("backbone/model.safetensors"),
         head,
-        range("nyu"),
         "42x56".parse().unwrap(),
         AttentionForm::Decomposed,
         &out,

@@ -69,16 +69,21 @@ pub fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
     (onnx, head)
 }
 
-/// A full-size random Depth Anything V2 Small of the catalog's `name` (seed `seed`) in its
-/// published layout, imported at 56x56: the depth model's ONNX.
+/// A full-size random published depth model of the catalog's `name` (seed `seed`) made by
+/// `model init --depth` in its published layout — Depth Anything V2 Small, or one of Meta's
+/// heads with a random ViT-S/14 backbone — imported at 56x56: the depth model's ONNX.
 pub fn depth_model(dir: &Path, name: &str, seed: &str) -> PathBuf {
     let (folder, onnx) = (dir.join(format!("{name}-{seed}")), dir.join(format!("{name}-{seed}.onnx")));
-    run_ok(&["model", "init", "--random", "--depth", name, "--seed", seed, "--out", path(&folder)], dir);
-    let weights = folder.join("model.safetensors");
-    run_ok(
-        &["model", "import", "--depth", name, "--weights", path(&weights), "--out", path(&onnx), "--input", "56x56"],
-        dir,
-    );
+    let out = run_ok(&["model", "init", "--random", "--depth", name, "--seed", seed, "--out", path(&folder)], dir);
+    let import = ["model", "import", "--depth", name, "--out", path(&onnx), "--input", "56x56"];
+    if out.contains("head.safetensors") {
+        let backbone = folder.join("backbone.safetensors");
+        run_ok(&["model", "init", "--random", "--seed", seed, "--out", path(&backbone)], dir);
+        let head = folder.join("head.safetensors");
+        run_ok(&[&import[..], &["--weights", path(&backbone), "--head", path(&head)]].concat(), dir);
+    } else {
+        run_ok(&[&import[..], &["--weights", path(&folder.join("model.safetensors"))]].concat(), dir);
+    }
     onnx
 }
 

@@ -43,12 +43,22 @@ pub struct Encoded {
     pub blocks: Vec<(usize, String)>,
     pub rows: usize,
     pub cols: usize,
+    /// Register tokens between the class token and the patches.
+    pub registers: usize,
 }
 
 impl Encoded {
     /// The raw tokens of `block` (1-based), if it was requested.
     pub fn block(&self, block: usize) -> Option<&str> {
         self.blocks.iter().find(|(b, _)| *b == block).map(|(_, name)| name.as_str())
+    }
+
+    /// `block`'s raw class token [1, D] and patch tokens [N, D] (registers dropped), sliced
+    /// off in the graph; None if the block was not requested.
+    pub fn class_and_patches(&self, g: &mut GraphBuilder, block: usize) -> Option<(String, String)> {
+        let tokens = self.block(block)?;
+        let t = (1 + self.registers + self.rows * self.cols) as i64;
+        Some((g.slice(tokens, 0, 0, 1), g.slice(tokens, 0, (1 + self.registers) as i64, t)))
     }
 }
 
@@ -165,7 +175,7 @@ pub fn encode(g: &mut GraphBuilder, w: &DinoWeights, meta: &BackboneMeta) -> Res
         }
     }
 
-    Ok(Encoded { last: x, blocks: kept, rows, cols })
+    Ok(Encoded { last: x, blocks: kept, rows, cols, registers: spec.registers })
 }
 
 /// The backbone's feature outputs: [`CLS`] and [`PATCH_TOKENS`] from the final tokens, and

@@ -22,15 +22,22 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
     match cmd {
         ModelCommand::Init { random: _, depth: Some(name), seed, out, .. } => {
             let entry = catalog::find(&name).expect("clap checks the name against the catalog");
-            let Family::DepthAnything { max_depth } = entry.family else {
-                return Err(UsageError(format!(
-                    "--depth {name} is a head for the official DINOv2 backbone; `init` makes Depth Anything models \
-                     (and `init` without --depth a backbone)"
-                ))
-                .into());
-            };
-            published::init::write_random_depth_anything(entry.output, max_depth, seed, &out)?;
-            println!("wrote random {name} weights (seed {seed}) to {}", out.display());
+            match entry.family {
+                Family::DepthAnything { max_depth } => {
+                    published::init::write_random_depth_anything(entry.output, max_depth, seed, &out)?;
+                    println!("wrote random {name} weights (seed {seed}) to {}", out.display());
+                }
+                Family::Meta { head, .. } => {
+                    let path = published::init::write_random_meta_head(head, seed, &out)?;
+                    println!(
+                        "wrote a random {name} head (seed {seed}) to {}; import it with a ViT-S/14 backbone \
+                         (`dinoedge model init --random` makes one): dinoedge model import --depth {name} \
+                         --weights BACKBONE --head {}",
+                        path.display(),
+                        path.display()
+                    );
+                }
+            }
             Ok(())
         }
         ModelCommand::Init { random: _, arch, registers, seed, out, depth: None } => {
@@ -54,8 +61,8 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
         ModelCommand::Import { weights, out, input, attention, depth: Some(name), head, .. } => {
             let entry = catalog::find(&name).expect("clap checks the name against the catalog");
             let meta = match (entry.family, head) {
-                (Family::DinoLinear(range), Some(head)) => {
-                    published::import::linear(entry.name, &weights, &head, range, input, attention, &out)?
+                (Family::Meta { head: kind, range }, Some(head)) => {
+                    published::import::meta(entry.name, (kind, range), &weights, &head, input, attention, &out)?
                 }
                 (Family::DepthAnything { max_depth }, None) => published::import::depth_anything(
                     entry.name,
@@ -65,7 +72,7 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
                     attention,
                     &out,
                 )?,
-                (Family::DinoLinear(_), None) => {
+                (Family::Meta { .. }, None) => {
                     return Err(UsageError(format!(
                         "--depth {name} is Meta's head on the DINOv2 backbone: give its checkpoint with --head, \
                          and the backbone's weights with --weights"
@@ -223,7 +230,7 @@ fn pull_depth(
     }
     // What the import reads: the model's own file, and for Meta's heads the pinned backbone.
     let weights = match entry.family {
-        Family::DinoLinear(_) => {
+        Family::Meta { .. } => {
             let pinned = DINOV2_SMALL;
             let weights = cache.join(pinned.cache_name());
             let (url, sha256) = (pinned.url(hub), sources.backbone_sha256.as_deref().unwrap_or(pinned.sha256));
@@ -235,8 +242,8 @@ fn pull_depth(
     let Some((input, attention)) = import else { return Ok(()) };
     let out = cache.join(format!("{}_{input}.onnx", entry.name));
     let meta = match entry.family {
-        Family::DinoLinear(range) => {
-            published::import::linear(entry.name, &weights, &files[0], range, input, attention, &out)?
+        Family::Meta { head, range } => {
+            published::import::meta(entry.name, (head, range), &weights, &files[0], input, attention, &out)?
         }
         Family::DepthAnything { max_depth } => {
             published::import::depth_anything(entry.name, (entry.output, max_depth), &weights, input, attention, &out)?

@@ -81,14 +81,13 @@ impl BnHead {
         height: usize,
         width: usize,
     ) -> String {
-        let (d, r) = (spec.hidden, spec.registers);
+        let d = spec.hidden;
         let (rows, cols) = (encoded.rows, encoded.cols);
-        let t = (1 + r + rows * cols) as i64;
         let (mut patch_parts, mut cls_parts) = (Vec::new(), Vec::new());
         for &b in &self.blocks {
-            let tokens = encoded.block(b).expect("the import requests the head's blocks");
-            cls_parts.push(g.slice(tokens, 0, 0, 1));
-            patch_parts.push(g.slice(tokens, 0, (1 + r) as i64, t));
+            let (class, patches) = encoded.class_and_patches(g, b).expect("the import requests the head's blocks");
+            cls_parts.push(class);
+            patch_parts.push(patches);
         }
         let concat = |g: &mut GraphBuilder, parts: &[String]| -> String {
             let refs: Vec<&str> = parts.iter().map(String::as_str).collect();

@@ -2,9 +2,10 @@
 //! --depth` take: what family each belongs to (which importer reads it), where its files
 //! are published, what its output is, its range, and its licence.
 //!
-//! Meta's linear heads: the depth range is their training configuration's
-//! (`dinov2_vits14_{nyu,kitti}_linear{,4}_config.py`: 0.001 to 10 m on NYU, to 80 m on
-//! KITTI), which is what the 256 bins were trained to mean. `dinov2/hub/depthers.py` builds
+//! Meta's heads: the depth range is their training configuration's
+//! (`dinov2_vits14_{nyu,kitti}_{linear,linear4,dpt}_config.py`: 0.001 to 10 m on NYU, to 80 m
+//! on KITTI), which is what a linear head's 256 bins were trained to mean and where a DPT
+//! head's output is clamped. `dinov2/hub/depthers.py` agrees for the DPT heads but builds
 //! every linear head with `max_depth=80` whatever the dataset (its `_make_dinov2_linear_depth_head`
 //! ignores the range it is given; only the DPT builder passes it on), which would stretch an
 //! NYU head's depths about 8 times; dinoedge follows the configuration.
@@ -12,11 +13,22 @@
 use super::bn_head::DepthRange;
 use dinoedge_backbone::onnx::meta::DepthKind;
 
+/// Which of Meta's heads a checkpoint holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaHead {
+    /// `BNHead` on the last block (lin.1, [`super::bn_head`]).
+    Linear1,
+    /// `BNHead` on four blocks (lin.4).
+    Linear4,
+    /// `DPTHead` ([`super::dpt_head`]).
+    Dpt,
+}
+
 /// Which importer reads a model, and what it needs beyond its files.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Family {
-    /// One of Meta's linear heads (a `.pth` checkpoint) on the official DINOv2 backbone.
-    DinoLinear(DepthRange),
+    /// One of Meta's depth heads (a `.pth` checkpoint) on the official DINOv2 backbone.
+    Meta { head: MetaHead, range: DepthRange },
     /// Depth Anything in transformers' layout (`model.safetensors` and `config.json`, whose
     /// `max_depth` scales the output: 1 for the relative model).
     DepthAnything { max_depth: f32 },
@@ -65,7 +77,7 @@ pub struct Published {
 const NYU: DepthRange = DepthRange { min: 0.001, max: 10.0 };
 const KITTI: DepthRange = DepthRange { min: 0.001, max: 80.0 };
 
-pub const CATALOG: [Published; 7] = [
+pub const CATALOG: [Published; 9] = [
     Published {
         name: "depth-anything-v2-metric-indoor-small",
         family: Family::DepthAnything { max_depth: 20.0 },
@@ -91,8 +103,24 @@ pub const CATALOG: [Published; 7] = [
         licence: "Apache-2.0",
     },
     Published {
+        name: "dinov2-small-nyu-dpt",
+        family: Family::Meta { head: MetaHead::Dpt, range: NYU },
+        source: Source::Meta { file: "dinov2_vits14_nyu_dpt_head.pth" },
+        output: DepthKind::Metric,
+        about: "Meta's DPT head on the frozen DINOv2 ViT-S/14, NYU Depth v2 (indoor, 0 to 10 m)",
+        licence: "Apache-2.0",
+    },
+    Published {
+        name: "dinov2-small-kitti-dpt",
+        family: Family::Meta { head: MetaHead::Dpt, range: KITTI },
+        source: Source::Meta { file: "dinov2_vits14_kitti_dpt_head.pth" },
+        output: DepthKind::Metric,
+        about: "Meta's DPT head on the frozen DINOv2 ViT-S/14, KITTI (driving, 0 to 80 m)",
+        licence: "Apache-2.0",
+    },
+    Published {
         name: "dinov2-small-nyu-linear4",
-        family: Family::DinoLinear(NYU),
+        family: Family::Meta { head: MetaHead::Linear4, range: NYU },
         source: Source::Meta { file: "dinov2_vits14_nyu_linear4_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.4 head on the frozen DINOv2 ViT-S/14, NYU Depth v2 (indoor, 0 to 10 m)",
@@ -100,7 +128,7 @@ pub const CATALOG: [Published; 7] = [
     },
     Published {
         name: "dinov2-small-nyu-linear",
-        family: Family::DinoLinear(NYU),
+        family: Family::Meta { head: MetaHead::Linear1, range: NYU },
         source: Source::Meta { file: "dinov2_vits14_nyu_linear_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.1 head on the frozen DINOv2 ViT-S/14, NYU Depth v2 (indoor, 0 to 10 m)",
@@ -108,7 +136,7 @@ pub const CATALOG: [Published; 7] = [
     },
     Published {
         name: "dinov2-small-kitti-linear4",
-        family: Family::DinoLinear(KITTI),
+        family: Family::Meta { head: MetaHead::Linear4, range: KITTI },
         source: Source::Meta { file: "dinov2_vits14_kitti_linear4_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.4 head on the frozen DINOv2 ViT-S/14, KITTI (driving, 0 to 80 m)",
@@ -116,7 +144,7 @@ pub const CATALOG: [Published; 7] = [
     },
     Published {
         name: "dinov2-small-kitti-linear",
-        family: Family::DinoLinear(KITTI),
+        family: Family::Meta { head: MetaHead::Linear1, range: KITTI },
         source: Source::Meta { file: "dinov2_vits14_kitti_linear_head.pth" },
         output: DepthKind::Metric,
         about: "Meta's lin.1 head on the frozen DINOv2 ViT-S/14, KITTI (driving, 0 to 80 m)",

@@ -3,12 +3,8 @@
 //! `model.safetensors` and `config.json`): a DINOv2 encoder fine-tuned for depth, whose
 //! chosen blocks (through the final LayerNorm, class token dropped) feed a DPT neck and head.
 //!
-//! - Reassemble: per block, the patch grid through a 1×1 convolution to its neck width, then
-//!   resized by its factor (×4 and ×2 by transposed convolutions, ×1 as is, ×½ by a stride-2
-//!   3×3 convolution), then a 3×3 convolution to the fusion width.
-//! - Fusion, coarsest first: `x = RCU₂(x + RCU₁(skip))`, bilinearly resized (corners aligned)
-//!   to the next finer map's size (×2 after the finest), then a 1×1 projection; an RCU is
-//!   `x + conv(relu(conv(relu(x))))`.
+//! - Neck ([`super::dpt_neck`]): no readout (the class token is dropped), RCUs with bias, each
+//!   fusion step resized to the next finer map's size.
 //! - Head: 3×3 convolution to half width, resized to the input (corners aligned), 3×3
 //!   convolution and ReLU, 1×1 convolution to one channel, then ReLU (`relative`: inverse
 //!   depth up to scale and shift) or sigmoid (`metric`), times `max_depth`.
@@ -18,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::conv::{Bias, Conv};
+use super::dpt_neck::{Factor, Layout, Neck, Shape, Tokens, Upsample};
 use dinoedge_backbone::error::{ModelError, Result};
 use dinoedge_backbone::onnx::dinov2::Encoded;
 use dinoedge_backbone::onnx::graph::GraphBuilder;
@@ -87,36 +84,17 @@ fn yes() -> bool {
     true
 }
 
-/// How a chosen block's patch grid is resized in the reassemble stage.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Resize {
-    /// A transposed convolution with kernel = stride = the factor.
-    Up(usize),
-    Same,
-    /// A stride-2 3×3 convolution, padding 1.
-    Half,
-}
-
-struct Reassemble {
-    block: usize,
-    projection: Conv,
-    resize: Option<Conv>,
-    kind: Resize,
-    /// neck.convs[i]: 3×3 to the fusion width, no bias.
-    to_fusion: Conv,
-}
-
-/// `x + conv₂(relu(conv₁(relu(x))))`.
-struct Residual {
-    conv1: Conv,
-    conv2: Conv,
-}
-
-struct Fusion {
-    projection: Conv,
-    residual1: Residual,
-    residual2: Residual,
-}
+/// transformers' names for the neck.
+const LAYOUT: Layout = Layout {
+    readout: None,
+    projection: "neck.reassemble_stage.layers.{i}.projection",
+    resize: "neck.reassemble_stage.layers.{i}.resize",
+    to_fusion: "neck.convs.{i}",
+    fusion_projection: "neck.fusion_stage.layers.{i}.projection",
+    residual: "neck.fusion_stage.layers.{i}.residual_layer{j}.convolution{k}",
+    residual_bias: Bias::Yes,
+    upsample: Upsample::ToNext,
+};
 
 pub struct DepthAnything {
     /// Read from config.json: the 1-based blocks feeding the neck.
@@ -124,8 +102,7 @@ pub struct DepthAnything {
     pub kind: DepthKind,
     /// What the final activation is scaled by (config.json's `max_depth`).
     pub max_depth: f32,
-    reassemble: Vec<Reassemble>,
-    fusion: Vec<Fusion>,
+    neck: Neck,
     head_in: usize,
     head: [Conv; 3],
 }
@@ -215,55 +192,17 @@ impl DepthAnything {
             return Err(bad("max_depth", format!("{max_depth} is not a positive depth")));
         }
         let f = config.fusion_hidden_size;
-        let reassemble = (0..n)
-            .map(|i| {
-                let c = config.neck_hidden_sizes[i];
-                let stem = format!("neck.reassemble_stage.layers.{i}");
-                let factor = config.reassemble_factors[i];
-                let kind = if factor == 1.0 {
-                    Resize::Same
-                } else if factor == 0.5 {
-                    Resize::Half
-                } else if factor > 1.0 && factor.fract() == 0.0 {
-                    Resize::Up(factor as usize)
-                } else {
-                    return Err(bad(
-                        "reassemble_factors",
-                        format!("{factor} is not supported (whole factors above 1, 1 or 0.5)"),
-                    ));
-                };
-                let resize = match kind {
-                    Resize::Up(k) => {
-                        Some(Conv::read_shaped(scope, &format!("{stem}.resize"), [c, c, k, k], Bias::Yes, c)?)
-                    }
-                    Resize::Same => None,
-                    Resize::Half => Some(Conv::read(scope, &format!("{stem}.resize"), c, c, 3, Bias::Yes)?),
-                };
-                Ok(Reassemble {
-                    block: blocks[i],
-                    projection: Conv::read(scope, &format!("{stem}.projection"), c, hidden, 1, Bias::Yes)?,
-                    resize,
-                    kind,
-                    to_fusion: Conv::read(scope, &format!("neck.convs.{i}"), f, c, 3, Bias::No)?,
+        let factors = config
+            .reassemble_factors
+            .iter()
+            .map(|&factor| {
+                Factor::from_f64(factor).ok_or_else(|| {
+                    bad("reassemble_factors", format!("{factor} is not supported (whole factors above 1, 1 or 0.5)"))
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let residual = |stem: String| -> Result<Residual> {
-            Ok(Residual {
-                conv1: Conv::read(scope, &format!("{stem}.convolution1"), f, f, 3, Bias::Yes)?,
-                conv2: Conv::read(scope, &format!("{stem}.convolution2"), f, f, 3, Bias::Yes)?,
-            })
-        };
-        let fusion = (0..n)
-            .map(|i| {
-                let stem = format!("neck.fusion_stage.layers.{i}");
-                Ok(Fusion {
-                    projection: Conv::read(scope, &format!("{stem}.projection"), f, f, 1, Bias::Yes)?,
-                    residual1: residual(format!("{stem}.residual_layer1"))?,
-                    residual2: residual(format!("{stem}.residual_layer2"))?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let shape = Shape { hidden, widths: config.neck_hidden_sizes.clone(), factors, fusion: f };
+        let neck = Neck::load(scope, &LAYOUT, &shape)?;
         let head_in = usize::try_from(if config.head_in_index < 0 {
             n as i64 + config.head_in_index
         } else {
@@ -290,7 +229,7 @@ impl DepthAnything {
                 format!("block {bad_block} does not exist; the encoder has {} blocks", spec.depth),
             ));
         }
-        Ok(Self { blocks, kind, max_depth, reassemble, fusion, head_in, head })
+        Ok(Self { blocks, kind, max_depth, neck, head_in, head })
     }
 
     /// Appends neck and head; `features` are the kept blocks' normed patch tokens [N, D].
@@ -303,45 +242,16 @@ impl DepthAnything {
         height: usize,
         width: usize,
     ) -> String {
-        let (rows, cols) = (encoded.rows, encoded.cols);
-        // Reassemble: [N, D] -> [1, D, rows, cols] -> per-level maps at the fusion width.
-        let mut maps = Vec::new();
-        for level in &self.reassemble {
-            let tokens = &features.iter().find(|(b, _)| *b == level.block).expect("the import keeps these blocks").1;
-            let grid = g.transpose(tokens, &[1, 0]);
-            let grid = g.reshape(&grid, &[1, -1, rows as i64, cols as i64]);
-            let x = level.projection.apply(g, &grid, 1, 0);
-            let (x, size) = match (level.kind, &level.resize) {
-                (Resize::Up(k), Some(conv)) => (conv.apply_transposed(g, &x), (rows * k, cols * k)),
-                (Resize::Half, Some(conv)) => (conv.apply(g, &x, 2, 1), (rows.div_ceil(2), cols.div_ceil(2))),
-                _ => (x, (rows, cols)),
-            };
-            maps.push((level.to_fusion.apply(g, &x, 1, 1), size));
-        }
-        // Fusion, coarsest first.
-        maps.reverse();
-        let f = self.fusion_width();
-        let mut fused: Vec<(String, (usize, usize))> = Vec::new();
-        for (i, (layer, (map, size))) in self.fusion.iter().zip(&maps).enumerate() {
-            let mut x = match fused.last() {
-                None => map.clone(),
-                Some((previous, previous_size)) => {
-                    let skip = if previous_size == size {
-                        map.clone()
-                    } else {
-                        g.resize_bilinear(map, [1, f, previous_size.0, previous_size.1], false)
-                    };
-                    let skip = residual(g, &layer.residual1, &skip);
-                    g.add(previous, &skip)
-                }
-            };
-            let current = fused.last().map_or(*size, |(_, s)| *s);
-            x = residual(g, &layer.residual2, &x);
-            let next = maps.get(i + 1).map_or((current.0 * 2, current.1 * 2), |(_, s)| *s);
-            x = g.resize_bilinear(&x, [1, f, next.0, next.1], true);
-            x = layer.projection.apply(g, &x, 1, 0);
-            fused.push((x, next));
-        }
+        let tokens: Vec<Tokens> = self
+            .blocks
+            .iter()
+            .map(|block| Tokens {
+                patches: features.iter().find(|(b, _)| b == block).expect("the import keeps these blocks").1.clone(),
+                class: None,
+            })
+            .collect();
+        let fused = self.neck.append(g, &tokens, (encoded.rows, encoded.cols));
+        let f = self.neck.width();
         // Head.
         let x = &fused[self.head_in].0;
         let x = self.head[0].apply(g, x, 1, 1);
@@ -357,16 +267,4 @@ impl DepthAnything {
         let x = g.node("Mul", &[&x, &scale], &[]);
         g.reshape(&x, &[height as i64, width as i64])
     }
-
-    fn fusion_width(&self) -> usize {
-        self.reassemble[0].to_fusion.weight.dim().0
-    }
-}
-
-fn residual(g: &mut GraphBuilder, layer: &Residual, x: &str) -> String {
-    let h = g.node("Relu", &[x], &[]);
-    let h = layer.conv1.apply(g, &h, 1, 1);
-    let h = g.node("Relu", &[&h], &[]);
-    let h = layer.conv2.apply(g, &h, 1, 1);
-    g.add(x, &h)
 }

@@ -17,30 +17,52 @@ use dinoedge_backbone::tensors::TensorFile;
 use dinoedge_backbone::vit::DinoWeights;
 
 use super::bn_head::{self, BnHead, DepthRange};
+use super::catalog::MetaHead;
 use super::depth_anything::{self, DepthAnything};
+use super::dpt_head::{self, DptHead};
 
 /// The name of the depth output.
 pub const DEPTH: &str = "depth";
 
-/// Imports one of Meta's linear heads (`head`, a checkpoint) on the DINOv2 backbone in
-/// `backbone` as the depth model `model`, writing the graph to `out` atomically.
-pub fn linear(
+/// Imports one of Meta's heads (`head`, a checkpoint of the kind `head_kind`, trained to
+/// `range`) on the DINOv2 backbone in `backbone` as the depth model `model`, writing the
+/// graph to `out` atomically.
+pub fn meta(
     model: &str,
+    (head_kind, range): (MetaHead, DepthRange),
     backbone: &Path,
     head: &Path,
-    range: DepthRange,
     input: InputSize,
     attention: AttentionForm,
     out: &Path,
 ) -> Result<BackboneMeta> {
     let w = DinoWeights::load(backbone)?;
     let head_file = TensorFile::open(head)?;
-    let head = BnHead::load(&head_file.scope(bn_head::WEIGHT)?, &w.spec, range)?;
     let depth =
         DepthMeta { model: model.to_string(), kind: DepthKind::Metric, source_sha256: head_file.sha256().to_string() };
-    build(&w, &head.blocks, depth, (input, attention), out, |g, encoded, _| {
-        head.append(g, encoded, &w.spec, input.height, input.width)
-    })
+    let (height, width) = (input.height, input.width);
+    match head_kind {
+        MetaHead::Linear1 | MetaHead::Linear4 => {
+            let head = BnHead::load(&head_file.scope(bn_head::WEIGHT)?, &w.spec, range)?;
+            let (found, expected) = (head.blocks.len(), if head_kind == MetaHead::Linear1 { 1 } else { 4 });
+            if found != expected {
+                return Err(ModelError::Config {
+                    path: head_file.path().to_path_buf(),
+                    field: bn_head::WEIGHT.into(),
+                    reason: format!("the file is a lin.{found} head; `{model}` is lin.{expected}"),
+                });
+            }
+            build(&w, &head.blocks, depth, (input, attention), out, |g, encoded, _| {
+                head.append(g, encoded, &w.spec, height, width)
+            })
+        }
+        MetaHead::Dpt => {
+            let head = DptHead::load(&head_file.scope(dpt_head::ANCHOR)?, &w.spec, range)?;
+            build(&w, &head.blocks, depth, (input, attention), out, |g, encoded, _| {
+                head.append(g, encoded, height, width)
+            })
+        }
+    }
 }
 
 /// Imports a Depth Anything model in transformers' layout (`weights`, with `config.json`

@@ -4,12 +4,15 @@
 //! pass with no Python on the box. [`catalog`] names the models dinoedge knows; [`init`] makes full-size random ones in their
 //! published layout. Meta's linear heads for DINOv2 ([`bn_head`]); Depth Anything
 //! in transformers' layout ([`depth_anything`]), built of convolutions read as torch stores
-//! them ([`conv`]).
+//! them ([`conv`]); Meta's DPT heads ([`dpt_head`]), whose neck Depth Anything shares
+//! ([`dpt_neck`]).
 
 pub mod bn_head;
 pub mod catalog;
 pub mod conv;
 pub mod depth_anything;
+pub mod dpt_head;
+pub mod dpt_neck;
 pub mod import;
 pub mod init;
 
