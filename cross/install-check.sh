@@ -57,7 +57,7 @@ stops_at_the_backbone() {
     shift
     message=$("$@" 2>&1) || status=$?
     echo "check-config $who: exit $status: $message"
-    [[ $status == 78 && $message == *"/var/lib/dinoedge/models/dinov2-small_224x224.onnx does not exist"* ]] ||
+    [[ $status == 78 && $message == *"/var/lib/dinoedge/models/depth-anything-v2-metric-indoor-small_224x392.onnx does not exist"* ]] ||
         fail "check-config $who should stop at the missing backbone with exit 78"
 }
 

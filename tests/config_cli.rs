@@ -5,8 +5,6 @@ mod support;
 
 use std::path::Path;
 
-use dinoedge_backbone::InputSize;
-
 use support::{assert_fails, dinoedge, path, stdout};
 
 const GOOD: &str = r#"device_id = "dock-east"
@@ -114,16 +112,18 @@ fn a_calibration_fitted_for_another_model_is_refused() {
 }
 
 #[test]
-fn the_packaged_config_names_the_backbone_that_model_pull_writes_for_the_service() {
-    // config/examples/dock.toml is installed as /etc/dinoedge/dinoedge.toml, and README.Debian
-    // says `dinoedge model pull --cache-dir /var/lib/dinoedge/models` (default input 224x224).
-    let example =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/dock.toml")).unwrap();
+fn the_packaged_config_names_the_depth_model_that_readme_debian_pulls() {
+    // config/examples/dock.toml is installed as /etc/dinoedge/dinoedge.toml; README.Debian's
+    // first step pulls the model it names, into the folder the package makes.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("config/examples/dock.toml")).unwrap();
     let example: toml::Table = toml::from_str(&example).unwrap();
     let backbone = example["model"]["backbone"].as_str().unwrap();
-    let pulled =
-        dinoedge_backbone::pull::cached_backbone(Path::new("/var/lib/dinoedge/models"), InputSize::new(224, 224));
-    assert_eq!(Path::new(backbone), pulled);
-    let head = example["model"]["head"].as_str().unwrap();
-    assert!(head.starts_with("/var/lib/dinoedge/models/"), "{head}: the package makes /var/lib/dinoedge/models only");
+    let (name, input, cache) = ("depth-anything-v2-metric-indoor-small", "224x392", "/var/lib/dinoedge/models");
+    let entry = dinoedge_heads::published::catalog::find(name).unwrap();
+    assert_eq!(Path::new(backbone), entry.cached_model(Path::new(cache), input.parse().unwrap()));
+    assert!(example["model"].get("head").is_none(), "a published depth model has its own head");
+    let readme = std::fs::read_to_string(root.join("cross/deb/README.Debian")).unwrap();
+    let pull = format!("dinoedge model pull --depth {name} --input {input} --cache-dir {cache}");
+    assert!(readme.contains(&pull), "README.Debian does not say `{pull}`");
 }

@@ -153,3 +153,40 @@ fn an_imported_metric_model_drives_the_daemon_without_a_head_file() {
     let run = dinoedge(&["check-config", path(&config)], dir);
     assert_fails(&run, 78, &["camera `cam` has no calibration", "relative"]);
 }
+
+/// `heads eval` scores a published depth model without a head file: a relative one aligned per
+/// frame (so its aligned depth is never worse than the best constant inverse depth, which
+/// the fit includes), a metric one as it is; the median baseline is the folder's own.
+#[test]
+fn heads_eval_scores_published_models_on_a_real_rgbd_frame() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let middlebury = Path::new(env!("CARGO_MANIFEST_DIR")).join("heads/tests/fixtures/middlebury-motorcycle");
+    let eval = |onnx: &Path| {
+        let json = run_ok(&["heads", "eval", "--data", path(&middlebury), "--backbone", path(onnx), "--json"], t);
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()
+    };
+    let relative = eval(&support::depth_model(t, "depth-anything-v2-small", "1"));
+    assert_eq!((relative["output"].as_str(), relative["median_of"].as_str()), (Some("relative"), Some("folder")));
+    let (model, baseline) = (&relative["head"], &relative["median_baseline"]);
+    assert_eq!(model["pixels"], baseline["pixels"]);
+    // The fit in inverse depth may choose a = 0: a constant, the least-squares best one,
+    // whose RMSE in inverse depth bounds the aligned model's. In metres the two stay close.
+    assert!(model["rmse"].as_f64().unwrap() < 2.0 * baseline["rmse"].as_f64().unwrap(), "{relative}");
+    let metric = eval(&support::depth_model(t, "depth-anything-v2-metric-indoor-small", "7"));
+    assert_eq!(metric["output"].as_str(), Some("metric"));
+    assert_eq!(metric["median_m"], relative["median_m"], "one folder, one median");
+
+    let table = run_ok(
+        &["heads", "eval", "--data", path(&middlebury), "--backbone", path(&t.join("depth-anything-v2-small-1.onnx"))],
+        t,
+    );
+    assert!(table.contains("relative output: 1/depth = a·output + b fitted per frame"), "{table}");
+    assert!(table.contains("| depth-anything-v2-small |") && table.contains("(this folder's, "), "{table}");
+    // A bare backbone needs its head.
+    let (bare, vits) = (t.join("bare.onnx"), t.join("vits.safetensors"));
+    run_ok(&["model", "init", "--random", "--out", path(&vits)], t);
+    run_ok(&["model", "import", "--weights", path(&vits), "--out", path(&bare), "--input", "56x56"], t);
+    let run = dinoedge(&["heads", "eval", "--data", path(&middlebury), "--backbone", path(&bare)], t);
+    assert_fails(&run, 64, &["bare backbone", "--head"]);
+}

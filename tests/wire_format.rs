@@ -110,7 +110,6 @@ fn the_readme_discovery_example_is_what_the_example_config_publishes() {
     };
     let model = example_config.get_mut("model").unwrap().as_table_mut().unwrap();
     model.insert("backbone".into(), file("backbone.onnx"));
-    model.insert("head".into(), file("head.safetensors"));
     let camera = example_config.get_mut("camera").unwrap().as_array_mut().unwrap()[0].as_table_mut().unwrap();
     camera.insert("calibration".into(), file("dock1.calibration.toml"));
     let config = dinoedge_config::parse(&example_config.to_string(), &path).unwrap();

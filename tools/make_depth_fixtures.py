@@ -3,9 +3,10 @@
 
 Usage:  python tools/make_depth_fixtures.py DINOV2_CHECKOUT heads/tests/fixtures/published
   DINOV2_CHECKOUT: a checkout of facebookresearch/dinov2. Its `dinov2/hub/depth` package
-  (BNHead, DepthEncoderDecoder) is imported as is and is the reference of Meta's linear depth
-  heads: the fixture checkpoints are loaded into it with `load_state_dict(strict=True)`, so
-  their key names and shapes are the official ones.
+  (BNHead, DPTHead, DepthEncoderDecoder) and its backbone (`dinov2/models`, as its hub builds
+  it: position embedding resampled with `interpolate_offset` 0.1) are imported as they are and
+  are the reference of Meta's depth heads: the fixture checkpoints are loaded into them with
+  `load_state_dict(strict=True)`, so their key names and shapes are the official ones.
 Requires: torch, transformers, safetensors, numpy (tools/requirements.txt).
 
 What it writes (tiny models with random weights in the official layouts):
@@ -19,11 +20,16 @@ What it writes (tiny models with random weights in the official layouts):
                                              model.safetensors, config.json     layout of depth-anything/Depth-Anything-V2-*-hf)
   cases.safetensors                        per input size, `pixels_{H}x{W}` and the reference
                                              depth `{head}_{H}x{W}` [H, W] in metres; for the DPT
-                                             head also `dpt_transformers_{H}x{W}`, the same depth
-                                             from transformers' DPTForDepthEstimation
+                                             head also `dpt_transformers_70x70`, the same depth
+                                             from transformers' DPTForDepthEstimation at the native
+                                             grid (elsewhere transformers' DINOv2 resamples the
+                                             position embedding without Meta's offset; the script
+                                             checks the two DPT heads agree on one backbone at
+                                             every size)
   bad/*.pth                                checkpoints a reader must refuse
   manifest.json                            what each file is, with the reference's versions
 """
+import functools
 import importlib
 import io
 import json
@@ -79,6 +85,45 @@ def depth_anything(kind, gen):
     return config, model
 
 
+def meta_backbone(model):
+    """facebookresearch/dinov2's own DINOv2 (`dinov2/models/vision_transformer.py`, as its hub
+    builds `dinov2_vits14`: no registers, `interpolate_offset` 0.1, no antialiasing) holding
+    the transformers model's weights, renamed and the attention projections fused into `qkv`."""
+    from dinov2.layers import MemEffAttention, NestedTensorBlock
+    from dinov2.models.vision_transformer import DinoVisionTransformer
+
+    c = model.config
+    vit = DinoVisionTransformer(img_size=c.image_size, patch_size=c.patch_size, embed_dim=c.hidden_size,
+                                depth=c.num_hidden_layers, num_heads=c.num_attention_heads, mlp_ratio=c.mlp_ratio,
+                                init_values=c.layerscale_value, block_chunks=0, interpolate_offset=0.1,
+                                interpolate_antialias=False,
+                                block_fn=functools.partial(NestedTensorBlock, attn_class=MemEffAttention)).eval()
+    sd = hub_state_dict(model)
+    e = "embeddings."
+    state = {"cls_token": sd[e + "cls_token"], "pos_embed": sd[e + "position_embeddings"],
+             "mask_token": sd[e + "mask_token"], "norm.weight": sd["layernorm.weight"], "norm.bias": sd["layernorm.bias"],
+             "patch_embed.proj.weight": sd[e + "patch_embeddings.projection.weight"],
+             "patch_embed.proj.bias": sd[e + "patch_embeddings.projection.bias"]}
+    for i in range(c.num_hidden_layers):
+        hf, meta = f"encoder.layer.{i}.", f"blocks.{i}."
+        for part in ("weight", "bias"):
+            state[meta + f"attn.qkv.{part}"] = torch.cat(
+                [sd[hf + f"attention.attention.{n}.{part}"] for n in ("query", "key", "value")])
+            for ours, theirs in (("norm1", "norm1"), ("norm2", "norm2"), ("attn.proj", "attention.output.dense"),
+                                 ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2")):
+                state[meta + f"{ours}.{part}"] = sd[hf + f"{theirs}.{part}"]
+        state[meta + "ls1.gamma"] = sd[hf + "layer_scale1.lambda1"]
+        state[meta + "ls2.gamma"] = sd[hf + "layer_scale2.lambda1"]
+    vit.load_state_dict(state, strict=True)
+    return vit
+
+
+def hub_intermediate_layers(vit, blocks):
+    """What Meta's depthers set as the backbone's forward (`dinov2/hub/depthers.py`)."""
+    return functools.partial(vit.get_intermediate_layers, n=blocks, reshape=True, return_class_token=True,
+                             norm=False)
+
+
 def intermediate_layers(model, blocks):
     """DINOv2's get_intermediate_layers(n=blocks, reshape=True, return_class_token=True,
     norm=False) on the transformers model: each chosen block's raw output (0-based index),
@@ -98,9 +143,10 @@ def intermediate_layers(model, blocks):
     return forward
 
 
-def linear_depther(depth_pkg, model, layers, depth_range):
-    """Meta's linear depther (dinov2/hub/depthers.py) on the tiny backbone: the head
-    arguments of `_make_dinov2_linear_depth_head`, with the dataset's depth range."""
+def linear_depther(depth_pkg, model, vit, layers, depth_range):
+    """Meta's linear depther (dinov2/hub/depthers.py) on the tiny backbone (`vit`, Meta's
+    own): the head arguments of `_make_dinov2_linear_depth_head`, with the dataset's depth
+    range."""
     d, n = model.config.hidden_size, model.config.num_hidden_layers
     blocks = [n - 1] if layers == 1 else [i * n // 4 + (n // 4 - 1) for i in range(4)]
     in_index = list(range(len(blocks)))
@@ -109,11 +155,11 @@ def linear_depther(depth_pkg, model, layers, depth_range):
                             channels=d * len(in_index) * 2, align_corners=False, min_depth=depth_range[0],
                             max_depth=depth_range[1], loss_decode=())
     depther = depth_pkg.DepthEncoderDecoder(backbone=torch.nn.Identity(), decode_head=head)
-    depther.backbone.forward = intermediate_layers(model, blocks)
+    depther.backbone.forward = hub_intermediate_layers(vit, blocks)
     return depther.eval(), [b + 1 for b in blocks]
 
 
-def dpt_depther(depth_pkg, model, depth_range):
+def dpt_depther(depth_pkg, model, vit, depth_range):
     """Meta's DPT depther (`_make_dinov2_dpt_depther`) on the tiny backbone: blocks at a
     quarter, half, three quarters and the end (2, 5, 8, 11 of ViT-S's 12), reassembled to
     [D/8, D/4, D/2, D] channels with the class token projected in ("project" readout)."""
@@ -123,7 +169,7 @@ def dpt_depther(depth_pkg, model, depth_range):
                              post_process_channels=[d // 2 ** (3 - i) for i in range(4)], readout_type="project",
                              min_depth=depth_range[0], max_depth=depth_range[1], loss_decode=())
     depther = depth_pkg.DepthEncoderDecoder(backbone=torch.nn.Identity(), decode_head=head)
-    depther.backbone.forward = intermediate_layers(model, blocks)
+    depther.backbone.forward = hub_intermediate_layers(vit, blocks)
     return depther.eval(), [b + 1 for b in blocks]
 
 
@@ -221,11 +267,13 @@ def bad_checkpoints(out, good_state):
 def main(dinov2_checkout, out):
     out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(dinov2_checkout) / "dinov2" / "hub"))
+    sys.path.insert(0, str(Path(dinov2_checkout)))
     depth_pkg = importlib.import_module("depth")
     gen = torch.Generator().manual_seed(SEED)
     torch.manual_seed(SEED)
 
     config, model = tiny_backbone(gen)
+    vit = meta_backbone(model)
     (out / "backbone").mkdir(exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "backbone" / "model.safetensors"))
     # The same weights as torch.save writes them: the backbone read from a checkpoint.
@@ -242,7 +290,7 @@ def main(dinov2_checkout, out):
     for dataset, depth_range in RANGES.items():
         for layers in (1, 4):
             name = f"dinov2_{dataset}_linear{'4' if layers == 4 else ''}_head"
-            depther, blocks = linear_depther(depth_pkg, model, layers, depth_range)
+            depther, blocks = linear_depther(depth_pkg, model, vit, layers, depth_range)
             conv = depther.decode_head.conv_depth
             with torch.no_grad():
                 # Logits of a realistic spread, so that relu cuts some and the bins mix.
@@ -280,7 +328,7 @@ def main(dinov2_checkout, out):
 
     # Meta's DPT head (NYU range), after the other models so that their draws are unchanged.
     name = "dinov2_nyu_dpt_head"
-    depther, blocks = dpt_depther(depth_pkg, model, RANGES["nyu"])
+    depther, blocks = dpt_depther(depth_pkg, model, vit, RANGES["nyu"])
     randomise(depther.decode_head, gen)
     with torch.no_grad():
         # Centre the last conv so that the ReLU is neither dead nor the clamp always hit.
@@ -292,11 +340,18 @@ def main(dinov2_checkout, out):
     via_transformers = dpt_transformers(model, state, RANGES["nyu"], pixels)
     with torch.no_grad():
         for (h, w), x in pixels.items():
-            depth = depther.whole_inference(x, None, rescale=True)[0, 0]
-            gap = (depth - via_transformers[(h, w)]).abs().max().item()
+            cases[f"{name}_{h}x{w}"] = depther.whole_inference(x, None, rescale=True)[0, 0]
+            # Meta's head on transformers' backbone is transformers' DPT, at every size.
+            on_transformers = depther.decode_head
+            features = intermediate_layers(model, [b - 1 for b in blocks])(x)
+            same_backbone = torch.nn.functional.interpolate(
+                torch.clamp(on_transformers(features, None), RANGES["nyu"][0], RANGES["nyu"][1]), size=(h, w),
+                mode="bilinear", align_corners=False)[0, 0]
+            gap = (same_backbone - via_transformers[(h, w)]).abs().max().item()
             assert gap < 1e-5, f"Meta's DPT head and transformers' DPT differ by {gap} at {h}x{w}"
-            cases[f"{name}_{h}x{w}"] = depth
-            cases[f"dpt_transformers_{h}x{w}"] = via_transformers[(h, w)]
+        # The two backbones agree at the native grid only.
+        cases["dpt_transformers_70x70"] = via_transformers[(70, 70)]
+        assert (cases[f"{name}_70x70"] - via_transformers[(70, 70)]).abs().max().item() < 1e-5
     heads[name] = {"layers": 4, "blocks": blocks, "min_depth": RANGES["nyu"][0], "max_depth": RANGES["nyu"][1],
                    "fusion": DPT_FUSION}
 

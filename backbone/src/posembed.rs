@@ -1,6 +1,6 @@
 //! Resampling of the position embedding to another patch grid, exactly as the reference
-//! (Hugging Face transformers on torch) does it, so that the constant baked into the ONNX
-//! graph is the one the reference computes at run time.
+//! (Hugging Face transformers on torch, or facebookresearch/dinov2's own backbone) does it, so
+//! that the constant baked into the ONNX graph is the one the reference computes at run time.
 //!
 //! - `Dinov2Model` calls `F.interpolate(size=…, mode="bicubic", align_corners=False)`:
 //!   Keys' cubic convolution with a = −0.75, sampling at `(dst + 0.5)·in/out − 0.5`, four
@@ -9,7 +9,13 @@
 //!   with a = −0.5 (as PIL does), its support widened by the scale when shrinking, taps
 //!   clipped to the grid and weights normalised to sum to one.
 //!
-//! Both skip the resampling when the grid is unchanged and the input is square.
+//! - facebookresearch/dinov2's hub backbones without registers (what Meta's depth heads were
+//!   trained on) pass a scale factor `(out + 0.1) / in` instead of the size (its
+//!   `interpolate_offset`), and torch samples with that factor: at `(dst + 0.5) / factor −
+//!   0.5`, otherwise as `Bicubic`. On a 5 → 3 grid that moves the tokens by about 1 % of
+//!   their size; Meta's heads are imported with it.
+//!
+//! All skip the resampling when the grid is unchanged and the input is square.
 
 use ndarray::{Array3, ArrayView3, Axis};
 
@@ -17,7 +23,12 @@ use ndarray::{Array3, ArrayView3, Axis};
 pub enum Resample {
     Bicubic,
     BicubicAntialias,
+    /// facebookresearch/dinov2's `interpolate_offset = 0.1`.
+    BicubicOffset,
 }
+
+/// What facebookresearch/dinov2 adds to the output size to make its scale factor.
+const META_OFFSET: f64 = 0.1;
 
 /// Resamples `grid` ([rows, cols, channels]) to [out_rows, out_cols, channels].
 pub fn resample(grid: ArrayView3<f32>, out_rows: usize, out_cols: usize, mode: Resample) -> Array3<f32> {
@@ -32,10 +43,13 @@ pub fn resample(grid: ArrayView3<f32>, out_rows: usize, out_cols: usize, mode: R
 type Taps = Vec<Vec<(usize, f64)>>;
 
 fn taps(input: usize, output: usize, mode: Resample) -> Taps {
-    let scale = input as f64 / output as f64;
+    let scale = match mode {
+        Resample::BicubicOffset => input as f64 / (output as f64 + META_OFFSET),
+        Resample::Bicubic | Resample::BicubicAntialias => input as f64 / output as f64,
+    };
     (0..output)
         .map(|i| match mode {
-            Resample::Bicubic => {
+            Resample::Bicubic | Resample::BicubicOffset => {
                 const A: f64 = -0.75;
                 let real = scale * (i as f64 + 0.5) - 0.5;
                 let base = real.floor();
@@ -119,7 +133,7 @@ mod tests {
     #[test]
     fn constant_grids_stay_constant() {
         let grid = Array3::from_elem((37, 37, 3), 0.25f32);
-        for mode in [Resample::Bicubic, Resample::BicubicAntialias] {
+        for mode in [Resample::Bicubic, Resample::BicubicAntialias, Resample::BicubicOffset] {
             for (r, c) in [(16, 16), (64, 48), (3, 40)] {
                 let out = resample(grid.view(), r, c, mode);
                 assert_eq!(out.dim(), (r, c, 3));

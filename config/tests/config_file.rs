@@ -66,13 +66,12 @@ fn the_documented_example_loads_with_its_documented_defaults() {
     let site = Site::new();
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dock.toml")).unwrap();
     let text = example
-        .replace("/var/lib/dinoedge/models/dinov2-small_224x224.onnx", "backbone.onnx")
-        .replace("/var/lib/dinoedge/models/depth-head.safetensors", "head.safetensors")
+        .replace("/var/lib/dinoedge/models/depth-anything-v2-metric-indoor-small_224x392.onnx", "backbone.onnx")
         .replace("/etc/dinoedge/dock1.calibration.toml", "dock1.calibration.toml");
     let config = site.load(&text).unwrap();
 
     assert_eq!(config.device_id.as_str(), "dock-east");
-    assert!(matches!(&config.model, Model::Dinov2 { backbone, .. } if *backbone == site.path("backbone.onnx")));
+    assert!(matches!(&config.model, Model::Dinov2 { backbone, head: None } if *backbone == site.path("backbone.onnx")));
     assert_eq!(config.pipeline.threads, 2);
     assert_eq!(config.pipeline.stats_interval, Duration::from_secs(60));
     assert_eq!(config.topic_prefix(), "dinoedge/dock-east");

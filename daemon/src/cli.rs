@@ -96,8 +96,8 @@ pub enum Command {
 pub enum HeadsCommand {
     /// Train a linear depth head (DINOv2's lin.1 or lin.4) on an RGB-D folder.
     Train(HeadsTrainArgs),
-    /// Evaluate a head on an RGB-D folder: AbsRel, SqRel, RMSE, RMSE log, log10, δ<1.25ⁿ,
-    /// next to the median baseline.
+    /// Evaluate a depth model (a trained head, or a published depth model) on an RGB-D folder:
+    /// AbsRel, SqRel, RMSE, RMSE log, log10, δ<1.25ⁿ, next to the median baseline.
     Eval(HeadsEvalArgs),
 }
 
@@ -142,10 +142,12 @@ pub struct HeadsTrainArgs {
 pub struct HeadsEvalArgs {
     #[arg(long)]
     pub data: PathBuf,
+    /// A backbone (with --head), or a published depth model (`model import|pull --depth`).
     #[arg(long)]
     pub backbone: PathBuf,
+    /// The trained head to score; none for a published depth model.
     #[arg(long)]
-    pub head: PathBuf,
+    pub head: Option<PathBuf>,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,

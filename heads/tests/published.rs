@@ -4,12 +4,13 @@
 //! The fixtures under `tests/fixtures/published` are made by `tools/make_depth_fixtures.py`:
 //! a tiny DINOv2 in the Hugging Face layout, Meta's linear heads as checkpoints in Meta's
 //! layout (`{"meta", "state_dict"}` written by `torch.save`) with random weights, and the
-//! depth that facebookresearch/dinov2's own `BNHead` and `DepthEncoderDecoder` compute on
-//! inputs of several sizes (non-square, with the position embedding resampled); tiny Depth
+//! depth that facebookresearch/dinov2's own backbone, `BNHead` and `DepthEncoderDecoder`
+//! compute on inputs of several sizes (non-square, with the position embedding resampled
+//! with Meta's offset); tiny Depth
 //! Anything models (relative and metric) in transformers' layout, and the depth
 //! `DepthAnythingForDepthEstimation` computes on the same inputs; Meta's DPT head as a
-//! checkpoint, with the depth of Meta's `DPTHead` and of transformers' `DPTForDepthEstimation`
-//! on the same weights renamed (the script checks that the two agree).
+//! checkpoint, with the depth of Meta's `DPTHead` and, at the native grid, of transformers'
+//! `DPTForDepthEstimation` on the same weights renamed.
 
 use std::path::{Path, PathBuf};
 
@@ -133,16 +134,19 @@ fn a_backbone_saved_by_torch_save_is_read_as_its_safetensors_twin() {
 }
 
 #[test]
-fn meta_dpt_head_matches_meta_and_transformers_at_every_size() {
+fn meta_dpt_head_matches_meta_at_every_size_and_transformers_at_the_native_grid() {
     let name = "dinov2_nyu_dpt_head";
     for size in ["42x56", "70x56", "70x70"] {
-        let size: InputSize = size.parse().unwrap();
-        let depth = check_meta(name, size, AttentionForm::Decomposed, "model.safetensors");
-        let cases = cases();
-        let transformers = case(&cases, &format!("dpt_transformers_{size}"));
-        assert_within_tolerance(&depth, &transformers, "dpt_transformers", size, AttentionForm::Decomposed);
+        check_meta(name, size.parse().unwrap(), AttentionForm::Decomposed, "model.safetensors");
     }
     check_meta(name, "42x56".parse().unwrap(), AttentionForm::Fused, "model.safetensors");
+    // transformers' DINOv2 resamples the position embedding without Meta's offset, so its DPT
+    // is the reference at the native grid (the fixture script checks that the two DPT heads
+    // agree on one backbone at every size).
+    let size: InputSize = "70x70".parse().unwrap();
+    let depth = check_meta(name, size, AttentionForm::Decomposed, "model.safetensors");
+    let transformers = case(&cases(), "dpt_transformers_70x70");
+    assert_within_tolerance(&depth, &transformers, "dpt_transformers", size, AttentionForm::Decomposed);
 }
 
 #[test]

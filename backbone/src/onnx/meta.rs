@@ -80,6 +80,7 @@ impl BackboneMeta {
         let resample = match s.pos_resample {
             Resample::Bicubic => "bicubic",
             Resample::BicubicAntialias => "bicubic-antialias",
+            Resample::BicubicOffset => "bicubic-offset",
         };
         [
             ("format_version", FORMAT_VERSION.to_string()),
@@ -137,6 +138,7 @@ impl BackboneMeta {
             pos_resample: match get("pos_resample")? {
                 "bicubic" => Resample::Bicubic,
                 "bicubic-antialias" => Resample::BicubicAntialias,
+                "bicubic-offset" => Resample::BicubicOffset,
                 other => {
                     return Err(format!("metadata `{PREFIX}pos_resample` = `{other}` is unknown"));
                 }

@@ -4,8 +4,10 @@
 use std::path::Path;
 
 use anyhow::Context;
+use dinoedge_backbone::onnx::meta::DepthKind;
 use dinoedge_backbone::{Backbone, pull};
 use dinoedge_heads::data::RgbdFolder;
+use dinoedge_heads::head::eval::MedianOf;
 use dinoedge_heads::head::features::{FeatureCache, PatchFrame, extract};
 use dinoedge_heads::head::file::{self, BackboneId};
 use dinoedge_heads::head::train::TrainOptions;
@@ -16,6 +18,7 @@ use serde_json::json;
 
 use super::progress;
 use crate::cli::{HeadsCommand, HeadsCommon, HeadsEvalArgs, HeadsTrainArgs, LayersArg, SpacingArg};
+use crate::exit::UsageError;
 
 fn bar(len: usize, what: &str) -> ProgressBar {
     progress::bar(len, what, "{pos}/{len} {msg} eta {eta}")
@@ -136,28 +139,46 @@ fn hold_out(frames: Vec<PatchFrame>) -> Option<(Vec<PatchFrame>, Vec<PatchFrame>
 /// `heads eval`: the head's metrics on a folder, beside the median and pixel baselines.
 fn eval(args: HeadsEvalArgs) -> anyhow::Result<()> {
     let HeadsEvalArgs { data, backbone, head, json, common } = args;
-    // The head file is read once: the head (refused on another backbone), its info and baseline.
     let backbone = Backbone::load(&backbone, common.threads)?;
-    let stored = file::load(&head, Some(backbone.meta()))?;
-    let model = DepthModel { backbone, head: DepthHead::Trained(stored.head) };
-    let info = stored.info;
-    let median = info["train_median_m"].as_f64().context("the head file has no train_median_m")? as f32;
+    let (model, median, pixel_baseline, label) = match head {
+        // The head file is read once: the head (refused on another backbone), its info and baseline.
+        Some(head) => {
+            let stored = file::load(&head, Some(backbone.meta()))?;
+            let median = stored.info["train_median_m"].as_f64().context("the head file has no train_median_m")?;
+            let model = DepthModel { backbone, head: DepthHead::Trained(stored.head) };
+            (model, Some(median as f32), stored.pixel_baseline, "head".to_string())
+        }
+        None => {
+            let depth = backbone.meta().depth.clone().ok_or_else(|| {
+                UsageError(
+                    "--backbone is a bare backbone: give --head, or a published depth model (`dinoedge model \
+                     import|pull --depth`)"
+                        .into(),
+                )
+            })?;
+            (DepthModel { backbone, head: DepthHead::Imported(depth.kind) }, None, None, depth.model)
+        }
+    };
     let folder = RgbdFolder::open(&data, common.depth_scale)?;
     let progress = bar(folder.len(), "frames");
-    let report = head::eval::evaluate(&model, &folder, median, stored.pixel_baseline.as_ref(), &|done, _| {
+    let report = head::eval::evaluate(&model, &folder, median, pixel_baseline.as_ref(), &|done, _| {
         progress.set_position(done as u64)
     })?;
     progress.finish_and_clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&data, &report);
+        print_table(&data, &report, &label);
     }
     Ok(())
 }
 
-fn print_table(data: &Path, report: &head::eval::EvalReport) {
+/// The report as a Markdown table; `label` names the scored model's row.
+fn print_table(data: &Path, report: &head::eval::EvalReport, label: &str) {
     println!("{} frames of {}, {} valid pixels", report.frames, data.display(), report.head.pixels);
+    if report.output == DepthKind::Relative {
+        println!("relative output: 1/depth = a·output + b fitted per frame on the valid pixels, then scored");
+    }
     println!("| model | AbsRel | SqRel | RMSE | RMSE log | log10 | δ<1.25 | δ<1.25² | δ<1.25³ |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let row = |name: &str, m: &DepthMetrics| {
@@ -166,8 +187,12 @@ fn print_table(data: &Path, report: &head::eval::EvalReport) {
             m.abs_rel, m.sq_rel, m.rmse, m.rmse_log, m.log10, m.delta1, m.delta2, m.delta3
         )
     };
-    row("head", &report.head);
-    row(&format!("median baseline ({:.2} m)", report.median_m), &report.median_baseline);
+    row(label, &report.head);
+    let of = match report.median_of {
+        MedianOf::TrainingSet => "the training set's",
+        MedianOf::Folder => "this folder's",
+    };
+    row(&format!("median baseline ({of}, {:.2} m)", report.median_m), &report.median_baseline);
     if let Some(pixel) = &report.pixel_baseline {
         row("pixel baseline", pixel);
     }

@@ -240,7 +240,7 @@ fn pull_depth(
         Family::DepthAnything { .. } => files[0].clone(),
     };
     let Some((input, attention)) = import else { return Ok(()) };
-    let out = cache.join(format!("{}_{input}.onnx", entry.name));
+    let out = entry.cached_model(cache, input);
     let meta = match entry.family {
         Family::Meta { head, range } => {
             published::import::meta(entry.name, (head, range), &weights, &files[0], input, attention, &out)?

@@ -10,7 +10,10 @@
 //! ignores the range it is given; only the DPT builder passes it on), which would stretch an
 //! NYU head's depths about 8 times; dinoedge follows the configuration.
 
+use std::path::{Path, PathBuf};
+
 use super::bn_head::DepthRange;
+use dinoedge_backbone::InputSize;
 use dinoedge_backbone::onnx::meta::DepthKind;
 
 /// Which of Meta's heads a checkpoint holds.
@@ -151,6 +154,13 @@ pub const CATALOG: [Published; 9] = [
         licence: "Apache-2.0",
     },
 ];
+
+impl Published {
+    /// Where `dinoedge model pull --depth` writes the model imported for `input`.
+    pub fn cached_model(&self, cache: &Path, input: InputSize) -> PathBuf {
+        cache.join(format!("{}_{input}.onnx", self.name))
+    }
+}
 
 /// The catalog entry named `name`.
 pub fn find(name: &str) -> Option<&'static Published> {

@@ -10,7 +10,9 @@
 //! depth `relu(x) + min`, clamped to [min, max] and resized to the input (bilinear).
 //! `relu(x) + min` clamped to [min, max] is `clamp(x + min, min, max)`, which the graph
 //! computes. transformers' `DPTForDepthEstimation` with a DINOv2 backbone is the same
-//! network without `+ min` and the final resize; the parity tests hold the graph to both.
+//! network without `+ min` and the final resize (its backbone resamples the position
+//! embedding without Meta's offset, so the two agree at the native grid; the import uses
+//! Meta's when it imports a Meta head).
 
 use super::bn_head::DepthRange;
 use super::conv::{Bias, Conv};

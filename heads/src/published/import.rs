@@ -12,6 +12,7 @@ use dinoedge_backbone::import::default_blocks;
 use dinoedge_backbone::onnx::dinov2::{self, Encoded};
 use dinoedge_backbone::onnx::graph::GraphBuilder;
 use dinoedge_backbone::onnx::meta::{AttentionForm, BackboneMeta, DepthKind, DepthMeta};
+use dinoedge_backbone::posembed::Resample;
 use dinoedge_backbone::size::InputSize;
 use dinoedge_backbone::tensors::TensorFile;
 use dinoedge_backbone::vit::DinoWeights;
@@ -26,7 +27,8 @@ pub const DEPTH: &str = "depth";
 
 /// Imports one of Meta's heads (`head`, a checkpoint of the kind `head_kind`, trained to
 /// `range`) on the DINOv2 backbone in `backbone` as the depth model `model`, writing the
-/// graph to `out` atomically.
+/// graph to `out` atomically. The backbone runs as facebookresearch/dinov2's does, its
+/// position embedding resampled with Meta's offset ([`Resample::BicubicOffset`]).
 pub fn meta(
     model: &str,
     (head_kind, range): (MetaHead, DepthRange),
@@ -36,7 +38,12 @@ pub fn meta(
     attention: AttentionForm,
     out: &Path,
 ) -> Result<BackboneMeta> {
-    let w = DinoWeights::load(backbone)?;
+    let mut w = DinoWeights::load(backbone)?;
+    // The heads were trained on facebookresearch/dinov2's backbone, which resamples the
+    // position embedding with its offset (its register variants as transformers does).
+    if w.spec.registers == 0 {
+        w.spec.pos_resample = Resample::BicubicOffset;
+    }
     let head_file = TensorFile::open(head)?;
     let depth =
         DepthMeta { model: model.to_string(), kind: DepthKind::Metric, source_sha256: head_file.sha256().to_string() };
