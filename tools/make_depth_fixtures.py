@@ -13,6 +13,7 @@ What it writes (tiny models with random weights in the official layouts):
   backbone/model.safetensors, config.json  a 4-block DINOv2 (width 24, 2 heads, 5×5 grid)
                                              in the Hugging Face layout
   backbone/model.pth                       the same state dict, as torch.save writes it
+  backbone/meta.pth                        the same weights in facebookresearch/dinov2's layout
   dinov2_{nyu,kitti}_linear{,4}_head.pth   Meta's checkpoint layout: {"meta": …,
                                              "state_dict": {"decode_head.conv_depth.*"}}
   dinov2_nyu_dpt_head.pth                  Meta's DPT head (DPTHead, readout "project"), same layout
@@ -280,6 +281,9 @@ def main(dinov2_checkout, out):
     torch.save(model.state_dict(), out / "backbone" / "model.pth")
     with open(out / "backbone" / "config.json", "w") as f:
         json.dump(config.to_dict(), f, indent=1, sort_keys=True, default=str)
+    # The same weights in facebookresearch/dinov2's layout, as its `*_pretrain.pth` files hold
+    # them (a bare state dict; query, key and value fused in `attn.qkv`).
+    torch.save(vit.state_dict(), out / "backbone" / "meta.pth")
 
     cases = {}
     pixels = {}

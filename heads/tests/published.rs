@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 
 use dinoedge_backbone::onnx::meta::{AttentionForm, DepthKind};
+use dinoedge_backbone::posembed::Resample;
+use dinoedge_backbone::vit::{DinoWeights, VitSpec};
 use dinoedge_backbone::{Backbone, InputSize};
 use dinoedge_heads::published::catalog::MetaHead;
 use dinoedge_heads::published::{DepthRange, import};
@@ -131,6 +133,36 @@ fn meta_linear_heads_match_the_reference_with_fused_attention() {
 #[test]
 fn a_backbone_saved_by_torch_save_is_read_as_its_safetensors_twin() {
     check_meta("dinov2_kitti_linear4_head", "70x56".parse().unwrap(), AttentionForm::Decomposed, "model.pth");
+}
+
+/// Meta's heads on a backbone read from facebookresearch/dinov2's own checkpoint layout
+/// (`dinov2_vits14_pretrain.pth`: `attn.qkv` fused, `ls1.gamma`, …) give the reference depth.
+#[test]
+fn meta_heads_on_a_backbone_in_metas_own_layout_match_the_reference() {
+    check_meta("dinov2_nyu_dpt_head", "42x56".parse().unwrap(), AttentionForm::Decomposed, "meta.pth");
+    check_meta("dinov2_kitti_linear4_head", "70x56".parse().unwrap(), AttentionForm::Decomposed, "meta.pth");
+}
+
+/// A backbone in Meta's layout reads as its hub twin, tensor for tensor, and is run as Meta's
+/// code runs it (the position embedding resampled with Meta's offset).
+#[test]
+fn a_backbone_in_metas_layout_reads_as_its_hub_twin() {
+    let hub = DinoWeights::load(&fixtures().join("backbone/model.safetensors")).unwrap();
+    let meta = DinoWeights::load(&fixtures().join("backbone/meta.pth")).unwrap();
+    assert_eq!(meta.spec.pos_resample, Resample::BicubicOffset);
+    assert_eq!(hub.spec.pos_resample, Resample::Bicubic);
+    assert_eq!(VitSpec { pos_resample: Resample::Bicubic, ..meta.spec.clone() }, hub.spec);
+    assert_eq!(
+        (&meta.patch_weight, &meta.pos_embed, &meta.cls_token),
+        (&hub.patch_weight, &hub.pos_embed, &hub.cls_token)
+    );
+    for (m, h) in meta.blocks.iter().zip(&hub.blocks) {
+        for (a, b) in [(&m.query, &h.query), (&m.key, &h.key), (&m.value, &h.value), (&m.output, &h.output)] {
+            assert_eq!((&a.weight, &a.bias), (&b.weight, &b.bias));
+        }
+        assert_eq!((&m.scale1, &m.scale2, &m.fc2.weight), (&h.scale1, &h.scale2, &h.fc2.weight));
+    }
+    assert_eq!((&meta.norm.weight, &meta.norm.bias), (&hub.norm.weight, &hub.norm.bias));
 }
 
 #[test]

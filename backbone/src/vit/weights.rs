@@ -1,6 +1,8 @@
-//! DINOv2 weights in the Hugging Face layout, read from a safetensors file or a PyTorch
-//! checkpoint (alone, or below a prefix of a bigger model's file), checked tensor by tensor
-//! against the architecture the file itself implies.
+//! DINOv2 weights in the Hugging Face layout or facebookresearch/dinov2's own, read from a
+//! safetensors file or a PyTorch checkpoint (alone, or below a prefix of a bigger model's
+//! file), checked tensor by tensor against the architecture the file itself implies. Weights
+//! in Meta's layout are run as Meta's code runs them: the position embedding resampled with
+//! its offset ([`Resample::BicubicOffset`]; antialiased, as transformers does, with registers).
 
 use std::path::{Path, PathBuf};
 
@@ -91,13 +93,23 @@ impl DinoWeights {
         let file = TensorFile::open(path)?;
         let config_path = path.with_file_name("config.json");
         let config = if config_path.is_file() { Some(read_config(&config_path)?) } else { None };
-        Self::from_scope(&file.scope(layout::CLS_TOKEN)?, config.as_ref().map(|(p, c)| (p.as_path(), c)))
+        let scope = match file.scope(layout::CLS_TOKEN) {
+            Err(hub_missing) => file.scope(layout::META_ANCHOR).map_err(|_| hub_missing)?,
+            hub => hub?,
+        };
+        Self::from_scope(&scope, config.as_ref().map(|(p, c)| (p.as_path(), c)))
     }
 
-    /// Reads the DINOv2 tensors of `scope` (the hub layout below `scope`'s prefix, e.g. a
-    /// depth model's `backbone.`), with `config` for what shapes cannot tell.
+    /// Reads the DINOv2 tensors of `scope` (below its prefix, e.g. a depth model's
+    /// `backbone.`), in the hub layout or Meta's, with `config` for what shapes cannot tell.
     pub fn from_scope(scope: &Scope, config: Option<(&Path, &HfConfig)>) -> Result<Self> {
-        let file = HubTensors { scope };
+        let names =
+            if scope.first_of(&layout::aliases(layout::CLS_TOKEN)).is_none() && scope.contains(layout::META_ANCHOR) {
+                Names::Meta
+            } else {
+                Names::Hub
+            };
+        let file = HubTensors { scope, names };
         let spec = infer_spec(&file, config)?;
         let (d, m, p) = (spec.hidden, spec.mlp_hidden, spec.patch);
         let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
@@ -233,17 +245,18 @@ fn infer_spec(file: &HubTensors, config: Option<(&Path, &HfConfig)>) -> Result<V
             format!("{heads} heads do not divide the width {hidden}; set num_attention_heads in config.json"),
         ));
     }
-    let pos_resample = match config.model_type.as_deref() {
-        Some("dinov2") => Resample::Bicubic,
-        Some("dinov2_with_registers") => Resample::BicubicAntialias,
-        Some(other) => {
+    let pos_resample = match (config.model_type.as_deref(), file.names) {
+        (Some(other), _) if other != "dinov2" && other != "dinov2_with_registers" => {
             return Err(config_error(
                 "model_type",
                 format!("`{other}` is not a DINOv2 model (expected dinov2 or dinov2_with_registers)"),
             ));
         }
-        None if registers > 0 => Resample::BicubicAntialias,
-        None => Resample::Bicubic,
+        // Meta's code resamples with its offset; its register variants as transformers does.
+        (_, Names::Meta) if registers == 0 => Resample::BicubicOffset,
+        (Some("dinov2"), Names::Hub) => Resample::Bicubic,
+        (None, Names::Hub) if registers == 0 => Resample::Bicubic,
+        _ => Resample::BicubicAntialias,
     };
     Ok(VitSpec {
         hidden,
@@ -262,31 +275,46 @@ fn is_square(n: usize) -> bool {
     n.isqrt() * n.isqrt() == n
 }
 
-/// DINOv2 tensors by their hub names, found in a file under the hub name or its aliases.
+/// Which names a file gives DINOv2's tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// The Hugging Face hub's (or transformers 5's aliases).
+    Hub,
+    /// facebookresearch/dinov2's ([`layout::meta_name`]).
+    Meta,
+}
+
+/// DINOv2 tensors by their hub names, found in a file under the hub name or its aliases, or
+/// under Meta's name (a third of `attn.qkv` for the query, key and value).
 struct HubTensors<'s, 'f> {
     scope: &'s Scope<'f>,
+    names: Names,
 }
 
 impl HubTensors<'_, '_> {
-    fn resolve(&self, hub_name: &str) -> Option<String> {
-        self.scope.first_of(&layout::aliases(hub_name)).map(str::to_string)
+    /// The tensor's name in the file (whether or not the file holds it), and the third of
+    /// its rows that is the hub tensor when it is a fused one.
+    fn name(&self, hub_name: &str) -> (String, Option<usize>) {
+        match self.names {
+            Names::Hub => (self.scope.first_of(&layout::aliases(hub_name)).unwrap_or(hub_name).to_string(), None),
+            Names::Meta => layout::meta_name(hub_name).unwrap_or_else(|| (hub_name.to_string(), None)),
+        }
     }
 
     fn contains(&self, hub_name: &str) -> bool {
-        self.resolve(hub_name).is_some()
+        self.scope.contains(&self.name(hub_name).0)
     }
 
     fn missing(&self, hub_name: &str) -> ModelError {
-        self.scope.missing(hub_name)
+        self.scope.missing(&self.name(hub_name).0)
     }
 
     fn shape_error(&self, hub_name: &str, found: Vec<usize>, expected: &str) -> ModelError {
-        let name = self.resolve(hub_name).unwrap_or_else(|| hub_name.to_string());
-        self.scope.shape_error(&name, found, expected)
+        self.scope.shape_error(&self.name(hub_name).0, found, expected)
     }
 
     fn shape_if_present(&self, hub_name: &str) -> Option<Vec<usize>> {
-        self.scope.shape_if_present(&self.resolve(hub_name)?)
+        self.scope.shape_if_present(&self.name(hub_name).0)
     }
 
     fn shape(&self, hub_name: &str) -> Result<Vec<usize>> {
@@ -294,7 +322,16 @@ impl HubTensors<'_, '_> {
     }
 
     fn get(&self, hub_name: &str, expected: &[usize]) -> Result<ArrayD<f32>> {
-        let name = self.resolve(hub_name).ok_or_else(|| self.missing(hub_name))?;
-        self.scope.get(&name, expected)
+        match self.name(hub_name) {
+            (name, None) => self.scope.get(&name, expected),
+            (name, Some(part)) => {
+                // [3·rows, …]: the query's rows, then the key's, then the value's.
+                let rows = expected[0];
+                let mut fused = expected.to_vec();
+                fused[0] *= 3;
+                let all = self.scope.get(&name, &fused)?;
+                Ok(all.slice_axis(Axis(0), (part * rows..(part + 1) * rows).into()).to_owned())
+            }
+        }
     }
 }
