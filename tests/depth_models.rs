@@ -34,6 +34,13 @@ fn import_depth_writes_one_graph_with_the_depth_head_for_each_family() {
         run_ok(&[&args[..], &["--head", path(&head), "--out", path(&onnx), "--input", "42x56"]].concat(), tmp.path());
     assert!(out.contains("dinov2-small-nyu-linear4: metric depth"), "{out}");
 
+    // Depth Anything's original checkpoint: no config.json; the name says relative.
+    let original = published().join("depth_anything_v2_relative.pth");
+    let onnx = tmp.path().join("original.onnx");
+    let args = ["model", "import", "--depth", "depth-anything-v2-small", "--weights", path(&original)];
+    let out = run_ok(&[&args[..], &["--out", path(&onnx), "--input", "42x56"]].concat(), tmp.path());
+    assert!(out.contains("depth-anything-v2-small: relative depth"), "{out}");
+
     let head = published().join("dinov2_nyu_dpt_head.pth");
     let onnx = tmp.path().join("dpt.onnx");
     let args = ["model", "import", "--depth", "dinov2-small-nyu-dpt", "--weights", path(&backbone)];

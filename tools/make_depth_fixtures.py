@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Make the committed parity fixtures of the published depth models (dev-time only).
 
-Usage:  python tools/make_depth_fixtures.py DINOV2_CHECKOUT heads/tests/fixtures/published
+Usage:  python tools/make_depth_fixtures.py DINOV2_CHECKOUT DA2_CHECKOUT heads/tests/fixtures/published
   DINOV2_CHECKOUT: a checkout of facebookresearch/dinov2. Its `dinov2/hub/depth` package
   (BNHead, DPTHead, DepthEncoderDecoder) and its backbone (`dinov2/models`, as its hub builds
   it: position embedding resampled with `interpolate_offset` 0.1) are imported as they are and
   are the reference of Meta's depth heads: the fixture checkpoints are loaded into them with
   `load_state_dict(strict=True)`, so their key names and shapes are the official ones.
+  DA2_CHECKOUT: a checkout of DepthAnything/Depth-Anything-V2. Its `depth_anything_v2`
+  (relative) and `metric_depth/depth_anything_v2` (metric) packages are the reference of the
+  original Depth Anything V2 checkpoints (`depth_anything_v2_vits.pth`, …): the model's own
+  `forward`, on the tiny backbone in its DINOv2 (position resampling with offset 0.1).
 Requires: torch, transformers, safetensors, numpy (tools/requirements.txt).
 
 What it writes (tiny models with random weights in the official layouts):
@@ -19,6 +23,8 @@ What it writes (tiny models with random weights in the official layouts):
   dinov2_nyu_dpt_head.pth                  Meta's DPT head (DPTHead, readout "project"), same layout
   depth_anything_{relative,metric}/        transformers' DepthAnythingForDepthEstimation (the
                                              model.safetensors, config.json     layout of depth-anything/Depth-Anything-V2-*-hf)
+  depth_anything_v2_{relative,metric}.pth  the original repository's checkpoints ({"pretrained.*",
+                                             "depth_head.*"}), metric with max_depth 20
   cases.safetensors                        per input size, `pixels_{H}x{W}` and the reference
                                              depth `{head}_{H}x{W}` [H, W] in metres; for the DPT
                                              head also `dpt_transformers_70x70`, the same depth
@@ -37,6 +43,7 @@ import json
 import pickle
 import re
 import sys
+import types
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -234,6 +241,53 @@ def dpt_transformers(model, head_state, depth_range, pixels):
     return out
 
 
+def original_depth_anything(da2_checkout, kind, vit, gen):
+    """A tiny Depth Anything V2 of the original repository (`DepthAnythingV2`, its `forward`
+    as is): `vit`'s weights in its DINOv2 (the same module names as facebookresearch/dinov2's)
+    and a random DPT head of the tiny transformers models' widths. The original code fixes
+    the head count by model size, always 64-wide heads (no config says it); a 24-wide encoder
+    can only have one, so the encoder here runs `vit`'s tensors as one head."""
+    root = Path(da2_checkout) / ("metric_depth" if kind == "metric" else "")
+    for name in [m for m in sys.modules if m == "depth_anything_v2" or m.startswith("depth_anything_v2.")]:
+        del sys.modules[name]
+    # Only the model's image loader uses OpenCV and torchvision; the forward pass does not.
+    cv2 = types.ModuleType("cv2")
+    cv2.INTER_AREA = cv2.INTER_CUBIC = None  # default arguments of the loader's resize
+    sys.modules.setdefault("cv2", cv2)
+    transforms = types.ModuleType("torchvision.transforms")
+    transforms.Compose = None
+    sys.modules.setdefault("torchvision", types.ModuleType("torchvision"))
+    sys.modules.setdefault("torchvision.transforms", transforms)
+    sys.path.insert(0, str(root))
+    try:
+        dpt = importlib.import_module("depth_anything_v2.dpt")
+        dinov2 = importlib.import_module("depth_anything_v2.dinov2")
+    finally:
+        sys.path.remove(str(root))
+    c = vit.patch_embed.proj
+    d = c.out_channels
+
+    class Tiny(dpt.DepthAnythingV2):
+        def __init__(self):
+            torch.nn.Module.__init__(self)
+            self.encoder = "vits"
+            self.intermediate_layer_idx = {"vits": [0, 1, 2, 3]}
+            if kind == "metric":
+                self.max_depth = 20.0
+            self.pretrained = dinov2.DinoVisionTransformer(
+                img_size=70, patch_size=14, embed_dim=d, depth=4, num_heads=1, mlp_ratio=4, init_values=0.5,
+                block_chunks=0, interpolate_offset=0.1, interpolate_antialias=False)
+            self.depth_head = dpt.DPTHead(d, 8, False, out_channels=[4, 6, 8, 12], use_clstoken=False)
+
+    model = Tiny().eval()
+    model.pretrained.load_state_dict(vit.state_dict(), strict=True)
+    randomise(model.depth_head, gen)
+    with torch.no_grad():
+        # Centre the last logit so that the final ReLU or sigmoid is neither dead nor saturated.
+        model.depth_head.scratch.output_conv2[2].bias.fill_(0.5)
+    return model
+
+
 def save_checkpoint(path, state_dict):
     """The layout of Meta's head checkpoints: mmcv's {"meta", "state_dict"}."""
     meta = {"mmcv_version": "1.3.0", "time": "Fri Apr 14 2023", "epoch": 38400, "iter": 38400}
@@ -265,7 +319,7 @@ def bad_checkpoints(out, good_state):
     (out / "truncated.pth").write_bytes(buf.getvalue()[: len(buf.getvalue()) * 2 // 3])
 
 
-def main(dinov2_checkout, out):
+def main(dinov2_checkout, da2_checkout, out):
     out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(dinov2_checkout) / "dinov2" / "hub"))
     sys.path.insert(0, str(Path(dinov2_checkout)))
@@ -359,12 +413,23 @@ def main(dinov2_checkout, out):
     heads[name] = {"layers": 4, "blocks": blocks, "min_depth": RANGES["nyu"][0], "max_depth": RANGES["nyu"][1],
                    "fusion": DPT_FUSION}
 
+    # The original Depth Anything V2 checkpoints, after the other models (their draws unchanged).
+    for kind in ("relative", "metric"):
+        name = f"depth_anything_v2_{kind}"
+        original = original_depth_anything(da2_checkout, kind, vit, gen)
+        torch.save(original.state_dict(), out / f"{name}.pth")
+        with torch.no_grad():
+            for (h, w), x in pixels.items():
+                cases[f"{name}_{h}x{w}"] = original(x)[0]
+        heads[name] = {"kind": kind, "max_depth": 20.0 if kind == "metric" else 1.0}
+
     save_file({k: v.contiguous().float() for k, v in cases.items()}, str(out / "cases.safetensors"))
     manifest = {
         "reference": {"torch": torch.__version__, "transformers": transformers.__version__,
                       "dinov2_hub_depth": "facebookresearch/dinov2 dinov2/hub/depth (BNHead, DPTHead, DepthEncoderDecoder)",
                       "dpt": "transformers DPTForDepthEstimation (DINOv2 backbone)",
-                      "depth_anything": "transformers DepthAnythingForDepthEstimation"},
+                      "depth_anything": "transformers DepthAnythingForDepthEstimation",
+                      "depth_anything_v2": "DepthAnything/Depth-Anything-V2 DepthAnythingV2 (relative and metric_depth)"},
         "seed": SEED,
         "sizes": [list(s) for s in SIZES],
         "heads": heads,
@@ -374,6 +439,6 @@ def main(dinov2_checkout, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         sys.exit(__doc__)
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))

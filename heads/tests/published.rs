@@ -232,6 +232,35 @@ fn depth_anything_matches_transformers_relative_and_metric_at_every_size() {
     check_depth_anything("metric", "42x56".parse().unwrap(), AttentionForm::Fused);
 }
 
+/// The original repository's checkpoints (`pretrained.*` in facebookresearch/dinov2's
+/// layout, `depth_head.*`) against its own `DepthAnythingV2.forward`, relative and metric.
+#[test]
+fn original_depth_anything_checkpoints_match_the_original_code_at_every_size() {
+    for (kind, name, max_depth) in [
+        (DepthKind::Relative, "depth_anything_v2_relative", 1.0),
+        (DepthKind::Metric, "depth_anything_v2_metric", 20.0),
+    ] {
+        for (size, attention) in [
+            ("70x70", AttentionForm::Decomposed),
+            ("42x56", AttentionForm::Decomposed),
+            ("70x56", AttentionForm::Decomposed),
+            ("42x56", AttentionForm::Fused),
+        ] {
+            let size: InputSize = size.parse().unwrap();
+            let tmp = tempfile::tempdir().unwrap();
+            let onnx = tmp.path().join("depth.onnx");
+            let weights = fixtures().join(format!("{name}.pth"));
+            let meta =
+                import::depth_anything(name, (kind, max_depth), &weights, size, attention, &onnx).expect("import");
+            assert_eq!(meta.depth.as_ref().unwrap().kind, kind);
+            assert_eq!(meta.spec.pos_resample, Resample::BicubicOffset, "the original code's encoder");
+            let depth = run_and_compare(&Backbone::load(&onnx, 1).expect("load"), name, size, attention);
+            let positive = depth.iter().filter(|v| **v > 1e-3).count();
+            assert!(positive > depth.len() / 2, "{name}: a degenerate fixture ({positive} positive depths)");
+        }
+    }
+}
+
 /// Importing a Depth Anything `weights` fails naming `needles`, and writes nothing.
 fn depth_anything_fails(weights: &Path, needles: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();

@@ -162,6 +162,15 @@ impl Published {
     }
 }
 
+/// The original Depth Anything V2 checkpoints whose sha256 is known (by name: the Small's
+/// `depth_anything_v2_vits.pth`, 99,218,434 bytes, and the outdoor metric
+/// `depth_anything_v2_metric_vkitti_vits.pth`). Those files do not say whether they are
+/// relative or metric; one of these is refused under another model's name.
+pub const ORIGINAL_SHA256: [(&str, &str); 2] = [
+    ("depth-anything-v2-small", "715fade13be8f229f8a70cc02066f656f2423a59effd0579197bbf57860e1378"),
+    ("depth-anything-v2-metric-outdoor-small", "9203e538d35255c90dda4b7fedb47ff33fe725497bcca3b1e53b3a65ee63f0cb"),
+];
+
 /// The catalog entry named `name`.
 pub fn find(name: &str) -> Option<&'static Published> {
     CATALOG.iter().find(|p| p.name == name)

@@ -1,7 +1,14 @@
-//! Depth Anything (V2, and V1 of the same layout) as transformers lays it out
-//! (`depth-anything/Depth-Anything-V2-{Small,Metric-Indoor-Small,Metric-Outdoor-Small}-hf`:
-//! `model.safetensors` and `config.json`): a DINOv2 encoder fine-tuned for depth, whose
-//! chosen blocks (through the final LayerNorm, class token dropped) feed a DPT neck and head.
+//! Depth Anything (V2, and V1 of the same layout): a DINOv2 encoder fine-tuned for depth,
+//! whose chosen blocks (through the final LayerNorm, class token dropped) feed a DPT neck and
+//! head. Read in two layouts:
+//!
+//! - transformers' (`depth-anything/Depth-Anything-V2-{Small,Metric-Indoor-Small,
+//!   Metric-Outdoor-Small}-hf`: `model.safetensors` and `config.json`, which says relative or
+//!   metric and the range); its encoder resamples the position embedding as transformers does;
+//! - the original repository's checkpoints (`depth_anything_v2_vits.pth`,
+//!   `depth_anything_v2_metric_{hypersim,vkitti}_vits.pth`: `pretrained.*`, the encoder in
+//!   facebookresearch/dinov2's layout, run as its code runs it, and `depth_head.*`), which do
+//!   not say relative or metric: the caller does.
 //!
 //! - Neck ([`super::dpt_neck`]): no readout (the class token is dropped), RCUs with bias, each
 //!   fusion step resized to the next finer map's size.
@@ -22,8 +29,10 @@ use dinoedge_backbone::onnx::meta::DepthKind;
 use dinoedge_backbone::tensors::Scope;
 use dinoedge_backbone::vit::{HfConfig, VitSpec};
 
-/// The tensor a Depth Anything file is recognised by.
+/// The tensor a Depth Anything file in transformers' layout is recognised by.
 pub const ANCHOR: &str = "neck.convs.0.weight";
+/// The tensor an original Depth Anything V2 checkpoint is recognised by.
+pub const ORIGINAL_ANCHOR: &str = "depth_head.scratch.layer1_rn.weight";
 
 /// transformers' `DepthAnythingConfig`, with its defaults.
 #[derive(Debug, Deserialize)]
@@ -96,6 +105,25 @@ const LAYOUT: Layout = Layout {
     upsample: Upsample::ToNext,
 };
 
+/// The original repository's names (`DPTHead`: `scratch.layerN_rn` per level, `refinenetN`
+/// fusing from the coarsest, N = 4, to the finest).
+const ORIGINAL_LAYOUT: Layout = Layout {
+    readout: None,
+    projection: "depth_head.projects.{i}",
+    resize: "depth_head.resize_layers.{i}",
+    to_fusion: "depth_head.scratch.layer{i+1}_rn",
+    fusion_projection: "depth_head.scratch.refinenet{n-i}.out_conv",
+    residual: "depth_head.scratch.refinenet{n-i}.resConfUnit{j}.conv{k}",
+    residual_bias: Bias::Yes,
+    upsample: Upsample::ToNext,
+};
+
+/// The original head's convolutions, as transformers' `head.conv1..3`.
+const ORIGINAL_HEAD: [&str; 3] =
+    ["depth_head.scratch.output_conv1", "depth_head.scratch.output_conv2.0", "depth_head.scratch.output_conv2.2"];
+
+/// The original model's reassemble factors (every size's).
+const ORIGINAL_FACTORS: [Factor; 4] = [Factor::Up(4), Factor::Up(2), Factor::Same, Factor::Half];
 pub struct DepthAnything {
     /// Read from config.json: the 1-based blocks feeding the neck.
     pub blocks: Vec<usize>,
@@ -211,12 +239,7 @@ impl DepthAnything {
         .ok()
         .filter(|i| *i < n)
         .ok_or_else(|| bad("head_in_index", format!("{} is outside the {n} fused maps", config.head_in_index)))?;
-        let (half, hh) = (f / 2, config.head_hidden_size);
-        let head = [
-            Conv::read(scope, "head.conv1", half, f, 3, Bias::Yes)?,
-            Conv::read(scope, "head.conv2", hh, half, 3, Bias::Yes)?,
-            Conv::read(scope, "head.conv3", 1, hh, 1, Bias::Yes)?,
-        ];
+        let head = read_head(scope, ["head.conv1", "head.conv2", "head.conv3"], f, config.head_hidden_size)?;
         if config.patch_size != spec.patch {
             return Err(bad(
                 "patch_size",
@@ -230,6 +253,42 @@ impl DepthAnything {
             ));
         }
         Ok(Self { blocks, kind, max_depth, neck, head_in, head })
+    }
+
+    /// The neck and head of an original checkpoint from `scope` (where [`ORIGINAL_ANCHOR`]
+    /// is), for an encoder of `spec`, its widths read off the tensors' shapes. The file does
+    /// not say what it outputs: `kind` and `max_depth` are the caller's.
+    pub fn load_original(scope: &Scope, spec: &VitSpec, kind: DepthKind, max_depth: f32) -> Result<Self> {
+        let refuse = |field: &str, reason: String| ModelError::Config {
+            path: scope.file().path().to_path_buf(),
+            field: scope.full_name(field),
+            reason,
+        };
+        let readout = "depth_head.readout_projects.0.0.weight";
+        if scope.contains(readout) {
+            return Err(refuse(readout, "a model with the class-token readout (use_clstoken) is not supported".into()));
+        }
+        if !spec.depth.is_multiple_of(4) {
+            return Err(refuse(
+                ORIGINAL_ANCHOR,
+                format!("the head reads four evenly spaced blocks; an encoder of {} blocks has none", spec.depth),
+            ));
+        }
+        let neck = Neck::load(
+            scope,
+            &ORIGINAL_LAYOUT,
+            &Shape::read(scope, &ORIGINAL_LAYOUT, spec.hidden, &ORIGINAL_FACTORS)?,
+        )?;
+        let f = neck.width();
+        let hidden_name = format!("{}.weight", ORIGINAL_HEAD[1]);
+        let shape = scope.shape(&hidden_name)?;
+        let hidden = match shape.as_slice() {
+            [h, _, 3, 3] if *h > 0 => *h,
+            _ => return Err(scope.shape_error(&hidden_name, shape, "[H, F/2, 3, 3]")),
+        };
+        let head = read_head(scope, ORIGINAL_HEAD, f, hidden)?;
+        let blocks = dinoedge_backbone::import::default_blocks(spec.depth);
+        Ok(Self { blocks, kind, max_depth, head_in: ORIGINAL_FACTORS.len() - 1, neck, head })
     }
 
     /// Appends neck and head; `features` are the kept blocks' normed patch tokens [N, D].
@@ -267,4 +326,14 @@ impl DepthAnything {
         let x = g.node("Mul", &[&x, &scale], &[]);
         g.reshape(&x, &[height as i64, width as i64])
     }
+}
+
+/// The head's convolutions `names`: fusion width `f` to `f/2` (3×3), to `hidden` (3×3), to
+/// one channel (1×1).
+fn read_head(scope: &Scope, names: [&str; 3], f: usize, hidden: usize) -> Result<[Conv; 3]> {
+    Ok([
+        Conv::read(scope, names[0], f / 2, f, 3, Bias::Yes)?,
+        Conv::read(scope, names[1], hidden, f / 2, 3, Bias::Yes)?,
+        Conv::read(scope, names[2], 1, hidden, 1, Bias::Yes)?,
+    ])
 }

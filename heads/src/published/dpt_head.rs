@@ -64,21 +64,8 @@ impl DptHead {
                 reason: format!("a DPT head needs a backbone whose depth is a multiple of 4, not {}", spec.depth),
             });
         }
-        let widths = (0..FACTORS.len())
-            .map(|i| {
-                let name = format!("{}.weight", LAYOUT.projection.replace("{i}", &i.to_string()));
-                match scope.shape(&name)?.as_slice() {
-                    [c, input, 1, 1] if *input == d && *c > 0 => Ok(*c),
-                    _ => Err(scope.shape_error(&name, scope.shape(&name)?, &format!("[C, {d}, 1, 1]"))),
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let to_fusion = "decode_head.convs.0.conv.weight";
-        let fusion = match scope.shape(to_fusion)?.as_slice() {
-            [f, _, 3, 3] if *f >= 2 => *f,
-            _ => return Err(scope.shape_error(to_fusion, scope.shape(to_fusion)?, "[F, C, 3, 3]")),
-        };
-        let neck = Neck::load(scope, &LAYOUT, &Shape { hidden: d, widths, factors: FACTORS.to_vec(), fusion })?;
+        let neck = Neck::load(scope, &LAYOUT, &Shape::read(scope, &LAYOUT, d, &FACTORS)?)?;
+        let fusion = neck.width();
         let hidden_name = "decode_head.conv_depth.head.2.weight";
         let hidden = match scope.shape(hidden_name)?.as_slice() {
             [h, _, 3, 3] if *h > 0 => *h,

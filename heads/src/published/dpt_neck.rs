@@ -64,8 +64,10 @@ pub enum Upsample {
     Double,
 }
 
-/// One publisher's names and choices. The `{i}` of a name is the level (0 = finest map),
-/// `{j}` the fusion step's RCU (1 or 2) and `{k}` the RCU's convolution (1 or 2).
+/// One publisher's names and choices. In a name, `{i}` is the level for the reassemble
+/// stage (0 = finest map) and the step for the fusion stage (0 = coarsest); `{i+1}` the same
+/// counted from 1, `{n-i}` the fusion step counted from the finest (n = the level count: the
+/// coarsest is `n`); `{j}` the fusion step's RCU (1 or 2) and `{k}` the RCU's convolution.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
     /// The readout projection (a linear layer), when the layout has one.
@@ -80,8 +82,13 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn name(pattern: &str, i: usize, j: usize, k: usize) -> String {
-        pattern.replace("{i}", &i.to_string()).replace("{j}", &j.to_string()).replace("{k}", &k.to_string())
+    fn name(pattern: &str, (i, n): (usize, usize), j: usize, k: usize) -> String {
+        pattern
+            .replace("{i}", &i.to_string())
+            .replace("{i+1}", &(i + 1).to_string())
+            .replace("{n-i}", &(n - i).to_string())
+            .replace("{j}", &j.to_string())
+            .replace("{k}", &k.to_string())
     }
 }
 
@@ -95,6 +102,32 @@ pub struct Shape {
     pub factors: Vec<Factor>,
     /// The fusion width.
     pub fusion: usize,
+}
+
+impl Shape {
+    /// The shape of a neck stored in `layout`'s names, for an encoder `hidden` wide with
+    /// `factors` (one per level): each level's width from its projection [C, D, 1, 1], the
+    /// fusion width from the finest level's 3×3 convolution [F, C, 3, 3].
+    pub fn read(scope: &Scope, layout: &Layout, hidden: usize, factors: &[Factor]) -> Result<Self> {
+        let n = factors.len();
+        let widths = (0..n)
+            .map(|i| {
+                let name = format!("{}.weight", Layout::name(layout.projection, (i, n), 0, 0));
+                let shape = scope.shape(&name)?;
+                match shape.as_slice() {
+                    [c, d, 1, 1] if *d == hidden && *c > 0 => Ok(*c),
+                    _ => Err(scope.shape_error(&name, shape, &format!("[C, {hidden}, 1, 1]"))),
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let name = format!("{}.weight", Layout::name(layout.to_fusion, (0, n), 0, 0));
+        let shape = scope.shape(&name)?;
+        let fusion = match shape.as_slice() {
+            [f, _, 3, 3] if *f >= 2 => *f,
+            _ => return Err(scope.shape_error(&name, shape, "[F, C, 3, 3]")),
+        };
+        Ok(Self { hidden, widths, factors: factors.to_vec(), fusion })
+    }
 }
 
 /// `gelu(patch · Wₚᵀ + cls · W_cᵀ + b)` of a linear layer [D, 2D] split in its two halves.
@@ -141,8 +174,8 @@ pub struct Neck {
 impl Neck {
     /// Reads the neck of `shape` from `scope` in `layout`'s names, every shape checked.
     pub fn load(scope: &Scope, layout: &Layout, shape: &Shape) -> Result<Self> {
-        let (d, f) = (shape.hidden, shape.fusion);
-        let name = |pattern: &str, i: usize| Layout::name(pattern, i, 0, 0);
+        let (d, f, n) = (shape.hidden, shape.fusion, shape.widths.len());
+        let name = |pattern: &str, i: usize| Layout::name(pattern, (i, n), 0, 0);
         let levels = shape
             .widths
             .iter()
@@ -179,11 +212,12 @@ impl Neck {
             })
             .collect::<Result<Vec<_>>>()?;
         let residual = |i: usize, j: usize| -> Result<Residual> {
-            let conv =
-                |k: usize| Conv::read(scope, &Layout::name(layout.residual, i, j, k), f, f, 3, layout.residual_bias);
+            let conv = |k: usize| {
+                Conv::read(scope, &Layout::name(layout.residual, (i, n), j, k), f, f, 3, layout.residual_bias)
+            };
             Ok(Residual { conv1: conv(1)?, conv2: conv(2)? })
         };
-        let fusion = (0..shape.widths.len())
+        let fusion = (0..n)
             .map(|i| {
                 Ok(Fusion {
                     projection: Conv::read(scope, &name(layout.fusion_projection, i), f, f, 1, Bias::Yes)?,

@@ -15,10 +15,10 @@ use dinoedge_backbone::onnx::meta::{AttentionForm, BackboneMeta, DepthKind, Dept
 use dinoedge_backbone::posembed::Resample;
 use dinoedge_backbone::size::InputSize;
 use dinoedge_backbone::tensors::TensorFile;
-use dinoedge_backbone::vit::DinoWeights;
+use dinoedge_backbone::vit::{DinoWeights, layout};
 
 use super::bn_head::{self, BnHead, DepthRange};
-use super::catalog::MetaHead;
+use super::catalog::{MetaHead, ORIGINAL_SHA256};
 use super::depth_anything::{self, DepthAnything};
 use super::dpt_head::{self, DptHead};
 
@@ -72,9 +72,11 @@ pub fn meta(
     }
 }
 
-/// Imports a Depth Anything model in transformers' layout (`weights`, with `config.json`
-/// beside it) as the depth model `model`, whose output and `max_depth` must be `expected`'s,
-/// writing the graph to `out` atomically.
+/// Imports a Depth Anything model as the depth model `model`, whose output and `max_depth`
+/// must be `expected`'s, writing the graph to `out` atomically. `weights` is either
+/// transformers' `model.safetensors` (with `config.json` beside it, which must agree with
+/// `expected`) or an original checkpoint (which says nothing of its output: `expected` is
+/// taken, unless its sha256 is the known one of another model).
 pub fn depth_anything(
     model: &str,
     expected: (DepthKind, f32),
@@ -83,26 +85,44 @@ pub fn depth_anything(
     attention: AttentionForm,
     out: &Path,
 ) -> Result<BackboneMeta> {
-    let (config_path, config) = depth_anything::read_config(weights)?;
     let file = TensorFile::open(weights)?;
-    let backbone_config = config.encoder().map(|c| (config_path.as_path(), c));
-    let w = DinoWeights::from_scope(&file.scope(dinoedge_backbone::vit::layout::CLS_TOKEN)?, backbone_config)?;
-    let head = DepthAnything::load(&file.scope(depth_anything::ANCHOR)?, &config_path, &config, &w.spec)?;
     let (output, max_depth) = expected;
-    if head.kind != output {
-        return Err(ModelError::Config {
-            path: config_path,
-            field: "depth_estimation_type".into(),
-            reason: format!("the file is a {} model; `{model}` is {}", head.kind, output),
-        });
-    }
-    if head.max_depth != max_depth {
-        return Err(ModelError::Config {
-            path: config_path,
-            field: "max_depth".into(),
-            reason: format!("{} m; `{model}` is trained to {max_depth} m", head.max_depth),
-        });
-    }
+    let (w, head) = match file.scope(depth_anything::ORIGINAL_ANCHOR) {
+        Ok(head_scope) => {
+            if let Some((other, _)) = ORIGINAL_SHA256.iter().find(|(name, sha)| *sha == file.sha256() && *name != model)
+            {
+                return Err(ModelError::Config {
+                    path: weights.to_path_buf(),
+                    field: "sha256".into(),
+                    reason: format!("the file is the published checkpoint of `{other}`, not of `{model}`"),
+                });
+            }
+            let w = DinoWeights::from_scope(&file.scope(layout::META_ANCHOR)?, None)?;
+            let head = DepthAnything::load_original(&head_scope, &w.spec, output, max_depth)?;
+            (w, head)
+        }
+        Err(_) => {
+            let (config_path, config) = depth_anything::read_config(weights)?;
+            let backbone_config = config.encoder().map(|c| (config_path.as_path(), c));
+            let w = DinoWeights::from_scope(&file.scope(layout::CLS_TOKEN)?, backbone_config)?;
+            let head = DepthAnything::load(&file.scope(depth_anything::ANCHOR)?, &config_path, &config, &w.spec)?;
+            if head.kind != output {
+                return Err(ModelError::Config {
+                    path: config_path,
+                    field: "depth_estimation_type".into(),
+                    reason: format!("the file is a {} model; `{model}` is {}", head.kind, output),
+                });
+            }
+            if head.max_depth != max_depth {
+                return Err(ModelError::Config {
+                    path: config_path,
+                    field: "max_depth".into(),
+                    reason: format!("{} m; `{model}` is trained to {max_depth} m", head.max_depth),
+                });
+            }
+            (w, head)
+        }
+    };
     let depth = DepthMeta { model: model.to_string(), kind: head.kind, source_sha256: file.sha256().to_string() };
     build(&w, &head.blocks, depth, (input, attention), out, |g, encoded, features| {
         head.append(g, encoded, features, input.height, input.width)
