@@ -199,7 +199,38 @@ fn pull_depth_fetches_a_meta_head_and_its_backbone() {
     assert_eq!(sha256(&cache.join(DINOV2_SMALL.cache_name())), backbone_sha);
     assert!(stdout(&out).contains("dinov2-small-nyu-linear4: metric depth"), "{}", stdout(&out));
 
-    // --sha256 names the backbone: a Depth Anything pull, which has none, refuses it.
-    let da = ["model", "pull", "--depth", "depth-anything-v2-small", "--sha256", &backbone_sha];
-    assert_fails(&dinoedge(&da, &cache), 64, &["--sha256"]);
+    // --sha256 replaces a pinned sum: a model with none refuses it.
+    let da = ["model", "pull", "--depth", "depth-anything-v2-metric-indoor-small", "--sha256", &backbone_sha];
+    assert_fails(&dinoedge(&da, &cache), 64, &["--sha256", "has none"]);
+}
+
+/// Depth Anything V2 Small is pulled as its original checkpoint, pinned: a file with another
+/// sha256 is refused and nothing kept; a mirror's own copy is taken with --sha256, and imported
+/// as the relative model.
+#[test]
+fn pull_depth_holds_an_original_checkpoint_to_its_pinned_sha256() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = published("depth_anything_v2_relative.pth");
+    let served_sha = {
+        let path = tmp.path().join("served.pth");
+        std::fs::write(&path, &served).unwrap();
+        sha256(&path)
+    };
+    let server = Server::files(vec![(
+        "/depth-anything/Depth-Anything-V2-Small/resolve/main/depth_anything_v2_vits.pth".to_string(),
+        served,
+    )]);
+    let cache = tmp.path().join("cache");
+    let endpoint = server.endpoint();
+    let name = "depth-anything-v2-small";
+    let pinned = "715fade13be8f229f8a70cc02066f656f2423a59effd0579197bbf57860e1378";
+    let args = ["model", "pull", "--depth", name, "--endpoint", &endpoint, "--input", "42x56"];
+    assert_fails(&dinoedge(&args, &cache), 65, &[pinned, "the file was removed"]);
+    assert!(!cache.join(name).join("depth_anything_v2_vits.pth").exists());
+
+    let out = dinoedge(&[&args[..], &["--sha256", &served_sha]].concat(), &cache);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(stdout(&out).contains("depth-anything-v2-small: relative depth"), "{}", stdout(&out));
+    assert!(!cache.join(name).join("depth_anything_v2_vits.pth.sha256").exists(), "a pinned file needs no record");
+    assert!(cache.join(format!("{name}_42x56.onnx")).is_file());
 }

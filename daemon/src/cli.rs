@@ -341,8 +341,9 @@ pub enum ModelCommand {
         /// A mirror with the hub's URL layout.
         #[arg(long, default_value = dinoedge_backbone::pull::HUGGING_FACE)]
         endpoint: String,
-        /// Expect this sha256 for the backbone instead of the pinned one (for a mirror's own
-        /// file); also with --depth for Meta's heads, whose backbone it is.
+        /// Expect this sha256 instead of the pinned one (for a mirror's own file): the
+        /// backbone's; with --depth, the backbone's for Meta's heads, the checkpoint's for a
+        /// model pulled as its pinned original checkpoint.
         #[arg(long)]
         sha256: Option<String>,
         /// Only download; do not import.

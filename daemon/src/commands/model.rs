@@ -106,15 +106,18 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<()> {
             attention,
         } => {
             let entry = catalog::find(&name).expect("clap checks the name against the catalog");
-            if sha256.is_some() && matches!(entry.family, Family::DepthAnything { .. }) {
+            if sha256.is_some()
+                && entry.source.pinned_sha256().is_none()
+                && !matches!(entry.family, Family::Meta { .. })
+            {
                 return Err(UsageError(format!(
-                    "--sha256 is the DINOv2 backbone's, which {name} does not use (its own files are checked \
-                     against the sha256 recorded at their first download)"
+                    "--sha256 replaces a pinned sha256, and {name} has none (its files are checked against the \
+                     sha256 recorded at their first download)"
                 ))
                 .into());
             }
             let cache = cache_dir.unwrap_or_else(pull::cache_dir);
-            let sources = Sources { hub: &endpoint, meta: &meta_endpoint, backbone_sha256: sha256 };
+            let sources = Sources { hub: &endpoint, meta: &meta_endpoint, sha256 };
             pull_depth(entry, &cache, &sources, (!no_import).then_some((input, attention)))
         }
     }
@@ -202,7 +205,9 @@ fn pull_and_import(
 struct Sources<'a> {
     hub: &'a str,
     meta: &'a str,
-    backbone_sha256: Option<String>,
+    /// --sha256: what a mirror's copy of the pinned file hashes to (Meta's heads: the
+    /// backbone; a pinned original checkpoint: the checkpoint).
+    sha256: Option<String>,
 }
 
 /// `model pull --depth NAME`: the model's files into `cache/<name>/` (and, for Meta's heads,
@@ -222,10 +227,16 @@ fn pull_depth(
             entry.name
         )
     };
+    // A pinned file is held to its sha256 (a mirror's own with --sha256); the others to the
+    // one recorded at their first download.
+    let expect = match entry.source.pinned_sha256() {
+        Some(pinned) => Expect::Pinned(sources.sha256.as_deref().unwrap_or(pinned)),
+        None => Expect::FirstUse,
+    };
     let mut files = Vec::new();
     for (url, name) in entry.source.files(hub, meta) {
         let dest = folder.join(name);
-        download(name, &url, Expect::FirstUse, &dest).with_context(|| manual(&url))?;
+        download(name, &url, expect, &dest).with_context(|| manual(&url))?;
         files.push(dest);
     }
     // What the import reads: the model's own file, and for Meta's heads the pinned backbone.
@@ -233,7 +244,7 @@ fn pull_depth(
         Family::Meta { .. } => {
             let pinned = DINOV2_SMALL;
             let weights = cache.join(pinned.cache_name());
-            let (url, sha256) = (pinned.url(hub), sources.backbone_sha256.as_deref().unwrap_or(pinned.sha256));
+            let (url, sha256) = (pinned.url(hub), sources.sha256.as_deref().unwrap_or(pinned.sha256));
             download(pinned.repo, &url, Expect::Pinned(sha256), &weights).with_context(|| manual(&url))?;
             weights
         }

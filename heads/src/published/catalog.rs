@@ -46,6 +46,9 @@ pub enum Source {
     /// A head checkpoint under `dinov2/dinov2_vits14/` on Meta's file server (sha256 recorded
     /// at the first download), with the pinned `facebook/dinov2-small` backbone.
     Meta { file: &'static str },
+    /// The original repository's checkpoint `file` in the hub repository `repo` (revision
+    /// `main`), whose sha256 is pinned.
+    Original { repo: &'static str, file: &'static str, sha256: &'static str },
 }
 
 /// Meta's file server.
@@ -62,6 +65,17 @@ impl Source {
             Source::Meta { file } => {
                 vec![(format!("{}/dinov2/dinov2_vits14/{file}", meta.trim_end_matches('/')), *file)]
             }
+            Source::Original { repo, file, .. } => {
+                vec![(format!("{}/{repo}/resolve/main/{file}", hub.trim_end_matches('/')), *file)]
+            }
+        }
+    }
+
+    /// The pinned sha256 of the model's own file, if it has one.
+    pub fn pinned_sha256(&self) -> Option<&'static str> {
+        match self {
+            Source::Original { sha256, .. } => Some(sha256),
+            Source::HuggingFace { .. } | Source::Meta { .. } => None,
         }
     }
 }
@@ -92,7 +106,11 @@ pub const CATALOG: [Published; 9] = [
     Published {
         name: "depth-anything-v2-metric-outdoor-small",
         family: Family::DepthAnything { max_depth: 80.0 },
-        source: Source::HuggingFace { repo: "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf" },
+        source: Source::Original {
+            repo: "depth-anything/Depth-Anything-V2-Metric-VKITTI-Small",
+            file: "depth_anything_v2_metric_vkitti_vits.pth",
+            sha256: "9203e538d35255c90dda4b7fedb47ff33fe725497bcca3b1e53b3a65ee63f0cb",
+        },
         output: DepthKind::Metric,
         about: "Depth Anything V2 Small fine-tuned on Virtual KITTI 2 (outdoor, 0 to 80 m)",
         licence: "Apache-2.0 (Depth Anything V2 Small); trained on Virtual KITTI 2 (CC BY-NC-SA 3.0 data)",
@@ -100,7 +118,11 @@ pub const CATALOG: [Published; 9] = [
     Published {
         name: "depth-anything-v2-small",
         family: Family::DepthAnything { max_depth: 1.0 },
-        source: Source::HuggingFace { repo: "depth-anything/Depth-Anything-V2-Small-hf" },
+        source: Source::Original {
+            repo: "depth-anything/Depth-Anything-V2-Small",
+            file: "depth_anything_v2_vits.pth",
+            sha256: "715fade13be8f229f8a70cc02066f656f2423a59effd0579197bbf57860e1378",
+        },
         output: DepthKind::Relative,
         about: "Depth Anything V2 Small, relative inverse depth (aligned to metres by `dinoedge calibrate`)",
         licence: "Apache-2.0",
@@ -162,14 +184,11 @@ impl Published {
     }
 }
 
-/// The original Depth Anything V2 checkpoints whose sha256 is known (by name: the Small's
-/// `depth_anything_v2_vits.pth`, 99,218,434 bytes, and the outdoor metric
-/// `depth_anything_v2_metric_vkitti_vits.pth`). Those files do not say whether they are
-/// relative or metric; one of these is refused under another model's name.
-pub const ORIGINAL_SHA256: [(&str, &str); 2] = [
-    ("depth-anything-v2-small", "715fade13be8f229f8a70cc02066f656f2423a59effd0579197bbf57860e1378"),
-    ("depth-anything-v2-metric-outdoor-small", "9203e538d35255c90dda4b7fedb47ff33fe725497bcca3b1e53b3a65ee63f0cb"),
-];
+/// The catalog entry whose own file has the pinned sha256 `sha256`, if any: such a file is
+/// that model, whatever name it is imported under.
+pub fn pinned_to(sha256: &str) -> Option<&'static Published> {
+    CATALOG.iter().find(|p| p.source.pinned_sha256() == Some(sha256))
+}
 
 /// The catalog entry named `name`.
 pub fn find(name: &str) -> Option<&'static Published> {
@@ -193,6 +212,12 @@ mod tests {
             )
         );
         assert_eq!(da[1].1, "config.json");
+        let original = find("depth-anything-v2-small").unwrap();
+        assert_eq!(
+            original.source.files("https://huggingface.co", META_FILES)[0].0,
+            "https://huggingface.co/depth-anything/Depth-Anything-V2-Small/resolve/main/depth_anything_v2_vits.pth"
+        );
+        assert_eq!(pinned_to(original.source.pinned_sha256().unwrap()).map(|p| p.name), Some(original.name));
         let meta = find("dinov2-small-nyu-linear4").unwrap().source.files("https://huggingface.co", META_FILES);
         assert_eq!(
             meta,

@@ -18,7 +18,7 @@ use dinoedge_backbone::tensors::TensorFile;
 use dinoedge_backbone::vit::{DinoWeights, layout};
 
 use super::bn_head::{self, BnHead, DepthRange};
-use super::catalog::{MetaHead, ORIGINAL_SHA256};
+use super::catalog::{self, MetaHead};
 use super::depth_anything::{self, DepthAnything};
 use super::dpt_head::{self, DptHead};
 
@@ -89,12 +89,11 @@ pub fn depth_anything(
     let (output, max_depth) = expected;
     let (w, head) = match file.scope(depth_anything::ORIGINAL_ANCHOR) {
         Ok(head_scope) => {
-            if let Some((other, _)) = ORIGINAL_SHA256.iter().find(|(name, sha)| *sha == file.sha256() && *name != model)
-            {
+            if let Some(other) = catalog::pinned_to(file.sha256()).filter(|p| p.name != model) {
                 return Err(ModelError::Config {
                     path: weights.to_path_buf(),
                     field: "sha256".into(),
-                    reason: format!("the file is the published checkpoint of `{other}`, not of `{model}`"),
+                    reason: format!("the file is the published checkpoint of `{}`, not of `{model}`", other.name),
                 });
             }
             let w = DinoWeights::from_scope(&file.scope(layout::META_ANCHOR)?, None)?;
