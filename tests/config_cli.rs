@@ -119,7 +119,7 @@ fn the_packaged_config_names_the_depth_model_that_readme_debian_pulls() {
     let example = std::fs::read_to_string(root.join("config/examples/dock.toml")).unwrap();
     let example: toml::Table = toml::from_str(&example).unwrap();
     let backbone = example["model"]["backbone"].as_str().unwrap();
-    let (name, input, cache) = ("depth-anything-v2-metric-indoor-small", "224x392", "/var/lib/dinoedge/models");
+    let (name, input, cache) = (dinoedge_heads::published::catalog::RECOMMENDED, "224x392", "/var/lib/dinoedge/models");
     let entry = dinoedge_heads::published::catalog::find(name).unwrap();
     assert_eq!(Path::new(backbone), entry.cached_model(Path::new(cache), input.parse().unwrap()));
     assert!(example["model"].get("head").is_none(), "a published depth model has its own head");

@@ -68,3 +68,30 @@ fn modified(dir: &Path) -> BTreeMap<PathBuf, SystemTime> {
     }
     files
 }
+
+/// With the recommended published depth model in the model cache (here a full-size random
+/// one, imported small to keep the test quick), the demo runs it, with no head to train.
+#[test]
+fn the_demo_uses_the_published_depth_model_when_it_is_in_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let name = dinoedge_heads::published::catalog::RECOMMENDED;
+    let model = support::depth_model(dir, name, "7");
+    std::fs::rename(&model, cache.join(format!("{name}_56x56.onnx"))).unwrap();
+    let out = dir.join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_dinoedge"))
+        .args(["demo", "--scenario", "forklift-cross", "--mqtt", "mqtt://127.0.0.1:9", "--out", path(&out)])
+        .env("DINOEDGE_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    let stderr = support::stderr(&run);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("depth model: {name} from the model cache")), "{stderr}");
+    assert!(!stderr.contains("training a lin.1 depth head"), "{stderr}");
+    let config = std::fs::read_to_string(out.join("dinoedge.toml")).unwrap();
+    assert!(config.contains(&format!("{name}_56x56.onnx")) && !config.contains("head = "), "{config}");
+    let csv = std::fs::read_to_string(out.join("distances.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 100, "a row per frame of the 10 s clip at 10 fps");
+}

@@ -1,9 +1,11 @@
 //! `dinoedge demo`: a simulated dock clip through the real pipeline to MQTT alarms, on a fresh
 //! machine with no camera, no broker and no internet.
 //!
-//! 1. The backbone: the official DINOv2 ViT-S/14 if `dinoedge model pull` put it in the model
-//!    cache, else a full-size random-weight one (made once, cached), with a banner.
-//! 2. A depth head for that backbone, trained once on simulated frames (cached by the
+//! 1. The model: the recommended published depth model (Depth Anything V2 metric indoor, its
+//!    own depth head) if `dinoedge model pull --depth` put it in the model cache, at any input
+//!    size; else the official DINOv2 ViT-S/14 if `dinoedge model pull` did; else a full-size
+//!    random-weight backbone (made once, cached), with a banner.
+//! 2. For a bare backbone, a depth head trained once on simulated frames (cached by the
 //!    backbone's sha256).
 //! 3. The scenario's clip, rendered once (cached), with its true calibration.
 //! 4. `dinoedge run` on a demo config (the clip replayed as a 10 fps recording, every frame
@@ -47,12 +49,18 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
     let demo_cache = cache.join("demo");
     std::fs::create_dir_all(&demo_cache).with_context(|| format!("creating {}", demo_cache.display()))?;
 
-    let backbone = backbone(&cache, &demo_cache)?;
-    let head = depth_head(&demo_cache, &backbone)?;
+    let (backbone, head) = match published_model(&cache) {
+        Some(model) => (model, None),
+        None => {
+            let backbone = backbone(&cache, &demo_cache)?;
+            let head = depth_head(&demo_cache, &backbone)?;
+            (backbone, Some(head))
+        }
+    };
     let clip = clip(&demo_cache, scenario)?;
     let truth: Value = serde_json::from_str(&std::fs::read_to_string(clip.join("truth.json"))?)?;
     let frames = truth["frames"].as_array().map_or(0, Vec::len);
-    let config = write_config(out, &demo_config(&backbone, &head, &clip, mqtt, &out.join("state")))?;
+    let config = write_config(out, &demo_config(&backbone, head.as_deref(), &clip, mqtt, &out.join("state")))?;
     let rows = run_pipeline(&config, frames, out)?;
     write_results(out, &truth, &rows)?;
 
@@ -65,7 +73,27 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Step 1: the official backbone from the model cache, else a random-weight one (made once).
+/// Step 1, first choice: the recommended published depth model, imported by `model pull
+/// --depth` into the cache at some input size (the smallest, when several).
+fn published_model(cache: &Path) -> Option<PathBuf> {
+    let name = dinoedge_heads::published::catalog::RECOMMENDED;
+    let prefix = format!("{name}_");
+    let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(cache)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|path| {
+            let stem = path.file_name()?.to_str()?.strip_prefix(&prefix)?.strip_suffix(".onnx")?.to_string();
+            let size: InputSize = stem.parse().ok()?;
+            Some((size.height * size.width, path))
+        })
+        .collect();
+    found.sort();
+    let (_, model) = found.into_iter().next()?;
+    eprintln!("depth model: {name} from the model cache ({})", model.display());
+    Some(model)
+}
+
+/// Step 1, else: the official backbone from the model cache, else a random-weight one (made once).
 fn backbone(cache: &Path, demo_cache: &Path) -> Result<PathBuf> {
     let input: InputSize = "224x224".parse().map_err(anyhow::Error::msg)?;
     let official = pull::cached_backbone(cache, input);
@@ -188,7 +216,7 @@ fn random_backbone_banner() {
     eprintln!("{line}");
 }
 
-fn demo_config(backbone: &Path, head: &Path, clip: &Path, mqtt: &str, state: &Path) -> String {
+fn demo_config(backbone: &Path, head: Option<&Path>, clip: &Path, mqtt: &str, state: &Path) -> String {
     let zone = |z: &[[f64; 2]]| format!("{z:?}");
     format!(
         r#"# Written by `dinoedge demo`: the simulated dock camera through the real pipeline.
@@ -198,7 +226,7 @@ state_dir = "{state}"
 [model]
 kind = "dinov2"
 backbone = "{backbone}"
-head = "{head}"
+{head}
 
 [pipeline]
 stats_interval = 5
@@ -240,7 +268,7 @@ for_frames = 3
 "#,
         state = state.display(),
         backbone = backbone.display(),
-        head = head.display(),
+        head = head.map_or(String::new(), |h| format!("head = \"{}\"", h.display())),
         clip = clip.display(),
         forks = zone(FORKS_ZONE),
         walkway = zone(WALKWAY_ZONE),

@@ -190,6 +190,10 @@ pub fn pinned_to(sha256: &str) -> Option<&'static Published> {
     CATALOG.iter().find(|p| p.source.pinned_sha256() == Some(sha256))
 }
 
+/// The model a new dock site should use (the shipped config's, README.Debian's), and the
+/// demo's when it is in the model cache.
+pub const RECOMMENDED: &str = "depth-anything-v2-metric-indoor-small";
+
 /// The catalog entry named `name`.
 pub fn find(name: &str) -> Option<&'static Published> {
     CATALOG.iter().find(|p| p.name == name)
