@@ -135,7 +135,6 @@ fn median(mut v: Vec<f64>) -> f64 {
 mod tests {
     use super::*;
     use crate::camera::{Intrinsics, Pose};
-    use crate::file::RELATIVE_MAX_DEPTH_M;
     use glam::DVec3;
 
     /// References from 1.5 to 12 m; the model reads (true − 0.3) / 1.2 with ±2 cm noise, and
@@ -198,7 +197,7 @@ mod tests {
         let near = fit.alignment.apply((0.8 / 2.0 + 0.05) as f32);
         assert!((near - 2.0).abs() < 0.05, "{near}");
         // Where the line reaches zero the model sees nothing near: the far cap, not a negative depth.
-        assert_eq!(fit.alignment.apply(-10.0) as f64, RELATIVE_MAX_DEPTH_M as f32 as f64);
+        assert_eq!(fit.alignment.apply(-10.0) as f64, DepthKind::RELATIVE_MAX_DEPTH_M as f32 as f64);
         // Fitted as metric depth, the same samples give a depth that falls as the output rises:
         // refused, not written.
         assert!(matches!(fit_alignment(&samples, DepthKind::Metric), Err(AlignError::Implausible(a)) if a < 0.0));

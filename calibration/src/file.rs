@@ -130,10 +130,6 @@ impl Default for Alignment {
     }
 }
 
-/// The farthest depth a relative model's alignment gives (metres): where `a · predicted + b`
-/// is this close to zero or below, the model sees no nearer surface (the sky, a far wall).
-pub const RELATIVE_MAX_DEPTH_M: f64 = 1000.0;
-
 impl Alignment {
     /// Metres from the model's output at a pixel, if it has a depth there: a metric model's
     /// output must be above 0; a relative model's 0 (or below) is its farthest, not unknown.
@@ -146,11 +142,7 @@ impl Alignment {
     }
 
     pub fn apply(&self, predicted: f32) -> f32 {
-        let line = self.a * predicted as f64 + self.b;
-        match self.output {
-            DepthKind::Metric => line as f32,
-            DepthKind::Relative => (1.0 / line.max(1.0 / RELATIVE_MAX_DEPTH_M)) as f32,
-        }
+        self.output.metres(self.a * predicted as f64 + self.b) as f32
     }
 }
 

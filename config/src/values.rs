@@ -294,6 +294,21 @@ pub enum DepthKind {
 }
 
 impl DepthKind {
+    /// The farthest depth a relative model's aligned output gives (metres): where its inverse
+    /// depth is this close to zero or below, the model sees no nearer surface (the sky, a far
+    /// wall).
+    pub const RELATIVE_MAX_DEPTH_M: f64 = 1000.0;
+
+    /// Metres from `line`, the model's output through an affine alignment `a · output + b`:
+    /// the line itself for a metric model; for a relative one the line is inverse depth,
+    /// capped at [`Self::RELATIVE_MAX_DEPTH_M`].
+    pub fn metres(self, line: f64) -> f64 {
+        match self {
+            DepthKind::Metric => line,
+            DepthKind::Relative => 1.0 / line.max(1.0 / Self::RELATIVE_MAX_DEPTH_M),
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             DepthKind::Metric => "metric",

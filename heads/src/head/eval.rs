@@ -7,7 +7,7 @@
 //! A model of relative output (inverse depth up to scale and shift) is scored as its
 //! publishers score it: per frame, `1/depth = a · output + b` fitted to the truth by least
 //! squares over the valid pixels, then the metrics on the aligned depth (capped at
-//! [`MAX_ALIGNED_M`]). Metric models are scored as they are.
+//! [`DepthKind::RELATIVE_MAX_DEPTH_M`], as calibration caps it). Metric models are scored as they are.
 
 use ndarray::Array2;
 use serde::Serialize;
@@ -20,10 +20,6 @@ use crate::metrics::{DepthMetrics, MetricsAccumulator};
 use dinoedge_backbone::error::{ModelError, Result};
 use dinoedge_backbone::onnx::meta::DepthKind;
 use dinoedge_backbone::preprocess;
-
-/// Where an aligned relative prediction is capped: a fitted line at or below zero inverse
-/// depth means "farther than anything", not a negative depth.
-pub const MAX_ALIGNED_M: f32 = 1000.0;
 
 /// Every how many valid pixels one is kept to estimate the folder's median depth.
 const MEDIAN_STRIDE: usize = 7;
@@ -113,7 +109,7 @@ fn folder_median(folder: &RgbdFolder) -> Result<f32> {
 }
 
 /// A relative prediction (inverse depth up to scale and shift) in metres: `1/depth = a · p + b`
-/// fitted by least squares to the valid pixels of `truth`, capped at [`MAX_ALIGNED_M`]. A frame
+/// fitted by least squares to the valid pixels of `truth`, capped at [`DepthKind::RELATIVE_MAX_DEPTH_M`]. A frame
 /// with fewer than two distinct predictions on valid pixels is scored at the cap.
 pub fn align(prediction: &Array2<f32>, truth: &Array2<f32>) -> Array2<f32> {
     let (mut n, mut sx, mut sy, mut sxx, mut sxy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
@@ -134,10 +130,7 @@ pub fn align(prediction: &Array2<f32>, truth: &Array2<f32>) -> Array2<f32> {
     } else {
         (0.0, 0.0)
     };
-    prediction.mapv(|p| {
-        let inverse = (a * f64::from(p) + b).max(1.0 / f64::from(MAX_ALIGNED_M));
-        (1.0 / inverse) as f32
-    })
+    prediction.mapv(|p| DepthKind::Relative.metres(a * f64::from(p) + b) as f32)
 }
 
 #[cfg(test)]
@@ -159,6 +152,6 @@ mod tests {
     #[test]
     fn a_flat_prediction_is_scored_at_the_cap() {
         let aligned = align(&array![[1.0f32, 1.0]], &array![[2.0f32, 3.0]]);
-        assert!(aligned.iter().all(|d| *d == MAX_ALIGNED_M));
+        assert!(aligned.iter().all(|d| *d == DepthKind::RELATIVE_MAX_DEPTH_M as f32));
     }
 }
