@@ -27,15 +27,15 @@ fn clip(dir: &Path, scenario: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap()
 }
 
-/// A sequence of the clip's frames in the order `indices` (rgb/ and depth/ beside each other,
-/// as sim-truth wants), in `dir/seq`. Returns the truth distance of each sequence frame.
+/// A sequence of the clip's frames in the order `indices` (rgb/, depth/ and class/ beside each
+/// other, as sim-truth wants), in `dir/seq`. Returns the truth distance of each sequence frame.
 fn sequence(dir: &Path, truth: &Value, indices: &[usize]) -> Vec<Option<f64>> {
     let (clip, seq) = (dir.join("clip"), dir.join("seq"));
-    for sub in ["rgb", "depth"] {
+    for sub in ["rgb", "depth", "class"] {
         std::fs::create_dir_all(seq.join(sub)).unwrap();
     }
     for (n, &i) in indices.iter().enumerate() {
-        for sub in ["rgb", "depth"] {
+        for sub in ["rgb", "depth", "class"] {
             std::fs::copy(clip.join(sub).join(format!("{i:06}.png")), seq.join(sub).join(format!("{n:06}.png")))
                 .unwrap();
         }
@@ -158,6 +158,85 @@ fn an_alarm_starts_within_for_frames_of_the_truth_crossing_and_ends_after_it_cle
     let availability = sub.on("dinoedge/e2e/availability");
     assert_eq!(availability.first().map(|m| m.payload.as_slice()), Some(&b"online"[..]));
     assert_eq!(availability.last().map(|m| m.payload.as_slice()), Some(&b"offline"[..]));
+}
+
+#[test]
+fn a_forklift_only_rule_ignores_the_person_the_geometric_rule_alarms_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let truth = clip(dir, "person-between");
+    let n = truth["frames"].as_array().unwrap().len();
+    sequence(dir, &truth, &(0..n).collect::<Vec<_>>());
+    let forklift_only = r#"
+[[rule]]
+name = "forklift"
+camera = "dock1"
+kind = "plane_distance"
+plane = "dock_face"
+objects = ["forklift"]
+zone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+percentile = 0
+alarm_below = 1.5
+clear_above = 1.8
+"#;
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+    support::finish(support::spawn_daemon(&replayed(config(dir, &broker, forklift_only))), Duration::from_secs(60));
+    assert!(sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|m| m.payload == b"offline")));
+    let rules: Vec<String> = events(&sub).iter().map(|e| e["rule"].as_str().unwrap().to_owned()).collect();
+    assert!(rules.contains(&"forks".to_owned()), "the geometric rule sees the person: {rules:?}");
+    assert!(!rules.contains(&"forklift".to_owned()), "the forklift stays 3 m away: {rules:?}");
+    let state = sub.on("dinoedge/e2e/dock1/forklift/state").last().unwrap().json();
+    assert_eq!(state["objects"], serde_json::json!(["forklift"]));
+    assert!((state["distance_m"].as_f64().unwrap() - 3.0).abs() < 0.15, "{state}");
+}
+
+#[test]
+fn an_object_distance_alarm_follows_the_person_and_the_forklift_and_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(&dir.join("broker"), "");
+    let clip = clip(dir, "forklift-meets-person");
+    let n = clip["frames"].as_array().unwrap().len();
+    sequence(dir, &clip, &(0..n).collect::<Vec<_>>());
+    let truth: Vec<Option<f64>> = (0..n).map(|i| clip["frames"][i]["people"][0]["to_forklift_m"].as_f64()).collect();
+    let near = format!(
+        r#"
+[[rule]]
+name = "near"
+camera = "dock1"
+kind = "object_distance"
+from = "person"
+to = "forklift"
+zone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+percentile = 1
+alarm_below = 2.0
+clear_above = 2.4
+for_frames = {FOR_FRAMES}
+"#
+    );
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+    support::finish(support::spawn_daemon(&replayed(config(dir, &broker, &near))), Duration::from_secs(60));
+    assert!(sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|m| m.payload == b"offline")));
+    let events = events(&sub);
+    let kinds: Vec<(&str, &str)> =
+        events.iter().map(|e| (e["rule"].as_str().unwrap(), e["type"].as_str().unwrap())).collect();
+    assert_eq!(kinds.first(), Some(&("near", "start")), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&("near", "end")), "{kinds:?}");
+    let (start, end) = (&events[0], events.last().unwrap());
+    assert_eq!(
+        (start["kind"].as_str(), &start["objects"]),
+        (Some("object_distance"), &serde_json::json!(["person", "forklift"]))
+    );
+    let crossing = first_frame(&truth, 0, |d| d < 2.0);
+    let frame = start["frame"].as_u64().unwrap() as usize;
+    assert!((crossing..=crossing + FOR_FRAMES).contains(&frame), "start at {frame}, the truth below 2 m at {crossing}");
+    let closest = (0..n).min_by(|&a, &b| truth[a].partial_cmp(&truth[b]).unwrap()).unwrap();
+    let cleared = first_frame(&truth, closest, |d| d > 2.4);
+    let frame = end["frame"].as_u64().unwrap() as usize;
+    assert!((cleared..=cleared + FOR_FRAMES).contains(&frame), "end at {frame}, the truth above 2.4 m at {cleared}");
+    let lowest = truth.iter().flatten().copied().fold(f64::MAX, f64::min);
+    assert!((end["min_distance_m"].as_f64().unwrap() - lowest).abs() < 0.1, "{end} vs the true {lowest}");
 }
 
 #[test]

@@ -194,7 +194,10 @@ fn an_unknown_scenario_lists_the_known_ones() {
     let run = dinoedge(&["sim", "clip", "--scenario", "forklift", "--out", path(tmp.path())], tmp.path());
     let err = support::stderr(&run);
     assert_eq!(run.status.code(), Some(2), "{err}");
-    assert!(err.contains("forklift-approach, forklift-cross, person-between, empty-lighting"), "{err}");
+    assert!(
+        err.contains("forklift-approach, forklift-cross, person-between, empty-lighting, forklift-meets-person"),
+        "{err}"
+    );
     let run =
         dinoedge(&["sim", "clip", "--scenario", "forklift-cross", "--fps", "0", "--out", path(tmp.path())], tmp.path());
     assert_fails(&run, 1, &["--fps 0"]);

@@ -85,7 +85,8 @@ fn every_json_example_of_the_readme_mqtt_section_round_trips_through_its_wire_ty
         seen.push(kind);
     }
     seen.sort();
-    assert_eq!(seen, ["CameraStatus", "Discovery", "Event", "RuleState", "Stats"], "one example of each payload");
+    seen.dedup();
+    assert_eq!(seen, ["CameraStatus", "Discovery", "Event", "RuleState", "Stats"], "an example of each payload");
 }
 
 #[test]

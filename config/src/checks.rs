@@ -158,14 +158,27 @@ fn check_rules(config: &Config) -> Result<(), Invalid> {
                 ),
             )?;
         }
-        if let Measure::PlaneDistance { .. } = rule.measure
+        if let Measure::PlaneDistance { .. } | Measure::ObjectDistance { .. } = rule.measure
             && camera.calibration.is_none()
         {
             invalid(
                 at("kind"),
                 format!(
-                    "rule `{}`: plane_distance needs camera `{}` to have a `calibration` file",
-                    rule.name, camera.name
+                    "rule `{}`: {} needs camera `{}` to have a `calibration` file",
+                    rule.name,
+                    rule.measure.kind().as_str(),
+                    camera.name
+                ),
+            )?;
+        }
+        if rule.measure.needs_classes() && !config.model.gives_classes() {
+            let field = if matches!(rule.measure, Measure::ObjectDistance { .. }) { "from" } else { "objects" };
+            invalid(
+                at(field),
+                format!(
+                    "rule `{}`: counts object classes, and the model gives none (a class head is needed; \
+                     the sim-truth model gives the simulator's)",
+                    rule.name
                 ),
             )?;
         }

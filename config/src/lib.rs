@@ -4,7 +4,7 @@
 //!
 //! A [`Config`] holds the device, the [`Model`], the broker ([`Mqtt`]), the [`Outbox`] and
 //! [`Pipeline`] settings, the [`Camera`]s (each a [`Source`]) and the [`Rule`]s (each a
-//! [`Measure`] in a [`ZoneRef`] with [`Hysteresis`] and a [`Severity`]). Names in topics are
+//! [`Measure`] in a [`ZoneRef`], counting pixels of an [`ObjectClass`] where it says so, with [`Hysteresis`] and a [`Severity`]). Names in topics are
 //! [`Name`]s; every error is one [`ConfigError`].
 //!
 //! ```no_run
@@ -15,6 +15,7 @@
 //! Relative paths in the file are taken relative to the file's folder.
 
 mod checks;
+mod classes;
 mod error;
 mod locate;
 mod schema;
@@ -22,9 +23,11 @@ mod values;
 
 use std::path::Path;
 
+pub use classes::{ClassSet, ObjectClass};
 pub use error::ConfigError;
 pub use schema::{
-    Camera, Config, Hysteresis, Measure, Model, Mqtt, Outbox, Pipeline, PixelFormat, Rule, RuleKind, Severity, Source,
+    Camera, Config, Foreground, Hysteresis, Measure, Model, Mqtt, Outbox, Pipeline, PixelFormat, Rule, RuleKind,
+    Severity, Source,
 };
 pub use values::{BrokerUrl, DepthKind, Name, Zone, ZoneRef};
 

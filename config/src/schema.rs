@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::classes::{ClassSet, ObjectClass};
 use crate::values::{BrokerUrl, Name, ZoneRef};
 
 /// One daemon: its identity, model, broker, outbox, cameras and rules.
@@ -44,6 +45,13 @@ pub enum Model {
     /// Test and demo only: each frame of an `images` source is paired with the simulator's
     /// exact depth (`depth/NAME.png`, millimetres, beside the frame's `rgb/` folder).
     SimTruth,
+}
+
+impl Model {
+    /// Whether the model labels each pixel with an [`ObjectClass`] too.
+    pub fn gives_classes(&self) -> bool {
+        matches!(self, Model::SimTruth)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -333,9 +341,18 @@ pub struct RuleToml {
     #[serde(default)]
     pub plane: Option<Name>,
     /// `plane_distance`: how much closer than the empty scene a pixel must be to count as
-    /// something standing in the zone; default 0.3 m.
+    /// something standing in the zone; default 0.3 m (not with `objects`).
     #[serde(default)]
     pub margin_m: Option<f64>,
+    /// `min_distance`, `plane_distance`: only pixels of these classes count.
+    #[serde(default)]
+    pub objects: Option<ClassSet>,
+    /// `object_distance`: the distance from the pixels of this class …
+    #[serde(default)]
+    pub from: Option<ObjectClass>,
+    /// … to the nearest pixels of this one.
+    #[serde(default)]
+    pub to: Option<ObjectClass>,
     pub alarm_below: f64,
     pub clear_above: f64,
     #[serde(default = "default_for_frames")]
@@ -356,6 +373,17 @@ fn default_for_frames() -> u32 {
 pub enum RuleKind {
     MinDistance,
     PlaneDistance,
+    ObjectDistance,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::MinDistance => "min_distance",
+            RuleKind::PlaneDistance => "plane_distance",
+            RuleKind::ObjectDistance => "object_distance",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -386,11 +414,24 @@ pub struct Rule {
 /// What a rule measures in its zone.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measure {
-    /// The `percentile`-th percentile of metric depth (z distance from the camera).
-    MinDistance { percentile: f64 },
+    /// The `percentile`-th percentile of metric depth (z distance from the camera), of every
+    /// pixel or of the `objects`' pixels.
+    MinDistance { percentile: f64, objects: Option<ClassSet> },
     /// The `percentile`-th percentile of the distances to `plane` of the zone's pixels that
-    /// are nearer than the background by more than `margin_m`.
-    PlaneDistance { plane: Name, margin_m: f64, percentile: f64 },
+    /// are `foreground`.
+    PlaneDistance { plane: Name, foreground: Foreground, percentile: f64 },
+    /// The `percentile`-th percentile, over the zone's pixels of class `from`, of the 3D
+    /// distance to the nearest pixel of class `to` (`from` ≠ `to`).
+    ObjectDistance { from: ObjectClass, to: ObjectClass, percentile: f64 },
+}
+
+/// Which pixels of a zone a `plane_distance` rule measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Foreground {
+    /// Those nearer than the calibrated empty scene by more than `margin_m`: geometry alone.
+    StandsOut { margin_m: f64 },
+    /// Those of these classes, wherever they are (a fork on the floor included).
+    Objects(ClassSet),
 }
 
 impl Measure {
@@ -398,7 +439,23 @@ impl Measure {
         match self {
             Measure::MinDistance { .. } => RuleKind::MinDistance,
             Measure::PlaneDistance { .. } => RuleKind::PlaneDistance,
+            Measure::ObjectDistance { .. } => RuleKind::ObjectDistance,
         }
+    }
+
+    /// The classes the rule counts, if it counts classes at all (what its events name).
+    pub fn objects(&self) -> Option<Vec<ObjectClass>> {
+        match *self {
+            Measure::MinDistance { objects, .. } => objects.map(|set| set.iter().collect()),
+            Measure::PlaneDistance { foreground: Foreground::Objects(set), .. } => Some(set.iter().collect()),
+            Measure::PlaneDistance { foreground: Foreground::StandsOut { .. }, .. } => None,
+            Measure::ObjectDistance { from, to, .. } => Some(vec![from, to]),
+        }
+    }
+
+    /// Whether the rule needs a class map of each frame.
+    pub fn needs_classes(&self) -> bool {
+        self.objects().is_some()
     }
 }
 
@@ -414,32 +471,7 @@ impl TryFrom<RuleToml> for Rule {
 
     fn try_from(r: RuleToml) -> Result<Self, String> {
         let named = |msg: String| format!("rule `{}`: {msg}", r.name);
-        let percentile = r.percentile.unwrap_or(5.0);
-        if !(0.0..=100.0).contains(&percentile) {
-            return Err(named(format!("percentile = {percentile}: expected 0 to 100")));
-        }
-        let measure = match r.kind {
-            RuleKind::MinDistance => {
-                if let Some(field) = [("plane", r.plane.is_some()), ("margin_m", r.margin_m.is_some())]
-                    .into_iter()
-                    .find_map(|(f, set)| set.then_some(f))
-                {
-                    return Err(named(format!("`{field}` belongs to plane_distance rules, not min_distance")));
-                }
-                Measure::MinDistance { percentile }
-            }
-            RuleKind::PlaneDistance => {
-                let plane = r
-                    .plane
-                    .clone()
-                    .ok_or_else(|| named("plane_distance needs `plane`, a calibrated plane's name".into()))?;
-                let margin_m = r.margin_m.unwrap_or(0.3);
-                if !(margin_m.is_finite() && margin_m >= 0.0) {
-                    return Err(named(format!("margin_m = {margin_m}: expected metres ≥ 0")));
-                }
-                Measure::PlaneDistance { plane, margin_m, percentile }
-            }
-        };
+        let measure = measure(&r).map_err(named)?;
         if !(r.alarm_below.is_finite() && r.alarm_below > 0.0) {
             return Err(named(format!("alarm_below = {}: expected metres above 0", r.alarm_below)));
         }
@@ -466,6 +498,60 @@ impl TryFrom<RuleToml> for Rule {
             severity: r.severity,
         })
     }
+}
+
+/// What `r` measures: its kind's fields, present and sane, and no other kind's.
+fn measure(r: &RuleToml) -> Result<Measure, String> {
+    let percentile = r.percentile.unwrap_or(5.0);
+    if !(0.0..=100.0).contains(&percentile) {
+        return Err(format!("percentile = {percentile}: expected 0 to 100"));
+    }
+    let set = [
+        ("plane", r.plane.is_some()),
+        ("margin_m", r.margin_m.is_some()),
+        ("objects", r.objects.is_some()),
+        ("from", r.from.is_some()),
+        ("to", r.to.is_some()),
+    ];
+    let allowed: &[&str] = match r.kind {
+        RuleKind::MinDistance => &["objects"],
+        RuleKind::PlaneDistance => &["plane", "margin_m", "objects"],
+        RuleKind::ObjectDistance => &["from", "to"],
+    };
+    let kind = r.kind.as_str();
+    if let Some((field, _)) = set.iter().find(|(f, present)| *present && !allowed.contains(f)) {
+        return Err(format!("`{field}` does not apply to {kind} rules (theirs: {})", allowed.join(", ")));
+    }
+    Ok(match r.kind {
+        RuleKind::MinDistance => Measure::MinDistance { percentile, objects: r.objects },
+        RuleKind::PlaneDistance => {
+            let plane = r.plane.clone().ok_or("plane_distance needs `plane`, a calibrated plane's name".to_string())?;
+            let foreground = match (r.objects, r.margin_m) {
+                (Some(_), Some(_)) => {
+                    return Err("`margin_m` or `objects`, not both: with `objects` the classes pick the pixels, \
+                                whether or not they stand out of the empty scene"
+                        .into());
+                }
+                (Some(objects), None) => Foreground::Objects(objects),
+                (None, margin_m) => {
+                    let margin_m = margin_m.unwrap_or(0.3);
+                    if !(margin_m.is_finite() && margin_m >= 0.0) {
+                        return Err(format!("margin_m = {margin_m}: expected metres ≥ 0"));
+                    }
+                    Foreground::StandsOut { margin_m }
+                }
+            };
+            Measure::PlaneDistance { plane, foreground, percentile }
+        }
+        RuleKind::ObjectDistance => {
+            let need = |field: &str| format!("object_distance needs `{field}`, a class ({})", ObjectClass::names());
+            let (from, to) = (r.from.ok_or_else(|| need("from"))?, r.to.ok_or_else(|| need("to"))?);
+            if from == to {
+                return Err(format!("from = to = \"{from}\": the distance between two different classes"));
+            }
+            Measure::ObjectDistance { from, to, percentile }
+        }
+    })
 }
 
 /// Durations are written as seconds (integer or float), must be finite and ≥ 0.

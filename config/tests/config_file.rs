@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dinoedge_config::{ConfigError, Measure, Model, Severity, Source};
+use dinoedge_config::{ConfigError, Foreground, Measure, Model, Severity, Source};
 
 /// A folder with the files a config may name, and a config file written into it.
 struct Site {
@@ -88,13 +88,24 @@ fn the_documented_example_loads_with_its_documented_defaults() {
     let forks = &config.rules[0];
     assert_eq!(
         forks.measure,
-        Measure::PlaneDistance { plane: "dock_face".to_string().try_into().unwrap(), margin_m: 0.3, percentile: 5.0 }
+        Measure::PlaneDistance {
+            plane: "dock_face".to_string().try_into().unwrap(),
+            foreground: Foreground::StandsOut { margin_m: 0.3 },
+            percentile: 5.0
+        }
     );
     assert_eq!((forks.hysteresis.alarm_below, forks.hysteresis.clear_above), (1.5, 1.8));
     assert_eq!((forks.for_frames, forks.cooldown, forks.severity), (3, Duration::from_secs(10), Severity::Critical));
     let walkway = &config.rules[1];
-    assert_eq!(walkway.measure, Measure::MinDistance { percentile: 5.0 });
+    assert_eq!(walkway.measure, Measure::MinDistance { percentile: 5.0, objects: None });
     assert_eq!((walkway.cooldown, walkway.severity), (Duration::ZERO, Severity::Warning));
+
+    // The commented person-near-forklift rule, uncommented, reads as an object_distance rule:
+    // the checks after reading refuse it while the model gives no classes.
+    let (before, block) = text.split_once("# A person too close to a forklift").unwrap();
+    let block: String = block.lines().skip(1).map(|l| format!("{}\n", l.trim_start_matches("# "))).collect();
+    let err = site.load(&format!("{before}{block}")).unwrap_err().to_string();
+    assert!(err.contains("rule `person-near-forklift`: counts object classes, and the model gives none"), "{err}");
 }
 
 #[test]
@@ -151,7 +162,43 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         "alarm_below = 1.5",
         "plane = \"dock_face\"\nalarm_below = 1.5",
         20,
-        &["`plane` belongs to plane_distance"],
+        &["`plane` does not apply to min_distance rules (theirs: objects)"],
+    ),
+    (
+        "unknown class",
+        "alarm_below = 1.5",
+        "objects = [\"forklift\", \"pallet\"]\nalarm_below = 1.5",
+        25,
+        &["unknown variant `pallet`", "`forklift`, `person`, `load`, `floor`, `other`"],
+    ),
+    ("no class", "alarm_below = 1.5", "objects = []\nalarm_below = 1.5", 25, &["name at least one class"]),
+    (
+        "classes from a model without a class head",
+        "alarm_below = 1.5",
+        "objects = [\"person\"]\nalarm_below = 1.5",
+        25,
+        &["rule `near`: counts object classes, and the model gives none"],
+    ),
+    (
+        "object_distance without `to`",
+        "kind = \"min_distance\"",
+        "kind = \"object_distance\"\nfrom = \"person\"",
+        20,
+        &["object_distance needs `to`, a class (forklift, person, load, floor, other)"],
+    ),
+    (
+        "object_distance between a class and itself",
+        "kind = \"min_distance\"",
+        "kind = \"object_distance\"\nfrom = \"person\"\nto = \"person\"",
+        20,
+        &["from = to = \"person\""],
+    ),
+    (
+        "margin and classes on one plane_distance rule",
+        "kind = \"min_distance\"",
+        "kind = \"plane_distance\"\nplane = \"dock\"\nmargin_m = 0.2\nobjects = [\"forklift\"]",
+        20,
+        &["`margin_m` or `objects`, not both"],
     ),
     ("plane_distance without a plane", "kind = \"min_distance\"", "kind = \"plane_distance\"", 20, &["needs `plane`"]),
     (

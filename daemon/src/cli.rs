@@ -39,7 +39,7 @@ pub enum Command {
     /// broker or internet needed; official weights used when in the model cache).
     Demo {
         /// forklift-approach (stops 2.5 m short: no alarm), forklift-cross (alarms),
-        /// person-between or empty-lighting.
+        /// person-between, empty-lighting or forklift-meets-person.
         #[arg(long, default_value = "forklift-approach")]
         scenario: Scenario,
         /// The broker events are published to, if it answers.
@@ -216,7 +216,7 @@ pub enum SimCommand {
         threads: usize,
     },
     /// Write a scripted clip with per-frame ground truth (truth.json): forklift-approach,
-    /// forklift-cross, person-between or empty-lighting.
+    /// forklift-cross, person-between, empty-lighting or forklift-meets-person.
     Clip {
         #[arg(long)]
         scenario: Scenario,

@@ -8,7 +8,10 @@
 //! - `person-between`: the forklift is parked 3 m from the dock; a person walks across
 //!   between its forks and the dock;
 //! - `empty-lighting`: nobody in the scene; the light dims, flickers and comes back (must
-//!   not alarm).
+//!   not alarm);
+//! - `forklift-meets-person`: a person stands in a cross aisle; a forklift drives along it
+//!   towards them, stops with its fork tips under a metre away, and backs off again (its
+//!   distance to the person, the truth's `to_forklift_m`, falls through 2 m and rises past it).
 
 use std::str::FromStr;
 
@@ -30,11 +33,17 @@ pub enum Scenario {
     ForkliftCross,
     PersonBetween,
     EmptyLighting,
+    ForkliftMeetsPerson,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] =
-        [Scenario::ForkliftApproach, Scenario::ForkliftCross, Scenario::PersonBetween, Scenario::EmptyLighting];
+    pub const ALL: [Scenario; 5] = [
+        Scenario::ForkliftApproach,
+        Scenario::ForkliftCross,
+        Scenario::PersonBetween,
+        Scenario::EmptyLighting,
+        Scenario::ForkliftMeetsPerson,
+    ];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -42,6 +51,7 @@ impl Scenario {
             Scenario::ForkliftCross => "forklift-cross",
             Scenario::PersonBetween => "person-between",
             Scenario::EmptyLighting => "empty-lighting",
+            Scenario::ForkliftMeetsPerson => "forklift-meets-person",
         }
     }
 }
@@ -146,8 +156,43 @@ pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
                 layout
             })
             .collect(),
+        Scenario::ForkliftMeetsPerson => {
+            // The aisle runs along x at y = 8; the forks point +x, the person stands ahead of them.
+            let (aisle_y, person_x, start_gap, closest_gap) = (8.0, 3.0, 6.0, 0.8);
+            let (forward, pause, back) = (start_gap - closest_gap, 1.5, 4.5);
+            let (speed, decel) = (1.2, 0.8);
+            let arrive = (forward - speed * speed / (2.0 * decel)) / speed + speed / decel;
+            (0..frames(12.0))
+                .map(|i| {
+                    let t = i as f64 / fps;
+                    let gap = if t <= arrive + pause {
+                        start_gap - travelled(t, speed, decel, forward)
+                    } else {
+                        closest_gap + travelled(t - arrive - pause, speed, decel, back)
+                    };
+                    let mut layout = base.clone();
+                    let forklift = layout.forklift.as_mut().expect("the example has a forklift");
+                    forklift.yaw = -std::f64::consts::FRAC_PI_2;
+                    forklift.x = person_x - gap - FORK_REACH;
+                    forklift.y = aisle_y;
+                    layout.people.push(Person {
+                        x: person_x + PERSON_HALF_DEPTH,
+                        y: aisle_y,
+                        yaw: std::f64::consts::FRAC_PI_2,
+                        height: 1.8,
+                        shirt: [0.1, 0.35, 0.85],
+                        trousers: [0.2, 0.2, 0.22],
+                        stride: 0.0,
+                    });
+                    layout
+                })
+                .collect()
+        }
     }
 }
+
+/// Half the depth of a person's torso, front to back (`dock::person_parts`).
+const PERSON_HALF_DEPTH: f64 = 0.11;
 
 #[cfg(test)]
 mod tests {

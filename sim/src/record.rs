@@ -15,19 +15,10 @@ pub fn frame_record(camera: &Camera, layout: &DockLayout, scene: &Scene, truth: 
         .enumerate()
         .map(|(i, o)| json!({ "instance": i + 1, "name": o.name, "class": o.class, "pose": o.pose }))
         .collect();
-    let classes: serde_json::Map<String, Value> = [
-        Class::Floor,
-        Class::Wall,
-        Class::Rack,
-        Class::Pallet,
-        Class::Box,
-        Class::Forklift,
-        Class::Person,
-        Class::Ceiling,
-    ]
-    .iter()
-    .map(|c| (serde_json::to_value(c).unwrap().as_str().unwrap().to_string(), json!(*c as u8)))
-    .collect();
+    let classes: serde_json::Map<String, Value> = Class::ALL
+        .iter()
+        .map(|c| (serde_json::to_value(c).unwrap().as_str().unwrap().to_string(), json!(*c as u8)))
+        .collect();
     json!({
         "format": "dinoedge-sim/1",
         "depth": "z-depth along the optical axis; depth/NAME.png in millimetres, depth/NAME.npy in metres; 0 = none",

@@ -1,6 +1,7 @@
 //! A scene: objects made of primitive parts with materials, each with a class and a
 //! bounding sphere, under ambient and directional light.
 
+use dinoedge_config::ObjectClass;
 use glam::DVec3;
 use serde::Serialize;
 
@@ -20,6 +21,41 @@ pub enum Class {
     Forklift = 6,
     Person = 7,
     Ceiling = 8,
+}
+
+impl Class {
+    pub const ALL: [Class; 8] = [
+        Class::Floor,
+        Class::Wall,
+        Class::Rack,
+        Class::Pallet,
+        Class::Box,
+        Class::Forklift,
+        Class::Person,
+        Class::Ceiling,
+    ];
+
+    /// The class of a class-mask value; `None` for 0 (no surface) and unknown values.
+    pub fn from_mask(value: u8) -> Option<Class> {
+        Self::ALL.into_iter().find(|c| *c as u8 == value)
+    }
+
+    /// What dinoedge's rules and class heads call it: a pallet and its boxes are a `load`;
+    /// walls, racks and the ceiling are `other`.
+    pub fn object_class(self) -> ObjectClass {
+        match self {
+            Class::Floor => ObjectClass::Floor,
+            Class::Pallet | Class::Box => ObjectClass::Load,
+            Class::Forklift => ObjectClass::Forklift,
+            Class::Person => ObjectClass::Person,
+            Class::Wall | Class::Rack | Class::Ceiling => ObjectClass::Other,
+        }
+    }
+
+    /// The object class of a class-mask value (no surface is `other`).
+    pub fn object_class_of_mask(value: u8) -> ObjectClass {
+        Self::from_mask(value).map_or(ObjectClass::Other, Class::object_class)
+    }
 }
 
 #[derive(Debug, Clone)]

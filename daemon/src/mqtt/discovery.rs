@@ -1,8 +1,9 @@
 //! Home Assistant MQTT discovery: for each rule, a `binary_sensor` (on while the alarm is
 //! raised) and a distance `sensor`, both reading the rule's retained state topic and sharing
-//! the daemon's availability topic. Published retained when `mqtt.home_assistant` is on.
+//! the daemon's availability topic. Published retained when `mqtt.home_assistant` is on. A
+//! rule that counts classes says which in its entities' names.
 
-use dinoedge_config::{Config, Rule};
+use dinoedge_config::{Config, Measure, Rule};
 
 use super::topics::{OFFLINE, ONLINE, Topics};
 use super::wire::{AlarmState, Device, Discovery, Entity};
@@ -30,6 +31,7 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
     let mut out = Vec::new();
     for rule in &config.rules {
         let object = format!("{}_{}", rule.camera, rule.name);
+        let title = format!("{} {}{}", rule.camera, rule.name, classes(&rule.measure));
         let alarm = Entity::Safety {
             value_template: "{{ value_json.state }}".into(),
             payload_on: AlarmState::Alarm,
@@ -37,7 +39,7 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
         };
         out.push((
             format!("{prefix}/binary_sensor/{}/{object}/config", config.device_id),
-            message(rule, "", format!("{} {}", rule.camera, rule.name), alarm),
+            message(rule, "", title.clone(), alarm),
         ));
         let distance = Entity::Distance {
             unit_of_measurement: "m".into(),
@@ -46,8 +48,20 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
         };
         out.push((
             format!("{prefix}/sensor/{}/{object}_distance/config", config.device_id),
-            message(rule, "_distance", format!("{} {} distance", rule.camera, rule.name), distance),
+            message(rule, "_distance", format!("{title} distance"), distance),
         ));
     }
     out
+}
+
+/// The classes a rule counts, for a name: ` (forklift)`, ` (person to forklift)`, or nothing.
+fn classes(measure: &Measure) -> String {
+    let names = |classes: Vec<dinoedge_config::ObjectClass>, between: &str| {
+        classes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(between)
+    };
+    match (measure, measure.objects()) {
+        (_, None) => String::new(),
+        (Measure::ObjectDistance { .. }, Some(pair)) => format!(" ({})", names(pair, " to ")),
+        (_, Some(set)) => format!(" ({})", names(set, ", ")),
+    }
 }

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use dinoedge_config::{Name, RuleKind, Severity};
+use dinoedge_config::{Name, ObjectClass, RuleKind, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::outbox::EventKind;
@@ -60,6 +60,10 @@ pub struct Event {
     pub camera: Name,
     pub rule: Name,
     pub kind: RuleKind,
+    /// The classes the rule counts (an `object_distance`'s `from` then `to`); absent for a
+    /// rule of geometry alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<Vec<ObjectClass>>,
     pub severity: Severity,
     pub alarm_below_m: f64,
     pub clear_above_m: f64,
@@ -106,6 +110,9 @@ pub struct RuleState {
     /// The id of the raised alarm's `start`; `null` while clear.
     pub alarm: Option<String>,
     pub severity: Severity,
+    /// As in the rule's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<Vec<ObjectClass>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,12 @@
-//! Depth for a frame: the DINOv2 backbone and depth head (the product: metres, or a relative
-//! model's inverse depth until the calibration aligns it), or — for tests and the demo only,
-//! and named so — the simulator's exact depth stored beside each frame.
+//! What the model sees in a frame: depth from the DINOv2 backbone and depth head (the product:
+//! metres, or a relative model's inverse depth until the calibration aligns it), or — for
+//! tests and the demo only, and named so — the simulator's exact depth and classes stored
+//! beside each frame.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use dinoedge_config::DepthKind;
+use dinoedge_config::{DepthKind, ObjectClass};
 use dinoedge_heads::head::DepthModel;
 use ndarray::Array2;
 
@@ -13,8 +14,17 @@ use crate::source::Frame;
 
 pub enum DepthProvider {
     Model(Box<DepthModel>),
-    /// `depth/NAME.png` (millimetres) beside `rgb/NAME.png`: the simulator's truth.
+    /// `depth/NAME.png` (millimetres) and `class/NAME.png` (the simulator's class numbers)
+    /// beside `rgb/NAME.png`: the simulator's truth.
     SimTruth,
+}
+
+/// One frame as the model sees it, [height, width] each.
+pub struct Perceived {
+    /// Of the provider's [`kind`](DepthProvider::kind).
+    pub depth: Array2<f32>,
+    /// Each pixel's class, when the provider gives classes.
+    pub classes: Option<Array2<ObjectClass>>,
 }
 
 impl DepthProvider {
@@ -26,27 +36,39 @@ impl DepthProvider {
         }
     }
 
-    pub fn depth(&self, frame: &Frame) -> Result<Array2<f32>> {
+    pub fn perceive(&self, frame: &Frame) -> Result<Perceived> {
         match self {
-            DepthProvider::Model(model) => Ok(model.depth(&frame.image)?),
+            DepthProvider::Model(model) => Ok(Perceived { depth: model.depth(&frame.image)?, classes: None }),
             DepthProvider::SimTruth => {
                 let file = frame.file.as_deref().context("sim-truth depth needs frames from files")?;
-                let depth_file = truth_path(file)?;
+                let size = (frame.image.height() as usize, frame.image.width() as usize);
+                let not_the_size = |truth: &Path| format!("{}: not the size of {}", truth.display(), file.display());
+                let depth_file = truth_path(file, "depth")?;
                 let depth = dinoedge_calibration::file::read_depth_mm(&depth_file).map_err(anyhow::Error::msg)?;
-                if depth.dim() != (frame.image.height() as usize, frame.image.width() as usize) {
-                    bail!("{}: not the size of {}", depth_file.display(), file.display());
+                if depth.dim() != size {
+                    bail!(not_the_size(&depth_file));
                 }
-                Ok(depth)
+                let class_file = truth_path(file, "class")?;
+                let mask = image::open(&class_file).with_context(|| format!("reading {}", class_file.display()))?;
+                let mask =
+                    mask.as_luma8().with_context(|| format!("{}: not an 8-bit grey mask", class_file.display()))?;
+                if (mask.height() as usize, mask.width() as usize) != size {
+                    bail!(not_the_size(&class_file));
+                }
+                let classes = Array2::from_shape_fn(size, |(y, x)| {
+                    dinoedge_sim::Class::object_class_of_mask(mask.get_pixel(x as u32, y as u32).0[0])
+                });
+                Ok(Perceived { depth, classes: Some(classes) })
             }
         }
     }
 }
 
-/// `…/rgb/NAME.ext` → `…/depth/NAME.png`.
-fn truth_path(rgb: &Path) -> Result<std::path::PathBuf> {
+/// `…/rgb/NAME.ext` → `…/KIND/NAME.png` (`depth`, `class`).
+fn truth_path(rgb: &Path, kind: &str) -> Result<std::path::PathBuf> {
     let folder = rgb.parent().filter(|p| p.file_name().is_some_and(|n| n == "rgb"));
     let (Some(folder), Some(stem)) = (folder, rgb.file_stem()) else {
-        bail!("{}: sim-truth frames must be in an rgb/ folder with depth/ beside it", rgb.display());
+        bail!("{}: sim-truth frames must be in an rgb/ folder with {kind}/ beside it", rgb.display());
     };
-    Ok(folder.with_file_name("depth").join(stem).with_extension("png"))
+    Ok(folder.with_file_name(kind).join(stem).with_extension("png"))
 }

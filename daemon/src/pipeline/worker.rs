@@ -12,12 +12,12 @@ use dinoedge_config::{Name, Rule};
 use ndarray::Array2;
 
 use super::camera::CameraLink;
-use super::depth::DepthProvider;
+use super::depth::{DepthProvider, Perceived};
 use super::handoff::Taken;
 use crate::lock::lock;
 use crate::mqtt::Bus;
 use crate::mqtt::wire::{AlarmState, Change, Event, RuleState, round};
-use crate::rules::measure::resolve_zone;
+use crate::rules::measure::{Seen, resolve_zone};
 use crate::rules::{Measurer, Tracker, Transition};
 use crate::source::Frame;
 
@@ -90,16 +90,16 @@ impl RuleRunner {
         self.measurer = None;
     }
 
-    /// Measures on `depth`, updates the alarm, queues what changed; returns the distance.
+    /// Measures on what was `seen`, updates the alarm, queues what changed; returns the distance.
     fn evaluate(
         &mut self,
         out: &Outlet,
-        depth: &Array2<f32>,
+        seen: Seen,
         frame: &Frame,
         calibration: Option<&Calibration>,
         snapshots: bool,
     ) -> Option<f64> {
-        let (h, w) = depth.dim();
+        let (h, w) = seen.depth.dim();
         let (camera, name) = (out.camera, &self.rule.name);
         let measurer = self.measurer.get_or_insert_with(|| {
             let bound = Measurer::new(&self.rule.measure, &self.rule.zone, (w, h), calibration);
@@ -109,7 +109,7 @@ impl RuleRunner {
             bound
         });
         let Ok(measurer) = measurer else { return None };
-        let distance = measurer.measure(depth);
+        let distance = measurer.measure(seen);
         log::debug!("rule {camera}/{name}: frame {}: {} m", frame.seq, fmt(distance));
         let transition = self.tracker.observe(distance, frame.captured);
         if let Some(transition) = transition {
@@ -140,6 +140,7 @@ impl RuleRunner {
             camera: camera.clone(),
             rule: name.clone(),
             kind: rule.measure.kind(),
+            objects: rule.measure.objects(),
             severity: rule.severity,
             alarm_below_m: rule.hysteresis.alarm_below,
             clear_above_m: rule.hysteresis.clear_above,
@@ -186,6 +187,7 @@ impl RuleRunner {
             time: frame.wall.into(),
             alarm: self.alarm_id.clone(),
             severity: self.rule.severity,
+            objects: self.rule.measure.objects(),
         };
         out.bus.retain_json(out.bus.topics().rule_state(out.camera, &self.rule.name), &state);
     }
@@ -220,8 +222,8 @@ impl Worker {
 
     fn process(&mut self, frame: Frame) {
         let start = Instant::now();
-        let mut depth = match self.provider.depth(&frame) {
-            Ok(depth) => depth,
+        let Perceived { mut depth, classes } = match self.provider.perceive(&frame) {
+            Ok(perceived) => perceived,
             Err(e) => {
                 log::error!("camera {}: frame {}: depth failed: {e:#}", self.link.name, frame.seq);
                 return;
@@ -236,7 +238,10 @@ impl Worker {
         let distances: Vec<(Name, Option<f64>)> = self
             .rules
             .iter_mut()
-            .map(|r| (r.rule.name.clone(), r.evaluate(&out, &depth, &frame, calibration, self.snapshots)))
+            .map(|r| {
+                let seen = Seen { depth: &depth, classes: classes.as_ref() };
+                (r.rule.name.clone(), r.evaluate(&out, seen, &frame, calibration, self.snapshots))
+            })
             .collect();
         let alarms = self.rules.iter().filter(|r| r.tracker.in_alarm()).count();
         self.link.alarms.store(alarms, Ordering::Relaxed);

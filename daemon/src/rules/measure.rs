@@ -1,16 +1,23 @@
 //! One number per rule and frame: the distance the rule compares with its thresholds, or
 //! `None` when nothing is measurable in the zone (no valid depth, nothing standing out of the
-//! empty scene), which counts as "nothing near".
+//! empty scene, not enough pixels of the rule's classes), which counts as "nothing near".
 //!
-//! - `min_distance`: a low percentile of the zone's metric z-depth. z-depth (along the optical
-//!   axis) is never more than the straight-line distance, so the rule errs on the safe side.
-//! - `plane_distance`: the zone's pixels nearer than the calibrated empty scene by more than
-//!   the margin are back-projected to 3D; the distance is a low percentile of their distances
-//!   to the plane. At least [`MIN_FOREGROUND_PIXELS`] such pixels are needed.
+//! - `min_distance`: a low percentile of the zone's metric z-depth (of the `objects`' pixels
+//!   only, when it names classes). z-depth (along the optical axis) is never more than the
+//!   straight-line distance, so the rule errs on the safe side.
+//! - `plane_distance`: the zone's foreground pixels — nearer than the calibrated empty scene by
+//!   more than the margin, or of the rule's classes wherever they are — are back-projected to
+//!   3D; the distance is a low percentile of their distances to the plane.
+//! - `object_distance`: the zone's pixels of class `from` and of class `to` are back-projected;
+//!   the distance is a low percentile, over the `from` points, of each one's distance to the
+//!   nearest `to` point.
+//!
+//! A foreground, and each class of an `object_distance`, needs at least
+//! [`MIN_FOREGROUND_PIXELS`] pixels: fewer are taken as noise, not an object.
 
 use dinoedge_calibration::{Calibration, Plane};
-use dinoedge_config::{Measure, Zone, ZoneRef};
-use glam::DVec2;
+use dinoedge_config::{ClassSet, Foreground, Measure, ObjectClass, Zone, ZoneRef};
+use glam::{DVec2, DVec3};
 use ndarray::Array2;
 
 use crate::percentile::nearest_rank;
@@ -29,6 +36,18 @@ pub fn resolve_zone<'a>(zone: &'a ZoneRef, calibration: Option<&'a Calibration>)
 /// Fewer foreground pixels than this in a zone are taken as noise, not an object.
 pub const MIN_FOREGROUND_PIXELS: usize = 16;
 
+/// An `object_distance` compares at most this many points of each class (an even subsample
+/// of the zone's pixels of the class): 4096² distances are a few milliseconds.
+const MAX_POINTS: usize = 4096;
+
+/// What a rule measures on: a frame's metric depth and, when the model gives them, its
+/// pixels' classes, both [height, width].
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub depth: &'a Array2<f32>,
+    pub classes: Option<&'a Array2<ObjectClass>>,
+}
+
 /// The pixels of a frame inside a zone (by pixel centre), as flat row-major indices.
 #[derive(Debug, Clone)]
 pub struct ZoneMask {
@@ -45,18 +64,53 @@ impl ZoneMask {
             .collect();
         Self { width, pixels }
     }
+
+    /// The centre of pixel `i` (a flat index), in pixel coordinates.
+    fn centre(&self, i: usize) -> DVec2 {
+        DVec2::new((i % self.width) as f64 + 0.5, (i / self.width) as f64 + 0.5)
+    }
 }
 
-/// A rule's measurement, bound to the frame size and (for plane_distance) the calibration.
+/// How a `plane_distance` rule picks its pixels, bound to the calibration's background.
+#[derive(Debug, Clone)]
+pub enum Picked {
+    /// Nearer than the background (same size as the frame) by more than `margin_m`.
+    StandsOut {
+        margin_m: f32,
+        background: Array2<f32>,
+    },
+    Objects(ClassSet),
+}
+
+/// A rule's measurement, bound to the frame size and (for plane_distance and object_distance)
+/// the calibration.
 #[derive(Debug, Clone)]
 pub enum Measurer {
-    MinDistance { mask: ZoneMask, percentile: f64 },
-    PlaneDistance { mask: ZoneMask, percentile: f64, margin_m: f32, plane: Plane, calibration: Box<Calibration> },
+    MinDistance {
+        mask: ZoneMask,
+        percentile: f64,
+        objects: Option<ClassSet>,
+    },
+    PlaneDistance {
+        mask: ZoneMask,
+        percentile: f64,
+        picked: Picked,
+        plane: Plane,
+        calibration: Box<Calibration>,
+    },
+    ObjectDistance {
+        mask: ZoneMask,
+        percentile: f64,
+        from: ObjectClass,
+        to: ObjectClass,
+        calibration: Box<Calibration>,
+    },
 }
 
 impl Measurer {
-    /// Binds `measure` on `zone` to frames of `width` x `height`; plane_distance needs the
-    /// camera's calibration, with the plane and a background of that size.
+    /// Binds `measure` on `zone` to frames of `width` x `height`; plane_distance and
+    /// object_distance need the camera's calibration for frames of that size (and
+    /// plane_distance its plane, and the background when it goes by geometry alone).
     pub fn new(
         measure: &Measure,
         zone: &ZoneRef,
@@ -64,57 +118,102 @@ impl Measurer {
         calibration: Option<&Calibration>,
     ) -> Result<Self, String> {
         let mask = ZoneMask::new(resolve_zone(zone, calibration)?, width, height);
-        match measure {
-            Measure::MinDistance { percentile } => Ok(Measurer::MinDistance { mask, percentile: *percentile }),
-            Measure::PlaneDistance { plane, margin_m, percentile } => {
-                let calibration = calibration.ok_or("plane_distance needs the camera's calibration")?;
+        let calibrated = |kind: &str| -> Result<Box<Calibration>, String> {
+            let calibration = calibration.ok_or_else(|| format!("{kind} needs the camera's calibration"))?;
+            let i = &calibration.camera.intrinsics;
+            if (i.width as usize, i.height as usize) != (width, height) {
+                return Err(format!(
+                    "{}: calibrated for {}x{} frames, the camera delivers {width}x{height}",
+                    calibration.file.display(),
+                    i.width,
+                    i.height
+                ));
+            }
+            Ok(Box::new(calibration.clone()))
+        };
+        match *measure {
+            Measure::MinDistance { percentile, objects } => Ok(Measurer::MinDistance { mask, percentile, objects }),
+            Measure::PlaneDistance { ref plane, foreground, percentile } => {
+                let calibration = calibrated("plane_distance")?;
                 let file = calibration.file.display();
                 let plane = *calibration.plane(plane).ok_or_else(|| format!("{file}: no plane named `{plane}`"))?;
-                let background =
-                    calibration.background.as_ref().ok_or_else(|| format!("{file}: no background depth"))?;
-                let i = &calibration.camera.intrinsics;
-                if background.dim() != (height, width) || (i.width as usize, i.height as usize) != (width, height) {
-                    return Err(format!(
-                        "{file}: calibrated for {}x{} frames, the camera delivers {width}x{height}",
-                        i.width, i.height
-                    ));
-                }
-                Ok(Measurer::PlaneDistance {
-                    mask,
-                    percentile: *percentile,
-                    margin_m: *margin_m as f32,
-                    plane,
-                    calibration: Box::new(calibration.clone()),
-                })
+                let picked = match foreground {
+                    Foreground::Objects(set) => Picked::Objects(set),
+                    Foreground::StandsOut { margin_m } => {
+                        let background =
+                            calibration.background.clone().ok_or_else(|| format!("{file}: no background depth"))?;
+                        if background.dim() != (height, width) {
+                            return Err(format!("{file}: the background depth is not {width}x{height}"));
+                        }
+                        Picked::StandsOut { margin_m: margin_m as f32, background }
+                    }
+                };
+                Ok(Measurer::PlaneDistance { mask, percentile, picked, plane, calibration })
+            }
+            Measure::ObjectDistance { from, to, percentile } => {
+                Ok(Measurer::ObjectDistance { mask, percentile, from, to, calibration: calibrated("object_distance")? })
             }
         }
     }
 
-    /// The rule's distance in metres on a metric depth map of the bound size.
-    pub fn measure(&self, depth: &Array2<f32>) -> Option<f64> {
-        let flat = depth.as_slice().expect("depth maps are contiguous");
+    /// The rule's distance in metres on a frame of the bound size. A rule that counts classes
+    /// measures nothing on a frame without them.
+    pub fn measure(&self, seen: Seen) -> Option<f64> {
+        let depth = seen.depth.as_slice().expect("depth maps are contiguous");
+        let valid = |i: usize| depth[i].is_finite() && depth[i] > 0.0;
+        let classes = seen.classes.map(|c| c.as_slice().expect("class maps are contiguous"));
+        let of = |set: ClassSet, i: usize| classes.is_some_and(|c| set.contains(c[i]));
         match self {
-            Measurer::MinDistance { mask, percentile } => {
-                let mut values: Vec<f64> =
-                    mask.pixels.iter().map(|&i| flat[i]).filter(|d| d.is_finite() && *d > 0.0).map(f64::from).collect();
-                nearest_rank(&mut values, *percentile)
-            }
-            Measurer::PlaneDistance { mask, percentile, margin_m, plane, calibration } => {
-                let background =
-                    calibration.background.as_ref().expect("checked in new").as_slice().expect("contiguous");
+            Measurer::MinDistance { mask, percentile, objects } => {
+                if objects.is_some() && classes.is_none() {
+                    return None;
+                }
                 let mut values: Vec<f64> = mask
                     .pixels
                     .iter()
-                    .filter(|&&i| {
-                        let (d, bg) = (flat[i], background[i]);
-                        d.is_finite() && d > 0.0 && bg > 0.0 && d < bg - margin_m
-                    })
-                    .map(|&i| {
-                        let pixel = DVec2::new((i % mask.width) as f64 + 0.5, (i / mask.width) as f64 + 0.5);
-                        plane.distance(calibration.camera.back_project(pixel, flat[i] as f64))
-                    })
+                    .filter(|&&i| valid(i) && objects.is_none_or(|set| of(set, i)))
+                    .map(|&i| f64::from(depth[i]))
+                    .collect();
+                nearest_rank(&mut values, *percentile)
+            }
+            Measurer::PlaneDistance { mask, percentile, picked, plane, calibration } => {
+                let foreground = |i: usize| match picked {
+                    Picked::StandsOut { margin_m, background } => {
+                        let bg = background.as_slice().expect("contiguous")[i];
+                        bg > 0.0 && depth[i] < bg - margin_m
+                    }
+                    Picked::Objects(set) => of(*set, i),
+                };
+                let mut values: Vec<f64> = mask
+                    .pixels
+                    .iter()
+                    .filter(|&&i| valid(i) && foreground(i))
+                    .map(|&i| plane.distance(calibration.camera.back_project(mask.centre(i), f64::from(depth[i]))))
                     .collect();
                 if values.len() < MIN_FOREGROUND_PIXELS { None } else { nearest_rank(&mut values, *percentile) }
+            }
+            Measurer::ObjectDistance { mask, percentile, from, to, calibration } => {
+                let points = |class: ObjectClass| -> Option<Vec<DVec3>> {
+                    let pixels: Vec<usize> =
+                        mask.pixels.iter().copied().filter(|&i| valid(i) && of(ClassSet::of(class), i)).collect();
+                    if pixels.len() < MIN_FOREGROUND_PIXELS {
+                        return None;
+                    }
+                    let step = pixels.len().div_ceil(MAX_POINTS);
+                    Some(
+                        pixels
+                            .iter()
+                            .step_by(step)
+                            .map(|&i| calibration.camera.back_project(mask.centre(i), f64::from(depth[i])))
+                            .collect(),
+                    )
+                };
+                let (from, to) = (points(*from)?, points(*to)?);
+                let mut values: Vec<f64> = from
+                    .iter()
+                    .map(|p| to.iter().map(|q| p.distance_squared(*q)).fold(f64::INFINITY, f64::min).sqrt())
+                    .collect();
+                nearest_rank(&mut values, *percentile)
             }
         }
     }
@@ -138,7 +237,7 @@ mod tests {
     #[test]
     fn min_distance_takes_the_low_percentile_of_valid_depth_in_the_zone() {
         let measurer = Measurer::new(
-            &Measure::MinDistance { percentile: 0.0 },
+            &Measure::MinDistance { percentile: 0.0, objects: None },
             &ZoneRef::Polygon(zone(&[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]])),
             (4, 2),
             None,
@@ -146,8 +245,71 @@ mod tests {
         .unwrap();
         // Left half: 3, 0 (invalid), 2.5, NaN (invalid); the right half (0.5 m) is outside.
         let depth = ndarray::arr2(&[[3.0, 0.0, 0.5, 0.5], [2.5, f32::NAN, 0.5, 0.5]]);
-        assert_eq!(measurer.measure(&depth), Some(2.5));
-        assert_eq!(measurer.measure(&ndarray::Array2::zeros((2, 4))), None, "no valid depth: nothing measured");
+        assert_eq!(measurer.measure(seen(&depth)), Some(2.5));
+        assert_eq!(measurer.measure(seen(&Array2::zeros((2, 4)))), None, "no valid depth: nothing measured");
+    }
+
+    fn seen(depth: &Array2<f32>) -> Seen<'_> {
+        Seen { depth, classes: None }
+    }
+
+    /// A 16x8 frame seen from 3 m straight above a floor (every pixel 3 m deep; 1 px = 0.375 m
+    /// there): columns 0–2 a person, 11–15 a forklift, the rest floor.
+    fn overhead() -> (Calibration, Array2<f32>, Array2<ObjectClass>) {
+        let calibration = Calibration {
+            file: "overhead.toml".into(),
+            camera_name: Name::try_from("top".to_string()).unwrap(),
+            camera: dinoedge_calibration::Camera {
+                intrinsics: dinoedge_calibration::Intrinsics::from_hfov(16, 8, 90.0),
+                pose: dinoedge_calibration::Pose::from_angles(DVec3::new(0.0, 0.0, 3.0), 0.0, 90.0, 0.0),
+            },
+            alignment: Default::default(),
+            planes: vec![(
+                Name::try_from("middle".to_string()).unwrap(),
+                Plane { point: DVec3::ZERO, normal: DVec3::X },
+            )],
+            zones: vec![],
+            background: None,
+            fitted_for: None,
+        };
+        let classes = Array2::from_shape_fn((8, 16), |(_, x)| match x {
+            0..=2 => ObjectClass::Person,
+            11.. => ObjectClass::Forklift,
+            _ => ObjectClass::Floor,
+        });
+        (calibration, Array2::from_elem((8, 16), 3.0), classes)
+    }
+
+    #[test]
+    fn rules_with_classes_measure_only_their_classes_pixels() {
+        let (calibration, depth, classes) = overhead();
+        let whole = ZoneRef::Polygon(zone(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]));
+        let with_classes = Seen { depth: &depth, classes: Some(&classes) };
+        let bind = |measure: Measure| Measurer::new(&measure, &whole, (16, 8), Some(&calibration)).unwrap();
+        let set = |class| ClassSet::of(class);
+        let plane = |class| Measure::PlaneDistance {
+            plane: Name::try_from("middle".to_string()).unwrap(),
+            foreground: Foreground::Objects(set(class)),
+            percentile: 0.0,
+        };
+        // Column centres 2.5 and 11.5 are 5.5 and 3.5 px from the middle: 2.0625 m and 1.3125 m.
+        let close = |d: Option<f64>, want: f64| d.is_some_and(|d| (d - want).abs() < 1e-9);
+        assert!(close(bind(plane(ObjectClass::Person)).measure(with_classes), 2.0625));
+        assert!(close(bind(plane(ObjectClass::Forklift)).measure(with_classes), 1.3125));
+        assert_eq!(bind(plane(ObjectClass::Load)).measure(with_classes), None, "no load in view");
+        let near =
+            bind(Measure::ObjectDistance { from: ObjectClass::Person, to: ObjectClass::Forklift, percentile: 0.0 });
+        assert!(close(near.measure(with_classes), 9.0 * 0.375), "columns 2 and 11 are 9 px apart");
+        let min = bind(Measure::MinDistance { percentile: 0.0, objects: Some(set(ObjectClass::Forklift)) });
+        assert_eq!(min.measure(with_classes), Some(3.0));
+        for rule in [&near, &min] {
+            assert_eq!(rule.measure(seen(&depth)), None, "a frame without classes measures nothing");
+        }
+        // Fewer than MIN_FOREGROUND_PIXELS of a class are noise.
+        let mut few = classes.clone();
+        few.mapv_inplace(|c| if c == ObjectClass::Forklift { ObjectClass::Floor } else { c });
+        few[[0, 15]] = ObjectClass::Forklift;
+        assert_eq!(near.measure(Seen { depth: &depth, classes: Some(&few) }), None);
     }
 
     #[test]
@@ -169,9 +331,9 @@ mod tests {
         };
         let named = ZoneRef::Named(name("left"));
         assert_eq!(resolve_zone(&named, Some(&calibration)), Ok(&left));
-        let measure = Measure::MinDistance { percentile: 0.0 };
+        let measure = Measure::MinDistance { percentile: 0.0, objects: None };
         let measurer = Measurer::new(&measure, &named, (4, 2), Some(&calibration)).unwrap();
-        assert_eq!(measurer.measure(&ndarray::arr2(&[[3.0, 2.0, 0.5, 0.5], [2.5, 4.0, 0.5, 0.5]])), Some(2.0));
+        assert_eq!(measurer.measure(seen(&ndarray::arr2(&[[3.0, 2.0, 0.5, 0.5], [2.5, 4.0, 0.5, 0.5]]))), Some(2.0));
         let missing = ZoneRef::Named(name("right"));
         assert_eq!(resolve_zone(&missing, Some(&calibration)), Err("dock1.toml: no zone named `right`".to_string()));
         assert!(resolve_zone(&named, None).unwrap_err().contains("needs the camera's calibration"));

@@ -89,7 +89,7 @@ fn scripted(setup: &Setup, frames: &[PathBuf], points_path: &Path, out: &Path) -
             image,
             file: Some(path.clone()),
         };
-        depths.push(setup.provider.depth(&frame)?);
+        depths.push(setup.provider.perceive(&frame)?.depth);
         first.get_or_insert(frame);
     }
     let outcome = calibrate(&setup.camera.name, &points, &depths, setup.provider.kind())

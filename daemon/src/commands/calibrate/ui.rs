@@ -168,7 +168,7 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
             while !st.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 match l.cell.take(Duration::from_millis(500)) {
-                    Taken::Frame(frame) => match s.setup.provider.depth(&frame) {
+                    Taken::Frame(frame) => match s.setup.provider.perceive(&frame).map(|p| p.depth) {
                         Ok(depth) => {
                             let mut shots = lock(&s.shots);
                             if shots.front().is_some_and(|o| o.depth.dim() != depth.dim()) {
