@@ -88,6 +88,46 @@ fn bad_training_folders_are_named_and_no_head_is_written() {
     assert!(!head.exists());
 }
 
+#[test]
+fn a_class_head_is_fitted_on_labelled_frames_scored_beside_pixels_and_bound_to_its_backbone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = t.join("data");
+    run_ok(&["sim", "dataset", "--n", "8", "--seed", "1", "--out", path(&data), "--width", "112", "--height", "84"], t);
+    let onnx = backbone(t, "7");
+    let (out, cache) = (t.join("classes.safetensors"), t.join("cache"));
+    let train = |extra: &[&str]| {
+        let mut args = vec!["heads", "train-classes", "--data", path(&data), "--backbone", path(&onnx)];
+        args.extend_from_slice(&["--out", path(&out), "--steps", "60", "--cache-dir", path(&cache)]);
+        args.extend_from_slice(extra);
+        dinoedge(&args, t)
+    };
+    let run = train(&["--json"]);
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!((report["train"]["frames"].as_u64(), report["val"]["frames"].as_u64()), (Some(7), Some(1)));
+    assert!(report["fit"]["final_loss"].as_f64() < report["fit"]["initial_loss"].as_f64(), "{report}");
+    for scores in ["val_scores", "val_scores_pixel_baseline"] {
+        let names: Vec<&str> =
+            report[scores].as_array().unwrap().iter().map(|s| s["class"].as_str().unwrap()).collect();
+        assert_eq!(names, ["forklift", "person", "load", "floor", "other"], "{scores}");
+    }
+    let floor = &report["val_scores"][3];
+    assert!(floor["support"].as_u64().unwrap() > 0 && floor["iou"].as_f64().unwrap() > 0.0, "{floor}");
+
+    let own = dinoedge_backbone::Backbone::load(&onnx, 1).unwrap();
+    let head = dinoedge_heads::classes::file::load(&out, Some(own.meta())).unwrap();
+    assert_eq!(head.head.weight.dim(), (5, 768), "lin.1 of ViT-S/14: 2 · 384 features");
+    let other = dinoedge_backbone::Backbone::load(&backbone(t, "8"), 1).unwrap();
+    let err = dinoedge_heads::classes::file::load(&out, Some(other.meta())).unwrap_err().to_string();
+    assert!(err.contains("trained on another backbone"), "{err}");
+
+    std::fs::remove_file(&out).unwrap();
+    std::fs::remove_file(data.join("labels/000003.png")).unwrap();
+    assert_fails(&train(&[]), 65, &["labels/000003.png", "has no labels"]);
+    assert!(!out.exists(), "nothing written");
+}
+
 /// The committed half-resolution Middlebury "Motorcycle" (rgb/, depth/ in mm, meta/).
 fn middlebury() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("heads/tests/fixtures/middlebury-motorcycle")

@@ -52,7 +52,12 @@ fn a_dataset_is_the_same_for_the_same_seed_on_any_number_of_threads() {
     make(&b, "5", "1");
     make(&c, "6", "2");
     let files = files_under(&a);
-    assert_eq!(files.len(), 3 * 6, "rgb, depth png and npy, instance, class, meta for 3 frames");
+    assert_eq!(files.len(), 3 * 7, "rgb, depth png and npy, instance, class, labels, meta for 3 frames");
+    // labels/ is class/ in the object classes rules and class heads know.
+    let grey = |sub: &str| image::open(a.join(sub).join("000001.png")).unwrap().into_luma8().into_raw();
+    let (class, labels) = (grey("class"), grey("labels"));
+    assert!(class.iter().zip(&labels).all(|(c, l)| *l == 1 + dinoedge_sim::Class::object_class_of_mask(*c).index()));
+    assert!(labels.contains(&(1 + dinoedge_config::ObjectClass::Floor.index())));
     assert_eq!(files, files_under(&b), "same seed, same files");
     assert_ne!(files, files_under(&c), "another seed, other scenes");
 }

@@ -99,6 +99,35 @@ pub enum HeadsCommand {
     /// Evaluate a depth model (a trained head, or a published depth model) on an RGB-D folder:
     /// AbsRel, SqRel, RMSE, RMSE log, log10, δ<1.25ⁿ, next to the median baseline.
     Eval(HeadsEvalArgs),
+    /// Fit a class head (forklift, person, load, floor, other) on a folder with labels/
+    /// (`sim dataset` writes them): per-class IoU of held-out patches beside a pixel baseline.
+    TrainClasses(HeadsTrainClassesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HeadsTrainClassesArgs {
+    /// Training folder: rgb/, depth/ and labels/ (1 + class index per pixel, 0 = unlabelled).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Validation folder [default: every 10th training frame, held out].
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    #[arg(long)]
+    pub backbone: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Full-batch Adam steps of the softmax regression.
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f32,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: HeadsCommon,
 }
 
 #[derive(Debug, Args)]

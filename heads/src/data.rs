@@ -4,6 +4,8 @@
 //! rgb/NAME.png|jpg    the frame
 //! depth/NAME.png      16-bit depth in `scale` units per metre (1000: millimetres, the
 //!                     simulator's and NYU's convention); 0 = no measurement
+//! labels/NAME.png     optional: 8-bit, each pixel's object class as 1 + its index
+//!                     (`ObjectClass`), 0 = unlabelled: what class heads learn from
 //! meta/NAME.json      optional: `intrinsics` and anything else
 //! ```
 //!
@@ -12,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use dinoedge_config::ObjectClass;
 use image::RgbImage;
 use ndarray::Array2;
 
@@ -28,6 +31,7 @@ pub struct Sample {
     pub name: String,
     pub rgb: PathBuf,
     pub depth: PathBuf,
+    pub labels: Option<PathBuf>,
     pub meta: Option<PathBuf>,
 }
 
@@ -62,7 +66,8 @@ impl RgbdFolder {
                 return Err(fail(&depth, format!("missing: frame {} has no depth", path.display())));
             }
             let meta = Some(root.join("meta").join(format!("{name}.json"))).filter(|m| m.is_file());
-            samples.push(Sample { name, rgb: path, depth, meta });
+            let labels = Some(root.join("labels").join(format!("{name}.png"))).filter(|m| m.is_file());
+            samples.push(Sample { name, rgb: path, depth, labels, meta });
         }
         if samples.is_empty() {
             return Err(fail(&rgb_dir, "no frames (.png or .jpg) in it".into()));
@@ -106,6 +111,35 @@ impl RgbdFolder {
         }
         Ok((rgb, metres))
     }
+
+    /// The frame's class labels, [height, width] (`None` where unlabelled), if it has a
+    /// labels file; checked to be 8-bit grey, of the frame's `size` (width, height), with no
+    /// value above the last class.
+    pub fn labels(&self, index: usize, size: (u32, u32)) -> Result<Option<Array2<Option<ObjectClass>>>> {
+        let Some(path) = &self.samples[index].labels else { return Ok(None) };
+        let fail = |reason: String| ModelError::Data { path: path.clone(), reason };
+        let image = image::open(path).map_err(|e| fail(e.to_string()))?;
+        let image =
+            image.as_luma8().ok_or_else(|| fail(format!("labels are {:?}; expected 8-bit grey", image.color())))?;
+        if image.dimensions() != size {
+            let (w, h) = image.dimensions();
+            return Err(fail(format!("labels are {w}x{h}, the frame {}x{}", size.0, size.1)));
+        }
+        if let Some((x, y, bad)) =
+            image.enumerate_pixels().find(|(_, _, p)| usize::from(p.0[0]) > ObjectClass::ALL.len())
+        {
+            return Err(fail(format!(
+                "pixel ({x}, {y}) is {}: labels are 0 (none) or 1 + a class index, at most {} ({})",
+                bad.0[0],
+                ObjectClass::ALL.len(),
+                ObjectClass::names()
+            )));
+        }
+        let (w, h) = (size.0 as usize, size.1 as usize);
+        Ok(Some(Array2::from_shape_fn((h, w), |(y, x)| {
+            image.get_pixel(x as u32, y as u32).0[0].checked_sub(1).and_then(ObjectClass::from_index)
+        })))
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +182,22 @@ mod tests {
         write_frame(tmp.path(), "small", (4, 3), (4, 3), 0);
         let err = folder.load(0).unwrap_err().to_string();
         assert!(err.contains("no valid depth"), "{err}");
+
+        std::fs::create_dir_all(tmp.path().join("labels")).unwrap();
+        let labels = tmp.path().join("labels/small.png");
+        let with = |values: Vec<u8>, size: (u32, u32)| {
+            ImageBuffer::<Luma<u8>, Vec<u8>>::from_raw(size.0, size.1, values).unwrap().save(&labels).unwrap();
+            RgbdFolder::open(tmp.path(), 1000.0).unwrap().labels(0, (4, 3))
+        };
+        let read = with(vec![0, 1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 1], (4, 3)).unwrap().unwrap();
+        assert_eq!(
+            (read[[0, 0]], read[[0, 1]], read[[1, 1]]),
+            (None, Some(ObjectClass::Forklift), Some(ObjectClass::Other))
+        );
+        let err = with(vec![6; 12], (4, 3)).unwrap_err().to_string();
+        assert!(err.contains("labels/small.png") && err.contains("pixel (0, 0) is 6"), "{err}");
+        let err = with(vec![1; 4], (2, 2)).unwrap_err().to_string();
+        assert!(err.contains("labels are 2x2, the frame 4x3"), "{err}");
 
         std::fs::remove_file(tmp.path().join("depth/small.png")).unwrap();
         let err = RgbdFolder::open(tmp.path(), 1000.0).unwrap_err().to_string();

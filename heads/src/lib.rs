@@ -13,11 +13,15 @@
 //! - Published depth models ([`published`]): Meta's heads for DINOv2 read from their
 //!   checkpoints and imported into one ONNX graph with the backbone
 //!   ([`published::import`]), whose `depth` output the backbone runtime returns.
+//! - The class head ([`classes::ClassHead`]): the same patch features to one logit per object
+//!   class (forklift, person, load, floor, other), fitted by softmax regression on labelled
+//!   frames ([`classes::train`]), bound to its backbone like the depth head ([`classes::file`]).
 //! - Evaluation: [`head::eval`] reports the standard depth [`metrics`] of the head beside a
 //!   median and a pixel baseline.
 //!
 //! This crate knows nothing of MQTT, cameras or rules (see ARCHITECTURE.md).
 
+pub mod classes;
 pub mod data;
 pub mod head;
 pub mod metrics;

@@ -6,6 +6,8 @@
 //! depth/NAME.npy      float32 [H, W], z-depth in metres, 0 = no depth
 //! instance/NAME.png   16-bit grey, 1 + object index in meta's `objects`, 0 = none
 //! class/NAME.png      8-bit grey, class number (meta's `classes`), 0 = none
+//! labels/NAME.png     8-bit grey, 1 + the `ObjectClass` index the class heads learn
+//!                     (forklift 1, person 2, load 3, floor 4, other 5), 0 = unlabelled
 //! meta/NAME.json      camera (intrinsics, pose), objects, ground truth
 //! ```
 
@@ -15,11 +17,12 @@ use std::path::Path;
 use image::{ImageBuffer, Luma};
 
 use crate::render::Frame;
+use crate::scene::Class;
 
 /// Writes one frame's images and `meta` under `dir`, each file through a temporary name.
 pub fn write_frame(dir: &Path, name: &str, frame: &Frame, meta: &serde_json::Value) -> std::io::Result<()> {
     let (w, h) = (frame.width(), frame.height());
-    for sub in ["rgb", "depth", "instance", "class", "meta"] {
+    for sub in ["rgb", "depth", "instance", "class", "labels", "meta"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     let to_io = |e: image::ImageError| std::io::Error::other(e.to_string());
@@ -38,6 +41,10 @@ pub fn write_frame(dir: &Path, name: &str, frame: &Frame, meta: &serde_json::Val
     let class: ImageBuffer<Luma<u8>, Vec<u8>> =
         ImageBuffer::from_raw(w, h, frame.class.clone()).expect("one value per pixel");
     save_atomically(&dir.join("class").join(format!("{name}.png")), |p| class.save(p).map_err(to_io))?;
+    let labels: ImageBuffer<Luma<u8>, Vec<u8>> =
+        ImageBuffer::from_raw(w, h, frame.class.iter().map(|&c| 1 + Class::object_class_of_mask(c).index()).collect())
+            .expect("one value per pixel");
+    save_atomically(&dir.join("labels").join(format!("{name}.png")), |p| labels.save(p).map_err(to_io))?;
     let json = serde_json::to_string_pretty(meta).expect("JSON values serialise");
     save_atomically(&dir.join("meta").join(format!("{name}.json")), |p| std::fs::write(p, &json))
 }

@@ -1,11 +1,13 @@
-//! `dinoedge heads train | eval`: one entry function each (`train`, `eval`), over the
-//! `heads` crate's training and evaluation.
+//! `dinoedge heads train | eval | train-classes`: one entry function each (`train`, `eval`,
+//! `train_classes`), over the `heads` crate's training and evaluation.
 
 use std::path::Path;
 
 use anyhow::Context;
+use dinoedge_backbone::error::ModelError;
 use dinoedge_backbone::onnx::meta::DepthKind;
 use dinoedge_backbone::{Backbone, pull};
+use dinoedge_heads::classes::{self, train::FitOptions};
 use dinoedge_heads::data::RgbdFolder;
 use dinoedge_heads::head::eval::MedianOf;
 use dinoedge_heads::head::features::{FeatureCache, PatchFrame, extract};
@@ -14,10 +16,13 @@ use dinoedge_heads::head::train::TrainOptions;
 use dinoedge_heads::head::{self, BinSpacing, Bins, DepthHead, DepthModel, HeadLayers};
 use dinoedge_heads::metrics::DepthMetrics;
 use indicatif::ProgressBar;
+use ndarray::{Array2, Axis, concatenate};
 use serde_json::json;
 
 use super::progress;
-use crate::cli::{HeadsCommand, HeadsCommon, HeadsEvalArgs, HeadsTrainArgs, LayersArg, SpacingArg};
+use crate::cli::{
+    HeadsCommand, HeadsCommon, HeadsEvalArgs, HeadsTrainArgs, HeadsTrainClassesArgs, LayersArg, SpacingArg,
+};
 use crate::exit::UsageError;
 
 fn bar(len: usize, what: &str) -> ProgressBar {
@@ -41,7 +46,97 @@ pub fn run(cmd: HeadsCommand) -> anyhow::Result<()> {
     match cmd {
         HeadsCommand::Train(args) => train(args),
         HeadsCommand::Eval(args) => eval(args),
+        HeadsCommand::TrainClasses(args) => train_classes(args),
     }
+}
+
+/// `heads train-classes`: features and labels of the frames, the class head and a pixel
+/// baseline fitted on the training patches, both scored on the held-out ones, the head written.
+fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
+    let HeadsTrainClassesArgs { data, val, backbone, out, steps, lr, weight_decay, json, common } = args;
+    let model = Backbone::load(&backbone, common.threads)?;
+    let (rows, cols) = model.meta().input.grid(model.meta().spec.patch)?;
+    let labelled = |dir: &Path| -> anyhow::Result<Vec<(PatchFrame, Array2<f32>)>> {
+        let folder = RgbdFolder::open(dir, common.depth_scale)?;
+        let frames = features(&model, &folder, HeadLayers::One, &common)?;
+        frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, frame)| {
+                let rgb = &folder.samples[i].rgb;
+                let size = image::image_dimensions(rgb).with_context(|| format!("reading {}", rgb.display()))?;
+                let labels = folder.labels(i, size)?.ok_or_else(|| ModelError::Data {
+                    path: dir.join("labels").join(format!("{}.png", frame.name)),
+                    reason: format!("missing: frame {} has no labels", rgb.display()),
+                })?;
+                Ok((frame, classes::targets::patch_shares(&labels, rows, cols)))
+            })
+            .collect()
+    };
+    let all = labelled(&data)?;
+    let (train, held) = match &val {
+        Some(dir) => (all, labelled(dir)?),
+        None => {
+            anyhow::ensure!(
+                all.len() >= 2,
+                "{}: 1 frame; give --val or at least 2 frames to hold one out",
+                data.display()
+            );
+            let (held, kept): (Vec<_>, Vec<_>) = all.into_iter().enumerate().partition(|(i, _)| i % 10 == 0);
+            (kept.into_iter().map(|(_, f)| f).collect(), held.into_iter().map(|(_, f)| f).collect())
+        }
+    };
+    let stack = |frames: &[(PatchFrame, Array2<f32>)], of: &dyn Fn(&PatchFrame) -> &Array2<f32>| {
+        let views: Vec<_> = frames.iter().map(|(f, _)| of(f).view()).collect();
+        let shares: Vec<_> = frames.iter().map(|(_, s)| s.view()).collect();
+        (concatenate(Axis(0), &views).expect("same width"), concatenate(Axis(0), &shares).expect("same width"))
+    };
+    let options = FitOptions { steps, learning_rate: lr, weight_decay };
+    let score = |of: &dyn Fn(&PatchFrame) -> &Array2<f32>| {
+        let (x, shares) = stack(&train, of);
+        let (linear, report) = classes::train::fit(x.view(), shares.view(), options);
+        let (x_val, shares_val) = stack(&held, of);
+        let scores = classes::train::scores(&linear.predict(x_val.view()), &classes::targets::majority(&shares_val));
+        (linear, report, scores)
+    };
+    let (linear, report, head_scores) = score(&|f: &PatchFrame| &f.features);
+    let (_, _, pixel_scores) = score(&|f: &PatchFrame| &f.pixels);
+    let info = json!({
+        "loss": "cross-entropy against each patch's class shares",
+        "train": { "data": data.display().to_string(), "frames": train.len(), "patches": report.patches },
+        "val": { "data": val.as_ref().map(|v| v.display().to_string()), "frames": held.len() },
+        "options": { "steps": steps, "lr": lr, "weight_decay": weight_decay },
+        "fit": report,
+        "val_scores": head_scores,
+        "val_scores_pixel_baseline": pixel_scores,
+    });
+    classes::file::save(&out, &linear.head(HeadLayers::One), &BackboneId::of(model.meta()), &info)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+        return Ok(());
+    }
+    println!(
+        "wrote {} (lin.1): loss {:.4} → {:.4} on {} patches",
+        out.display(),
+        report.initial_loss,
+        report.final_loss,
+        report.patches
+    );
+    println!("held-out patches ({} frames), class head | pixel baseline:", held.len());
+    println!("{:<10} {:>15} {:>15} {:>15} {:>8}", "class", "IoU", "precision", "recall", "patches");
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}", 100.0 * v));
+    for (h, p) in head_scores.iter().zip(&pixel_scores) {
+        let pair = |a: Option<f64>, b: Option<f64>| format!("{} | {}", pct(a), pct(b));
+        println!(
+            "{:<10} {:>15} {:>15} {:>15} {:>8}",
+            h.class.as_str(),
+            pair(h.iou, p.iou),
+            pair(h.precision, p.precision),
+            pair(h.recall, p.recall),
+            h.support
+        );
+    }
+    Ok(())
 }
 
 /// `heads train`: features of the training and validation frames, the head fitted on them,

@@ -40,6 +40,25 @@ impl BackboneId {
             weights_sha256: meta.weights_sha256.clone(),
         }
     }
+
+    /// Refuses a head trained on this backbone for another one (`meta`), saying which and how
+    /// to make one for it (`train`, a command).
+    pub fn check(&self, meta: &BackboneMeta, train: &str) -> std::result::Result<(), String> {
+        let have = BackboneId::of(meta);
+        if have == *self {
+            return Ok(());
+        }
+        let short = |s: &str| s.chars().take(12).collect::<String>();
+        Err(format!(
+            "trained on another backbone ({}, input {}, weights sha256 {}…); this one is {}, input {}, weights sha256 {}…. Train a head for it with `{train}`",
+            self.arch,
+            self.input,
+            short(&self.weights_sha256),
+            have.arch,
+            have.input,
+            short(&have.weights_sha256)
+        ))
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -112,19 +131,7 @@ pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<HeadFile> {
         )));
     }
     if let Some(meta) = backbone {
-        let have = BackboneId::of(meta);
-        if have != header.backbone {
-            let short = |s: &str| s.chars().take(12).collect::<String>();
-            return Err(fail(format!(
-                "trained on another backbone ({}, input {}, weights sha256 {}…); this one is {}, input {}, weights sha256 {}…. Train a head for it with `dinoedge heads train`",
-                header.backbone.arch,
-                header.backbone.input,
-                short(&header.backbone.weights_sha256),
-                have.arch,
-                have.input,
-                short(&have.weights_sha256)
-            )));
-        }
+        header.backbone.check(meta, "dinoedge heads train").map_err(fail)?;
     }
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a head file: {e}")))?;
     let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {

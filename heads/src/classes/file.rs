@@ -1,0 +1,150 @@
+//! The class head file: safetensors with `weight` [classes, F] and `bias` [classes], and one
+//! metadata entry, `dinoedge.classes`: a JSON document naming the classes in logit order, the
+//! layers read, the backbone the head was fitted on (refused on another) and what it was
+//! fitted on (frames, labels, scores).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+
+use super::{CLASSES, ClassHead};
+use crate::head::file::BackboneId;
+use crate::head::linear::HeadLayers;
+use dinoedge_backbone::error::{ModelError, Result};
+use dinoedge_backbone::files::{f32_from_le, f32_to_le, write_atomically};
+use dinoedge_backbone::onnx::meta::BackboneMeta;
+use dinoedge_config::ObjectClass;
+
+const KEY: &str = "dinoedge.classes";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    format_version: u32,
+    classes: Vec<ObjectClass>,
+    layers: HeadLayers,
+    backbone: BackboneId,
+    info: serde_json::Value,
+}
+
+/// A class head with where it came from.
+#[derive(Debug, Clone)]
+pub struct ClassHeadFile {
+    pub head: ClassHead,
+    pub backbone: BackboneId,
+    pub info: serde_json::Value,
+}
+
+pub fn save(path: &Path, head: &ClassHead, backbone: &BackboneId, info: &serde_json::Value) -> Result<()> {
+    let header = Header {
+        format_version: FORMAT_VERSION,
+        classes: ObjectClass::ALL.to_vec(),
+        layers: head.layers,
+        backbone: backbone.clone(),
+        info: info.clone(),
+    };
+    let (weight, bias) = (f32_to_le(head.weight.iter()), f32_to_le(head.bias.iter()));
+    let views = vec![
+        ("weight", TensorView::new(Dtype::F32, head.weight.shape().to_vec(), &weight).expect("sizes agree")),
+        ("bias", TensorView::new(Dtype::F32, head.bias.shape().to_vec(), &bias).expect("sizes agree")),
+    ];
+    let metadata = HashMap::from([(KEY.to_string(), serde_json::to_string(&header).expect("serialisable"))]);
+    let encoded = safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation cannot fail");
+    write_atomically(path, &encoded)
+}
+
+/// Reads a class head; with `backbone`, refuses it unless it was fitted on that backbone.
+pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<ClassHeadFile> {
+    let fail = |reason: String| ModelError::Data { path: path.to_path_buf(), reason };
+    let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a class head file: {e}")))?;
+    let header = metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(KEY))
+        .ok_or_else(|| fail(format!("not a dinoedge class head file (no `{KEY}` metadata)")))?;
+    let header: Header = serde_json::from_str(header).map_err(|e| fail(format!("`{KEY}` metadata: {e}")))?;
+    if header.format_version != FORMAT_VERSION {
+        return Err(fail(format!(
+            "a class head of format {}; this dinoedge reads format {FORMAT_VERSION}",
+            header.format_version
+        )));
+    }
+    if header.classes != ObjectClass::ALL {
+        let names: Vec<&str> = header.classes.iter().map(|c| c.as_str()).collect();
+        return Err(fail(format!("classes {}; this dinoedge's are {}", names.join(", "), ObjectClass::names())));
+    }
+    if let Some(meta) = backbone {
+        header.backbone.check(meta, "dinoedge heads train-classes").map_err(fail)?;
+    }
+    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a class head file: {e}")))?;
+    let f = header.layers.feature_dim(header.backbone.hidden);
+    let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let t = tensors.tensor(name).map_err(|_| fail(format!("tensor `{name}` is missing")))?;
+        if t.dtype() != Dtype::F32 || t.shape() != shape {
+            return Err(fail(format!("tensor `{name}` is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape())));
+        }
+        let values = f32_from_le(t.data());
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(fail(format!("tensor `{name}`: value {i} is {}", values[i])));
+        }
+        Ok(values)
+    };
+    let head = ClassHead {
+        layers: header.layers,
+        weight: Array2::from_shape_vec((CLASSES, f), read("weight", &[CLASSES, f])?).expect("checked shape"),
+        bias: Array1::from_vec(read("bias", &[CLASSES])?),
+    };
+    Ok(ClassHeadFile { head, backbone: header.backbone, info: header.info })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dinoedge_backbone::onnx::meta::AttentionForm;
+    use dinoedge_backbone::size::InputSize;
+    use dinoedge_backbone::vit::{Arch, VitSpec};
+
+    fn meta(sha: &str) -> BackboneMeta {
+        BackboneMeta {
+            spec: VitSpec::new(Arch::Small, 0),
+            input: InputSize::new(224, 224),
+            blocks: vec![3, 6, 9, 12],
+            attention: AttentionForm::Decomposed,
+            weights_sha256: sha.repeat(64),
+            depth: None,
+        }
+    }
+
+    #[test]
+    fn a_class_head_round_trips_and_refuses_another_backbone_and_bad_values() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("classes.safetensors");
+        let mut head =
+            ClassHead { layers: HeadLayers::One, weight: Array2::zeros((CLASSES, 768)), bias: Array1::zeros(CLASSES) };
+        head.weight[[2, 700]] = 0.5;
+        head.bias[4] = -2.0;
+        let info = serde_json::json!({ "frames": 12 });
+        save(&path, &head, &BackboneId::of(&meta("a")), &info).unwrap();
+        let loaded = load(&path, Some(&meta("a"))).unwrap();
+        assert_eq!((loaded.head, loaded.info), (head.clone(), info.clone()));
+        let err = load(&path, Some(&meta("b"))).unwrap_err().to_string();
+        assert!(err.contains("classes.safetensors") && err.contains("trained on another backbone"), "{err}");
+        assert!(err.contains("dinoedge heads train-classes"), "{err}");
+
+        head.bias[0] = f32::NAN;
+        save(&path, &head, &BackboneId::of(&meta("a")), &info).unwrap();
+        let err = load(&path, None).unwrap_err().to_string();
+        assert!(err.contains("tensor `bias`: value 0 is NaN"), "{err}");
+        // A depth head's file is not a class head's.
+        let depth = tmp.path().join("depth.safetensors");
+        let bins = crate::head::Bins::new(0.5, 20.0, 4, crate::head::BinSpacing::Log).unwrap();
+        let depth_head = crate::head::LinearHead::zeros(HeadLayers::One, bins, 384);
+        crate::head::file::save(&depth, &depth_head, None, &BackboneId::of(&meta("a")), &info).unwrap();
+        let err = load(&depth, None).unwrap_err().to_string();
+        assert!(err.contains("not a dinoedge class head file"), "{err}");
+    }
+}
