@@ -197,3 +197,61 @@ fn heads_eval_scores_published_models_on_a_real_rgbd_frame() {
     let run = dinoedge(&["heads", "eval", "--data", path(&middlebury), "--backbone", path(&bare)], t);
     assert_fails(&run, 64, &["bare backbone", "--head"]);
 }
+
+/// One backbone pass serves a published depth model's depth and a class head fitted on the
+/// same graph's features: the daemon runs rules that count classes on the model path (a
+/// random model: the distances mean nothing, the plumbing is what is tested), names the
+/// classes in their states, and refuses a class head fitted on another backbone.
+#[test]
+fn a_class_head_beside_a_depth_model_drives_rules_that_count_classes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let onnx = support::depth_model(dir, "depth-anything-v2-metric-indoor-small", "7");
+    let (data, clip, classes) = (dir.join("data"), dir.join("clip"), dir.join("classes.safetensors"));
+    run_ok(
+        &["sim", "dataset", "--n", "4", "--seed", "1", "--out", path(&data), "--width", "112", "--height", "84"],
+        dir,
+    );
+    let fit = ["heads", "train-classes", "--data", path(&data), "--backbone", path(&onnx), "--out", path(&classes)];
+    run_ok(&[&fit[..], &["--steps", "20", "--cache-dir", path(&dir.join("cache"))]].concat(), dir);
+    let scenario = ["--scenario", "forklift-meets-person", "--fps", "5", "--out", path(&clip)];
+    run_ok(&[&["sim", "clip"][..], &scenario, &["--width", "112", "--height", "84"]].concat(), dir);
+    let broker = Broker::start(&dir.join("broker"), "");
+    let config = dir.join("dinoedge.toml");
+    let write = |backbone: &Path| {
+        let text = format!(
+            "device_id = \"cls\"\nstate_dir = \"{state}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{backbone}\"\n\
+             classes = \"{classes}\"\n\n[mqtt]\nurl = \"{url}\"\n\n\
+             [[camera]]\nname = \"cam\"\ncalibration = \"{clip}/calibration.toml\"\n\n[camera.source]\n\
+             kind = \"images\"\npath = \"{clip}/rgb\"\nfps = 5.0\nloop = true\n\n\
+             [[rule]]\nname = \"near\"\ncamera = \"cam\"\nkind = \"object_distance\"\nfrom = \"person\"\n\
+             to = \"forklift\"\nzone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\nalarm_below = 2.0\n\
+             clear_above = 2.4\n\n\
+             [[rule]]\nname = \"dock\"\ncamera = \"cam\"\nkind = \"plane_distance\"\nplane = \"dock_face\"\n\
+             objects = [\"forklift\", \"load\"]\nzone = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]\n\
+             alarm_below = 1.5\nclear_above = 1.8\n",
+            state = path(&dir.join("state")),
+            backbone = path(backbone),
+            classes = path(&classes),
+            url = broker.url(),
+            clip = path(&clip),
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    write(&onnx);
+    let sub = Subscriber::start(broker.port, "cls-sub", "dinoedge/cls/#");
+    let daemon = support::spawn_daemon(&config);
+    let stated = |rule: &str, objects: serde_json::Value| {
+        let topic = format!("dinoedge/cls/cam/{rule}/state");
+        sub.wait_for(Duration::from_secs(60), |m| m.iter().any(|m| m.topic == topic && m.json()["objects"] == objects))
+    };
+    let near = stated("near", serde_json::json!(["person", "forklift"]));
+    let dock = stated("dock", serde_json::json!(["forklift", "load"]));
+    let log = support::terminate(daemon, Duration::from_secs(10));
+    assert!(near && dock, "both rules run on the model's classes: {log}");
+    assert!(log.contains(&format!("classes: {}", path(&classes))), "{log}");
+
+    write(&support::depth_model(dir, "depth-anything-v2-metric-indoor-small", "8"));
+    let run = dinoedge(&["run", "--config", path(&config)], dir);
+    assert_fails(&run, 65, &[path(&classes), "trained on another backbone", "dinoedge heads train-classes"]);
+}

@@ -23,10 +23,13 @@ fn must_exist(at: Vec<Seg>, what: &str, path: &Path) -> Result<(), Invalid> {
 }
 
 pub fn check(config: &Config) -> Result<(), Invalid> {
-    if let Model::Dinov2 { backbone, head } = &config.model {
+    if let Model::Dinov2 { backbone, head, classes } = &config.model {
         must_exist(vec![Key("model"), Key("backbone")], "the backbone", backbone)?;
         if let Some(head) = head {
             must_exist(vec![Key("model"), Key("head")], "the depth head", head)?;
+        }
+        if let Some(classes) = classes {
+            must_exist(vec![Key("model"), Key("classes")], "the class head", classes)?;
         }
     }
     if config.pipeline.threads == 0 {
@@ -176,8 +179,8 @@ fn check_rules(config: &Config) -> Result<(), Invalid> {
             invalid(
                 at(field),
                 format!(
-                    "rule `{}`: counts object classes, and the model gives none (a class head is needed; \
-                     the sim-truth model gives the simulator's)",
+                    "rule `{}`: counts object classes, and the model gives none (give [model] `classes`, a \
+                     class head from `dinoedge heads train-classes`; the sim-truth model gives the simulator's)",
                     rule.name
                 ),
             )?;

@@ -84,9 +84,9 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        if let Model::Dinov2 { backbone, head } = &mut self.model {
+        if let Model::Dinov2 { backbone, head, classes } = &mut self.model {
             fix(backbone);
-            head.iter_mut().for_each(fix);
+            head.iter_mut().chain(classes.iter_mut()).for_each(fix);
         }
         self.state_dir.iter_mut().for_each(fix);
         let m = &mut self.mqtt;

@@ -41,7 +41,9 @@ pub enum Model {
     /// A DINOv2 backbone (ONNX from `dinoedge model import|init|pull`) and its depth head: a
     /// trained head file, or none when the ONNX is an imported depth model, which carries
     /// its own (`dinoedge model pull --depth NAME`).
-    Dinov2 { backbone: PathBuf, head: Option<PathBuf> },
+    /// With `classes`, a class head fitted on the backbone (`dinoedge heads train-classes`)
+    /// labels each pixel too, from the same backbone pass.
+    Dinov2 { backbone: PathBuf, head: Option<PathBuf>, classes: Option<PathBuf> },
     /// Test and demo only: each frame of an `images` source is paired with the simulator's
     /// exact depth (`depth/NAME.png`, millimetres, beside the frame's `rgb/` folder).
     SimTruth,
@@ -50,7 +52,7 @@ pub enum Model {
 impl Model {
     /// Whether the model labels each pixel with an [`ObjectClass`] too.
     pub fn gives_classes(&self) -> bool {
-        matches!(self, Model::SimTruth)
+        matches!(self, Model::SimTruth | Model::Dinov2 { classes: Some(_), .. })
     }
 }
 
@@ -68,6 +70,7 @@ pub struct ModelToml {
     kind: ModelKind,
     backbone: Option<PathBuf>,
     head: Option<PathBuf>,
+    classes: Option<PathBuf>,
 }
 
 impl TryFrom<ModelToml> for Model {
@@ -77,10 +80,12 @@ impl TryFrom<ModelToml> for Model {
         match m.kind {
             ModelKind::Dinov2 => {
                 let backbone = m.backbone.ok_or("the dinov2 model needs `backbone`, an ONNX file")?;
-                Ok(Model::Dinov2 { backbone, head: m.head })
+                Ok(Model::Dinov2 { backbone, head: m.head, classes: m.classes })
             }
             ModelKind::SimTruth => {
-                only(&[("backbone", m.backbone.is_some()), ("head", m.head.is_some())], "the sim-truth model", &[])?;
+                let set =
+                    [("backbone", m.backbone.is_some()), ("head", m.head.is_some()), ("classes", m.classes.is_some())];
+                only(&set, "the sim-truth model", &[])?;
                 Ok(Model::SimTruth)
             }
         }

@@ -71,7 +71,9 @@ fn the_documented_example_loads_with_its_documented_defaults() {
     let config = site.load(&text).unwrap();
 
     assert_eq!(config.device_id.as_str(), "dock-east");
-    assert!(matches!(&config.model, Model::Dinov2 { backbone, head: None } if *backbone == site.path("backbone.onnx")));
+    assert!(
+        matches!(&config.model, Model::Dinov2 { backbone, head: None, classes: None } if *backbone == site.path("backbone.onnx"))
+    );
     assert_eq!(config.pipeline.threads, 2);
     assert_eq!(config.pipeline.stats_interval, Duration::from_secs(60));
     assert_eq!(config.topic_prefix(), "dinoedge/dock-east");
@@ -207,6 +209,13 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         "head = \"gone.safetensors\"",
         6,
         &["gone.safetensors does not exist"],
+    ),
+    (
+        "missing class head file",
+        "head = \"head.safetensors\"",
+        "head = \"head.safetensors\"\nclasses = \"gone.safetensors\"",
+        7,
+        &["the class head", "gone.safetensors does not exist"],
     ),
     (
         "missing calibration file",

@@ -7,13 +7,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use dinoedge_config::{DepthKind, ObjectClass};
+use dinoedge_heads::classes::ClassHead;
 use dinoedge_heads::head::DepthModel;
 use ndarray::Array2;
 
 use crate::source::Frame;
 
 pub enum DepthProvider {
-    Model(Box<DepthModel>),
+    /// The depth model and, when configured, a class head on its backbone's outputs.
+    Model { model: Box<DepthModel>, classes: Option<ClassHead> },
     /// `depth/NAME.png` (millimetres) and `class/NAME.png` (the simulator's class numbers)
     /// beside `rgb/NAME.png`: the simulator's truth.
     SimTruth,
@@ -31,14 +33,20 @@ impl DepthProvider {
     /// What [`depth`](Self::depth) returns: metres, or a relative model's inverse depth.
     pub fn kind(&self) -> DepthKind {
         match self {
-            DepthProvider::Model(model) => model.kind(),
+            DepthProvider::Model { model, .. } => model.kind(),
             DepthProvider::SimTruth => DepthKind::Metric,
         }
     }
 
     pub fn perceive(&self, frame: &Frame) -> Result<Perceived> {
         match self {
-            DepthProvider::Model(model) => Ok(Perceived { depth: model.depth(&frame.image)?, classes: None }),
+            DepthProvider::Model { model, classes } => {
+                let (height, width) = (frame.image.height() as usize, frame.image.width() as usize);
+                let (depth, classes) = model.depth_and(&frame.image, |outputs| {
+                    classes.as_ref().map(|head| head.class_map(outputs, height, width)).transpose()
+                })?;
+                Ok(Perceived { depth, classes })
+            }
             DepthProvider::SimTruth => {
                 let file = frame.file.as_deref().context("sim-truth depth needs frames from files")?;
                 let size = (frame.image.height() as usize, frame.image.width() as usize);

@@ -25,7 +25,7 @@ pub struct Site {
 /// for the simulator's truth, which has no files.
 pub fn model_hashes(model: &Model) -> Result<Option<FittedFor>> {
     Ok(match model {
-        Model::Dinov2 { backbone, head } => Some(hash_files(backbone, head.as_deref())?),
+        Model::Dinov2 { backbone, head, .. } => Some(hash_files(backbone, head.as_deref())?),
         Model::SimTruth => None,
     })
 }
@@ -41,7 +41,7 @@ fn hash_files(backbone: &Path, head: Option<&Path>) -> Result<FittedFor> {
 /// simulator give metres; an imported depth model says in its metadata.
 pub fn model_output(model: &Model) -> Result<DepthKind> {
     Ok(match model {
-        Model::Dinov2 { backbone, head: None } => {
+        Model::Dinov2 { backbone, head: None, .. } => {
             dinoedge_backbone::runtime::read_meta(backbone)?.depth.map_or(DepthKind::Metric, |d| d.kind)
         }
         Model::Dinov2 { head: Some(_), .. } | Model::SimTruth => DepthKind::Metric,
@@ -91,7 +91,7 @@ pub fn load_site(path: &Path) -> Result<Site> {
                 camera.name
             );
         }
-        if let (Some(fitted), Model::Dinov2 { backbone, head }) = (&calibration.fitted_for, &config.model) {
+        if let (Some(fitted), Model::Dinov2 { backbone, head, .. }) = (&calibration.fitted_for, &config.model) {
             let current = match &hashes {
                 Some(known) => known,
                 None => hashes.insert(hash_files(backbone, head.as_deref())?),
@@ -152,15 +152,22 @@ pub fn state_dir(config: &Config) -> PathBuf {
 /// The depth model of `config`, loaded.
 pub fn load_provider(config: &Config) -> Result<DepthProvider> {
     Ok(match &config.model {
-        Model::Dinov2 { backbone, head } => {
+        Model::Dinov2 { backbone, head, classes } => {
             let model = DepthModel::load(backbone, head.as_deref(), config.pipeline.threads)?;
+            let class_head = match classes {
+                Some(path) => {
+                    log::info!("classes: {}", path.display());
+                    Some(dinoedge_heads::classes::file::load(path, Some(model.backbone.meta()))?.head)
+                }
+                None => None,
+            };
             let described = match (head, &model.backbone.meta().depth) {
                 (Some(head), _) => format!("with head {}", head.display()),
                 (None, Some(d)) => format!("(the depth model {}, {} depth)", d.model, d.kind),
                 (None, None) => String::new(),
             };
             log::info!("model: {} {described}", backbone.display());
-            DepthProvider::Model(Box::new(model))
+            DepthProvider::Model { model: Box::new(model), classes: class_head }
         }
         Model::SimTruth => {
             log::warn!(

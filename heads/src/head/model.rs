@@ -15,7 +15,7 @@ use super::upsample::bilinear;
 use dinoedge_backbone::error::{ModelError, Result};
 use dinoedge_backbone::onnx::meta::DepthKind;
 use dinoedge_backbone::preprocess;
-use dinoedge_backbone::runtime::Backbone;
+use dinoedge_backbone::runtime::{Backbone, BackboneOutputs};
 
 pub struct DepthModel {
     pub backbone: Backbone,
@@ -74,10 +74,26 @@ impl DepthModel {
         self.depth_of_input(input, frame.height() as usize, frame.width() as usize)
     }
 
+    /// The depth map, [frame height, frame width], and what `also` makes of the same
+    /// backbone outputs (another head's output: the class map), from one backbone pass.
+    pub fn depth_and<T>(
+        &self,
+        frame: &RgbImage,
+        also: impl FnOnce(&BackboneOutputs) -> Result<T>,
+    ) -> Result<(Array2<f32>, T)> {
+        let input = preprocess::to_input(frame, self.backbone.meta().input);
+        let outputs = self.backbone.run(input)?;
+        let other = also(&outputs)?;
+        Ok((self.depth_of_outputs(outputs, frame.height() as usize, frame.width() as usize)?, other))
+    }
+
     /// The depth map, [height, width], from a frame already resized and normalised
     /// ([`preprocess::to_input`]) for callers that need that input for something else too.
     pub fn depth_of_input(&self, input: Array4<f32>, height: usize, width: usize) -> Result<Array2<f32>> {
-        let outputs = self.backbone.run(input)?;
+        self.depth_of_outputs(self.backbone.run(input)?, height, width)
+    }
+
+    fn depth_of_outputs(&self, outputs: BackboneOutputs, height: usize, width: usize) -> Result<Array2<f32>> {
         let map = match &self.head {
             DepthHead::Trained(head) => head.patch_depth(&outputs)?,
             DepthHead::Imported(_) => {
