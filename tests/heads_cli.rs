@@ -122,6 +122,14 @@ fn a_class_head_is_fitted_on_labelled_frames_scored_beside_pixels_and_bound_to_i
     let err = dinoedge_heads::classes::file::load(&out, Some(other.meta())).unwrap_err().to_string();
     assert!(err.contains("trained on another backbone"), "{err}");
 
+    // Its cost beside the backbone's and a depth head's.
+    let depth = t.join("head.safetensors");
+    let depth_fit = ["heads", "train", "--data", path(&data), "--backbone", path(&onnx), "--out", path(&depth)];
+    run_ok(&[&depth_fit[..], &["--bins", "16", "--epochs", "1", "--cache-dir", path(&cache)]].concat(), t);
+    let bench = ["bench", "head", "--backbone", path(&onnx), "--head", path(&depth), "--classes", path(&out)];
+    let timed = run_ok(&[&bench[..], &["--runs", "10", "--width", "112", "--height", "84"]].concat(), t);
+    assert!(timed.contains("classes   median") && timed.contains("(5 classes, to 112x84)"), "{timed}");
+
     std::fs::remove_file(&out).unwrap();
     std::fs::remove_file(data.join("labels/000003.png")).unwrap();
     assert_fails(&train(&[]), 65, &["labels/000003.png", "has no labels"]);

@@ -439,6 +439,9 @@ pub struct BenchHeadArgs {
     pub backbone: PathBuf,
     #[arg(long)]
     pub head: PathBuf,
+    /// A class head for the backbone, timed beside the depth head (class map at the frame size).
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
     /// Timed runs (at least 10).

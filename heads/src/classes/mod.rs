@@ -9,10 +9,10 @@ pub mod file;
 pub mod targets;
 pub mod train;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::head::linear::{HeadLayers, features};
-use crate::head::upsample::bilinear;
+use crate::head::upsample::coords;
 use dinoedge_backbone::error::{ModelError, Result};
 use dinoedge_backbone::runtime::BackboneOutputs;
 use dinoedge_config::ObjectClass;
@@ -47,18 +47,31 @@ impl ClassHead {
                 features.ncols()
             )));
         }
+        // [patch, class], row-major: a patch's logits side by side. One pass over the frame:
+        // each pixel interpolates every class's logit between its four patch centres (as
+        // `bilinear` does one map) and keeps the largest.
         let logits = self.logits(features.view());
-        let maps: Vec<Array2<f32>> = logits
-            .axis_iter(Axis(1))
-            .map(|class| {
-                let grid = class.to_owned().into_shape_with_order((rows, cols)).expect("one logit per patch");
-                bilinear(grid.view(), height, width)
-            })
-            .collect();
-        Ok(Array2::from_shape_fn((height, width), |(y, x)| {
-            let best = (0..CLASSES).max_by(|&a, &b| maps[a][[y, x]].total_cmp(&maps[b][[y, x]])).expect("classes");
-            ObjectClass::ALL[best]
-        }))
+        let logits = logits.as_standard_layout();
+        let at = |patch: usize| &logits.as_slice().expect("standard layout")[patch * CLASSES..(patch + 1) * CLASSES];
+        let (ys, xs) = (coords(height, rows), coords(width, cols));
+        let mut out = Array2::from_elem((height, width), ObjectClass::Other);
+        for (y, mut row) in out.rows_mut().into_iter().enumerate() {
+            let (y0, y1, fy) = ys[y];
+            for (x, pixel) in row.iter_mut().enumerate() {
+                let (x0, x1, fx) = xs[x];
+                let w = [(1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx];
+                let corners = [at(y0 * cols + x0), at(y0 * cols + x1), at(y1 * cols + x0), at(y1 * cols + x1)];
+                let (mut best, mut best_value) = (0, f32::NEG_INFINITY);
+                for k in 0..CLASSES {
+                    let v = w[0] * corners[0][k] + w[1] * corners[1][k] + w[2] * corners[2][k] + w[3] * corners[3][k];
+                    if v > best_value {
+                        (best, best_value) = (k, v);
+                    }
+                }
+                *pixel = ObjectClass::ALL[best];
+            }
+        }
+        Ok(out)
     }
 
     /// The most likely class of each patch of `features` [N, F].
@@ -72,6 +85,37 @@ mod tests {
     use super::*;
     use dinoedge_backbone::runtime::BlockTokens;
     use ndarray::Array3;
+
+    /// The one-pass class map against the plain way: each class's logits upsampled by
+    /// `bilinear`, then the largest per pixel.
+    #[test]
+    fn the_one_pass_class_map_is_the_argmax_of_each_class_upsampled_alone() {
+        let (rows, cols, d) = (3, 4, 6);
+        let value = |i: usize| ((i * 7919 % 1000) as f32 / 500.0) - 1.0;
+        let outputs = BackboneOutputs {
+            cls: Array1::from_shape_fn(d, |i| value(i + 99)),
+            patch_tokens: Array3::from_shape_fn((rows, cols, d), |(r, c, j)| value(r * 131 + c * 17 + j)),
+            blocks: Vec::<BlockTokens>::new(),
+            depth: None,
+        };
+        let head = ClassHead {
+            layers: HeadLayers::One,
+            weight: Array2::from_shape_fn((CLASSES, 2 * d), |(k, j)| value(k * 37 + j * 3 + 5)),
+            bias: Array1::from_shape_fn(CLASSES, |k| value(k + 500) / 10.0),
+        };
+        let (height, width) = (17, 23);
+        let logits = head.logits(features(&outputs, HeadLayers::One).unwrap().view());
+        let maps: Vec<Array2<f32>> = (0..CLASSES)
+            .map(|k| {
+                let grid = logits.column(k).to_owned().into_shape_with_order((rows, cols)).unwrap();
+                crate::head::upsample::bilinear(grid.view(), height, width)
+            })
+            .collect();
+        let reference = Array2::from_shape_fn((height, width), |(y, x)| {
+            ObjectClass::ALL[(0..CLASSES).max_by(|&a, &b| maps[a][[y, x]].total_cmp(&maps[b][[y, x]])).unwrap()]
+        });
+        assert_eq!(head.class_map(&outputs, height, width).unwrap(), reference);
+    }
 
     #[test]
     fn the_class_map_is_the_most_likely_class_of_the_upsampled_logits() {

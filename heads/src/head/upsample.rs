@@ -5,17 +5,6 @@ use ndarray::{Array2, ArrayView2};
 
 pub fn bilinear(grid: ArrayView2<f32>, height: usize, width: usize) -> Array2<f32> {
     let (rows, cols) = grid.dim();
-    let coords = |out: usize, input: usize| -> Vec<(usize, usize, f32)> {
-        let scale = input as f32 / out as f32;
-        (0..out)
-            .map(|o| {
-                let x = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (input - 1) as f32);
-                let i0 = x.floor() as usize;
-                let i1 = (i0 + 1).min(input - 1);
-                (i0, i1, x - i0 as f32)
-            })
-            .collect()
-    };
     let (ys, xs) = (coords(height, rows), coords(width, cols));
     Array2::from_shape_fn((height, width), |(y, x)| {
         let ((y0, y1, fy), (x0, x1, fx)) = (ys[y], xs[x]);
@@ -23,6 +12,20 @@ pub fn bilinear(grid: ArrayView2<f32>, height: usize, width: usize) -> Array2<f3
         let bottom = grid[[y1, x0]] * (1.0 - fx) + grid[[y1, x1]] * fx;
         top * (1.0 - fy) + bottom * fy
     })
+}
+
+/// For each of `out` output positions along one axis of `input` grid cells: the two cells it
+/// lies between and the weight of the second.
+pub fn coords(out: usize, input: usize) -> Vec<(usize, usize, f32)> {
+    let scale = input as f32 / out as f32;
+    (0..out)
+        .map(|o| {
+            let x = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (input - 1) as f32);
+            let i0 = x.floor() as usize;
+            let i1 = (i0 + 1).min(input - 1);
+            (i0, i1, x - i0 as f32)
+        })
+        .collect()
 }
 
 #[cfg(test)]
