@@ -61,13 +61,12 @@ impl ClassHead {
                 let (x0, x1, fx) = xs[x];
                 let w = [(1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx];
                 let corners = [at(y0 * cols + x0), at(y0 * cols + x1), at(y1 * cols + x0), at(y1 * cols + x1)];
-                let (mut best, mut best_value) = (0, f32::NEG_INFINITY);
-                for k in 0..CLASSES {
-                    let v = w[0] * corners[0][k] + w[1] * corners[1][k] + w[2] * corners[2][k] + w[3] * corners[3][k];
-                    if v > best_value {
-                        (best, best_value) = (k, v);
-                    }
-                }
+                let values = corners[0].iter().zip(corners[1]).zip(corners[2]).zip(corners[3]);
+                let values = values.map(|(((a, b), c), d)| w[0] * a + w[1] * b + w[2] * c + w[3] * d);
+                // The last of equal maxima, as `Iterator::max_by` picks.
+                let (best, _) = values
+                    .enumerate()
+                    .fold((0, f32::NEG_INFINITY), |(bk, bv), (k, v)| if v >= bv { (k, v) } else { (bk, bv) });
                 *pixel = ObjectClass::ALL[best];
             }
         }
