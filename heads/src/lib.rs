@@ -24,5 +24,6 @@
 pub mod classes;
 pub mod data;
 pub mod head;
+pub mod head_file;
 pub mod metrics;
 pub mod published;

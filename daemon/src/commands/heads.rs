@@ -76,15 +76,8 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
     let all = labelled(&data)?;
     let (train, held) = match &val {
         Some(dir) => (all, labelled(dir)?),
-        None => {
-            anyhow::ensure!(
-                all.len() >= 2,
-                "{}: 1 frame; give --val or at least 2 frames to hold one out",
-                data.display()
-            );
-            let (held, kept): (Vec<_>, Vec<_>) = all.into_iter().enumerate().partition(|(i, _)| i % 10 == 0);
-            (kept.into_iter().map(|(_, f)| f).collect(), held.into_iter().map(|(_, f)| f).collect())
-        }
+        None => hold_out(all)
+            .with_context(|| format!("{}: 1 frame; give --val or at least 2 frames to hold one out", data.display()))?,
     };
     let stack = |frames: &[(PatchFrame, Array2<f32>)], of: &dyn Fn(&PatchFrame) -> &Array2<f32>| {
         let views: Vec<_> = frames.iter().map(|(f, _)| of(f).view()).collect();
@@ -222,12 +215,12 @@ fn train(args: HeadsTrainArgs) -> anyhow::Result<()> {
 }
 
 /// Every 10th frame (the first among them) held out for validation; `None` with fewer than 2.
-fn hold_out(frames: Vec<PatchFrame>) -> Option<(Vec<PatchFrame>, Vec<PatchFrame>)> {
+fn hold_out<T>(frames: Vec<T>) -> Option<(Vec<T>, Vec<T>)> {
     if frames.len() < 2 {
         return None;
     }
     let (held, kept): (Vec<_>, Vec<_>) = frames.into_iter().enumerate().partition(|(i, _)| i % 10 == 0);
-    let strip = |v: Vec<(usize, PatchFrame)>| v.into_iter().map(|(_, f)| f).collect();
+    let strip = |v: Vec<(usize, T)>| v.into_iter().map(|(_, f)| f).collect();
     Some((strip(kept), strip(held)))
 }
 

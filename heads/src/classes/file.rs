@@ -3,18 +3,16 @@
 //! layers read, the backbone the head was fitted on (refused on another) and what it was
 //! fitted on (frames, labels, scores).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::{CLASSES, ClassHead};
 use crate::head::file::BackboneId;
 use crate::head::linear::HeadLayers;
-use dinoedge_backbone::error::{ModelError, Result};
-use dinoedge_backbone::files::{f32_from_le, f32_to_le, write_atomically};
+use crate::head_file::{self, HeadFileBytes};
+use dinoedge_backbone::error::Result;
 use dinoedge_backbone::onnx::meta::BackboneMeta;
 use dinoedge_config::ObjectClass;
 
@@ -46,50 +44,36 @@ pub fn save(path: &Path, head: &ClassHead, backbone: &BackboneId, info: &serde_j
         backbone: backbone.clone(),
         info: info.clone(),
     };
-    let (weight, bias) = (f32_to_le(head.weight.iter()), f32_to_le(head.bias.iter()));
-    let views = vec![
-        ("weight", TensorView::new(Dtype::F32, head.weight.shape().to_vec(), &weight).expect("sizes agree")),
-        ("bias", TensorView::new(Dtype::F32, head.bias.shape().to_vec(), &bias).expect("sizes agree")),
+    let tensors = [
+        ("weight", head.weight.shape().to_vec(), head.weight.iter().copied().collect()),
+        ("bias", head.bias.shape().to_vec(), head.bias.to_vec()),
     ];
-    let metadata = HashMap::from([(KEY.to_string(), serde_json::to_string(&header).expect("serialisable"))]);
-    let encoded = safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation cannot fail");
-    write_atomically(path, &encoded)
+    head_file::save(path, KEY, &header, tensors)
 }
 
 /// Reads a class head; with `backbone`, refuses it unless it was fitted on that backbone.
 pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<ClassHeadFile> {
-    let fail = |reason: String| ModelError::Data { path: path.to_path_buf(), reason };
-    let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
-    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a class head file: {e}")))?;
-    let header = metadata
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(KEY))
-        .ok_or_else(|| fail(format!("not a dinoedge class head file (no `{KEY}` metadata)")))?;
-    let header: Header = serde_json::from_str(header).map_err(|e| fail(format!("`{KEY}` metadata: {e}")))?;
+    let file = HeadFileBytes::read(path, "class head")?;
+    let header: Header = file.header(KEY)?;
     if header.format_version != FORMAT_VERSION {
-        return Err(fail(format!(
+        return Err(file.fail(format!(
             "a class head of format {}; this dinoedge reads format {FORMAT_VERSION}",
             header.format_version
         )));
     }
     if header.classes != ObjectClass::ALL {
         let names: Vec<&str> = header.classes.iter().map(|c| c.as_str()).collect();
-        return Err(fail(format!("classes {}; this dinoedge's are {}", names.join(", "), ObjectClass::names())));
+        return Err(file.fail(format!("classes {}; this dinoedge's are {}", names.join(", "), ObjectClass::names())));
     }
     if let Some(meta) = backbone {
-        header.backbone.check(meta, "dinoedge heads train-classes").map_err(fail)?;
+        header.backbone.check(meta, "dinoedge heads train-classes").map_err(|e| file.fail(e))?;
     }
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a class head file: {e}")))?;
+    let tensors = file.tensors()?;
     let f = header.layers.feature_dim(header.backbone.hidden);
     let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-        let t = tensors.tensor(name).map_err(|_| fail(format!("tensor `{name}` is missing")))?;
-        if t.dtype() != Dtype::F32 || t.shape() != shape {
-            return Err(fail(format!("tensor `{name}` is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape())));
-        }
-        let values = f32_from_le(t.data());
+        let values = tensors.f32(name, shape)?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(fail(format!("tensor `{name}`: value {i} is {}", values[i])));
+            return Err(file.fail(format!("tensor `{name}`: value {i} is {}", values[i])));
         }
         Ok(values)
     };

@@ -3,18 +3,16 @@
 //! was trained on (architecture, input size, weights' sha256) and the training summary and
 //! metrics. A head refuses to load for another backbone.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::bins::Bins;
 use super::linear::{HeadLayers, LinearHead};
 use super::pixels::PixelBaseline;
-use dinoedge_backbone::error::{ModelError, Result};
-use dinoedge_backbone::files::{f32_from_le, f32_to_le, write_atomically};
+use crate::head_file::{self, HeadFileBytes};
+use dinoedge_backbone::error::Result;
 use dinoedge_backbone::onnx::meta::BackboneMeta;
 
 const KEY: &str = "dinoedge.head";
@@ -98,62 +96,44 @@ pub fn save(
         info: info.clone(),
     };
     // ndarray iterates in logical (row-major) order whatever the memory layout.
-    let (weight, bias) = (f32_to_le(head.weight.iter()), f32_to_le(head.bias.iter()));
-    let pixel = pixel_baseline.map(|p| (f32_to_le(p.weight.iter()), f32_to_le(&[p.bias])));
-    let mut views = vec![
-        ("weight", TensorView::new(Dtype::F32, head.weight.shape().to_vec(), &weight).expect("sizes agree")),
-        ("bias", TensorView::new(Dtype::F32, head.bias.shape().to_vec(), &bias).expect("sizes agree")),
+    let mut tensors = vec![
+        ("weight", head.weight.shape().to_vec(), head.weight.iter().copied().collect()),
+        ("bias", head.bias.shape().to_vec(), head.bias.to_vec()),
     ];
-    if let Some((w, b)) = &pixel {
-        views.push((PIXEL_WEIGHT, TensorView::new(Dtype::F32, vec![w.len() / 4], w).expect("sizes agree")));
-        views.push((PIXEL_BIAS, TensorView::new(Dtype::F32, vec![1], b).expect("sizes agree")));
+    if let Some(p) = pixel_baseline {
+        tensors.push((PIXEL_WEIGHT, vec![p.weight.len()], p.weight.to_vec()));
+        tensors.push((PIXEL_BIAS, vec![1], vec![p.bias]));
     }
-    let metadata = HashMap::from([(KEY.to_string(), serde_json::to_string(&header).expect("serialisable"))]);
-    let encoded = safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation cannot fail");
-    write_atomically(path, &encoded)
+    head_file::save(path, KEY, &header, tensors)
 }
 
 /// Reads a head; with `backbone`, refuses it unless it was trained on that backbone.
 pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<HeadFile> {
-    let fail = |reason: String| ModelError::Data { path: path.to_path_buf(), reason };
-    let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
-    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a head file: {e}")))?;
-    let header = metadata
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(KEY))
-        .ok_or_else(|| fail(format!("not a dinoedge head file (no `{KEY}` metadata)")))?;
-    let header: Header = serde_json::from_str(header).map_err(|e| fail(format!("`{KEY}` metadata: {e}")))?;
+    let file = HeadFileBytes::read(path, "head")?;
+    let header: Header = file.header(KEY)?;
     if header.format_version != FORMAT_VERSION || header.kind != "linear" {
-        return Err(fail(format!(
+        return Err(file.fail(format!(
             "a {} head of format {}; this dinoedge reads linear heads of format {FORMAT_VERSION}",
             header.kind, header.format_version
         )));
     }
     if let Some(meta) = backbone {
-        header.backbone.check(meta, "dinoedge heads train").map_err(fail)?;
+        header.backbone.check(meta, "dinoedge heads train").map_err(|e| file.fail(e))?;
     }
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a head file: {e}")))?;
-    let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-        let t = tensors.tensor(name).map_err(|_| fail(format!("tensor `{name}` is missing")))?;
-        if t.dtype() != Dtype::F32 || t.shape() != shape {
-            return Err(fail(format!("tensor `{name}` is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape())));
-        }
-        Ok(f32_from_le(t.data()))
-    };
+    let tensors = file.tensors()?;
     let (k, f) = (header.bins.count, header.layers.feature_dim(header.backbone.hidden));
     let head = LinearHead {
         layers: header.layers,
         bins: header.bins,
-        weight: Array2::from_shape_vec((k, f), read("weight", &[k, f])?).expect("checked shape"),
-        bias: Array1::from_vec(read("bias", &[k])?),
+        weight: Array2::from_shape_vec((k, f), tensors.f32("weight", &[k, f])?).expect("checked shape"),
+        bias: Array1::from_vec(tensors.f32("bias", &[k])?),
     };
-    let pixel_baseline = match (tensors.tensor(PIXEL_WEIGHT), tensors.tensor(PIXEL_BIAS)) {
-        (Ok(w), Ok(_)) => {
-            let len = w.shape().iter().product();
+    let pixel_baseline = match (tensors.shape(PIXEL_WEIGHT), tensors.shape(PIXEL_BIAS)) {
+        (Some(w), Some(_)) => {
+            let len = w.iter().product();
             Some(PixelBaseline {
-                weight: Array1::from_vec(read(PIXEL_WEIGHT, &[len])?),
-                bias: read(PIXEL_BIAS, &[1])?[0],
+                weight: Array1::from_vec(tensors.f32(PIXEL_WEIGHT, &[len])?),
+                bias: tensors.f32(PIXEL_BIAS, &[1])?[0],
             })
         }
         _ => None,
