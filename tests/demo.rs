@@ -1,6 +1,8 @@
 //! `dinoedge demo`, the README's main job, on a fresh cache: it says loudly that the backbone
-//! is random, runs the clip through the full pipeline, prints each event and publishes it to
-//! the broker given, and writes the annotated result. A second run starts from the cache.
+//! is random, runs the clip through the full pipeline twice (the simulator's exact depth and
+//! classes, then the model), prints each event and publishes it to the broker given, and
+//! writes the annotated result. A second run starts from the cache and publishes only its own
+//! events, none left in the outbox by the first.
 
 mod support;
 
@@ -9,19 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use serde_json::Value;
 use support::broker::{Broker, Subscriber};
 use support::path;
 
 #[test]
-fn the_demo_runs_end_to_end_and_publishes_its_alarms() {
+fn the_demo_runs_end_to_end_twice_and_publishes_its_alarms() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let broker = Broker::start(&dir.join("broker"), "");
-    let sub = Subscriber::start(broker.port, "demo-sub", "dinoedge/demo/events");
     let out = dir.join("out");
-    let demo = || {
+    let demo = |mqtt: &str| {
         let run = Command::new(env!("CARGO_BIN_EXE_dinoedge"))
-            .args(["demo", "--scenario", "forklift-cross", "--mqtt", &broker.url(), "--out", path(&out)])
+            .args(["demo", "--scenario", "forklift-cross", "--mqtt", mqtt, "--out", path(&out)])
             .env("DINOEDGE_CACHE_DIR", dir.join("cache"))
             .output()
             .unwrap();
@@ -29,30 +30,71 @@ fn the_demo_runs_end_to_end_and_publishes_its_alarms() {
         assert!(run.status.success(), "{stderr}");
         (stdout, stderr)
     };
+    let printed = |stdout: &str, device: &str| -> Vec<Value> {
+        let prefix = format!("dinoedge/{device}/events ");
+        stdout.lines().filter_map(|l| l.strip_prefix(&prefix)).map(|json| serde_json::from_str(json).unwrap()).collect()
+    };
 
-    let (stdout, stderr) = demo();
+    // No broker answers: the events stay in each run's outbox.
+    let (stdout, stderr) = demo("mqtt://127.0.0.1:9");
     assert!(stderr.contains("THIS DEMO USES A RANDOM-WEIGHT BACKBONE"), "{stderr}");
-    let printed: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("dinoedge/demo/events "))
-        .map(|json| serde_json::from_str(json).unwrap())
+    let exact = printed(&stdout, "demo-exact");
+    assert!(stdout.contains(&format!("exact: {} alarm events", exact.len())), "{stdout}");
+    let model = printed(&stdout, "demo-model");
+    assert!(stdout.contains(&format!("model: {} alarm events", model.len())), "{stdout}");
+
+    // On exact inputs the forklift-only dock rule alarms within for_frames (3) of the
+    // truth's crossing of 1.5 m, and nothing else alarms: the clip has no person.
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cache/demo/clip-forklift-cross/truth.json")).unwrap())
+            .unwrap();
+    let crossing = truth["first_frame_below_alarm_distance"].as_u64().unwrap();
+    let starts: Vec<(&str, u64)> = exact
+        .iter()
+        .filter(|e| e["type"] == "start")
+        .map(|e| (e["rule"].as_str().unwrap(), e["frame"].as_u64().unwrap()))
         .collect();
-    assert!(stdout.contains(&format!("{} alarm events", printed.len())), "{stdout}");
-    assert!(sub.wait_for(Duration::from_secs(5), |m| m.len() >= printed.len()), "every printed event is published");
-    let published: Vec<serde_json::Value> = sub.on("dinoedge/demo/events").iter().map(|m| m.json()).collect();
-    assert_eq!(published, printed);
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(starts[0].0, "forks-near-dock");
+    assert!((crossing..=crossing + 3).contains(&starts[0].1), "start {starts:?}, truth crosses at {crossing}");
+    assert!(stdout.contains(&format!("truth  below 1.5 m from frame {crossing}")), "{stdout}");
 
     let csv = std::fs::read_to_string(out.join("distances.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 100, "a row per frame of the 10 s clip at 10 fps");
-    assert!(csv.lines().nth(64).unwrap().split(',').nth(2).unwrap().parse::<f64>().unwrap() < 1.5, "truth column");
-    assert!(std::fs::read_to_string(out.join("distance.svg")).unwrap().starts_with("<svg"));
-    let frame = image::open(out.join("frames/000050.png")).unwrap();
-    assert_eq!((frame.width(), frame.height()), (1280, 480), "the frame beside its depth");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(header[2..5], ["forks_near_dock_true_m", "forks_near_dock_exact_m", "forks_near_dock_model_m"]);
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if let (Ok(truth), Ok(exact)) = (cells[2].parse::<f64>(), cells[3].parse::<f64>()) {
+            assert!((truth - exact).abs() <= 0.15, "the dock rule on exact inputs reads the tips: {line}");
+        }
+    }
+    let svg = std::fs::read_to_string(out.join("distance.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("forks-near-dock") && svg.contains("person-near-forklift"));
+    for pass in ["exact", "model"] {
+        let frame = image::open(out.join(pass).join("frames/000050.png")).unwrap();
+        assert_eq!((frame.width(), frame.height()), (1920, 480), "the frame beside its depth and classes");
+        assert!(
+            std::fs::read_to_string(out.join(pass).join("dinoedge.toml")).unwrap().contains("objects = [\"forklift\"]")
+        );
+    }
 
+    // A broker now: the second run publishes its own events, none of the first's.
+    let broker = Broker::start(&dir.join("broker"), "");
+    let sub = Subscriber::start(broker.port, "demo-sub", "dinoedge/+/events");
     let cached = modified(&dir.join("cache"));
-    let (_, stderr) = demo();
-    assert!(stderr.contains("depth head: cached"), "{stderr}");
+    let (stdout, stderr) = demo(&broker.url());
+    assert!(stderr.contains("depth head: cached") && stderr.contains("class head: cached"), "{stderr}");
     assert_eq!(modified(&dir.join("cache")), cached, "the second run reuses the cache, writing nothing there");
+    for device in ["demo-exact", "demo-model"] {
+        let printed = printed(&stdout, device);
+        let topic = format!("dinoedge/{device}/events");
+        let arrived = |m: &[support::broker::Message]| m.iter().filter(|m| m.topic == topic).count() >= printed.len();
+        assert!(sub.wait_for(Duration::from_secs(5), arrived), "{device}");
+        std::thread::sleep(Duration::from_millis(300));
+        let published: Vec<Value> = sub.on(&topic).iter().map(|m| m.json()).collect();
+        assert_eq!(published, printed, "{device}: exactly this run's events, in order");
+    }
 }
 
 /// Every file under `dir`, with its modification time.
@@ -90,7 +132,8 @@ fn the_demo_uses_the_published_depth_model_when_it_is_in_the_cache() {
     assert!(run.status.success(), "{stderr}");
     assert!(stderr.contains(&format!("depth model: {name} from the model cache")), "{stderr}");
     assert!(!stderr.contains("training a lin.1 depth head"), "{stderr}");
-    let config = std::fs::read_to_string(out.join("dinoedge.toml")).unwrap();
+    assert!(stderr.contains("training a class head"), "{stderr}");
+    let config = std::fs::read_to_string(out.join("model/dinoedge.toml")).unwrap();
     assert!(config.contains(&format!("{name}_56x56.onnx")) && !config.contains("head = "), "{config}");
     let csv = std::fs::read_to_string(out.join("distances.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 100, "a row per frame of the 10 s clip at 10 fps");

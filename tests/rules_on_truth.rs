@@ -178,7 +178,7 @@ fn object_distance_follows_the_person_to_forklift_truth_and_alarms_on_its_crossi
     let measure = Measure::ObjectDistance { from: ObjectClass::Person, to: ObjectClass::Forklift, percentile: 1.0 };
     let whole = zone(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]);
     let frames = measured(clip, &Measurer::new(&measure, &whole, SIZE, Some(&clip.calibration)).unwrap());
-    let truth: Vec<Option<f64>> = frames.iter().map(|(f, _)| f.truth.people[0].to_forklift_m).collect();
+    let truth: Vec<Option<f64>> = frames.iter().map(|(f, _)| f.truth.nearest_person_to_forklift_m()).collect();
     for ((f, m), t) in frames.iter().zip(&truth) {
         let (m, t) = (m.expect("both in view on every frame"), t.unwrap());
         assert!((m - t).abs() <= 0.1, "frame {}: measured {m:.3} m, true {t:.3} m", f.index);

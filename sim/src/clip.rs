@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use dinoedge_calibration::{Camera, Intrinsics, Pose};
 use glam::DVec3;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dock::{DockLayout, Person};
 
@@ -220,7 +220,7 @@ mod tests {
 }
 
 /// Ground truth of one clip frame.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FrameTruth {
     pub index: usize,
     /// Seconds since the first frame.

@@ -2,13 +2,13 @@
 //! forklift's minimum distance to the dock face, and each person's distance to the forklift.
 
 use glam::DVec3;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dock::DockLayout;
 use crate::scene::{Class, Scene};
 use crate::shape::Shape;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PersonTruth {
     pub name: String,
     /// Minimum distance between the person's and the forklift's surfaces (sampled every
@@ -16,12 +16,19 @@ pub struct PersonTruth {
     pub to_forklift_m: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Truth {
     /// Minimum distance from any point of the forklift to the dock face plane
     /// (negative once it passes through the plane); exact.
     pub forklift_to_dock_face_m: Option<f64>,
     pub people: Vec<PersonTruth>,
+}
+
+impl Truth {
+    /// The distance from the forklift to the person nearest it.
+    pub fn nearest_person_to_forklift_m(&self) -> Option<f64> {
+        self.people.iter().filter_map(|p| p.to_forklift_m).min_by(f64::total_cmp)
+    }
 }
 
 /// Sample spacing on people's surfaces, metres.

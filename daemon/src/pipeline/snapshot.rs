@@ -1,9 +1,9 @@
 //! Frames for people to look at: the alarm snapshot (the frame as a JPEG with the rule's
 //! zone outlined, published on `<camera>/snapshot` when an alarm starts, with
-//! `mqtt.snapshots = true`), and a frame beside its colour-mapped depth (the demo's frames,
-//! the calibration preview).
+//! `mqtt.snapshots = true`), and a frame beside its colour-mapped depth and its class map
+//! (the demo's frames, the calibration preview).
 
-use dinoedge_config::Zone;
+use dinoedge_config::{ObjectClass, Zone};
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
 
@@ -89,12 +89,56 @@ pub fn depth_colours(depth: &Array2<f32>) -> RgbImage {
 
 /// `frame` on the left, its metric depth (same size) colour-mapped on the right.
 pub fn beside_depth(frame: &RgbImage, depth: &Array2<f32>) -> RgbImage {
-    let (w, h) = frame.dimensions();
-    let colours = depth_colours(depth);
-    let mut both = RgbImage::new(w * 2, h);
-    image::imageops::replace(&mut both, frame, 0, 0);
-    image::imageops::replace(&mut both, &colours, w as i64, 0);
-    both
+    side_by_side(&[frame, &depth_colours(depth)])
+}
+
+/// Images of one height, left to right.
+pub fn side_by_side(images: &[&RgbImage]) -> RgbImage {
+    let height = images.iter().map(|i| i.height()).max().unwrap_or(0);
+    let mut all = RgbImage::new(images.iter().map(|i| i.width()).sum(), height);
+    let mut x = 0;
+    for image in images {
+        image::imageops::replace(&mut all, *image, x, 0);
+        x += i64::from(image.width());
+    }
+    all
+}
+
+/// The colour a class is painted in, on the demo's frames and the calibration page.
+pub fn class_colour(class: ObjectClass) -> Rgb<u8> {
+    Rgb(match class {
+        ObjectClass::Forklift => [255, 140, 0],
+        ObjectClass::Person => [235, 40, 200],
+        ObjectClass::Load => [240, 225, 40],
+        ObjectClass::Floor => [50, 170, 80],
+        ObjectClass::Other => [80, 110, 190],
+    })
+}
+
+/// `frame` with each pixel tinted by its class (`classes`, same size), and a legend of the
+/// classes' colours in the top left corner.
+pub fn class_overlay(frame: &RgbImage, classes: &Array2<ObjectClass>) -> RgbImage {
+    const TINT: f32 = 0.55;
+    let mut out = frame.clone();
+    for (x, y, pixel) in out.enumerate_pixels_mut() {
+        let Some(class) = classes.get((y as usize, x as usize)) else { continue };
+        let colour = class_colour(*class);
+        for (c, t) in pixel.0.iter_mut().zip(colour.0) {
+            *c = (f32::from(*c) * (1.0 - TINT) + f32::from(t) * TINT).round() as u8;
+        }
+    }
+    for (row, class) in ObjectClass::ALL.into_iter().enumerate() {
+        let y = 6 + 12 * row as u32;
+        for dy in 0..9 {
+            for dx in 0..9 {
+                if 6 + dx < out.width() && y + dy < out.height() {
+                    out.put_pixel(6 + dx, y + dy, class_colour(class));
+                }
+            }
+        }
+        draw_text(&mut out, [18.0, f64::from(y)], class.as_str());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -109,5 +153,22 @@ mod tests {
         assert_eq!(back.dimensions(), (100, 80));
         assert!(back.get_pixel(50, 20)[0] > 150, "the top edge is red");
         assert!(back.get_pixel(50, 40)[0] < 60, "the inside is untouched");
+    }
+
+    #[test]
+    fn each_class_is_tinted_in_its_colour_and_named_in_the_legend() {
+        let frame = RgbImage::from_pixel(160, 120, Rgb([0, 0, 0]));
+        let mut classes = Array2::from_elem((120, 160), ObjectClass::Floor);
+        classes.slice_mut(ndarray::s![80.., 100..]).fill(ObjectClass::Person);
+        let out = class_overlay(&frame, &classes);
+        let tinted = |class| class_colour(class).0.map(|c| (f32::from(c) * 0.55).round() as u8);
+        assert_eq!(out.get_pixel(120, 100).0, tinted(ObjectClass::Person));
+        assert_eq!(out.get_pixel(120, 40).0, tinted(ObjectClass::Floor));
+        for (row, class) in ObjectClass::ALL.into_iter().enumerate() {
+            assert_eq!(*out.get_pixel(8, 8 + 12 * row as u32), class_colour(class), "legend swatch of {class:?}");
+        }
+        let panels = side_by_side(&[&frame, &out]);
+        assert_eq!(panels.dimensions(), (320, 120));
+        assert_eq!(panels.get_pixel(280, 100).0, tinted(ObjectClass::Person));
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use dinoedge_calibration::Calibration;
-use dinoedge_config::{Name, Rule};
+use dinoedge_config::{Name, ObjectClass, Rule};
 use ndarray::Array2;
 
 use super::camera::CameraLink;
@@ -45,6 +45,8 @@ pub type Recorder = Arc<dyn Fn(&Processed) + Send + Sync>;
 pub struct Processed<'a> {
     pub frame: &'a Frame,
     pub depth: &'a Array2<f32>,
+    /// Each pixel's class, when the provider gives classes.
+    pub classes: Option<&'a Array2<ObjectClass>>,
     pub distances: &'a [(Name, Option<f64>)],
     /// Resize, backbone, head and upsampling, alignment.
     pub depth_time: Duration,
@@ -250,6 +252,7 @@ impl Worker {
             recorder(&Processed {
                 frame: &frame,
                 depth: &depth,
+                classes: classes.as_ref(),
                 distances: &distances,
                 depth_time: depth_done - start,
                 rules_time: done - depth_done,
