@@ -139,11 +139,28 @@ impl Page {
 
     /// POSTs `body` to the server from the page, as the page would; returns (status, answer).
     async fn post(&self, path: &str, body: &str) -> (u64, Value) {
-        let script = "const [path, body, done] = arguments; \
-             fetch(path, {method: 'POST', headers: {'content-type': 'application/json'}, body}) \
+        self.request("POST", path, body).await
+    }
+
+    async fn request(&self, method: &str, path: &str, body: &str) -> (u64, Value) {
+        let script = "const [method, path, body, done] = arguments; \
+             fetch(path, {method, headers: {'content-type': 'application/json'}, body}) \
                .then(async r => done([r.status, await r.json()]));";
-        let answer = self.client.execute_async(script, vec![json!(path), json!(body)]).await.unwrap();
+        let answer = self.client.execute_async(script, vec![json!(method), json!(path), json!(body)]).await.unwrap();
         (answer[0].as_u64().unwrap(), answer[1].clone())
+    }
+
+    /// Presses the mouse at the first pixel, moves it through the others and lets go.
+    async fn drag(&self, pixels: &[[f64; 2]]) {
+        let (x, y) = self.screen(pixels[0]).await;
+        let mut mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo { duration: None, x, y })
+            .then(PointerAction::Down { button: 0 });
+        for pixel in &pixels[1..] {
+            let (x, y) = self.screen(*pixel).await;
+            mouse = mouse.then(PointerAction::MoveTo { duration: Some(Duration::from_millis(100)), x, y });
+        }
+        self.client.perform_actions(mouse.then(PointerAction::Up { button: 0 })).await.unwrap();
     }
 }
 
@@ -257,6 +274,93 @@ async fn an_integrator_calibrates_the_simulated_dock_in_the_browser() {
     assert!(run.status.success(), "{}", support::stderr(&run));
     let scripted = Calibration::load(&again).unwrap();
     assert!((scripted.camera.pose.position - c.camera.pose.position).length() < 1e-6);
+}
+
+/// Few-shot classes on the page, on a model with a backbone (a random published depth model:
+/// its classes mean nothing, the plumbing is what is tested): the integrator holds a frame,
+/// brushes floor along the bottom and `other` along the wall, fits a class head on the box,
+/// sees the live class map, and saves the labels and the head beside the calibration. The
+/// scripted re-fit from the saved labels gives the same head. A stroke that leaves the frame is
+/// refused by number, and the labels stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integrator_brushes_classes_and_fits_a_class_head_on_the_box() {
+    let s = site();
+    let model = support::depth_model(s.path(), "depth-anything-v2-metric-indoor-small", "7");
+    let config = std::fs::read_to_string(s.path().join("dinoedge.toml")).unwrap();
+    let config = config.replace("kind = \"sim-truth\"", &format!("kind = \"dinov2\"\nbackbone = \"{}\"", path(&model)));
+    std::fs::write(s.path().join("dinoedge.toml"), config).unwrap();
+    let (_ui, url) = start_ui(&s);
+    let (_driver, client) = browser(&s.path().join("profile")).await;
+    let page = Page { client };
+    page.client.goto(&url).await.unwrap();
+    page.until("document.getElementById('source').textContent.includes('frame')", "the live frame").await;
+    let (status, answer) = page.post("/api/classes/fit", "").await;
+    assert_eq!(status, 409);
+    assert!(answer["error"].as_str().unwrap().contains("no labels yet"), "{answer}");
+
+    page.press("#hold").await;
+    page.until("document.getElementById('held').textContent.includes('1 frame held')", "the held frame").await;
+    for (class, y) in [("floor", 215.0), ("other", 25.0)] {
+        page.js(&format!("document.getElementById('label-class').value = '{class}';")).await;
+        page.drag(&[[20.0, y], [160.0, y + 3.0], [300.0, y]]).await;
+        page.until(&format!("document.getElementById('classes-result').textContent.includes('{class}')"), class).await;
+    }
+    let strokes = r#"{"strokes": [{"class": "load", "radius": 5, "points": [[10, 10], [400, 10]]}]}"#;
+    let (status, answer) = page.request("PUT", "/api/labels/0", strokes).await;
+    assert_eq!(status, 422);
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.contains("stroke 1, point 2: (400, 10) is outside the 320x240 frame"), "{error}");
+
+    let keep = std::env::var("DINOEDGE_KEEP_IMAGES").ok().map(std::path::PathBuf::from);
+    if let Some(keep) = &keep {
+        std::fs::write(keep.join("calibrate-labels.png"), page.client.screenshot().await.unwrap()).unwrap();
+    }
+    page.press("#fit-classes").await;
+    page.until("document.getElementById('class-fit')", "the class fit").await;
+    let fit = page.text("#class-fit").await;
+    assert!(fit.contains("Fitted on 1 frame (floor ") && fit.contains("other ") && !fit.contains("load"), "{fit}");
+    let agreement: f64 = fit.split("agrees with ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(agreement >= 90.0, "the head fits the patches it was fitted on: {fit}");
+    let overlay =
+        page.js("return fetch('/api/classes.png').then(r => [r.status, r.headers.get('content-type')]);").await;
+    assert_eq!(overlay, json!([200, "image/png"]));
+    if let Some(keep) = &keep {
+        page.until("shownSeq !== null", "the live frame under its class map").await;
+        std::fs::write(keep.join("calibrate-classes.png"), page.client.screenshot().await.unwrap()).unwrap();
+    }
+
+    page.press("#save-classes").await;
+    page.until("document.getElementById('classes-saved')", "the class save").await;
+    let hint = page.text("#classes-result").await;
+    assert!(hint.contains("dinoedge heads train-classes --data") && hint.contains("[model] classes ="), "{hint}");
+    page.client.close().await.unwrap();
+
+    let labels = image::open(s.path().join("dock1.labels/labels/0000.png")).unwrap().into_luma8();
+    assert_eq!(labels.dimensions(), (320, 240));
+    let floor = 1 + dinoedge_config::ObjectClass::Floor.index();
+    let other = 1 + dinoedge_config::ObjectClass::Other.index();
+    assert_eq!(
+        (labels.get_pixel(160, 217)[0], labels.get_pixel(160, 27)[0], labels.get_pixel(160, 120)[0]),
+        (floor, other, 0)
+    );
+    assert!(s.path().join("dock1.labels/rgb/0000.png").is_file());
+
+    // The scripted re-fit on the saved labels: the same head as the page's.
+    let labels_dir = s.path().join("dock1.labels");
+    let refit = s.path().join("refit.safetensors");
+    let args = ["heads", "train-classes", "--data", path(&labels_dir), "--val", path(&labels_dir)];
+    let run = dinoedge(&[&args[..], &["--backbone", path(&model), "--out", path(&refit)]].concat(), s.path());
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    let weights = |file: &std::path::Path| -> Vec<f32> {
+        let bytes = std::fs::read(file).unwrap();
+        let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        tensors.tensor("weight").unwrap().data().chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+    };
+    let (page_head, scripted) = (weights(&s.path().join("dock1.classes.safetensors")), weights(&refit));
+    assert_eq!(page_head.len(), scripted.len());
+    let worst = page_head.iter().zip(&scripted).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let scale = page_head.iter().map(|a| a.abs()).fold(0.0f32, f32::max);
+    assert!(worst <= 1e-4 * scale.max(1.0), "page and scripted fits differ by {worst} (weights up to {scale})");
 }
 
 #[test]

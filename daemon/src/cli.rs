@@ -106,9 +106,11 @@ pub enum HeadsCommand {
 
 #[derive(Debug, Args)]
 pub struct HeadsTrainClassesArgs {
-    /// Training folder: rgb/, depth/ and labels/ (1 + class index per pixel, 0 = unlabelled).
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Training folder: rgb/ and labels/ (1 + class index per pixel, 0 = unlabelled);
+    /// depth/ is not needed. Repeat to fit on several: the simulator's frames and the labels
+    /// painted in `calibrate --ui` (`<calibration>.labels/`).
+    #[arg(long, required = true)]
+    pub data: Vec<PathBuf>,
     /// Validation folder [default: every 10th training frame, held out].
     #[arg(long)]
     pub val: Option<PathBuf>,

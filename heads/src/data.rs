@@ -1,13 +1,17 @@
-//! RGB-D folders, the training and evaluation data of the depth heads:
+//! RGB-D folders, the training and evaluation data of the heads:
 //!
 //! ```text
 //! rgb/NAME.png|jpg    the frame
 //! depth/NAME.png      16-bit depth in `scale` units per metre (1000: millimetres, the
 //!                     simulator's and NYU's convention); 0 = no measurement
-//! labels/NAME.png     optional: 8-bit, each pixel's object class as 1 + its index
-//!                     (`ObjectClass`), 0 = unlabelled: what class heads learn from
+//! labels/NAME.png     8-bit, each pixel's object class as 1 + its index (`ObjectClass`),
+//!                     0 = unlabelled: what class heads learn from
 //! meta/NAME.json      optional: `intrinsics` and anything else
 //! ```
+//!
+//! A folder for a depth head ([`RgbdFolder::open`]) needs depth for every frame, labels
+//! optional; one for a class head ([`RgbdFolder::open_labelled`]: the simulator's, or the
+//! labels an integrator painted in `dinoedge calibrate --ui`) needs labels, depth optional.
 //!
 //! Invalid depth (0, and NaN or infinity after scaling) is kept as 0 and masked by every
 //! consumer through [`is_valid`]; it is never treated as a distance.
@@ -30,7 +34,7 @@ pub fn is_valid(depth: f32) -> bool {
 pub struct Sample {
     pub name: String,
     pub rgb: PathBuf,
-    pub depth: PathBuf,
+    pub depth: Option<PathBuf>,
     pub labels: Option<PathBuf>,
     pub meta: Option<PathBuf>,
 }
@@ -43,9 +47,25 @@ pub struct RgbdFolder {
     pub scale: f32,
 }
 
+/// What every frame of a folder must have beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Depth,
+    Labels,
+}
+
 impl RgbdFolder {
     /// Lists the frames of `root`; every frame must have its depth file.
     pub fn open(root: &Path, scale: f32) -> Result<Self> {
+        Self::open_for(root, scale, Needs::Depth)
+    }
+
+    /// Lists the frames of `root`; every frame must have its labels file.
+    pub fn open_labelled(root: &Path, scale: f32) -> Result<Self> {
+        Self::open_for(root, scale, Needs::Labels)
+    }
+
+    fn open_for(root: &Path, scale: f32, needs: Needs) -> Result<Self> {
         let fail = |path: &Path, reason: String| ModelError::Data { path: path.to_path_buf(), reason };
         if !(scale.is_finite() && scale > 0.0) {
             return Err(fail(root, format!("depth scale {scale}: expected units per metre above 0 (1000 for mm)")));
@@ -61,12 +81,17 @@ impl RgbdFolder {
                 continue;
             }
             let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-            let depth = root.join("depth").join(format!("{name}.png"));
-            if !depth.is_file() {
-                return Err(fail(&depth, format!("missing: frame {} has no depth", path.display())));
+            let beside =
+                |dir: &str, ext: &str| Some(root.join(dir).join(format!("{name}.{ext}"))).filter(|f| f.is_file());
+            let (depth, labels, meta) = (beside("depth", "png"), beside("labels", "png"), beside("meta", "json"));
+            let missing = match needs {
+                Needs::Depth => depth.is_none().then_some("depth"),
+                Needs::Labels => labels.is_none().then_some("labels"),
+            };
+            if let Some(what) = missing {
+                let file = root.join(what).join(format!("{name}.png"));
+                return Err(fail(&file, format!("missing: frame {} has no {what}", path.display())));
             }
-            let meta = Some(root.join("meta").join(format!("{name}.json"))).filter(|m| m.is_file());
-            let labels = Some(root.join("labels").join(format!("{name}.png"))).filter(|m| m.is_file());
             samples.push(Sample { name, rgb: path, depth, labels, meta });
         }
         if samples.is_empty() {
@@ -87,17 +112,29 @@ impl RgbdFolder {
     /// The frame and its depth in metres (0 where invalid), checked to be the same size
     /// and to have at least one valid depth.
     pub fn load(&self, index: usize) -> Result<(RgbImage, Array2<f32>)> {
+        let (rgb, depth) = self.frame(index)?;
+        let sample = &self.samples[index];
+        let depth = depth.ok_or_else(|| ModelError::Data {
+            path: self.root.join("depth").join(format!("{}.png", sample.name)),
+            reason: format!("missing: frame {} has no depth", sample.rgb.display()),
+        })?;
+        Ok((rgb, depth))
+    }
+
+    /// The frame and, if it has any, its depth as [`load`](Self::load) checks it.
+    pub fn frame(&self, index: usize) -> Result<(RgbImage, Option<Array2<f32>>)> {
         let sample = &self.samples[index];
         let fail = |path: &Path, reason: String| ModelError::Data { path: path.to_path_buf(), reason };
         let rgb = image::open(&sample.rgb).map_err(|e| fail(&sample.rgb, e.to_string()))?.into_rgb8();
-        let depth = image::open(&sample.depth).map_err(|e| fail(&sample.depth, e.to_string()))?;
+        let Some(depth_path) = &sample.depth else { return Ok((rgb, None)) };
+        let depth = image::open(depth_path).map_err(|e| fail(depth_path, e.to_string()))?;
         if !matches!(depth.color(), image::ColorType::L16 | image::ColorType::L8) {
-            return Err(fail(&sample.depth, format!("depth is {:?}; expected a 16-bit grey PNG", depth.color())));
+            return Err(fail(depth_path, format!("depth is {:?}; expected a 16-bit grey PNG", depth.color())));
         }
         let depth = depth.into_luma16();
         if depth.dimensions() != rgb.dimensions() {
             return Err(fail(
-                &sample.depth,
+                depth_path,
                 format!("depth is {}x{}, its frame {}x{}", depth.width(), depth.height(), rgb.width(), rgb.height()),
             ));
         }
@@ -107,9 +144,9 @@ impl RgbdFolder {
             if is_valid(d) { d } else { 0.0 }
         });
         if !metres.iter().any(|d| is_valid(*d)) {
-            return Err(fail(&sample.depth, "no valid depth: every pixel is 0".into()));
+            return Err(fail(depth_path, "no valid depth: every pixel is 0".into()));
         }
-        Ok((rgb, metres))
+        Ok((rgb, Some(metres)))
     }
 
     /// The frame's class labels, [height, width] (`None` where unlabelled), if it has a
@@ -202,5 +239,22 @@ mod tests {
         std::fs::remove_file(tmp.path().join("depth/small.png")).unwrap();
         let err = RgbdFolder::open(tmp.path(), 1000.0).unwrap_err().to_string();
         assert!(err.contains("depth/small.png") && err.contains("has no depth"), "{err}");
+    }
+
+    #[test]
+    fn a_labelled_folder_needs_labels_and_not_depth() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_frame(tmp.path(), "a", (4, 3), (4, 3), 1000);
+        let err = RgbdFolder::open_labelled(tmp.path(), 1000.0).unwrap_err().to_string();
+        assert!(err.contains("labels/a.png") && err.contains("has no labels"), "{err}");
+        std::fs::create_dir_all(tmp.path().join("labels")).unwrap();
+        ImageBuffer::<Luma<u8>, Vec<u8>>::from_pixel(4, 3, Luma([2])).save(tmp.path().join("labels/a.png")).unwrap();
+        std::fs::remove_dir_all(tmp.path().join("depth")).unwrap();
+        let folder = RgbdFolder::open_labelled(tmp.path(), 1000.0).unwrap();
+        let (rgb, depth) = folder.frame(0).unwrap();
+        assert_eq!((rgb.dimensions(), depth), ((4, 3), None));
+        assert!(folder.labels(0, (4, 3)).unwrap().unwrap().iter().all(|c| *c == Some(ObjectClass::Person)));
+        let err = folder.load(0).unwrap_err().to_string();
+        assert!(err.contains("depth/a.png") && err.contains("has no depth"), "a depth head cannot read it: {err}");
     }
 }

@@ -57,7 +57,7 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
     let model = Backbone::load(&backbone, common.threads)?;
     let (rows, cols) = model.meta().input.grid(model.meta().spec.patch)?;
     let labelled = |dir: &Path| -> anyhow::Result<Vec<(PatchFrame, Array2<f32>)>> {
-        let folder = RgbdFolder::open(dir, common.depth_scale)?;
+        let folder = RgbdFolder::open_labelled(dir, common.depth_scale)?;
         let frames = features(&model, &folder, HeadLayers::One, &common)?;
         frames
             .into_iter()
@@ -73,11 +73,16 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
             })
             .collect()
     };
-    let all = labelled(&data)?;
+    let mut all = Vec::new();
+    for dir in &data {
+        all.extend(labelled(dir)?);
+    }
+    let data_names: Vec<String> = data.iter().map(|d| d.display().to_string()).collect();
     let (train, held) = match &val {
         Some(dir) => (all, labelled(dir)?),
-        None => hold_out(all)
-            .with_context(|| format!("{}: 1 frame; give --val or at least 2 frames to hold one out", data.display()))?,
+        None => hold_out(all).with_context(|| {
+            format!("{}: 1 frame; give --val or at least 2 frames to hold one out", data_names.join(", "))
+        })?,
     };
     let stack = |frames: &[(PatchFrame, Array2<f32>)], of: &dyn Fn(&PatchFrame) -> &Array2<f32>| {
         let views: Vec<_> = frames.iter().map(|(f, _)| of(f).view()).collect();
@@ -96,7 +101,7 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
     let (_, _, pixel_scores) = score(&|f: &PatchFrame| &f.pixels);
     let info = json!({
         "loss": "cross-entropy against each patch's class shares",
-        "train": { "data": data.display().to_string(), "frames": train.len(), "patches": report.patches },
+        "train": { "data": data_names, "frames": train.len(), "patches": report.patches },
         "val": { "data": val.as_ref().map(|v| v.display().to_string()), "frames": held.len() },
         "options": { "steps": steps, "lr": lr, "weight_decay": weight_decay },
         "fit": report,

@@ -96,7 +96,8 @@ pub fn extract(
     }
     let mut frames = Vec::with_capacity(folder.len());
     for i in 0..folder.len() {
-        let (rgb, depth) = folder.load(i)?;
+        // A labelled folder's frame may have no depth: its patches have no depth target.
+        let (rgb, depth) = folder.frame(i)?;
         // Resized and normalised once, for the pixel baseline and (on a cache miss) the backbone.
         let input = preprocess::to_input(&rgb, meta.input);
         let pixels = patch_pixels(&input, meta.spec.patch);
@@ -114,7 +115,7 @@ pub fn extract(
         frames.push(PatchFrame {
             name: folder.samples[i].name.clone(),
             features,
-            target: patch_targets(&depth, rows, cols),
+            target: depth.map_or_else(|| Array1::zeros(n), |d| patch_targets(&d, rows, cols)),
             pixels,
         });
         progress(i + 1, folder.len());

@@ -2,8 +2,10 @@
 //! the empty scene, for fleets and tests) and the browser UI (`ui`: the live camera, points
 //! clicked on the page). Both fit with `dinoedge_calibration::workflow::calibrate` and write
 //! through [`save`]: the calibration file, its background depth, a preview image and the
-//! points file — or, on any mistake, one error and nothing written.
+//! points file — or, on any mistake, one error and nothing written. The page also fits a
+//! class head on classes brushed on held frames ([`labels`]), saved beside the calibration.
 
+mod labels;
 mod preview;
 mod report;
 mod ui;

@@ -4,6 +4,9 @@
 //! depth under the cursor, and the fit and save of the points the user clicked. Everything
 //! the page sends is checked here like any other input: the JSON is a points file, its zones
 //! are checked polygons, and a fit that fails is an error on the page, with nothing written.
+//! The page also labels classes ([`labels`](super::labels)): frames held for brushing, a class
+//! head fitted on them on the box, its class map over the newest frame, both saved beside the
+//! calibration.
 //!
 //! It listens on loopback unless `--allow-remote` is given (integrators reach it through an
 //! SSH tunnel); on loopback, requests naming a host other than an IP address or `localhost`
@@ -19,20 +22,23 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, Request, State as Shared};
+use axum::extract::{Path as UrlPath, Query, Request, State as Shared};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use dinoedge_calibration::workflow::{Outcome, PointsFile, calibrate};
+use dinoedge_config::ObjectClass;
 use glam::DVec2;
 use ndarray::Array2;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::labels::{self, Fitted, Held, MAX_HELD, Strokes};
 use super::{Report, Setup, Written, report, save};
 use crate::lock::lock;
 use crate::pipeline::camera::{CameraLink, State};
+use crate::pipeline::depth::{DepthProvider, Perceived};
 use crate::pipeline::handoff::Taken;
 use crate::pipeline::snapshot;
 use crate::source::Frame;
@@ -46,10 +52,11 @@ const INDEX_HTML: &str = include_str!("page/index.html");
 const APP_JS: &str = include_str!("page/app.js");
 const STYLE_CSS: &str = include_str!("page/style.css");
 
-/// One frame and the model's (unaligned) depth of it.
+/// One frame and what the model makes of it: (unaligned) depth, and classes when it gives them.
 struct Shot {
     frame: Frame,
     depth: Array2<f32>,
+    classes: Option<Array2<ObjectClass>>,
 }
 
 struct Session {
@@ -61,6 +68,10 @@ struct Session {
     /// The last successful fit: the read-out and the overlay use its alignment.
     fit: Mutex<Option<Outcome>>,
     saved: Mutex<Option<Written>>,
+    /// Frames held for labelling, in the order held (their index is the page's).
+    held: Mutex<Vec<Held>>,
+    /// The class head fitted on the held frames' labels.
+    fitted: Mutex<Option<Fitted>>,
 }
 
 /// An error for the page: a status and a message, sent as `{"error": …}`.
@@ -85,6 +96,8 @@ pub fn serve(setup: Setup, out: &Path, listen: SocketAddr) -> Result<()> {
         shots: Mutex::new(VecDeque::new()),
         fit: Mutex::new(None),
         saved: Mutex::new(None),
+        held: Mutex::new(Vec::new()),
+        fitted: Mutex::new(None),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let link = Arc::new(CameraLink::new(session.setup.camera.name.clone()));
@@ -125,6 +138,12 @@ fn router(session: Arc<Session>) -> Router {
         .route("/api/read", get(read))
         .route("/api/fit", post(fit))
         .route("/api/save", post(save_points))
+        .route("/api/labels/hold", post(hold))
+        .route("/api/labels/{index}/frame.jpg", get(held_jpeg))
+        .route("/api/labels/{index}", put(label))
+        .route("/api/classes/fit", post(fit_classes))
+        .route("/api/classes.png", get(classes_png))
+        .route("/api/classes/save", post(save_classes))
         .with_state(session)
 }
 
@@ -168,13 +187,13 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
             while !st.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 match l.cell.take(Duration::from_millis(500)) {
-                    Taken::Frame(frame) => match s.setup.provider.perceive(&frame).map(|p| p.depth) {
-                        Ok(depth) => {
+                    Taken::Frame(frame) => match s.setup.provider.perceive(&frame) {
+                        Ok(Perceived { depth, classes }) => {
                             let mut shots = lock(&s.shots);
                             if shots.front().is_some_and(|o| o.depth.dim() != depth.dim()) {
                                 shots.clear();
                             }
-                            shots.push_back(Arc::new(Shot { frame, depth }));
+                            shots.push_back(Arc::new(Shot { frame, depth, classes }));
                             while shots.len() > SHOTS {
                                 shots.pop_front();
                             }
@@ -334,4 +353,112 @@ async fn save_points(
     })
     .await
     .expect("the save")
+}
+
+/// Holds the newest frame for labelling; answers its index and size.
+async fn hold(Shared(s): Shared<Arc<Session>>) -> Result<axum::Json<serde_json::Value>, Refusal> {
+    let shot = s.newest()?;
+    let mut held = lock(&s.held);
+    if held.len() >= MAX_HELD {
+        return Err(Refusal(StatusCode::CONFLICT, format!("{MAX_HELD} frames are held already: label those")));
+    }
+    held.push(Held::new(shot.frame.image.clone()));
+    let (width, height) = shot.frame.image.dimensions();
+    Ok(axum::Json(json!({ "index": held.len() - 1, "width": width, "height": height, "seq": shot.frame.seq })))
+}
+
+fn held_index(held: &[Held], index: usize) -> Result<&Held, Refusal> {
+    held.get(index).ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no held frame {index}")))
+}
+
+async fn held_jpeg(Shared(s): Shared<Arc<Session>>, UrlPath(index): UrlPath<usize>) -> Result<Response, Refusal> {
+    let image = held_index(&lock(&s.held), index)?.image.clone();
+    let bytes = tokio::task::spawn_blocking(move || snapshot::encode_jpeg(&image)).await.expect("encoder");
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], bytes).into_response())
+}
+
+/// Replaces a held frame's labels with what its strokes paint; answers the pixels per class.
+async fn label(
+    Shared(s): Shared<Arc<Session>>,
+    UrlPath(index): UrlPath<usize>,
+    body: Result<axum::Json<Strokes>, JsonRejection>,
+) -> Result<axum::Json<serde_json::Value>, Refusal> {
+    let strokes = body.map(|b| b.0).map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let (width, height) = held_index(&lock(&s.held), index)?.image.dimensions();
+    let painted = tokio::task::spawn_blocking(move || labels::paint(&strokes.strokes, width, height))
+        .await
+        .expect("painting")
+        .map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, format!("held frame {index}: {e}")))?;
+    let mut held = lock(&s.held);
+    let frame = held.get_mut(index).expect("held frames are never removed");
+    frame.labels = painted;
+    Ok(axum::Json(json!({ "index": index, "pixels": frame.counts() })))
+}
+
+impl Session {
+    /// The depth model, whose backbone a class head is fitted on.
+    fn model(&self) -> Result<&dinoedge_heads::head::DepthModel, Refusal> {
+        match &self.setup.provider {
+            DepthProvider::Model { model, .. } => Ok(model),
+            DepthProvider::SimTruth => Err(Refusal(
+                StatusCode::CONFLICT,
+                "the sim-truth model has no backbone to fit a class head on; use a dinov2 model".into(),
+            )),
+        }
+    }
+}
+
+async fn fit_classes(Shared(s): Shared<Arc<Session>>) -> Result<axum::Json<serde_json::Value>, Refusal> {
+    tokio::task::spawn_blocking(move || {
+        let model = s.model()?;
+        let fitted = labels::fit(model, &lock(&s.held)).map_err(|e| Refusal(StatusCode::CONFLICT, e))?;
+        let summary = fitted.summary.clone();
+        *lock(&s.fitted) = Some(fitted);
+        Ok(axum::Json(json!(summary)))
+    })
+    .await
+    .expect("the class fit")
+}
+
+/// The newest frame tinted by its classes: by the head fitted here, else the model's own.
+async fn classes_png(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusal> {
+    let shot = s.newest()?;
+    tokio::task::spawn_blocking(move || {
+        let image = &shot.frame.image;
+        let classes = match &*lock(&s.fitted) {
+            Some(fitted) => {
+                let (h, w) = (image.height() as usize, image.width() as usize);
+                s.model()?
+                    .depth_and(image, |outputs| fitted.head.class_map(outputs, h, w))
+                    .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+                    .1
+            }
+            None => shot.classes.clone().ok_or_else(|| {
+                Refusal(
+                    StatusCode::NOT_FOUND,
+                    "no class head: the config has no [model] classes; label frames and fit one here".into(),
+                )
+            })?,
+        };
+        let mut out = std::io::Cursor::new(Vec::new());
+        snapshot::class_overlay(image, &classes).write_to(&mut out, image::ImageFormat::Png).expect("PNG encoding");
+        Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], out.into_inner())
+            .into_response())
+    })
+    .await
+    .expect("the class map")
+}
+
+/// Writes the labelled frames and the fitted head beside the calibration.
+async fn save_classes(Shared(s): Shared<Arc<Session>>) -> Result<axum::Json<serde_json::Value>, Refusal> {
+    tokio::task::spawn_blocking(move || {
+        let fitted = lock(&s.fitted);
+        let fitted = fitted.as_ref().ok_or_else(|| Refusal(StatusCode::CONFLICT, "fit the class head first".into()))?;
+        let saved = labels::save(&s.out, &lock(&s.held), fitted)
+            .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+        log::info!("wrote {} ({} frames) and {}", saved.labels.display(), saved.frames, saved.head.display());
+        Ok(axum::Json(json!({ "saved": saved })))
+    })
+    .await
+    .expect("the class save")
 }

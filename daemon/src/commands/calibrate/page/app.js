@@ -1,7 +1,9 @@
-// The calibrate page: shows the camera's newest frame under its colour-mapped depth, takes
-// the user's clicks (floor marks, floor regions, zones, the dock edge, references), sends
-// them to the server to fit and save, and reads the depth under the cursor. The server
-// checks everything; the page only helps to fill it in.
+// The calibrate page: shows the camera's newest frame under its colour-mapped depth (or its
+// class map), takes the user's clicks (floor marks, floor regions, zones, the dock edge,
+// references), sends them to the server to fit and save, and reads the depth under the
+// cursor. In Label mode it shows a held frame and sends the class strokes brushed on it; the
+// server fits and saves a class head from them. The server checks everything; the page only
+// helps to fill it in.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +18,17 @@ const state = {
   references: [], // {pixel, distance: ""}
   dock: [], // up to two pixels
   pending: [], // the polygon being drawn, normalised
+  held: [], // {index, image, strokes: [{class, radius, points}]}, as the server holds them
+  current: null, // the held frame shown in Label mode
+  stroke: null, // the stroke being brushed
+};
+// The class colours of the server's overlays (pipeline::snapshot::class_colour).
+const CLASS_COLOURS = {
+  forklift: "rgb(255,140,0)",
+  person: "rgb(235,40,200)",
+  load: "rgb(240,225,40)",
+  floor: "rgb(50,170,80)",
+  other: "rgb(80,110,190)",
 };
 let size = null; // [width, height] of the camera's frames
 let frame = null;
@@ -28,6 +41,7 @@ const HINTS = {
   zone: "Click the corners of a zone, then Close polygon and name it.",
   dock: "Click two points on the line where the dock face meets the floor.",
   reference: "Click a point whose straight-line distance from the camera you measured, then type it.",
+  label: "Hold a frame, pick a class and brush over it; a few strokes per class on a few frames, then Fit classes.",
 };
 
 function num(text) {
@@ -86,9 +100,34 @@ function polygon(points, colour, closed, label) {
   }
 }
 
+function heldFrame() {
+  return state.mode === "label" && state.current !== null ? state.held[state.current] : null;
+}
+
+function drawStrokes(held) {
+  ctx.globalAlpha = 0.55;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  for (const s of held.strokes.concat(state.stroke ? [state.stroke] : [])) {
+    ctx.strokeStyle = ctx.fillStyle = CLASS_COLOURS[s.class];
+    ctx.lineWidth = 2 * s.radius;
+    ctx.beginPath();
+    s.points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    if (s.points.length === 1) ctx.arc(s.points[0][0], s.points[0][1], s.radius, 0, 2 * Math.PI);
+    s.points.length === 1 ? ctx.fill() : ctx.stroke();
+  }
+  ctx.globalAlpha = 1;
+}
+
 function draw() {
   if (!size) return;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const held = heldFrame();
+  if (held) {
+    ctx.drawImage(held.image, 0, 0, size[0], size[1]);
+    drawStrokes(held);
+    return;
+  }
   if (frame) ctx.drawImage(frame, 0, 0, size[0], size[1]);
   if (depth) {
     ctx.globalAlpha = $("overlay").value / 100;
@@ -121,7 +160,9 @@ function load(url) {
 
 async function refreshImages(seq) {
   try {
-    [frame, depth] = await Promise.all([load(`/api/frame.jpg?seq=${seq}`), load(`/api/depth.png?seq=${seq}&t=${Date.now()}`)]);
+    const overlay = $("overlay-kind").value === "classes" ? "classes" : "depth";
+    frame = await load(`/api/frame.jpg?seq=${seq}`);
+    depth = await load(`/api/${overlay}.png?seq=${seq}&t=${Date.now()}`).catch(() => null);
     shownSeq = seq;
     draw();
   } catch (e) {
@@ -154,10 +195,11 @@ function setMode(mode) {
   state.mode = mode;
   document.querySelectorAll("#tools [data-mode]").forEach((b) => b.classList.toggle("active", b.dataset.mode === mode));
   $("hint").textContent = HINTS[mode];
+  draw();
 }
 
 canvas.addEventListener("click", (event) => {
-  if (!size) return;
+  if (!size || state.mode === "label") return;
   const p = pixelAt(event);
   const n = [p[0] / size[0], p[1] / size[1]];
   switch (state.mode) {
@@ -198,7 +240,11 @@ function closePolygon() {
 }
 
 function undo() {
-  if (state.pending.length) state.pending.pop();
+  const held = heldFrame();
+  if (held) {
+    held.strokes.pop();
+    sendStrokes(held);
+  } else if (state.pending.length) state.pending.pop();
   else if (state.mode === "floor") state.floor.pop();
   else if (state.mode === "reference") state.references.pop();
   else if (state.mode === "dock") state.dock.pop();
@@ -410,10 +456,121 @@ canvas.addEventListener("mousemove", (event) => {
   readOut();
 });
 
+// --- classes: held frames, strokes, the class head ---------------------------------------
+
+function showClasses(message, isError) {
+  const p = document.createElement("p");
+  if (isError) p.className = "error";
+  p.textContent = message;
+  $("classes-result").replaceChildren(p);
+}
+
+async function call(method, path, body) {
+  let response, answer;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    answer = await response.json();
+  } catch (e) {
+    showClasses(`The calibrate server did not answer (${e}). Is it still running?`, true);
+    return null;
+  }
+  if (!response.ok) {
+    showClasses(answer.error, true);
+    return null;
+  }
+  return answer;
+}
+
+function renderHeld() {
+  const held = state.held.length;
+  $("held").textContent = held
+    ? `${held} frame${held > 1 ? "s" : ""} held` + (state.current !== null ? `; labelling frame ${state.current + 1}` : "")
+    : "No frame held.";
+}
+
+async function sendStrokes(held) {
+  const answer = await call("PUT", `/api/labels/${held.index}`, { strokes: held.strokes });
+  if (answer) {
+    const counts = Object.entries(answer.pixels).map(([c, n]) => `${c} ${n}`).join(", ");
+    showClasses(`Frame ${held.index + 1}: ${counts || "no labels"} (pixels).`);
+  }
+  draw();
+}
+
+$("hold").addEventListener("click", async () => {
+  const answer = await call("POST", "/api/labels/hold");
+  if (!answer) return;
+  const image = await load(`/api/labels/${answer.index}/frame.jpg`);
+  state.held[answer.index] = { index: answer.index, image, strokes: [] };
+  state.current = answer.index;
+  setMode("label");
+  renderHeld();
+  draw();
+});
+
+function brushRadius() {
+  return ($("brush").value * size[0]) / 640;
+}
+
+canvas.addEventListener("mousedown", (event) => {
+  if (!heldFrame()) return;
+  state.stroke = { class: $("label-class").value, radius: brushRadius(), points: [pixelAt(event)] };
+  draw();
+});
+
+canvas.addEventListener("mousemove", (event) => {
+  if (!state.stroke) return;
+  const [x, y] = pixelAt(event);
+  state.stroke.points.push([Math.min(Math.max(x, 0), size[0] - 0.01), Math.min(Math.max(y, 0), size[1] - 0.01)]);
+  draw();
+});
+
+window.addEventListener("mouseup", () => {
+  const held = heldFrame();
+  if (!state.stroke || !held) return;
+  held.strokes.push(state.stroke);
+  state.stroke = null;
+  sendStrokes(held);
+});
+
+$("fit-classes").addEventListener("click", async () => {
+  showClasses("Fitting…");
+  const r = await call("POST", "/api/classes/fit");
+  if (!r) return;
+  const per = Object.entries(r.patches_per_class).map(([c, n]) => `${c} ${n}`).join(", ");
+  showClasses(
+    `Fitted on ${r.frames} frame${r.frames > 1 ? "s" : ""} (${per} labelled patches): ` +
+      `loss ${r.initial_loss.toFixed(3)} → ${r.final_loss.toFixed(3)}, ` +
+      `agrees with ${(100 * r.agreement).toFixed(1)} % of the labelled patches.`,
+  );
+  $("classes-result").firstChild.id = "class-fit";
+  $("overlay-kind").value = "classes";
+  setMode("floor"); // back to the live picture, now under its class map
+  shownSeq = null;
+});
+
+$("save-classes").addEventListener("click", async () => {
+  const r = await call("POST", "/api/classes/save");
+  if (!r) return;
+  const p = document.createElement("p");
+  p.id = "classes-saved";
+  p.textContent = `Saved ${r.saved.frames} labelled frames in ${r.saved.labels} and the class head ${r.saved.head}. ` +
+    `Use it: [model] classes = "${r.saved.head}", then systemctl reload dinoedge. Re-fit it scripted (adding the simulator's frames as a prior if wanted):`;
+  const code = document.createElement("code");
+  code.textContent = `dinoedge heads train-classes --data ${r.saved.labels} --val ${r.saved.labels} --backbone <the [model] backbone> --out ${r.saved.head}`;
+  $("classes-result").replaceChildren(p, code);
+});
+
+$("overlay-kind").addEventListener("change", () => (shownSeq = null));
 document.querySelectorAll("#tools [data-mode]").forEach((b) => b.addEventListener("click", () => setMode(b.dataset.mode)));
 $("close-polygon").addEventListener("click", closePolygon);
 $("undo").addEventListener("click", undo);
 $("overlay").addEventListener("input", draw);
 setMode("floor");
 renderLists();
+renderHeld();
 poll();
