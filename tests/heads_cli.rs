@@ -113,7 +113,9 @@ fn a_class_head_is_fitted_on_labelled_frames_scored_beside_pixels_and_bound_to_i
         assert_eq!(names, ["forklift", "person", "load", "floor", "other"], "{scores}");
     }
     let floor = &report["val_scores"][3];
-    assert!(floor["support"].as_u64().unwrap() > 0 && floor["iou"].as_f64().unwrap() > 0.0, "{floor}");
+    assert!(floor["support"].as_u64().unwrap() > 256 && floor["iou"].as_f64().unwrap() > 0.0, "pixels: {floor}");
+    let patches = &report["val_patch_scores"]["head"][3];
+    assert!((1..=256).contains(&patches["support"].as_u64().unwrap()), "16x16 patches: {patches}");
 
     let own = dinoedge_backbone::Backbone::load(&onnx, 1).unwrap();
     let head = dinoedge_heads::classes::file::load(&out, Some(own.meta())).unwrap();

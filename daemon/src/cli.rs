@@ -100,7 +100,7 @@ pub enum HeadsCommand {
     /// AbsRel, SqRel, RMSE, RMSE log, log10, δ<1.25ⁿ, next to the median baseline.
     Eval(HeadsEvalArgs),
     /// Fit a class head (forklift, person, load, floor, other) on a folder with labels/
-    /// (`sim dataset` writes them): per-class IoU of held-out patches beside a pixel baseline.
+    /// (`sim dataset` writes them): per-class IoU of held-out pixels beside a pixel baseline.
     TrainClasses(HeadsTrainClassesArgs),
 }
 

@@ -7,6 +7,7 @@ use anyhow::Context;
 use dinoedge_backbone::error::ModelError;
 use dinoedge_backbone::onnx::meta::DepthKind;
 use dinoedge_backbone::{Backbone, pull};
+use dinoedge_config::ObjectClass;
 use dinoedge_heads::classes::{self, train::FitOptions};
 use dinoedge_heads::data::RgbdFolder;
 use dinoedge_heads::head::eval::MedianOf;
@@ -50,13 +51,21 @@ pub fn run(cmd: HeadsCommand) -> anyhow::Result<()> {
     }
 }
 
+/// A labelled frame: its patch features, each patch's class shares, each pixel's label.
+struct Labelled {
+    frame: PatchFrame,
+    shares: Array2<f32>,
+    labels: Array2<Option<ObjectClass>>,
+}
+
 /// `heads train-classes`: features and labels of the frames, the class head and a pixel
-/// baseline fitted on the training patches, both scored on the held-out ones, the head written.
+/// baseline fitted on the training patches, both scored on the held-out frames' pixels (their
+/// class maps against the labels) and patches, the head written.
 fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
     let HeadsTrainClassesArgs { data, val, backbone, out, steps, lr, weight_decay, json, common } = args;
     let model = Backbone::load(&backbone, common.threads)?;
     let (rows, cols) = model.meta().input.grid(model.meta().spec.patch)?;
-    let labelled = |dir: &Path| -> anyhow::Result<Vec<(PatchFrame, Array2<f32>)>> {
+    let labelled = |dir: &Path| -> anyhow::Result<Vec<Labelled>> {
         let folder = RgbdFolder::open_labelled(dir, common.depth_scale)?;
         let frames = features(&model, &folder, HeadLayers::One, &common)?;
         frames
@@ -69,7 +78,7 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
                     path: dir.join("labels").join(format!("{}.png", frame.name)),
                     reason: format!("missing: frame {} has no labels", rgb.display()),
                 })?;
-                Ok((frame, classes::targets::patch_shares(&labels, rows, cols)))
+                Ok(Labelled { shares: classes::targets::patch_shares(&labels, rows, cols), frame, labels })
             })
             .collect()
     };
@@ -84,21 +93,30 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
             format!("{}: 1 frame; give --val or at least 2 frames to hold one out", data_names.join(", "))
         })?,
     };
-    let stack = |frames: &[(PatchFrame, Array2<f32>)], of: &dyn Fn(&PatchFrame) -> &Array2<f32>| {
-        let views: Vec<_> = frames.iter().map(|(f, _)| of(f).view()).collect();
-        let shares: Vec<_> = frames.iter().map(|(_, s)| s.view()).collect();
+    let stack = |frames: &[Labelled], of: &dyn Fn(&PatchFrame) -> &Array2<f32>| {
+        let views: Vec<_> = frames.iter().map(|l| of(&l.frame).view()).collect();
+        let shares: Vec<_> = frames.iter().map(|l| l.shares.view()).collect();
         (concatenate(Axis(0), &views).expect("same width"), concatenate(Axis(0), &shares).expect("same width"))
     };
     let options = FitOptions { steps, learning_rate: lr, weight_decay };
+    // Fitted on the training patches; scored on the held-out patches (their majority class)
+    // and pixels (the class map upsampled as the daemon does, against every labelled pixel).
     let score = |of: &dyn Fn(&PatchFrame) -> &Array2<f32>| {
         let (x, shares) = stack(&train, of);
         let (linear, report) = classes::train::fit(x.view(), shares.view(), options);
         let (x_val, shares_val) = stack(&held, of);
-        let scores = classes::train::scores(&linear.predict(x_val.view()), &classes::targets::majority(&shares_val));
-        (linear, report, scores)
+        let patches = classes::train::scores(&linear.predict(x_val.view()), &classes::targets::majority(&shares_val));
+        let (mut predicted, mut truth) = (Vec::new(), Vec::new());
+        for l in &held {
+            let (h, w) = l.labels.dim();
+            predicted.extend(classes::class_map(linear.logits(of(&l.frame).view()).view(), rows, cols, h, w));
+            truth.extend(l.labels.iter().copied());
+        }
+        let pixels = classes::train::scores(&predicted, &truth);
+        (linear, report, pixels, patches)
     };
-    let (linear, report, head_scores) = score(&|f: &PatchFrame| &f.features);
-    let (_, _, pixel_scores) = score(&|f: &PatchFrame| &f.pixels);
+    let (linear, report, head_scores, head_patches) = score(&|f: &PatchFrame| &f.features);
+    let (_, _, pixel_scores, pixel_patches) = score(&|f: &PatchFrame| &f.pixels);
     let info = json!({
         "loss": "cross-entropy against each patch's class shares",
         "train": { "data": data_names, "frames": train.len(), "patches": report.patches },
@@ -107,6 +125,7 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
         "fit": report,
         "val_scores": head_scores,
         "val_scores_pixel_baseline": pixel_scores,
+        "val_patch_scores": { "head": head_patches, "pixel_baseline": pixel_patches },
     });
     classes::file::save(&out, &linear.head(HeadLayers::One), &BackboneId::of(model.meta()), &info)?;
     if json {
@@ -120,13 +139,13 @@ fn train_classes(args: HeadsTrainClassesArgs) -> anyhow::Result<()> {
         report.final_loss,
         report.patches
     );
-    println!("held-out patches ({} frames), class head | pixel baseline:", held.len());
-    println!("{:<10} {:>15} {:>15} {:>15} {:>8}", "class", "IoU", "precision", "recall", "patches");
+    println!("held-out pixels ({} frames), class head | pixel baseline:", held.len());
+    println!("{:<10} {:>15} {:>15} {:>15} {:>9}", "class", "IoU", "precision", "recall", "pixels");
     let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}", 100.0 * v));
     for (h, p) in head_scores.iter().zip(&pixel_scores) {
         let pair = |a: Option<f64>, b: Option<f64>| format!("{} | {}", pct(a), pct(b));
         println!(
-            "{:<10} {:>15} {:>15} {:>15} {:>8}",
+            "{:<10} {:>15} {:>15} {:>15} {:>9}",
             h.class.as_str(),
             pair(h.iou, p.iou),
             pair(h.precision, p.precision),

@@ -36,7 +36,7 @@ impl ClassHead {
     }
 
     /// Each pixel's most likely class, [height, width]: the logits of the patch grid
-    /// upsampled bilinearly to the frame, then compared.
+    /// upsampled bilinearly to the frame, then compared ([`class_map`]).
     pub fn class_map(&self, outputs: &BackboneOutputs, height: usize, width: usize) -> Result<Array2<ObjectClass>> {
         let (rows, cols, _) = outputs.patch_tokens.dim();
         let features = features(outputs, self.layers)?;
@@ -47,36 +47,45 @@ impl ClassHead {
                 features.ncols()
             )));
         }
-        // [patch, class], row-major: a patch's logits side by side. One pass over the frame:
-        // each pixel interpolates every class's logit between its four patch centres (as
-        // `bilinear` does one map) and keeps the largest.
-        let logits = self.logits(features.view());
-        let logits = logits.as_standard_layout();
-        let at = |patch: usize| &logits.as_slice().expect("standard layout")[patch * CLASSES..(patch + 1) * CLASSES];
-        let (ys, xs) = (coords(height, rows), coords(width, cols));
-        let mut out = Array2::from_elem((height, width), ObjectClass::Other);
-        for (y, mut row) in out.rows_mut().into_iter().enumerate() {
-            let (y0, y1, fy) = ys[y];
-            for (x, pixel) in row.iter_mut().enumerate() {
-                let (x0, x1, fx) = xs[x];
-                let w = [(1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx];
-                let corners = [at(y0 * cols + x0), at(y0 * cols + x1), at(y1 * cols + x0), at(y1 * cols + x1)];
-                let values = corners[0].iter().zip(corners[1]).zip(corners[2]).zip(corners[3]);
-                let values = values.map(|(((a, b), c), d)| w[0] * a + w[1] * b + w[2] * c + w[3] * d);
-                // The last of equal maxima, as `Iterator::max_by` picks.
-                let (best, _) = values
-                    .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |(bk, bv), (k, v)| if v >= bv { (k, v) } else { (bk, bv) });
-                *pixel = ObjectClass::ALL[best];
-            }
-        }
-        Ok(out)
+        Ok(class_map(self.logits(features.view()).view(), rows, cols, height, width))
     }
 
     /// The most likely class of each patch of `features` [N, F].
     pub fn predict(&self, features: ArrayView2<f32>) -> Vec<ObjectClass> {
         train::argmax(&self.logits(features))
     }
+}
+
+/// Each pixel's most likely class, [height, width], from the logits [rows · cols, CLASSES] of a
+/// patch grid, row-major. One pass over the frame: each pixel interpolates every class's logit
+/// between its four patch centres (as `bilinear` does one map) and keeps the largest.
+pub fn class_map(
+    logits: ArrayView2<f32>,
+    rows: usize,
+    cols: usize,
+    height: usize,
+    width: usize,
+) -> Array2<ObjectClass> {
+    let logits = logits.as_standard_layout();
+    let at = |patch: usize| &logits.as_slice().expect("standard layout")[patch * CLASSES..(patch + 1) * CLASSES];
+    let (ys, xs) = (coords(height, rows), coords(width, cols));
+    let mut out = Array2::from_elem((height, width), ObjectClass::Other);
+    for (y, mut row) in out.rows_mut().into_iter().enumerate() {
+        let (y0, y1, fy) = ys[y];
+        for (x, pixel) in row.iter_mut().enumerate() {
+            let (x0, x1, fx) = xs[x];
+            let w = [(1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx];
+            let corners = [at(y0 * cols + x0), at(y0 * cols + x1), at(y1 * cols + x0), at(y1 * cols + x1)];
+            let values = corners[0].iter().zip(corners[1]).zip(corners[2]).zip(corners[3]);
+            let values = values.map(|(((a, b), c), d)| w[0] * a + w[1] * b + w[2] * c + w[3] * d);
+            // The last of equal maxima, as `Iterator::max_by` picks.
+            let (best, _) = values
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |(bk, bv), (k, v)| if v >= bv { (k, v) } else { (bk, bv) });
+            *pixel = ObjectClass::ALL[best];
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -45,9 +45,14 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// Logits [N, CLASSES] of the rows of `x` [N, F].
+    pub fn logits(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        x.dot(&self.weight.t()) + &self.bias
+    }
+
     /// The most likely class of each row of `x` [N, F].
     pub fn predict(&self, x: ArrayView2<f32>) -> Vec<ObjectClass> {
-        argmax(&(x.dot(&self.weight.t()) + &self.bias))
+        argmax(&self.logits(x))
     }
 
     /// As a class head on the backbone's features of `layers`.
