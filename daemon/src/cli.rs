@@ -418,6 +418,10 @@ pub struct BenchPipelineArgs {
     /// A trained depth head for the backbone.
     #[arg(long)]
     pub head: Option<PathBuf>,
+    /// A class head for the backbone: then the rules count classes (a forklift-only dock
+    /// rule, a person-to-forklift object_distance) and both heads run on every frame.
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
     /// Cameras, each playing the clip in a loop.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub cameras: u32,

@@ -37,7 +37,8 @@ pub fn resolve_zone<'a>(zone: &'a ZoneRef, calibration: Option<&'a Calibration>)
 pub const MIN_FOREGROUND_PIXELS: usize = 16;
 
 /// An `object_distance` compares at most this many points of each class (an even subsample
-/// of the zone's pixels of the class): 4096² distances are a few milliseconds.
+/// of the zone's pixels of the class), each `from` point with the `to` points near it on one
+/// axis ([`nearest_distances`]).
 const MAX_POINTS: usize = 4096;
 
 /// What a rule measures on: a frame's metric depth and, when the model gives them, its
@@ -209,20 +210,72 @@ impl Measurer {
                     )
                 };
                 let (from, to) = (points(*from)?, points(*to)?);
-                let mut values: Vec<f64> = from
-                    .iter()
-                    .map(|p| to.iter().map(|q| p.distance_squared(*q)).fold(f64::INFINITY, f64::min).sqrt())
-                    .collect();
-                nearest_rank(&mut values, *percentile)
+                nearest_rank(&mut nearest_distances(&from, to), *percentile)
             }
         }
     }
+}
+
+/// For each point of `from`, the distance to the nearest point of `to` (not empty): exact,
+/// with `to` sorted along the axis it spreads most on, each search widening from the point's
+/// place on that axis until the gap alone exceeds the best distance found.
+fn nearest_distances(from: &[DVec3], mut to: Vec<DVec3>) -> Vec<f64> {
+    let extent = to.iter().fold([DVec3::INFINITY, DVec3::NEG_INFINITY], |[lo, hi], p| [lo.min(*p), hi.max(*p)]);
+    let spread = extent[1] - extent[0];
+    let axis = if spread.x >= spread.y && spread.x >= spread.z {
+        0
+    } else if spread.y >= spread.z {
+        1
+    } else {
+        2
+    };
+    to.sort_by(|a, b| a[axis].total_cmp(&b[axis]));
+    from.iter()
+        .map(|p| {
+            let start = to.partition_point(|q| q[axis] < p[axis]);
+            let mut best = f64::INFINITY;
+            for q in to[start..].iter() {
+                if (q[axis] - p[axis]).powi(2) >= best {
+                    break;
+                }
+                best = best.min(p.distance_squared(*q));
+            }
+            for q in to[..start].iter().rev() {
+                if (p[axis] - q[axis]).powi(2) >= best {
+                    break;
+                }
+                best = best.min(p.distance_squared(*q));
+            }
+            best.sqrt()
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use dinoedge_config::Name;
+
+    #[test]
+    fn the_pruned_nearest_point_search_is_the_brute_force_one() {
+        let mut seed = 12345u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for spread in [DVec3::new(8.0, 1.0, 2.0), DVec3::new(0.5, 9.0, 1.0), DVec3::new(0.1, 0.2, 3.0)] {
+            let mut cloud =
+                |n: usize| -> Vec<DVec3> { (0..n).map(|_| DVec3::new(next(), next(), next()) * spread).collect() };
+            let (from, to) = (cloud(300), cloud(500));
+            let brute: Vec<f64> = from
+                .iter()
+                .map(|p| to.iter().map(|q| p.distance_squared(*q)).fold(f64::INFINITY, f64::min).sqrt())
+                .collect();
+            assert_eq!(nearest_distances(&from, to), brute, "spread {spread}");
+        }
+        let one = nearest_distances(&[DVec3::ZERO, DVec3::X], vec![DVec3::new(3.0, 4.0, 0.0)]);
+        assert_eq!(one, [5.0, 20f64.sqrt()]);
+    }
 
     fn zone(points: &[[f64; 2]]) -> Zone {
         Zone::try_from(points.to_vec()).unwrap()

@@ -2,7 +2,8 @@
 //! clip, with one or more cameras, for a fixed time. It reports frames per second, the
 //! capture-to-decision latency and its stages (percentiles over every processed frame), the
 //! resident memory after the first minute and at the end, and — timed first, in the same
-//! process — the bare model (backbone alone, and backbone + head) on a frame of the clip.
+//! process — the bare model (backbone alone, and backbone + heads) on a frame of the clip.
+//! With `--classes` the class head runs beside the depth head and the rules count classes.
 //! With `--mqtt URL` (a broker that answers) each rule's state goes out on every frame, and
 //! a subscriber in this process measures frame-to-MQTT: capture to the state's arrival.
 
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use dinoedge_heads::classes::file as class_file;
 use dinoedge_heads::head::DepthModel;
 
 use super::cpu_model;
@@ -32,13 +34,23 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     let frame_file = o.clip.join("rgb/000000.png");
     let frame = image::open(&frame_file).with_context(|| format!("reading {}", frame_file.display()))?.into_rgb8();
     let model = DepthModel::load(&o.backbone, o.head.as_deref(), o.threads)?;
+    let classes =
+        o.classes.as_ref().map(|c| class_file::load(c, Some(model.backbone.meta()))).transpose()?.map(|f| f.head);
+    let (height, width) = (frame.height() as usize, frame.width() as usize);
     let (mut bare_backbone, mut bare_model) = (Vec::new(), Vec::new());
     for i in 0..23 {
         let start = Instant::now();
         std::hint::black_box(model.backbone.embed(&frame)?);
         let backbone = start.elapsed();
         let start = Instant::now();
-        std::hint::black_box(model.depth(&frame)?);
+        match &classes {
+            Some(classes) => {
+                std::hint::black_box(model.depth_and(&frame, |outputs| classes.class_map(outputs, height, width))?);
+            }
+            None => {
+                std::hint::black_box(model.depth(&frame)?);
+            }
+        }
         if i >= 3 {
             bare_backbone.push(backbone);
             bare_model.push(start.elapsed());
@@ -94,7 +106,8 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     println!("  depth      p50 {d50:.1} ms, p95 {d95:.1} ms (resize, backbone, head, upsampling, alignment)");
     println!("  rules      p50 {r50:.2} ms, p95 {r95:.2} ms (measuring, alarm logic, queueing)");
     println!(
-        "bare model   backbone alone p50 {b50:.1} ms; backbone + head p50 {m50:.1} ms (same frame, same process, before the run)"
+        "bare model   backbone alone p50 {b50:.1} ms; backbone + {} p50 {m50:.1} ms (same frame, same process, before the run)",
+        if classes.is_some() { "depth and class heads" } else { "head" }
     );
     if let Some(arrivals) = arrivals {
         let lags = lock(&arrivals).clone();
@@ -121,15 +134,37 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     Ok(())
 }
 
+/// The config of the run, in a temporary folder: every path given is made absolute, since
+/// the config's relative paths are read from its own folder.
 fn config_text(o: &BenchPipelineArgs, state: &Path) -> String {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let o = &BenchPipelineArgs {
+        clip: absolute(&o.clip),
+        backbone: absolute(&o.backbone),
+        head: o.head.as_deref().map(absolute),
+        classes: o.classes.as_deref().map(absolute),
+        mqtt: o.mqtt.clone(),
+        ..*o
+    };
     // Without a broker, a closed port: events wait in the outbox. With one, a state per frame.
     let mqtt = o
         .mqtt
         .as_deref()
         .map_or("url = \"mqtt://127.0.0.1:9\"".to_string(), |url| format!("url = \"{url}\"\nupdate_interval = 0.001"));
     let head = o.head.as_ref().map_or(String::new(), |h| format!("head = \"{}\"\n", h.display()));
+    let classes = o.classes.as_ref().map_or(String::new(), |c| format!("classes = \"{}\"\n", c.display()));
+    // With a class head, the demo's rules: the dock rule counts forklift pixels, and the
+    // second measures a person's distance to the forklift.
+    let (dock, near) = if o.classes.is_some() {
+        (
+            "objects = [\"forklift\"]\npercentile = 0\n",
+            "kind = \"object_distance\"\nfrom = \"person\"\nto = \"forklift\"\nzone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n",
+        )
+    } else {
+        ("", "kind = \"min_distance\"\nzone = [[0.0, 0.7], [0.25, 0.7], [0.25, 1.0], [0.0, 1.0]]\n")
+    };
     let mut text = format!(
-        "device_id = \"bench\"\nstate_dir = \"{}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\n{head}\n\
+        "device_id = \"bench\"\nstate_dir = \"{}\"\n\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\n{head}{classes}\n\
          [pipeline]\nthreads = {}\n\n[mqtt]\n{mqtt}\n",
         state.display(),
         o.backbone.display(),
@@ -140,9 +175,8 @@ fn config_text(o: &BenchPipelineArgs, state: &Path) -> String {
             "\n[[camera]]\nname = \"cam{i}\"\ncalibration = \"{clip}/calibration.toml\"\n\n[camera.source]\nkind = \"images\"\n\
              path = \"{clip}/rgb\"\nfps = {fps}\nloop = true\n\n\
              [[rule]]\nname = \"dock\"\ncamera = \"cam{i}\"\nkind = \"plane_distance\"\nplane = \"dock_face\"\n\
-             zone = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]\nalarm_below = 1.5\nclear_above = 1.8\n\n\
-             [[rule]]\nname = \"near\"\ncamera = \"cam{i}\"\nkind = \"min_distance\"\n\
-             zone = [[0.0, 0.7], [0.25, 0.7], [0.25, 1.0], [0.0, 1.0]]\nalarm_below = 2.0\nclear_above = 2.4\n",
+             zone = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]\n{dock}alarm_below = 1.5\nclear_above = 1.8\n\n\
+             [[rule]]\nname = \"near\"\ncamera = \"cam{i}\"\n{near}alarm_below = 2.0\nclear_above = 2.4\n",
             clip = o.clip.display(),
             fps = o.fps,
         );

@@ -64,12 +64,12 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
     let demo_cache = cache.join("demo");
     std::fs::create_dir_all(&demo_cache).with_context(|| format!("creating {}", demo_cache.display()))?;
 
-    let model = match published_model(&cache) {
-        Some(model) => ModelFiles { classes: class_head(&demo_cache, &model)?, backbone: model, head: None },
+    let (model, random) = match published_model(&cache) {
+        Some(model) => (ModelFiles { classes: class_head(&demo_cache, &model)?, backbone: model, head: None }, false),
         None => {
-            let backbone = backbone(&cache, &demo_cache)?;
+            let (backbone, random) = backbone(&cache, &demo_cache)?;
             let head = depth_head(&demo_cache, &backbone)?;
-            ModelFiles { classes: class_head(&demo_cache, &backbone)?, backbone, head: Some(head) }
+            (ModelFiles { classes: class_head(&demo_cache, &backbone)?, backbone, head: Some(head) }, random)
         }
     };
     let clip = clip(&demo_cache, scenario)?;
@@ -86,6 +86,7 @@ pub fn demo(scenario: Scenario, mqtt: &str, out: &Path) -> Result<()> {
             i + 1,
             match pass {
                 Pass::Exact => "the simulator's exact depth and classes (what the rules do given right inputs)",
+                Pass::Model if random => "the model (RANDOM-WEIGHT BACKBONE: its distances and classes mean nothing)",
                 Pass::Model => "the model",
             }
         );
@@ -130,13 +131,14 @@ fn published_model(cache: &Path) -> Option<PathBuf> {
     Some(model)
 }
 
-/// Step 1, else: the official backbone from the model cache, else a random-weight one (made once).
-fn backbone(cache: &Path, demo_cache: &Path) -> Result<PathBuf> {
+/// Step 1, else: the official backbone from the model cache, else a random-weight one (made
+/// once); and whether it is the random one.
+fn backbone(cache: &Path, demo_cache: &Path) -> Result<(PathBuf, bool)> {
     let input: InputSize = "224x224".parse().map_err(anyhow::Error::msg)?;
     let official = pull::cached_backbone(cache, input);
     if official.is_file() {
         eprintln!("backbone: the official DINOv2 ViT-S/14 from the model cache ({})", official.display());
-        return Ok(official);
+        return Ok((official, false));
     }
     random_backbone_banner();
     let weights = demo_cache.join("vits14-random-seed7.safetensors");
@@ -145,7 +147,7 @@ fn backbone(cache: &Path, demo_cache: &Path) -> Result<PathBuf> {
         step(&["model", "init", "--random", "--seed", "7", "--out", s(&weights)])?;
         step(&["model", "import", "--weights", s(&weights), "--out", s(&onnx), "--input", "224x224"])?;
     }
-    Ok(onnx)
+    Ok((onnx, true))
 }
 
 /// Step 2: a lin.1 depth head for `backbone`, trained once on simulated frames (cached by
