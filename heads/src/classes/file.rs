@@ -88,20 +88,7 @@ pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<ClassHeadFil
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dinoedge_backbone::onnx::meta::AttentionForm;
-    use dinoedge_backbone::size::InputSize;
-    use dinoedge_backbone::vit::{Arch, VitSpec};
-
-    fn meta(sha: &str) -> BackboneMeta {
-        BackboneMeta {
-            spec: VitSpec::new(Arch::Small, 0),
-            input: InputSize::new(224, 224),
-            blocks: vec![3, 6, 9, 12],
-            attention: AttentionForm::Decomposed,
-            weights_sha256: sha.repeat(64),
-            depth: None,
-        }
-    }
+    use crate::head::file::tests::meta;
 
     #[test]
     fn a_class_head_round_trips_and_refuses_another_backbone_and_bad_values() {

@@ -142,14 +142,16 @@ pub fn load(path: &Path, backbone: Option<&BackboneMeta>) -> Result<HeadFile> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::head::bins::BinSpacing;
     use dinoedge_backbone::onnx::meta::AttentionForm;
     use dinoedge_backbone::size::InputSize;
     use dinoedge_backbone::vit::{Arch, VitSpec};
 
-    fn meta(sha: &str) -> BackboneMeta {
+    /// A ViT-S/14 backbone's metadata at 224×224 whose weights' sha256 is `sha` repeated: the
+    /// backbone a head file is bound to (the class head's tests use it too).
+    pub(crate) fn meta(sha: &str) -> BackboneMeta {
         BackboneMeta {
             spec: VitSpec::new(Arch::Small, 0),
             input: InputSize::new(224, 224),

@@ -141,13 +141,10 @@ pub fn fit(model: &DepthModel, held: &[Held]) -> Result<Fitted, String> {
     let mut xs = Vec::new();
     let mut shares = Vec::new();
     for frame in &labelled {
-        let (x, (rows, cols)) = model
-            .depth_and(&frame.image, |outputs| {
-                let (rows, cols, _) = outputs.patch_tokens.dim();
-                Ok((features(outputs, HeadLayers::One)?, (rows, cols)))
-            })
-            .map_err(|e| format!("the backbone on a held frame: {e}"))?
-            .1;
+        let fail = |e: dinoedge_backbone::ModelError| format!("the backbone on a held frame: {e}");
+        let outputs = model.backbone.embed(&frame.image).map_err(fail)?;
+        let (rows, cols, _) = outputs.patch_tokens.dim();
+        let x = features(&outputs, HeadLayers::One).map_err(fail)?;
         xs.push(x);
         shares.push(patch_shares(&frame.labels, rows, cols));
     }

@@ -428,10 +428,10 @@ async fn classes_png(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusa
         let classes = match &*lock(&s.fitted) {
             Some(fitted) => {
                 let (h, w) = (image.height() as usize, image.width() as usize);
-                s.model()?
-                    .depth_and(image, |outputs| fitted.head.class_map(outputs, h, w))
+                let outputs = s.model()?.backbone.embed(image);
+                outputs
+                    .and_then(|outputs| fitted.head.class_map(&outputs, h, w))
                     .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-                    .1
             }
             None => shot.classes.clone().ok_or_else(|| {
                 Refusal(
