@@ -17,7 +17,8 @@
 //!   normalised ([`preprocess`]) and comes out as [`BackboneOutputs`] (class token and patch
 //!   tokens of the chosen blocks, and the depth map when the graph is an imported depth model,
 //!   its head appended by `dinoedge-heads` after [`onnx::dinov2::encode`]). [`profile`] times
-//!   the plan's operators.
+//!   the plan's operators; [`ops`] holds dinoedge's own tract operators, registered in place
+//!   of tract-onnx's converters where they are faster ([`ops::Operators`]).
 //! - Errors are one [`ModelError`] naming the file and the tensor or field; files are written
 //!   whole or not at all ([`files`]).
 //!
@@ -28,6 +29,7 @@ pub mod files;
 pub mod import;
 pub mod init;
 pub mod onnx;
+pub mod ops;
 pub mod posembed;
 pub mod preprocess;
 pub mod profile;

@@ -17,6 +17,7 @@ use tract_onnx::tract_core::plan::SimpleState;
 use crate::error::{ModelError, Result};
 use crate::onnx::dinov2;
 use crate::onnx::meta::BackboneMeta;
+use crate::ops::{self, Operators};
 use crate::preprocess;
 
 /// The tokens of one intermediate block, after the final LayerNorm.
@@ -53,14 +54,21 @@ pub struct Backbone {
 }
 
 impl Backbone {
-    /// Loads and optimises `path` for `threads` inference threads (tract's matmul pool).
+    /// Loads and optimises `path` for `threads` inference threads (tract's matmul pool), with
+    /// dinoedge's operators.
     pub fn load(path: &Path, threads: usize) -> Result<Self> {
+        Self::load_with(path, threads, Operators::Dinoedge)
+    }
+
+    /// [`Backbone::load`] with the chosen operators ([`Operators::Tract`]: tract-onnx's own
+    /// form of every node, the reference the exactness tests and the benchmark compare with).
+    pub fn load_with(path: &Path, threads: usize, operators: Operators) -> Result<Self> {
         let onnx_error = |reason: String| ModelError::Onnx { path: path.to_path_buf(), reason };
         if threads == 0 {
             return Err(onnx_error("the thread count must be at least 1".into()));
         }
         let (proto, meta) = read(path)?;
-        let plan = tract_onnx::onnx()
+        let plan = ops::onnx(operators)
             .model_for_proto_model(&proto)
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())

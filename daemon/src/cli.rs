@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dinoedge_backbone::InputSize;
 use dinoedge_backbone::onnx::meta::AttentionForm;
+use dinoedge_backbone::ops::Operators;
 use dinoedge_config::Name;
 use dinoedge_sim::clip::Scenario;
 
@@ -492,4 +493,8 @@ pub struct BenchBackboneArgs {
     /// With --profile: group operators by output shape too.
     #[arg(long, requires = "profile")]
     pub by_shape: bool,
+    /// `dinoedge`: dinoedge's own operators where it has them; `tract`: tract-onnx's only
+    /// (what each of dinoedge's operators is measured against).
+    #[arg(long, default_value = "dinoedge")]
+    pub operators: Operators,
 }

@@ -6,9 +6,13 @@ them for several rounds (these machines are noisy: the table reports medians of 
 per-round medians, and the ratio of those), then prints a Markdown table row set for
 BENCHMARKS.md.
 
+With `--operators dinoedge,tract` each round also runs tract with tract-onnx's own
+operators only (`dinoedge bench backbone --operators tract`): what dinoedge's operators
+gain, measured in the same rounds.
+
 Usage:
   python tools/bench/bench_backbone.py --dinoedge target/release/dinoedge \
-      --model dinov2_vits14_224.onnx --threads 2 [--runs 30] [--rounds 3]
+      --model dinov2_vits14_224.onnx --threads 2 [--runs 30] [--rounds 3] [--operators dinoedge,tract]
 Requires: onnxruntime, numpy (tools/requirements.txt). Dev-time only.
 """
 import argparse
@@ -68,9 +72,9 @@ def bench_ort(model: str, threads: int, runs: int, warmup: int) -> dict:
             "input": f"{h}x{w}"}
 
 
-def bench_tract(dinoedge: str, model: str, threads: int, runs: int, warmup: int) -> dict:
+def bench_tract(dinoedge: str, model: str, threads: int, runs: int, warmup: int, operators: str) -> dict:
     out = subprocess.run([dinoedge, "bench", "backbone", "--model", model, "--threads", str(threads),
-                          "--runs", str(runs), "--warmup", str(warmup), "--json"],
+                          "--runs", str(runs), "--warmup", str(warmup), "--operators", operators, "--json"],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -83,31 +87,36 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--operators", default="dinoedge",
+                    help="comma-separated tract operator sets to alternate with ONNX Runtime")
     args = ap.parse_args()
+    operators = args.operators.split(",")
 
     rounds = []
     for _ in range(args.rounds):
-        t = bench_tract(args.dinoedge, args.model, args.threads, args.runs, args.warmup)
+        ts = {op: bench_tract(args.dinoedge, args.model, args.threads, args.runs, args.warmup, op) for op in operators}
         o = bench_ort(args.model, args.threads, args.runs, args.warmup)
-        rounds.append((t, o))
-        print(f"round: tract median {t['median_ms']:.1f} ms, onnxruntime median {o['median_ms']:.1f} ms",
-              flush=True)
-    med = lambda xs: statistics.median(xs)
-    t_med = med([t["median_ms"] for t, _ in rounds])
+        rounds.append((ts, o))
+        print("round: " + ", ".join(f"tract ({op}) median {t['median_ms']:.1f} ms" for op, t in ts.items())
+              + f", onnxruntime median {o['median_ms']:.1f} ms", flush=True)
+    med = statistics.median
     o_med = med([o["median_ms"] for _, o in rounds])
-    t_p90 = med([t["p90_ms"] for t, _ in rounds])
     o_p90 = med([o["p90_ms"] for _, o in rounds])
-    t0, o0 = rounds[0]
+    first = rounds[0][0][operators[0]]
     print()
-    print(f"CPU: {cpu_model()}; threads: {args.threads}; input {t0['input']}; model {args.model} ({t0['arch']}); "
+    print(f"CPU: {cpu_model()}; threads: {args.threads}; input {first['input']}; model {args.model} ({first['arch']}); "
           f"{args.rounds} rounds x {args.runs} runs")
     print()
     print("| runtime | load ms | median ms | p90 ms | GFLOP/s | tract / ORT (median) |")
     print("|---|---:|---:|---:|---:|---:|")
-    print(f"| tract (dinoedge) | {med([t['load_ms'] for t, _ in rounds]):.0f} | {t_med:.1f} | {t_p90:.1f} | "
-          f"{t0['gflop'] / (t_med / 1e3):.0f} | {t_med / o_med:.2f} |")
-    print(f"| {o0['runtime']} | {med([o['load_ms'] for _, o in rounds]):.0f} | {o_med:.1f} | {o_p90:.1f} | "
-          f"{t0['gflop'] / (o_med / 1e3):.0f} | 1.00 |")
+    for op in operators:
+        t_med = med([ts[op]["median_ms"] for ts, _ in rounds])
+        t_p90 = med([ts[op]["p90_ms"] for ts, _ in rounds])
+        t_load = med([ts[op]["load_ms"] for ts, _ in rounds])
+        print(f"| tract ({op} operators) | {t_load:.0f} | {t_med:.1f} | {t_p90:.1f} | "
+              f"{first['gflop'] / (t_med / 1e3):.0f} | {t_med / o_med:.2f} |")
+    print(f"| {rounds[0][1]['runtime']} | {med([o['load_ms'] for _, o in rounds]):.0f} | {o_med:.1f} | {o_p90:.1f} | "
+          f"{first['gflop'] / (o_med / 1e3):.0f} | 1.00 |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+//! dinoedge's own tract operators, registered with tract-onnx in place of its converters for
+//! the ONNX operators where a DINOv2 graph spends time outside its matrix products. The ONNX
+//! files stay standard (ONNX Runtime runs the same file); only how tract runs them changes.
+//!
+//! - [`layer_norm`]: `LayerNormalization` as one fused pass per row.
+//! - [`softmax`]: `Softmax` over the last axis, rows of any length, in place.
+//! - [`resize`]: bilinear `Resize` of NCHW maps (the published depth heads' upsampling) with
+//!   its taps computed once per row and column.
+//!
+//! Each operator is held equal to tract's own form of the same ONNX node by the tests
+//! (`backbone/tests/operators.rs`: ≤ 1e-5 on the full-size model).
+
+pub mod layer_norm;
+pub mod resize;
+pub mod softmax;
+
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_hir::internal::*;
+
+/// Which converters a backbone is loaded with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Operators {
+    /// dinoedge's operators where it has them (the default).
+    #[default]
+    Dinoedge,
+    /// tract-onnx's converters only: the reference the exactness tests and the benchmark's
+    /// "what was tried" rows compare with.
+    Tract,
+}
+
+impl std::fmt::Display for Operators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Dinoedge => "dinoedge",
+            Self::Tract => "tract",
+        })
+    }
+}
+
+impl std::str::FromStr for Operators {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dinoedge" => Ok(Self::Dinoedge),
+            "tract" => Ok(Self::Tract),
+            other => Err(format!("`{other}` is not `dinoedge` or `tract`")),
+        }
+    }
+}
+
+/// tract-onnx's ONNX loader with `operators`' converters registered.
+pub fn onnx(operators: Operators) -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    if operators == Operators::Dinoedge {
+        onnx.op_register.insert("LayerNormalization", layer_norm::convert);
+        onnx.op_register.insert("Softmax", softmax::convert);
+        onnx.op_register.insert("Resize", resize::convert);
+    }
+    onnx
+}
+
+type Converter = fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
+
+/// tract-onnx's own converter for `op`: what an operator of ours hands the forms it does not
+/// take to.
+fn tract_converter(op: &str) -> TractResult<Converter> {
+    tract_onnx::onnx().op_register.0.get(op).copied().with_context(|| format!("tract-onnx has no converter for {op}"))
+}
