@@ -140,9 +140,7 @@ impl EvalOp for LayerNorm {
             let data = plain.as_slice_mut::<f32>()?;
             let total = data.len();
             tract_linalg::multithread::par_chunks_mut(data, d, total, |_, rows| {
-                for row in rows.chunks_exact_mut(d) {
-                    normalise_row(row, scale, bias, epsilon);
-                }
+                normalise_rows(rows, scale, bias, epsilon);
                 Ok(())
             })?;
         }
@@ -174,20 +172,40 @@ impl TypedOp for LayerNorm {
         _io: InOut,
         change: &AxisOp,
     ) -> TractResult<Option<AxisChangeConsequence>> {
-        // Axes before the last may move, be added or removed; the last stays where it is.
-        let last = model.outlet_fact(node.inputs[0])?.rank() - 1;
-        if change.transform_axis(last) == Some(last) && !matches!(change, AxisOp::Reshape(..)) {
-            Ok(Some(AxisChangeConsequence::new(model, node, None, change)))
-        } else {
-            Ok(None)
-        }
+        super::keep_last_axis(model, node, change)
     }
 
     as_op!();
 }
 
+/// Every row of `rows` (each as long as `scale`); the AVX2 and FMA build of the same code
+/// where the CPU has them.
+fn normalise_rows(rows: &mut [f32], scale: &[f32], bias: &[f32], epsilon: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx2_fma() {
+        // SAFETY: the CPU has the features the function is compiled for (checked above).
+        unsafe { normalise_rows_avx2(rows, scale, bias, epsilon) };
+        return;
+    }
+    each_row(rows, scale, bias, epsilon)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn normalise_rows_avx2(rows: &mut [f32], scale: &[f32], bias: &[f32], epsilon: f32) {
+    each_row(rows, scale, bias, epsilon)
+}
+
+#[inline(always)]
+fn each_row(rows: &mut [f32], scale: &[f32], bias: &[f32], epsilon: f32) {
+    for row in rows.chunks_exact_mut(scale.len()) {
+        normalise_row(row, scale, bias, epsilon);
+    }
+}
+
 /// One row: mean, variance (from the centred values, as the ONNX definition computes it),
 /// then the normalised, scaled and shifted row in place.
+#[inline(always)]
 fn normalise_row(row: &mut [f32], scale: &[f32], bias: &[f32], epsilon: f32) {
     let n = row.len() as f32;
     let mean = lane_sum(row, |x| x) / n;
@@ -199,6 +217,7 @@ fn normalise_row(row: &mut [f32], scale: &[f32], bias: &[f32], epsilon: f32) {
 }
 
 /// Σ f(x) over a row in eight running sums, which the compiler keeps in vector registers.
+#[inline(always)]
 fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks = row.chunks_exact(8);

@@ -67,3 +67,21 @@ type Converter = fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn Inferen
 fn tract_converter(op: &str) -> TractResult<Converter> {
     tract_onnx::onnx().op_register.0.get(op).copied().with_context(|| format!("tract-onnx has no converter for {op}"))
 }
+
+/// How a row-wise operator over the last axis follows an axis change around it: axes before
+/// the last may move, appear or go; the last must stay where it is, else the change stops here.
+fn keep_last_axis(model: &TypedModel, node: &TypedNode, change: &AxisOp) -> TractResult<Option<AxisChangeConsequence>> {
+    let last = model.outlet_fact(node.inputs[0])?.rank() - 1;
+    if change.transform_axis(last) == Some(last) && !matches!(change, AxisOp::Reshape(..)) {
+        Ok(Some(AxisChangeConsequence::new(model, node, None, change)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Whether this x86-64 CPU has AVX2 and FMA, for which the row loops of [`layer_norm`] and
+/// [`softmax`] are compiled a second time (the release build targets baseline x86-64).
+#[cfg(target_arch = "x86_64")]
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}

@@ -108,13 +108,7 @@ impl TypedOp for Softmax {
         _io: InOut,
         change: &AxisOp,
     ) -> TractResult<Option<AxisChangeConsequence>> {
-        // Axes before the last may move, be added or removed; the last stays where it is.
-        let last = model.outlet_fact(node.inputs[0])?.rank() - 1;
-        if change.transform_axis(last) == Some(last) && !matches!(change, AxisOp::Reshape(..)) {
-            Ok(Some(AxisChangeConsequence::new(model, node, None, change)))
-        } else {
-            Ok(None)
-        }
+        super::keep_last_axis(model, node, change)
     }
 
     as_op!();
@@ -124,7 +118,7 @@ impl TypedOp for Softmax {
 /// the CPU has them.
 pub fn softmax_rows(data: &mut [f32], row: usize) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for (checked above).
         unsafe { softmax_rows_avx2(data, row) };
         return;
