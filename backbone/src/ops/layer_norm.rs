@@ -44,12 +44,9 @@ impl Expansion for LayerNormalization {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 3)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, f32::datum_type())?;
+        super::f32_data_rules(s, inputs, outputs, 3)?;
         s.equals(&inputs[1].datum_type, f32::datum_type())?;
         s.equals(&inputs[2].datum_type, f32::datum_type())?;
-        s.equals(&outputs[0].datum_type, f32::datum_type())?;
         s.equals(&inputs[0].shape, &outputs[0].shape)?;
         s.equals(&inputs[1].rank, 1)?;
         s.equals(&inputs[2].rank, 1)?;
@@ -61,15 +58,8 @@ impl Expansion for LayerNormalization {
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let constant = |outlet: OutletId, what: &str| -> TractResult<Arc<Tensor>> {
-            model
-                .outlet_fact(outlet)?
-                .konst
-                .clone()
-                .with_context(|| format!("{prefix}: the LayerNormalization {what} is not a constant"))
-        };
-        let scale = constant(inputs[1], "scale")?;
-        let bias = constant(inputs[2], "bias")?;
+        let scale = super::constant(model, inputs[1], prefix, "LayerNormalization scale")?;
+        let bias = super::constant(model, inputs[2], prefix, "LayerNormalization bias")?;
         model.wire_node(prefix, LayerNorm::new(scale, bias, self.epsilon)?, &inputs[..1])
     }
 }
@@ -126,25 +116,12 @@ impl EvalOp for LayerNorm {
             "LayerNorm: input {:?} does not end in {d}",
             input.shape()
         );
-        let mut tensor = input.into_tensor();
-        if d == 0 || tensor.len() == 0 {
-            return Ok(tvec!(tensor.into_tvalue()));
-        }
         let scale = self.scale.try_as_plain_ram()?;
         let scale = scale.as_slice::<f32>()?;
         let bias = self.bias.try_as_plain_ram()?;
         let bias = bias.as_slice::<f32>()?;
         let epsilon = self.epsilon();
-        {
-            let mut plain = tensor.try_as_plain_ram_mut()?;
-            let data = plain.as_slice_mut::<f32>()?;
-            let total = data.len();
-            tract_linalg::multithread::par_chunks_mut(data, d, total, |_, rows| {
-                normalise_rows(rows, scale, bias, epsilon);
-                Ok(())
-            })?;
-        }
-        Ok(tvec!(tensor.into_tvalue()))
+        super::rows_in_place(input, d, |rows| normalise_rows(rows, scale, bias, epsilon))
     }
 }
 

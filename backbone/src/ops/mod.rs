@@ -85,3 +85,39 @@ fn keep_last_axis(model: &TypedModel, node: &TypedNode, change: &AxisOp) -> Trac
 fn avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
+
+/// The rules every operator here starts with: `arity` inputs, one output, the data input
+/// and the output f32.
+fn f32_data_rules<'r, 'p: 'r>(
+    s: &mut Solver<'r>,
+    inputs: &'p [TensorProxy],
+    outputs: &'p [TensorProxy],
+    arity: usize,
+) -> InferenceResult {
+    check_input_arity(inputs, arity)?;
+    check_output_arity(outputs, 1)?;
+    s.equals(&inputs[0].datum_type, f32::datum_type())?;
+    s.equals(&outputs[0].datum_type, f32::datum_type())
+}
+
+/// The value of an input that must be a constant of the graph (a scale, a size), or an error
+/// naming the node and the input.
+fn constant(model: &TypedModel, outlet: OutletId, node: &str, what: &str) -> TractResult<Arc<Tensor>> {
+    model.outlet_fact(outlet)?.konst.clone().with_context(|| format!("{node}: the {what} must be a constant"))
+}
+
+/// `input` with `f` applied in place to runs of whole `row`-long rows, split across tract's
+/// thread pool: the evaluation of the row-wise operators.
+fn rows_in_place(input: TValue, row: usize, f: impl Fn(&mut [f32]) + Sync + Send) -> TractResult<TVec<TValue>> {
+    let mut tensor = input.into_tensor();
+    if row > 0 && tensor.len() > 0 {
+        let mut plain = tensor.try_as_plain_ram_mut()?;
+        let data = plain.as_slice_mut::<f32>()?;
+        let total = data.len();
+        tract_linalg::multithread::par_chunks_mut(data, row, total, |_, rows| {
+            f(rows);
+            Ok(())
+        })?;
+    }
+    Ok(tvec!(tensor.into_tvalue()))
+}

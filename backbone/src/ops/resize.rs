@@ -67,10 +67,7 @@ impl Expansion for BilinearSizes {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 2)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, f32::datum_type())?;
-        s.equals(&outputs[0].datum_type, f32::datum_type())?;
+        super::f32_data_rules(s, inputs, outputs, 2)?;
         s.equals(&inputs[0].rank, 4)?;
         s.equals(&outputs[0].rank, 4)?;
         s.equals(&inputs[1].rank, 1)?;
@@ -85,11 +82,7 @@ impl Expansion for BilinearSizes {
     }
 
     fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let sizes = model
-            .outlet_fact(inputs[1])?
-            .konst
-            .clone()
-            .with_context(|| format!("{prefix}: the Resize sizes are not a constant"))?;
+        let sizes = super::constant(model, inputs[1], prefix, "Resize sizes")?;
         let sizes = sizes.cast_to::<i64>()?;
         let sizes = sizes.try_as_plain_ram()?;
         let sizes = sizes.as_slice::<i64>()?;

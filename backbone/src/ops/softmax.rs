@@ -42,10 +42,7 @@ impl Expansion for SoftmaxLastAxis {
         inputs: &'p [TensorProxy],
         outputs: &'p [TensorProxy],
     ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, f32::datum_type())?;
-        s.equals(&outputs[0].datum_type, f32::datum_type())?;
+        super::f32_data_rules(s, inputs, outputs, 1)?;
         s.equals(&inputs[0].shape, &outputs[0].shape)
     }
 
@@ -73,20 +70,7 @@ impl EvalOp for Softmax {
         let input = args_1!(inputs);
         ensure!(input.rank() >= 1, "Softmax over the last axis of a scalar");
         let row = input.shape()[input.rank() - 1];
-        let mut tensor = input.into_tensor();
-        if row == 0 || tensor.len() == 0 {
-            return Ok(tvec!(tensor.into_tvalue()));
-        }
-        {
-            let mut plain = tensor.try_as_plain_ram_mut()?;
-            let data = plain.as_slice_mut::<f32>()?;
-            let total = data.len();
-            tract_linalg::multithread::par_chunks_mut(data, row, total, |_, rows| {
-                softmax_rows(rows, row);
-                Ok(())
-            })?;
-        }
-        Ok(tvec!(tensor.into_tvalue()))
+        super::rows_in_place(input, row, |rows| softmax_rows(rows, row))
     }
 }
 
