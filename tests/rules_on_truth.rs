@@ -1,14 +1,18 @@
 //! The rules on exact inputs: every scripted clip, each frame's exact depth and classes (the
 //! `sim-truth` provider), measured by the rules the demo and the README use and fed through the
-//! alarm logic. What the rules do given right inputs, independent of any model.
+//! alarm logic. What the rules do given right inputs, independent of any model; and that the
+//! change gate (`[camera.gate]`) changes none of their alarms.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use dinoedge::mqtt::wire::{Change, Event};
+use dinoedge::pipeline::Processed;
 use dinoedge::pipeline::depth::{DepthProvider, Perceived};
 use dinoedge::rules::measure::Seen;
 use dinoedge::rules::{Measurer, Tracker, Transition};
+use dinoedge::runtime::{Hooks, run};
 use dinoedge::source::Frame;
 use dinoedge_calibration::Calibration;
 use dinoedge_config::{ClassSet, Foreground, Hysteresis, Measure, ObjectClass, Zone, ZoneRef};
@@ -194,4 +198,119 @@ fn object_distance_follows_the_person_to_forklift_truth_and_alarms_on_its_crossi
         "start {start}, truth below 2 m at {crossing}"
     );
     assert!((cleared..=cleared + FOR_FRAMES as usize).contains(&end), "end {end}, truth above 2.4 m at {cleared}");
+}
+
+/// A camera's gate as its `[camera.gate]` table.
+const GATE_OFF: &str = "enabled = false";
+const GATE_DEFAULT: &str = "";
+/// A gate blind to any change but a relit frame, refreshing only every 30 s.
+const GATE_BLIND: &str = "level = 64\narea = 1.0\nmax_skip = 30";
+
+/// One replay of a clip through the daemon in this process: each alarm event as (rule, start or
+/// end, frame, distance), and how many frames the model skipped.
+#[derive(Debug, PartialEq)]
+struct Replay {
+    alarms: Vec<(String, char, u64, Option<f64>)>,
+    frames: usize,
+    skipped: usize,
+}
+
+/// The demo's two rules on the clip replayed at 10 fps with the simulator's depth and classes
+/// (the person rule's zone without the top fifth of the frame, so that some of the picture is
+/// in no zone); no broker (events wait in the outbox).
+fn replay(clip: &Clip, gate: &str) -> Replay {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("gate.toml");
+    let dir = clip.dir.display();
+    std::fs::write(
+        &config,
+        format!(
+            r#"device_id = "gate"
+state_dir = "{state}"
+[model]
+kind = "sim-truth"
+[mqtt]
+url = "mqtt://127.0.0.1:9"
+[[camera]]
+name = "dock1"
+calibration = "{dir}/calibration.toml"
+[camera.source]
+kind = "images"
+path = "{dir}/rgb"
+fps = {FPS}
+realtime = false
+[camera.gate]
+{gate}
+[[rule]]
+name = "forks-near-dock"
+camera = "dock1"
+kind = "plane_distance"
+plane = "dock_face"
+objects = ["forklift"]
+percentile = 0
+zone = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]
+alarm_below = 1.5
+clear_above = 1.8
+[[rule]]
+name = "person-near-forklift"
+camera = "dock1"
+kind = "object_distance"
+from = "person"
+to = "forklift"
+percentile = 1
+zone = [[0.0, 0.2], [1.0, 0.2], [1.0, 1.0], [0.0, 1.0]]
+alarm_below = 2.0
+clear_above = 2.4
+"#,
+            state = tmp.path().join("state").display(),
+        ),
+    )
+    .unwrap();
+    let alarms = Arc::new(Mutex::new(Vec::new()));
+    let frames = Arc::new(Mutex::new((0, 0)));
+    let (seen, counted) = (alarms.clone(), frames.clone());
+    let hooks = Hooks {
+        echo: Some(Box::new(move |_, payload| {
+            let Ok(event) = serde_json::from_value::<Event>(payload.clone()) else { return };
+            let (kind, distance) = match event.change {
+                Change::Start { distance_m } => ('s', Some(distance_m)),
+                Change::End { distance_m, .. } => ('e', distance_m),
+                Change::Update { .. } => return,
+            };
+            seen.lock().unwrap().push((event.rule.to_string(), kind, event.frame.unwrap(), distance));
+        })),
+        recorder: Some(Arc::new(move |p: &Processed| {
+            let mut c = counted.lock().unwrap();
+            *c = (c.0 + 1, c.1 + usize::from(!p.inferred));
+        })),
+        stop_after: None,
+    };
+    run(&config, hooks).unwrap();
+    let (frames, skipped) = *frames.lock().unwrap();
+    let alarms = std::mem::take(&mut *alarms.lock().unwrap());
+    Replay { alarms, frames, skipped }
+}
+
+/// On every scenario, the gate as configured by default gives the alarms of an ungated run —
+/// the same starts and ends on the same frames with the same distances — while skipping
+/// frames; a gate blind to change does not, so the comparison can tell.
+#[test]
+fn the_change_gate_skips_frames_and_changes_no_alarm_on_any_scenario() {
+    let mut skipped = 0;
+    let mut blind_differs = false;
+    for (scenario, clip) in clips() {
+        let always = replay(clip, GATE_OFF);
+        let gated = replay(clip, GATE_DEFAULT);
+        let name = scenario.name();
+        assert_eq!(always.skipped, 0, "{name}");
+        assert_eq!(always.frames, clip.truth.frames.len(), "{name}");
+        assert_eq!(gated.frames, always.frames, "{name}");
+        assert_eq!(gated.alarms, always.alarms, "{name}: gated (left) against always-on (right)");
+        eprintln!("{name}: alarms {:?}; the model skipped {} of {} frames", always.alarms, gated.skipped, gated.frames);
+        skipped += gated.skipped;
+        let blind = replay(clip, GATE_BLIND);
+        blind_differs |= blind.alarms != always.alarms;
+    }
+    assert!(skipped > 0, "the gate never skipped a frame: the comparison proves nothing");
+    assert!(blind_differs, "a gate blind to change gave the same alarms everywhere: the comparison cannot tell");
 }

@@ -200,7 +200,9 @@ fn an_unknown_scenario_lists_the_known_ones() {
     let err = support::stderr(&run);
     assert_eq!(run.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("forklift-approach, forklift-cross, person-between, empty-lighting, forklift-meets-person"),
+        err.contains(
+            "forklift-approach, forklift-cross, person-between, empty-lighting, forklift-meets-person, forklift-parked"
+        ),
         "{err}"
     );
     let run =

@@ -18,7 +18,9 @@
 //!   tokens of the chosen blocks, and the depth map when the graph is an imported depth model,
 //!   its head appended by `dinoedge-heads` after [`onnx::dinov2::encode`]). [`profile`] times
 //!   the plan's operators; [`ops`] holds dinoedge's own tract operators, registered in place
-//!   of tract-onnx's converters where they are faster ([`ops::Operators`]).
+//!   of tract-onnx's converters where they are faster ([`ops::Operators`]); [`Precision`] runs
+//!   the plan in f16 where the CPU computes in half precision ([`precision`]). How a backbone
+//!   is loaded (threads, operators, precision) is one [`Settings`].
 //! - Errors are one [`ModelError`] naming the file and the tensor or field; files are written
 //!   whole or not at all ([`files`]).
 //!
@@ -31,6 +33,7 @@ pub mod init;
 pub mod onnx;
 pub mod ops;
 pub mod posembed;
+pub mod precision;
 pub mod preprocess;
 pub mod profile;
 pub mod pull;
@@ -40,5 +43,6 @@ pub mod tensors;
 pub mod vit;
 
 pub use error::ModelError;
-pub use runtime::{Backbone, BackboneOutputs};
+pub use precision::Precision;
+pub use runtime::{Backbone, BackboneOutputs, Settings};
 pub use size::InputSize;

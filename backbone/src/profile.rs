@@ -31,7 +31,7 @@ pub fn profile(backbone: &Backbone, pixels: &Array4<f32>, runs: u32, by_shape: b
         let mut state = SimpleState::new(backbone.plan()).map_err(fail)?;
         for _ in 0..runs.max(1) {
             state
-                .run_plan_with_eval(tvec!(Tensor::from(pixels.clone()).into()), |ctx, op_state, node, inputs| {
+                .run_plan_with_eval(tvec!(backbone.input(pixels.clone())?), |ctx, op_state, node, inputs| {
                     let start = Instant::now();
                     let out = eval(ctx, op_state, node, inputs);
                     let key = match node.outputs.first() {

@@ -18,6 +18,7 @@ use crate::error::{ModelError, Result};
 use crate::onnx::dinov2;
 use crate::onnx::meta::BackboneMeta;
 use crate::ops::{self, Operators};
+use crate::precision::Precision;
 use crate::preprocess;
 
 /// The tokens of one intermediate block, after the final LayerNorm.
@@ -45,37 +46,65 @@ pub struct BackboneOutputs {
     pub depth: Option<Array2<f32>>,
 }
 
+/// How a backbone is loaded: the size of its thread pool, whose operators, which precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// tract's matrix-product threads.
+    pub threads: usize,
+    pub operators: Operators,
+    pub precision: Precision,
+}
+
+impl Settings {
+    /// `threads` threads, dinoedge's operators, f32.
+    pub fn threads(threads: usize) -> Self {
+        Self { threads, operators: Operators::Dinoedge, precision: Precision::F32 }
+    }
+}
+
 pub struct Backbone {
     plan: Arc<TypedSimplePlan>,
     /// The plan's run state, kept between frames so buffers are not set up anew.
     state: Mutex<TypedSimpleState>,
     meta: BackboneMeta,
     executor: Executor,
+    precision: Precision,
 }
 
 impl Backbone {
     /// Loads and optimises `path` for `threads` inference threads (tract's matmul pool), with
-    /// dinoedge's operators.
+    /// dinoedge's operators, in f32.
     pub fn load(path: &Path, threads: usize) -> Result<Self> {
-        Self::load_with(path, threads, Operators::Dinoedge)
+        Self::load_with(path, Settings::threads(threads))
     }
 
     /// [`Backbone::load`] with the chosen operators ([`Operators::Tract`]: tract-onnx's own
-    /// form of every node, the reference the exactness tests and the benchmark compare with).
-    pub fn load_with(path: &Path, threads: usize, operators: Operators) -> Result<Self> {
+    /// form of every node, the reference the exactness tests and the benchmark compare with)
+    /// and precision ([`Precision::F16`]: see [`crate::precision`]).
+    pub fn load_with(path: &Path, settings: Settings) -> Result<Self> {
         let onnx_error = |reason: String| ModelError::Onnx { path: path.to_path_buf(), reason };
-        if threads == 0 {
+        if settings.threads == 0 {
             return Err(onnx_error("the thread count must be at least 1".into()));
         }
         let (proto, meta) = read(path)?;
-        let plan = ops::onnx(operators)
+        let plan = ops::onnx(settings.operators)
             .model_for_proto_model(&proto)
-            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_decluttered())
+            .and_then(|mut m| {
+                settings.precision.apply(&mut m)?;
+                m.into_optimized()
+            })
             .and_then(|m| m.into_runnable())
             .map_err(|e| onnx_error(format!("{e:#}")))?;
+        let threads = settings.threads;
         let executor = if threads == 1 { Executor::SingleThread } else { Executor::multithread(threads) };
         let state = Mutex::new(SimpleState::new(&plan).map_err(|e| onnx_error(format!("{e:#}")))?);
-        Ok(Self { plan, state, meta, executor })
+        Ok(Self { plan, state, meta, executor, precision: settings.precision })
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn meta(&self) -> &BackboneMeta {
@@ -88,6 +117,16 @@ impl Backbone {
 
     pub(crate) fn executor(&self) -> &Executor {
         &self.executor
+    }
+
+    /// The plan's input: `pixels` in the plan's precision.
+    pub(crate) fn input(&self, pixels: Array4<f32>) -> Result<TValue> {
+        let tensor = Tensor::from(pixels);
+        let tensor = match self.precision {
+            Precision::F32 => tensor,
+            Precision::F16 => tensor.cast_to::<f16>().map_err(inference_error)?.into_owned(),
+        };
+        Ok(tensor.into())
     }
 
     /// Resizes and normalises a frame, then runs the backbone on it.
@@ -105,11 +144,20 @@ impl Backbone {
                 pixels.shape()
             )));
         }
+        let input = self.input(pixels)?;
         let outputs = multithread_tract_scope(self.executor.clone(), || {
             let mut state = self.state.lock().expect("a panic while running the backbone poisoned its state");
-            state.run(tvec!(Tensor::from(pixels).into()))
+            state.run(tvec!(input))
         })
-        .map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        .map_err(inference_error)?;
+        // An f16 plan's outputs, in f32 like an f32 plan's.
+        let outputs = outputs
+            .into_iter()
+            .map(|o| match o.datum_type() {
+                DatumType::F16 => o.cast_to::<f32>().map(|t| t.into_owned().into_tvalue()).map_err(inference_error),
+                _ => Ok(o),
+            })
+            .collect::<Result<Vec<TValue>>>()?;
         let (rows, cols) = self.meta.input.grid(self.meta.spec.patch)?;
         let d = self.meta.spec.hidden;
         let mut outputs = outputs.into_iter();
@@ -167,7 +215,11 @@ pub fn read_meta(path: &Path) -> Result<BackboneMeta> {
 }
 
 fn view(value: &TValue) -> Result<ndarray::ArrayViewD<'_, f32>> {
-    value.to_plain_array_view::<f32>().map_err(|e| ModelError::Inference(format!("{e:#}")))
+    value.to_plain_array_view::<f32>().map_err(inference_error)
+}
+
+fn inference_error(e: TractError) -> ModelError {
+    ModelError::Inference(format!("{e:#}"))
 }
 
 fn shape_error(e: ndarray::ShapeError) -> ModelError {

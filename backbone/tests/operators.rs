@@ -9,7 +9,7 @@ use dinoedge_backbone::onnx::graph::{Attr, GraphBuilder};
 use dinoedge_backbone::onnx::meta::AttentionForm;
 use dinoedge_backbone::ops::{self, Operators};
 use dinoedge_backbone::vit::Arch;
-use dinoedge_backbone::{Backbone, BackboneOutputs, InputSize, init};
+use dinoedge_backbone::{Backbone, BackboneOutputs, InputSize, Settings, init};
 use ndarray::{Array1, Array3, Array4, ArrayD, IxDyn};
 use tract_onnx::prelude::*;
 
@@ -46,8 +46,11 @@ fn check_full_size(registers: usize, input: InputSize) {
     init::write_random(Arch::Small, registers, 5, &weights).unwrap();
     let onnx = tmp.path().join("b.onnx");
     import(&weights, &onnx, &ImportOptions { input, blocks: None, attention: AttentionForm::Decomposed }).unwrap();
-    let ours = Backbone::load_with(&onnx, 2, Operators::Dinoedge).unwrap().run(pixels(input)).unwrap();
-    let tracts = Backbone::load_with(&onnx, 2, Operators::Tract).unwrap().run(pixels(input)).unwrap();
+    let ours = Backbone::load_with(&onnx, Settings::threads(2)).unwrap().run(pixels(input)).unwrap();
+    let tracts = Backbone::load_with(&onnx, Settings { operators: Operators::Tract, ..Settings::threads(2) })
+        .unwrap()
+        .run(pixels(input))
+        .unwrap();
     assert_same_outputs(&ours, &tracts, &format!("ViT-S/14, {registers} registers, {input}"));
 }
 

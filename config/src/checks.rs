@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::locate::Seg::{self, Index, Key};
-use crate::schema::{Config, Measure, Model, Source};
+use crate::schema::{Config, Gate, Measure, Model, Source};
 use crate::values::ZoneRef;
 
 pub struct Invalid {
@@ -93,6 +94,32 @@ fn check_mqtt(config: &Config) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The gate's values, bounded by what they mean: a luma level a sensor's noise stays under and
+/// a moving object stands out from, a fraction, and a refresh period short enough that a
+/// stale depth never lasts.
+fn check_gate(gate: &Gate, at: impl Fn(&'static str) -> Vec<Seg>) -> Result<(), Invalid> {
+    if !GATE_LEVEL.contains(&gate.level) {
+        invalid(at("level"), format!("level = {}: expected luma levels within 0.5–64", gate.level))?;
+    }
+    if !(gate.area > 0.0 && gate.area <= 1.0) {
+        invalid(at("area"), format!("area = {}: expected a fraction of the frame above 0, at most 1", gate.area))?;
+    }
+    if gate.max_skip.is_zero() || gate.max_skip > GATE_MAX_SKIP {
+        invalid(
+            at("max_skip"),
+            format!(
+                "max_skip = {}: expected seconds above 0, at most {}",
+                gate.max_skip.as_secs_f64(),
+                GATE_MAX_SKIP.as_secs()
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+const GATE_LEVEL: std::ops::RangeInclusive<f64> = 0.5..=64.0;
+const GATE_MAX_SKIP: Duration = Duration::from_secs(30);
+
 fn check_cameras(config: &Config) -> Result<(), Invalid> {
     if config.cameras.is_empty() {
         invalid(vec![], "no [[camera]]: expected at least one camera")?;
@@ -109,6 +136,7 @@ fn check_cameras(config: &Config) -> Result<(), Invalid> {
         if camera.stall_timeout.is_zero() {
             invalid(at("stall_timeout"), "stall_timeout = 0: expected seconds above 0")?;
         }
+        check_gate(&camera.gate, |key| vec![Key("camera"), Index(i), Key("gate"), Key(key)])?;
         let source = |key| vec![Key("camera"), Index(i), Key("source"), Key(key)];
         match &camera.source {
             Source::V4l2 { width, height, fps, .. } if *width == 0 || *height == 0 || *fps == 0 => {

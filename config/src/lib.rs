@@ -26,8 +26,8 @@ use std::path::Path;
 pub use classes::{ClassSet, ObjectClass};
 pub use error::ConfigError;
 pub use schema::{
-    Camera, Config, Foreground, Hysteresis, Measure, Model, Mqtt, Outbox, Pipeline, PixelFormat, Rule, RuleKind,
-    Severity, Source,
+    Camera, Config, Foreground, Gate, Hysteresis, Measure, Model, Mqtt, Outbox, Pipeline, PixelFormat, Precision, Rule,
+    RuleKind, Severity, Source,
 };
 pub use values::{BrokerUrl, DepthKind, Name, Zone, ZoneRef};
 

@@ -113,12 +113,31 @@ pub struct Pipeline {
     /// READY=1 is sent when every camera has produced a processed frame, or after this long.
     #[serde(with = "seconds")]
     pub ready_timeout: Duration,
+    /// The float precision of the model.
+    pub precision: Precision,
 }
 
 impl Default for Pipeline {
     fn default() -> Self {
-        Self { threads: 2, stats_interval: Duration::from_secs(60), ready_timeout: Duration::from_secs(60) }
+        Self {
+            threads: 2,
+            stats_interval: Duration::from_secs(60),
+            ready_timeout: Duration::from_secs(60),
+            precision: Precision::Auto,
+        }
     }
+}
+
+/// `[pipeline] precision`: the model's float precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f16 where the CPU computes in half precision (ARM FEAT_FP16: Cortex-A76, A78AE), else f32.
+    Auto,
+    F32,
+    /// Half precision for the matrix products, convolutions and element-wise work; the
+    /// LayerNorms, softmaxes, reductions and resizes stay f32.
+    F16,
 }
 
 /// The broker and what is published on it.
@@ -202,10 +221,39 @@ pub struct Camera {
     /// No frame for this long: the source is restarted (with backoff) and reported down.
     #[serde(default = "default_stall", with = "seconds")]
     pub stall_timeout: Duration,
+    /// When the model runs on this camera's frames.
+    #[serde(default)]
+    pub gate: Gate,
 }
 
 fn default_stall() -> Duration {
     Duration::from_secs(10)
+}
+
+/// `[camera.gate]`: change-gated inference. A frame whose picture has not changed since the
+/// last frame the model ran on (no cell of a rule's zone, and less than `area` of the frame,
+/// changed by more than `level`) is not run through the model: the rules measure again on the
+/// last depth and classes. The model still runs at least every `max_skip`, and on every frame
+/// while a rule is in alarm or counting towards a change.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gate {
+    pub enabled: bool,
+    /// A cell (16×16 pixels) has changed when its 4×4-pixel means moved by more than this
+    /// on average, in luma levels (0–255).
+    pub level: f64,
+    /// The model runs when at least this fraction of the frame's cells changed, in a zone
+    /// or not (a light switched, the camera knocked).
+    pub area: f64,
+    /// The model runs at least this often, changed or not.
+    #[serde(with = "seconds")]
+    pub max_skip: Duration,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self { enabled: true, level: 4.0, area: 0.05, max_skip: Duration::from_secs(2) }
+    }
 }
 
 /// Where a camera's frames come from.

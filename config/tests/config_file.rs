@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dinoedge_config::{ConfigError, Foreground, Measure, Model, Severity, Source};
+use dinoedge_config::{ConfigError, Foreground, Gate, Measure, Model, Precision, Severity, Source};
 
 /// A folder with the files a config may name, and a config file written into it.
 struct Site {
@@ -76,6 +76,7 @@ fn the_documented_example_loads_with_its_documented_defaults() {
     );
     assert_eq!(config.pipeline.threads, 2);
     assert_eq!(config.pipeline.stats_interval, Duration::from_secs(60));
+    assert_eq!(config.pipeline.precision, Precision::Auto);
     assert_eq!(config.topic_prefix(), "dinoedge/dock-east");
     assert_eq!(config.client_id(), "dinoedge-dock-east");
     assert_eq!(config.mqtt.keep_alive, Duration::from_secs(30));
@@ -85,6 +86,7 @@ fn the_documented_example_loads_with_its_documented_defaults() {
 
     let camera = &config.cameras[0];
     assert_eq!(camera.stall_timeout, Duration::from_secs(10));
+    assert_eq!(camera.gate, Gate { enabled: true, level: 4.0, area: 0.05, max_skip: Duration::from_secs(2) });
     assert!(matches!(camera.source, Source::V4l2 { width: 1280, height: 720, fps: 10, .. }));
 
     let forks = &config.rules[0];
@@ -244,6 +246,25 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
     ("TLS file on a plain url", "[mqtt]", "[mqtt]\nca_file = \"password\"", 9, &["needs an mqtts:// url"]),
     ("zero for_frames", "alarm_below = 1.5", "for_frames = 0\nalarm_below = 1.5", 20, &["for_frames = 0"]),
     ("misspelt section", "[camera.source]", "[camera.sauce]", 15, &["unknown field `sauce`"]),
+    ("gate level under noise", "fps = 10", "fps = 10\n[camera.gate]\nlevel = 0.1", 20, &["level = 0.1", "0.5–64"]),
+    ("gate area of nothing", "fps = 10", "fps = 10\n[camera.gate]\narea = 0", 20, &["area = 0", "above 0"]),
+    ("gate area not a number", "fps = 10", "fps = 10\n[camera.gate]\narea = nan", 20, &["area = NaN"]),
+    (
+        "gate max_skip too long",
+        "fps = 10",
+        "fps = 10\n[camera.gate]\nmax_skip = 600",
+        20,
+        &["max_skip = 600", "at most 30"],
+    ),
+    ("gate max_skip of zero", "fps = 10", "fps = 10\n[camera.gate]\nmax_skip = 0", 20, &["max_skip = 0"]),
+    (
+        "unknown precision",
+        "[mqtt]",
+        "[pipeline]\nprecision = \"f8\"\n[mqtt]",
+        9,
+        &["unknown variant `f8`", "`auto`, `f32`, `f16`"],
+    ),
+    ("misspelt gate key", "fps = 10", "fps = 10\n[camera.gate]\nlevle = 3", 20, &["unknown field `levle`"]),
 ];
 
 #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dinoedge_backbone::InputSize;
+use dinoedge_backbone::Precision;
 use dinoedge_backbone::onnx::meta::AttentionForm;
 use dinoedge_backbone::ops::Operators;
 use dinoedge_config::Name;
@@ -40,7 +41,7 @@ pub enum Command {
     /// broker or internet needed; official weights used when in the model cache).
     Demo {
         /// forklift-approach (stops 2.5 m short: no alarm), forklift-cross (alarms),
-        /// person-between, empty-lighting or forklift-meets-person.
+        /// person-between, empty-lighting, forklift-meets-person or forklift-parked.
         #[arg(long, default_value = "forklift-approach")]
         scenario: Scenario,
         /// The broker events are published to, if it answers.
@@ -248,7 +249,7 @@ pub enum SimCommand {
         threads: usize,
     },
     /// Write a scripted clip with per-frame ground truth (truth.json): forklift-approach,
-    /// forklift-cross, person-between, empty-lighting or forklift-meets-person.
+    /// forklift-cross, person-between, empty-lighting, forklift-meets-person or forklift-parked.
     Clip {
         #[arg(long)]
         scenario: Scenario,
@@ -406,6 +407,26 @@ pub enum BenchCommand {
     Render(BenchRenderArgs),
     /// Latency of the backbone: load time, median and p90 over repeated runs, GFLOP/s.
     Backbone(BenchBackboneArgs),
+    /// What half precision changes: a depth model in f16 against f32 on a clip's frames
+    /// (feature cosine, depth AbsRel), with the time of each.
+    Precision(BenchPrecisionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPrecisionArgs {
+    /// A backbone ONNX with --head, or an imported depth model.
+    #[arg(long)]
+    pub backbone: PathBuf,
+    #[arg(long)]
+    pub head: Option<PathBuf>,
+    /// A clip folder from `dinoedge sim clip` (its rgb/ frames).
+    #[arg(long)]
+    pub clip: PathBuf,
+    /// Frames compared, spread over the clip.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub frames: u64,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
 }
 
 #[derive(Debug, Args)]
@@ -438,6 +459,10 @@ pub struct BenchPipelineArgs {
     /// A broker to publish to; then frame-to-MQTT latency is measured too.
     #[arg(long)]
     pub mqtt: Option<String>,
+    /// The cameras' change gate (`[camera.gate] enabled`): `false` runs the model on every
+    /// frame taken.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub gate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -497,4 +522,8 @@ pub struct BenchBackboneArgs {
     /// (what each of dinoedge's operators is measured against).
     #[arg(long, default_value = "dinoedge")]
     pub operators: Operators,
+    /// `f16`: the plan in half precision (LayerNorms, softmaxes, reductions and resizes kept
+    /// in f32); fast only on CPUs with FEAT_FP16 (Cortex-A76, A78AE).
+    #[arg(long, default_value_t = Precision::F32)]
+    pub precision: Precision,
 }

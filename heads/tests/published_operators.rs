@@ -13,7 +13,7 @@ use std::path::Path;
 use dinoedge_backbone::onnx::meta::{AttentionForm, DepthKind};
 use dinoedge_backbone::ops::Operators;
 use dinoedge_backbone::vit::Arch;
-use dinoedge_backbone::{Backbone, InputSize, init};
+use dinoedge_backbone::{Backbone, InputSize, Settings, init};
 use dinoedge_heads::published::catalog::MetaHead;
 use dinoedge_heads::published::init::{write_random_depth_anything, write_random_meta_head};
 use dinoedge_heads::published::{DepthRange, import};
@@ -24,7 +24,12 @@ fn assert_same_depth(onnx: &Path, input: InputSize, what: &str) {
         ((x * 7 + y * 13 + c * 29) % 101) as f32 / 50.0 - 1.0
     });
     let run = |operators| {
-        Backbone::load_with(onnx, 2, operators).unwrap().run(pixels.clone()).unwrap().depth.expect("a depth output")
+        Backbone::load_with(onnx, Settings { operators, ..Settings::threads(2) })
+            .unwrap()
+            .run(pixels.clone())
+            .unwrap()
+            .depth
+            .expect("a depth output")
     };
     let (ours, tracts) = (run(Operators::Dinoedge), run(Operators::Tract));
     let scale = tracts.iter().fold(0.0f32, |m, v| m.max(v.abs()));

@@ -11,7 +11,9 @@
 //!   not alarm);
 //! - `forklift-meets-person`: a person stands in a cross aisle; a forklift drives along it
 //!   towards them, stops with its fork tips under a metre away, and backs off again (its
-//!   distance to the person, the truth's `to_forklift_m`, falls through 2 m and rises past it).
+//!   distance to the person, the truth's `to_forklift_m`, falls through 2 m and rises past it);
+//! - `forklift-parked`: the forklift stands 3 m from the dock, nobody about, the light steady:
+//!   nothing moves (most of a dock's day; what the change gate saves most on).
 
 use std::str::FromStr;
 
@@ -34,15 +36,17 @@ pub enum Scenario {
     PersonBetween,
     EmptyLighting,
     ForkliftMeetsPerson,
+    ForkliftParked,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::ForkliftApproach,
         Scenario::ForkliftCross,
         Scenario::PersonBetween,
         Scenario::EmptyLighting,
         Scenario::ForkliftMeetsPerson,
+        Scenario::ForkliftParked,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -52,6 +56,7 @@ impl Scenario {
             Scenario::PersonBetween => "person-between",
             Scenario::EmptyLighting => "empty-lighting",
             Scenario::ForkliftMeetsPerson => "forklift-meets-person",
+            Scenario::ForkliftParked => "forklift-parked",
         }
     }
 }
@@ -122,10 +127,7 @@ pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
         Scenario::PersonBetween => (0..frames(9.0))
             .map(|i| {
                 let t = i as f64 / fps;
-                let mut layout = base.clone();
-                let forklift = layout.forklift.as_mut().expect("the example has a forklift");
-                forklift.y = wall_y - 3.0 - FORK_REACH;
-                forklift.x = 0.5;
+                let mut layout = parked(&base);
                 layout.people.push(Person {
                     x: -5.0 + 1.2 * t,
                     y: wall_y - 1.4,
@@ -138,6 +140,7 @@ pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
                 layout
             })
             .collect(),
+        Scenario::ForkliftParked => vec![parked(&base); frames(10.0)],
         Scenario::EmptyLighting => (0..frames(8.0))
             .map(|i| {
                 let t = i as f64 / fps;
@@ -189,6 +192,15 @@ pub fn script(scenario: Scenario, fps: f64) -> Vec<DockLayout> {
                 .collect()
         }
     }
+}
+
+/// `base` with its forklift parked facing the dock, its fork tips 3 m from the dock face.
+fn parked(base: &DockLayout) -> DockLayout {
+    let mut layout = base.clone();
+    let forklift = layout.forklift.as_mut().expect("the example has a forklift");
+    forklift.y = base.wall_y - 3.0 - FORK_REACH;
+    forklift.x = 0.5;
+    layout
 }
 
 /// Half the depth of a person's torso, front to back (`dock::person_parts`).

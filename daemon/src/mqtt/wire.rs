@@ -161,6 +161,9 @@ pub struct CameraStats {
     pub capture_fps: f64,
     /// Frames processed since the start.
     pub frames: u64,
+    /// Of `frames`, those the model did not run on: the picture had not changed since the last
+    /// frame it ran on (`[camera.gate]`), so the rules measured again on that frame's depth.
+    pub skipped: u64,
     /// Frames a live source replaced before inference took them.
     pub dropped: u64,
     /// `null` until a frame is processed.

@@ -31,6 +31,8 @@ pub struct CameraLink {
     pub captured: AtomicU64,
     /// Frames through inference and rules.
     pub processed: AtomicU64,
+    /// Of those, frames the gate found unchanged: the rules measured on the last depth.
+    pub skipped: AtomicU64,
     /// Rules of this camera in alarm now.
     pub alarms: AtomicUsize,
     /// When the source last delivered a frame (the stall check's clock); `None` while a
@@ -52,6 +54,7 @@ impl CameraLink {
             state: Mutex::new((State::Starting, SystemTime::now())),
             captured: AtomicU64::new(0),
             processed: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
             alarms: AtomicUsize::new(0),
             last_frame: Mutex::new(None),
             heartbeat: Mutex::new(Instant::now()),

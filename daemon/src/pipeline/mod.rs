@@ -1,8 +1,8 @@
 //! The frame path of every camera: a capture thread per camera (`capture`, over a
 //! `source::FrameSource`) fills a
 //! one-slot frame cell (`handoff`: the newest frame of a live source, every frame of a
-//! replay); an inference thread per camera (`worker`) takes it through depth (`depth`) and
-//! the camera's rules. The threads of a camera share
+//! replay); an inference thread per camera (`worker`) takes it through depth (`depth`) —
+//! unless the camera's change gate (`gate`) finds nothing changed — and the camera's rules. The threads of a camera share
 //! a [`CameraLink`] (`camera`), with its timing statistics (`timings`). The depth model is one
 //! instance shared by all cameras (its run state is locked per frame), and tract's matrix
 //! products use the configured thread count.
@@ -10,6 +10,7 @@
 pub mod camera;
 pub mod capture;
 pub mod depth;
+pub mod gate;
 pub mod handoff;
 pub mod snapshot;
 pub mod timings;
@@ -28,10 +29,12 @@ use dinoedge_config::{Config, Name, Rule};
 
 pub use camera::CameraLink;
 use depth::DepthProvider;
+use gate::ChangeGate;
 use worker::Worker;
 pub use worker::{Outlet, Processed, Recorder, RuleRunner};
 
 use crate::mqtt::Bus;
+use crate::rules::measure::resolve_zone;
 
 pub struct Pipeline {
     pub cameras: Vec<Camera>,
@@ -96,16 +99,21 @@ impl Pipeline {
                     }
                     None => RuleRunner::new(r.clone(), config.mqtt.update_interval),
                 })
-                .collect();
+                .collect::<Vec<RuleRunner>>();
+            let calibration = calibrations.get(&camera.name).cloned();
+            let zones =
+                rules.iter().map(|r| resolve_zone(&r.rule.zone, calibration.as_deref()).ok().cloned()).collect();
             let worker = Worker {
                 link: link.clone(),
                 provider: provider.clone(),
-                calibration: calibrations.get(&camera.name).cloned(),
+                calibration,
                 rules,
                 bus: bus.clone(),
                 device_id: config.device_id.clone(),
                 snapshots: config.mqtt.snapshots,
                 recorder: recorder.cloned(),
+                gate: ChangeGate::new(camera.gate, zones),
+                last: None,
             };
             let (source, l, b, s) = (camera.source.clone(), link.clone(), bus.clone(), stop.clone());
             capture.push(

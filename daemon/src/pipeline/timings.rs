@@ -14,13 +14,16 @@ const WINDOW: usize = 512;
 pub struct Timings {
     /// Capture to decision (rules evaluated, events queued).
     latency: VecDeque<Duration>,
+    /// Of the frames the model ran on.
     depth: VecDeque<Duration>,
     rules: VecDeque<Duration>,
 }
 
 impl Timings {
-    pub fn record(&mut self, latency: Duration, depth: Duration, rules: Duration) {
-        for (ring, value) in [(&mut self.latency, latency), (&mut self.depth, depth), (&mut self.rules, rules)] {
+    /// One frame's times; `depth` is `None` when the gate skipped the model.
+    pub fn record(&mut self, latency: Duration, depth: Option<Duration>, rules: Duration) {
+        let rings = [(&mut self.latency, Some(latency)), (&mut self.depth, depth), (&mut self.rules, Some(rules))];
+        for (ring, value) in rings.into_iter().filter_map(|(ring, value)| Some((ring, value?))) {
             if ring.len() == WINDOW {
                 ring.pop_front();
             }
@@ -53,11 +56,14 @@ mod tests {
     fn percentiles_of_one_to_a_hundred_milliseconds() {
         let mut t = Timings::default();
         for ms in 1..=100 {
-            t.record(Duration::from_millis(ms), Duration::from_millis(ms / 2), Duration::ZERO);
+            t.record(Duration::from_millis(ms), Some(Duration::from_millis(ms / 2)), Duration::ZERO);
         }
+        // Skipped frames count in the latency, not in the depth stage.
+        t.record(Duration::from_millis(1), None, Duration::ZERO);
         let s = t.summary().unwrap();
-        assert_eq!((s.latency.p50_ms, s.latency.p95_ms), (51.0, 95.0));
-        assert_eq!(s.frames, 100);
+        assert_eq!((s.latency.p50_ms, s.latency.p95_ms), (50.0, 95.0));
+        assert_eq!((s.depth.p50_ms, s.depth.p95_ms), (25.0, 47.0));
+        assert_eq!(s.frames, 101);
         assert!(Timings::default().summary().is_none());
     }
 }

@@ -1,5 +1,6 @@
 //! A camera's inference thread: takes the frame in the camera's cell, turns it into metric depth (aligned
-//! by the camera's calibration), evaluates the camera's rules, queues their events in the
+//! by the camera's calibration) — or, when the camera's `gate` finds nothing changed, keeps the
+//! last frame's — evaluates the camera's rules, queues their events in the
 //! outbox and their states on the bus, and records how long each stage took. The rules'
 //! alarm states outlive the thread: a reload hands them to the next one.
 
@@ -13,6 +14,7 @@ use ndarray::Array2;
 
 use super::camera::CameraLink;
 use super::depth::{DepthProvider, Perceived};
+use super::gate::{ChangeGate, Thumbnail, Verdict, Why};
 use super::handoff::Taken;
 use crate::lock::lock;
 use crate::mqtt::Bus;
@@ -34,6 +36,10 @@ pub struct Worker {
     /// Publish a JPEG of the frame at each alarm start.
     pub snapshots: bool,
     pub recorder: Option<Recorder>,
+    pub gate: ChangeGate,
+    /// What the model saw on the last frame it ran on, aligned: the rules measure on it again
+    /// when the gate skips a frame.
+    pub last: Option<Perceived>,
 }
 
 /// Something that wants every processed frame: the frame, its metric depth, each
@@ -48,7 +54,10 @@ pub struct Processed<'a> {
     /// Each pixel's class, when the provider gives classes.
     pub classes: Option<&'a Array2<ObjectClass>>,
     pub distances: &'a [(Name, Option<f64>)],
-    /// Resize, backbone, head and upsampling, alignment.
+    /// Whether the model ran on this frame; `false` when the gate found it unchanged and the
+    /// depth and classes are the last frame's that ran.
+    pub inferred: bool,
+    /// Resize, backbone, head and upsampling, alignment (zero when skipped).
     pub depth_time: Duration,
     /// Measuring, alarm logic, queueing.
     pub rules_time: Duration,
@@ -224,16 +233,36 @@ impl Worker {
 
     fn process(&mut self, frame: Frame) {
         let start = Instant::now();
-        let Perceived { mut depth, classes } = match self.provider.perceive(&frame) {
-            Ok(perceived) => perceived,
-            Err(e) => {
-                log::error!("camera {}: frame {}: depth failed: {e:#}", self.link.name, frame.seq);
-                return;
+        let thumbnail = self.gate.enabled().then(|| Thumbnail::of(&frame.image));
+        let verdict = match (&thumbnail, &self.last) {
+            (Some(thumbnail), Some(_)) => {
+                let settled = self.rules.iter().all(|r| r.tracker.settled());
+                self.gate.check(thumbnail, frame.captured, settled)
+            }
+            _ => Verdict::Run(Why::First),
+        };
+        let inferred = match verdict {
+            Verdict::Skip => false,
+            Verdict::Run(why) => {
+                log::trace!("camera {}: frame {}: the model runs ({why:?})", self.link.name, frame.seq);
+                let mut perceived = match self.provider.perceive(&frame) {
+                    Ok(perceived) => perceived,
+                    Err(e) => {
+                        log::error!("camera {}: frame {}: depth failed: {e:#}", self.link.name, frame.seq);
+                        return;
+                    }
+                };
+                if let Some(calibration) = &self.calibration {
+                    perceived.depth.mapv_inplace(|d| calibration.alignment.to_metres(d).unwrap_or(d));
+                }
+                self.last = Some(perceived);
+                if let Some(thumbnail) = thumbnail {
+                    self.gate.ran(thumbnail, frame.captured);
+                }
+                true
             }
         };
-        if let Some(calibration) = &self.calibration {
-            depth.mapv_inplace(|d| calibration.alignment.to_metres(d).unwrap_or(d));
-        }
+        let Some(Perceived { depth, classes }) = &self.last else { return };
         let depth_done = Instant::now();
         let out = Outlet { bus: &self.bus, device_id: &self.device_id, camera: &self.link.name };
         let calibration = self.calibration.as_deref();
@@ -241,29 +270,34 @@ impl Worker {
             .rules
             .iter_mut()
             .map(|r| {
-                let seen = Seen { depth: &depth, classes: classes.as_ref() };
+                let seen = Seen { depth, classes: classes.as_ref() };
                 (r.rule.name.clone(), r.evaluate(&out, seen, &frame, calibration, self.snapshots))
             })
             .collect();
         let alarms = self.rules.iter().filter(|r| r.tracker.in_alarm()).count();
         self.link.alarms.store(alarms, Ordering::Relaxed);
         let done = Instant::now();
+        let depth_time = if inferred { depth_done - start } else { Duration::ZERO };
         if let Some(recorder) = &self.recorder {
             recorder(&Processed {
                 frame: &frame,
-                depth: &depth,
+                depth,
                 classes: classes.as_ref(),
                 distances: &distances,
-                depth_time: depth_done - start,
+                inferred,
+                depth_time,
                 rules_time: done - depth_done,
             });
         }
         lock(&self.link.timings).record(
             done.saturating_duration_since(frame.captured),
-            depth_done - start,
+            inferred.then_some(depth_time),
             done - depth_done,
         );
         self.link.processed.fetch_add(1, Ordering::Relaxed);
+        if !inferred {
+            self.link.skipped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

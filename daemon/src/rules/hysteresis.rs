@@ -67,6 +67,11 @@ impl Tracker {
         matches!(self.phase, Phase::Alarm { .. })
     }
 
+    /// Clear, with no frame counted towards a start: the same distance again changes nothing.
+    pub fn settled(&self) -> bool {
+        matches!(self.phase, Phase::Clear { below: 0, .. })
+    }
+
     /// Ends a raised alarm now, whatever the distance (the rule was removed or changed).
     pub fn abandon(&mut self, at: Instant) -> Option<Transition> {
         let Phase::Alarm { since, min_distance, .. } = self.phase else { return None };
@@ -205,5 +210,19 @@ mod tests {
         // Ended at frame 5 (0.5 s); the cooldown lasts until 10.5 s = frame 105.
         let out = feed(&mut t, t0, 6, &[Some(1.0); 120]);
         assert_eq!(out[0], (105, Transition::Start { distance: 1.0 }));
+    }
+
+    #[test]
+    fn settled_only_while_clear_and_counting_no_frame() {
+        let (mut t, t0) = (tracker(), Instant::now());
+        assert!(t.settled());
+        feed(&mut t, t0, 0, &[Some(1.4)]);
+        assert!(!t.settled(), "a frame counted towards a start");
+        feed(&mut t, t0, 1, &[Some(1.6)]);
+        assert!(t.settled(), "between the thresholds the count starts again");
+        feed(&mut t, t0, 2, &[Some(1.0); 3]);
+        assert!(!t.settled(), "in alarm");
+        feed(&mut t, t0, 5, &[Some(2.0); 3]);
+        assert!(t.settled(), "cleared");
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
+use dinoedge_backbone::{Precision, Settings};
 use dinoedge_calibration::Calibration;
 use dinoedge_calibration::file::FittedFor;
 use dinoedge_config::{Config, ConfigError, DepthKind, Measure, Model, Name, ZoneRef};
@@ -149,11 +150,36 @@ pub fn state_dir(config: &Config) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib/dinoedge"))
 }
 
+/// The model's precision: `auto` is f16 where the CPU computes in half precision.
+fn precision(setting: dinoedge_config::Precision) -> Precision {
+    let native = Precision::native();
+    let chosen = match setting {
+        dinoedge_config::Precision::Auto => native,
+        dinoedge_config::Precision::F32 => Precision::F32,
+        dinoedge_config::Precision::F16 => Precision::F16,
+    };
+    match (setting, chosen) {
+        (dinoedge_config::Precision::Auto, _) => log::info!(
+            "precision: {chosen} (auto: this CPU {} in half precision)",
+            if chosen == Precision::F16 { "computes" } else { "does not compute" }
+        ),
+        (_, Precision::F16) if native != Precision::F16 => log::warn!(
+            "precision: f16 on a CPU without half-precision arithmetic: slower than f32, for accuracy checks only"
+        ),
+        _ => log::info!("precision: {chosen}"),
+    }
+    chosen
+}
+
 /// The depth model of `config`, loaded.
 pub fn load_provider(config: &Config) -> Result<DepthProvider> {
     Ok(match &config.model {
         Model::Dinov2 { backbone, head, classes } => {
-            let model = DepthModel::load(backbone, head.as_deref(), config.pipeline.threads)?;
+            let settings = Settings {
+                precision: precision(config.pipeline.precision),
+                ..Settings::threads(config.pipeline.threads)
+            };
+            let model = DepthModel::load(backbone, head.as_deref(), settings)?;
             let class_head = match classes {
                 Some(path) => {
                     log::info!("classes: {}", path.display());

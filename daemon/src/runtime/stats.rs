@@ -58,6 +58,7 @@ impl Stats {
                     fps: round(fps, 2),
                     capture_fps,
                     frames: now.processed,
+                    skipped: link.skipped.load(Ordering::Relaxed),
                     dropped: link.cell.dropped(),
                     timings_ms: lock(&link.timings).summary(),
                 },

@@ -15,7 +15,7 @@ use super::upsample::bilinear;
 use dinoedge_backbone::error::{ModelError, Result};
 use dinoedge_backbone::onnx::meta::DepthKind;
 use dinoedge_backbone::preprocess;
-use dinoedge_backbone::runtime::{Backbone, BackboneOutputs};
+use dinoedge_backbone::runtime::{Backbone, BackboneOutputs, Settings};
 
 pub struct DepthModel {
     pub backbone: Backbone,
@@ -30,10 +30,11 @@ pub enum DepthHead {
 }
 
 impl DepthModel {
-    /// Loads the backbone and, when given, a trained head (refused on another backbone). An
-    /// imported depth model takes no head file; a plain backbone needs one.
-    pub fn load(backbone_path: &Path, head: Option<&Path>, threads: usize) -> Result<Self> {
-        let backbone = Backbone::load(backbone_path, threads)?;
+    /// Loads the backbone (with `settings`: threads, operators, precision) and, when given, a
+    /// trained head (refused on another backbone). An imported depth model takes no head file;
+    /// a plain backbone needs one.
+    pub fn load(backbone_path: &Path, head: Option<&Path>, settings: Settings) -> Result<Self> {
+        let backbone = Backbone::load_with(backbone_path, settings)?;
         let head = match (head, backbone.meta().depth.as_ref()) {
             (Some(head), None) => DepthHead::Trained(file::load(head, Some(backbone.meta()))?.head),
             (None, Some(imported)) => DepthHead::Imported(imported.kind),

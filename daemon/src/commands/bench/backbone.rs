@@ -5,14 +5,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use dinoedge_backbone::{Backbone, pull};
+use dinoedge_backbone::{Backbone, Settings, pull};
 use ndarray::Array4;
 
 use super::{Latency, cpu_model, ms};
 use crate::cli::BenchBackboneArgs;
 
 pub fn run(args: BenchBackboneArgs) -> Result<()> {
-    let BenchBackboneArgs { model, input, threads, runs, warmup, json, profile, by_shape, operators } = args;
+    let BenchBackboneArgs { model, input, threads, runs, warmup, json, profile, by_shape, operators, precision } = args;
     let path = match (model, input) {
         (Some(model), _) => model,
         (None, input) => {
@@ -20,7 +20,7 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
         }
     };
     let started = Instant::now();
-    let backbone = Backbone::load_with(&path, threads, operators).with_context(|| {
+    let backbone = Backbone::load_with(&path, Settings { threads, operators, precision }).with_context(|| {
         format!("loading {} (make one with `dinoedge model import` or `model pull`)", path.display())
     })?;
     let load = started.elapsed();
@@ -55,6 +55,7 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
             serde_json::json!({
                 "runtime": "tract",
                 "operators": operators.to_string(),
+                "precision": precision.to_string(),
                 "model": path.display().to_string(),
                 "arch": meta.spec.name(),
                 "input": meta.input.to_string(),
@@ -71,7 +72,7 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
         );
     } else {
         println!("backbone  {} ({}), input {}", path.display(), meta.spec.name(), meta.input);
-        println!("cpu       {cpu}, {threads} thread(s), {operators} operators");
+        println!("cpu       {cpu}, {threads} thread(s), {operators} operators, {precision}");
         println!("load      {:.0} ms (parse, optimise, plan)", ms(load));
         println!("latency   median {median:.1} ms, p90 {p90:.1} ms, min {min:.1} ms over {runs} runs");
         println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));

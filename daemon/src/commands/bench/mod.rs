@@ -1,10 +1,11 @@
 //! `dinoedge bench …`: latency, measured, never asserted. One module per benchmark
-//! (`backbone`, `head`, `render`, `pipeline`); the results go to BENCHMARKS.md, the backbone's
+//! (`backbone`, `head`, `render`, `pipeline`, and `precision`: what f16 changes); the results go to BENCHMARKS.md, the backbone's
 //! beside an ONNX Runtime baseline (tools/bench/).
 
 mod backbone;
 mod head;
 mod pipeline;
+mod precision;
 mod render;
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Head(args) => head::run(args),
         BenchCommand::Render(args) => render::run(args),
         BenchCommand::Pipeline(args) => pipeline::run(&args),
+        BenchCommand::Precision(args) => precision::run(&args),
     }
 }
 

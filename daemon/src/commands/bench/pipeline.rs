@@ -6,12 +6,15 @@
 //! With `--classes` the class head runs beside the depth head and the rules count classes.
 //! With `--mqtt URL` (a broker that answers) each rule's state goes out on every frame, and
 //! a subscriber in this process measures frame-to-MQTT: capture to the state's arrival.
+//! `--gate false` turns the cameras' change gate off; either way the run reports the frames the
+//! model ran on and skipped, and the CPU time the process used per minute of the run.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use dinoedge_backbone::{Precision, Settings};
 use dinoedge_heads::classes::file as class_file;
 use dinoedge_heads::head::DepthModel;
 
@@ -26,14 +29,18 @@ use crate::runtime::{self, Hooks};
 #[derive(Default)]
 struct Samples {
     latency: Vec<Duration>,
+    /// Of the frames the model ran on.
     depth: Vec<Duration>,
     rules: Vec<Duration>,
+    skipped: usize,
 }
 
 pub fn run(o: &BenchPipelineArgs) -> Result<()> {
     let frame_file = o.clip.join("rgb/000000.png");
     let frame = image::open(&frame_file).with_context(|| format!("reading {}", frame_file.display()))?.into_rgb8();
-    let model = DepthModel::load(&o.backbone, o.head.as_deref(), o.threads)?;
+    // The precision the daemon's `auto` picks on this CPU, as the run below uses.
+    let settings = Settings { precision: Precision::native(), ..Settings::threads(o.threads) };
+    let model = DepthModel::load(&o.backbone, o.head.as_deref(), settings)?;
     let classes =
         o.classes.as_ref().map(|c| class_file::load(c, Some(model.backbone.meta()))).transpose()?.map(|f| f.head);
     let (height, width) = (frame.height() as usize, frame.width() as usize);
@@ -70,7 +77,11 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
         recorder: Some(Arc::new(move |p: &Processed| {
             let mut s = lock(&seen);
             s.latency.push(p.frame.captured.elapsed());
-            s.depth.push(p.depth_time);
+            if p.inferred {
+                s.depth.push(p.depth_time);
+            } else {
+                s.skipped += 1;
+            }
             s.rules.push(p.rules_time);
             let mut minute = lock(&minute);
             if minute.is_none() && started.elapsed() >= Duration::from_secs(60) {
@@ -79,8 +90,10 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
         })),
         stop_after: Some(Duration::from_secs(o.seconds)),
     };
+    let cpu_before = cpu_seconds();
     runtime::run(&config, hooks)?;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
     let rss_end = rss_kib();
 
     let s = lock(&samples);
@@ -102,6 +115,18 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
         s.latency.len()
     );
     println!("throughput   {:.2} frames/s in all", s.latency.len() as f64 / elapsed);
+    println!(
+        "model        ran on {} frames, skipped {} (change gate {})",
+        s.depth.len(),
+        s.skipped,
+        if o.gate { "on" } else { "off" }
+    );
+    match cpu {
+        Some(cpu) => {
+            println!("cpu          {:.1} CPU-seconds per minute of the run (user + system)", cpu * 60.0 / elapsed)
+        }
+        None => println!("cpu          n/a (no /proc/self/stat)"),
+    }
     println!("latency      capture to decision: p50 {l50:.1} ms, p95 {l95:.1} ms");
     println!("  depth      p50 {d50:.1} ms, p95 {d95:.1} ms (resize, backbone, head, upsampling, alignment)");
     println!("  rules      p50 {r50:.2} ms, p95 {r95:.2} ms (measuring, alarm logic, queueing)");
@@ -173,12 +198,13 @@ fn config_text(o: &BenchPipelineArgs, state: &Path) -> String {
     for i in 0..o.cameras {
         text += &format!(
             "\n[[camera]]\nname = \"cam{i}\"\ncalibration = \"{clip}/calibration.toml\"\n\n[camera.source]\nkind = \"images\"\n\
-             path = \"{clip}/rgb\"\nfps = {fps}\nloop = true\n\n\
+             path = \"{clip}/rgb\"\nfps = {fps}\nloop = true\n\n[camera.gate]\nenabled = {gate}\n\n\
              [[rule]]\nname = \"dock\"\ncamera = \"cam{i}\"\nkind = \"plane_distance\"\nplane = \"dock_face\"\n\
              zone = [[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]\n{dock}alarm_below = 1.5\nclear_above = 1.8\n\n\
              [[rule]]\nname = \"near\"\ncamera = \"cam{i}\"\n{near}alarm_below = 2.0\nclear_above = 2.4\n",
             clip = o.clip.display(),
             fps = o.fps,
+            gate = o.gate,
         );
     }
     text
@@ -206,6 +232,17 @@ fn subscribe(url: &str) -> Result<Arc<Mutex<Vec<Duration>>>> {
         }
     });
     Ok(lags)
+}
+
+/// The CPU time this process has used (user + system, every thread), seconds: `/proc/self/stat`
+/// counts it in USER_HZ ticks, 100 a second on Linux.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// This process's resident memory (VmRSS), KiB.
