@@ -93,6 +93,7 @@ fn cosine<'a>(a: impl IntoIterator<Item = &'a f32>, b: impl IntoIterator<Item = 
 /// not the f32 numbers (the translation ran). BENCHMARKS.md has the same comparison under qemu
 /// with a Cortex-A76, on simulated frames and the default depth model.
 #[test]
+#[cfg_attr(target_arch = "arm", ignore = "armhf: f16 is never chosen there (no ARMv7 core computes in half precision)")]
 fn half_precision_keeps_every_patch_token_within_a_cosine_of_0_999() {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = import_random(Arch::Small, 0, InputSize::new(70, 84), tmp.path());

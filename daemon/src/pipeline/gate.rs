@@ -14,7 +14,7 @@
 //! of any rule's zone changed (only those pixels are ever measured), and when `area` of all
 //! cells changed. Otherwise the frame is skipped: nothing a rule measures can have moved.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dinoedge_config::{Gate, Zone};
 use image::RgbImage;
@@ -174,16 +174,12 @@ impl ChangeGate {
     pub fn ran(&mut self, thumbnail: Thumbnail, at: Instant) {
         self.reference = Some((thumbnail, at));
     }
-
-    /// How long the depth in use is older than a frame captured `at` (zero when the model
-    /// ran on it).
-    pub fn age(&self, at: Instant) -> Duration {
-        self.reference.as_ref().map_or(Duration::ZERO, |(_, t)| at.saturating_duration_since(*t))
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use image::Rgb;
 
@@ -260,7 +256,6 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(run(&mut g, &scene(), t0), Verdict::Run(Why::First));
         assert_eq!(run(&mut g, &scene(), t0 + Duration::from_millis(100)), Verdict::Skip);
-        assert_eq!(g.age(t0 + Duration::from_millis(1900)), Duration::from_millis(1900));
         assert_eq!(run(&mut g, &scene(), t0 + Duration::from_millis(1900)), Verdict::Skip);
         assert_eq!(run(&mut g, &scene(), t0 + Duration::from_secs(2)), Verdict::Run(Why::Refresh));
         assert_eq!(run(&mut g, &scene(), t0 + Duration::from_millis(2100)), Verdict::Skip);
