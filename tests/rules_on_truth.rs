@@ -281,7 +281,7 @@ clear_above = 2.4
         })),
         recorder: Some(Arc::new(move |p: &Processed| {
             let mut c = counted.lock().unwrap();
-            *c = (c.0 + 1, c.1 + usize::from(!p.inferred));
+            *c = (c.0 + 1, c.1 + usize::from(p.depth_time.is_none()));
         })),
         stop_after: None,
     };

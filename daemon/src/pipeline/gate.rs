@@ -29,6 +29,8 @@ const CELL: usize = 4;
 /// Why the model runs on a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
+    /// The gate is off (`enabled = false`): every frame runs.
+    Off,
     /// No frame ran yet at this size.
     First,
     /// The last run is `max_skip` old.
@@ -152,11 +154,11 @@ impl ChangeGate {
         if at.saturating_duration_since(*ran_at) >= self.settings.max_skip {
             return Verdict::Run(Why::Refresh);
         }
-        let (size, zones) = (thumbnail.size, &self.zones);
-        let cells = self.cells.get_or_insert_with(|| Cells::new(size, zones));
-        if cells.size != size {
-            *cells = Cells::new(size, zones);
+        let size = thumbnail.size;
+        if self.cells.as_ref().is_none_or(|c| c.size != size) {
+            self.cells = Some(Cells::new(size, &self.zones));
         }
+        let cells = self.cells.as_ref().expect("bound to this size above");
         let changes = cells.changes(thumbnail, reference);
         let level = self.settings.level as f32;
         let changed: Vec<bool> = changes.iter().map(|&c| c > level).collect();

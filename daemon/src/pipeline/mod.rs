@@ -2,10 +2,10 @@
 //! `source::FrameSource`) fills a
 //! one-slot frame cell (`handoff`: the newest frame of a live source, every frame of a
 //! replay); an inference thread per camera (`worker`) takes it through depth (`depth`) —
-//! unless the camera's change gate (`gate`) finds nothing changed — and the camera's rules. The threads of a camera share
-//! a [`CameraLink`] (`camera`), with its timing statistics (`timings`). The depth model is one
-//! instance shared by all cameras (its run state is locked per frame), and tract's matrix
-//! products use the configured thread count.
+//! unless the camera's change gate (`gate`) finds nothing changed — and the camera's rules.
+//! The threads of a camera share a [`CameraLink`] (`camera`), with its timing statistics
+//! (`timings`). The depth model is one instance shared by all cameras (its run state is
+//! locked per frame), and tract's matrix products use the configured thread count.
 
 pub mod camera;
 pub mod capture;

@@ -54,11 +54,9 @@ pub struct Processed<'a> {
     /// Each pixel's class, when the provider gives classes.
     pub classes: Option<&'a Array2<ObjectClass>>,
     pub distances: &'a [(Name, Option<f64>)],
-    /// Whether the model ran on this frame; `false` when the gate found it unchanged and the
-    /// depth and classes are the last frame's that ran.
-    pub inferred: bool,
-    /// Resize, backbone, head and upsampling, alignment (zero when skipped).
-    pub depth_time: Duration,
+    /// Resize, backbone, head and upsampling, alignment; `None` when the gate found the frame
+    /// unchanged and the depth and classes are those of the last frame the model ran on.
+    pub depth_time: Option<Duration>,
     /// Measuring, alarm logic, queueing.
     pub rules_time: Duration,
 }
@@ -234,12 +232,12 @@ impl Worker {
     fn process(&mut self, frame: Frame) {
         let start = Instant::now();
         let thumbnail = self.gate.enabled().then(|| Thumbnail::of(&frame.image));
-        let verdict = match (&thumbnail, &self.last) {
-            (Some(thumbnail), Some(_)) => {
+        let verdict = match &thumbnail {
+            Some(thumbnail) => {
                 let settled = self.rules.iter().all(|r| r.tracker.settled());
                 self.gate.check(thumbnail, frame.captured, settled)
             }
-            _ => Verdict::Run(Why::First),
+            None => Verdict::Run(Why::Off),
         };
         let inferred = match verdict {
             Verdict::Skip => false,
@@ -277,23 +275,18 @@ impl Worker {
         let alarms = self.rules.iter().filter(|r| r.tracker.in_alarm()).count();
         self.link.alarms.store(alarms, Ordering::Relaxed);
         let done = Instant::now();
-        let depth_time = if inferred { depth_done - start } else { Duration::ZERO };
+        let depth_time = inferred.then(|| depth_done - start);
         if let Some(recorder) = &self.recorder {
             recorder(&Processed {
                 frame: &frame,
                 depth,
                 classes: classes.as_ref(),
                 distances: &distances,
-                inferred,
                 depth_time,
                 rules_time: done - depth_done,
             });
         }
-        lock(&self.link.timings).record(
-            done.saturating_duration_since(frame.captured),
-            inferred.then_some(depth_time),
-            done - depth_done,
-        );
+        lock(&self.link.timings).record(done.saturating_duration_since(frame.captured), depth_time, done - depth_done);
         self.link.processed.fetch_add(1, Ordering::Relaxed);
         if !inferred {
             self.link.skipped.fetch_add(1, Ordering::Relaxed);

@@ -77,10 +77,9 @@ pub fn run(o: &BenchPipelineArgs) -> Result<()> {
         recorder: Some(Arc::new(move |p: &Processed| {
             let mut s = lock(&seen);
             s.latency.push(p.frame.captured.elapsed());
-            if p.inferred {
-                s.depth.push(p.depth_time);
-            } else {
-                s.skipped += 1;
+            match p.depth_time {
+                Some(depth) => s.depth.push(depth),
+                None => s.skipped += 1,
             }
             s.rules.push(p.rules_time);
             let mut minute = lock(&minute);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use dinoedge_backbone::{BackboneOutputs, Precision, Settings};
 use dinoedge_heads::head::DepthModel;
+use dinoedge_heads::metrics::MetricsAccumulator;
 use ndarray::Array2;
 
 use super::{Latency, cpu_model};
@@ -31,7 +32,7 @@ pub fn run(args: &BenchPrecisionArgs) -> Result<()> {
     );
     println!("model        {} ({} frames of {})", args.backbone.display(), frames.len(), args.clip.display());
     println!("frame        patch cosine mean / min   cls cosine   depth AbsRel vs f32   f32 ms   f16 ms");
-    let (mut worst_patch, mut worst_cls, mut abs_rel) = (1.0f64, 1.0f64, Vec::new());
+    let (mut worst_patch, mut worst_cls, mut changes) = (1.0f64, 1.0f64, Vec::new());
     let (mut full_times, mut half_times) = (Vec::new(), Vec::new());
     for file in &frames {
         let image = image::open(file).with_context(|| format!("reading {}", file.display()))?.into_rgb8();
@@ -39,7 +40,7 @@ pub fn run(args: &BenchPrecisionArgs) -> Result<()> {
         let (b, tb) = timed(|| half.depth_and(&image, |o| Ok(o.clone())))?;
         let (mean, min) = patch_cosines(&a.1, &b.1);
         let cls = cosine(a.1.cls.iter(), b.1.cls.iter());
-        let rel = relative_change(&a.0, &b.0);
+        let rel = abs_rel(&b.0, &a.0);
         println!(
             "{:<12} {mean:>10.6} / {min:<10.6} {cls:>10.6}   {rel:>12.5}       {:>7.1}  {:>7.1}",
             file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -48,12 +49,12 @@ pub fn run(args: &BenchPrecisionArgs) -> Result<()> {
         );
         worst_patch = worst_patch.min(min);
         worst_cls = worst_cls.min(cls);
-        abs_rel.push(rel);
+        changes.push(rel);
         full_times.push(ta);
         half_times.push(tb);
     }
-    let mean_rel = abs_rel.iter().sum::<f64>() / abs_rel.len() as f64;
-    let worst_rel = abs_rel.iter().copied().fold(0.0, f64::max);
+    let mean_rel = changes.iter().sum::<f64>() / changes.len() as f64;
+    let worst_rel = changes.iter().copied().fold(0.0, f64::max);
     let (f, h) = (Latency::of(full_times), Latency::of(half_times));
     println!("worst        patch cosine {worst_patch:.6}, cls cosine {worst_cls:.6}");
     println!("depth        AbsRel of f16 against f32: mean {mean_rel:.5}, worst frame {worst_rel:.5}");
@@ -102,14 +103,12 @@ fn cosine<'a>(a: impl Iterator<Item = &'a f32>, b: impl Iterator<Item = &'a f32>
     ab / (aa * bb).sqrt()
 }
 
-/// Mean of |b − a| / a over the pixels where the reference `a` is positive.
-fn relative_change(a: &Array2<f32>, b: &Array2<f32>) -> f64 {
-    let (sum, n) = a
-        .iter()
-        .zip(b.iter())
-        .filter(|(a, _)| **a > 0.0)
-        .fold((0.0, 0usize), |(s, n), (a, b)| (s + f64::from((b - a).abs() / a), n + 1));
-    sum / n.max(1) as f64
+/// AbsRel of `depth` against `reference` (the depth metrics' own, over the pixels where the
+/// reference is a valid depth); 0 when none is.
+fn abs_rel(depth: &Array2<f32>, reference: &Array2<f32>) -> f64 {
+    let mut metrics = MetricsAccumulator::default();
+    metrics.add(depth.view(), reference.view());
+    metrics.finish().map_or(0.0, |m| m.abs_rel)
 }
 
 #[cfg(test)]
@@ -117,12 +116,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cosine_and_relative_change_by_hand() {
+    fn cosine_and_abs_rel_by_hand() {
         let (a, b) = ([1.0f32, 0.0], [1.0f32, 1.0]);
         assert!((cosine(a.iter(), b.iter()) - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-12);
         let a = Array2::from_shape_vec((1, 3), vec![2.0f32, 4.0, 0.0]).unwrap();
         let b = Array2::from_shape_vec((1, 3), vec![2.2f32, 3.0, 9.0]).unwrap();
         // (0.1 + 0.25) / 2: the pixel with no reference depth does not count.
-        assert!((relative_change(&a, &b) - 0.175).abs() < 1e-6);
+        assert!((abs_rel(&b, &a) - 0.175).abs() < 1e-6);
     }
 }
