@@ -79,6 +79,24 @@ pub struct CalibrationFile {
     pub residuals: Option<Residuals>,
 }
 
+impl CalibrationFile {
+    /// Every number that places the camera or a plane, with its section and field.
+    fn numbers(&self) -> impl Iterator<Item = (&'static str, String, f64)> + '_ {
+        let i = &self.intrinsics;
+        let p = &self.pose;
+        let axes = |field: &str, v: [f64; 3]| (0..3).map(move |k| (format!("{field}[{k}]"), v[k])).collect::<Vec<_>>();
+        let intrinsics =
+            [("cx", i.cx), ("cy", i.cy), ("k1", i.k1), ("k2", i.k2)].map(|(f, v)| ("intrinsics", f.to_string(), v));
+        let angles = [("yaw_deg", p.yaw_deg), ("pitch_deg", p.pitch_deg), ("roll_deg", p.roll_deg)]
+            .map(|(f, v)| ("pose", f.to_string(), v));
+        let position = axes("position", p.position).into_iter().map(|(f, v)| ("pose", f, v));
+        let planes = self.planes.iter().flat_map(move |plane| {
+            axes(&format!("plane `{}` point", plane.name), plane.point).into_iter().map(|(f, v)| ("plane", f, v))
+        });
+        intrinsics.into_iter().chain(angles).chain(position).chain(planes)
+    }
+}
+
 /// The sha256 of the backbone and head files the depth alignment was fitted with (no head
 /// file for an imported depth model, whose head is in the backbone's file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,8 +244,25 @@ impl Calibration {
             ));
         }
         let i = &file.intrinsics;
-        if i.width == 0 || i.height == 0 || [i.fx, i.fy].iter().any(|f| !(f.is_finite() && *f > 0.0)) {
-            return Err(fail("intrinsics", "intrinsics: width, height, fx and fy must be above 0".into()));
+        let side = 1..=dinoedge_config::MAX_FRAME_SIDE;
+        if !side.contains(&i.width) || !side.contains(&i.height) {
+            return Err(fail(
+                "intrinsics",
+                format!(
+                    "intrinsics: width = {}, height = {}: expected 1 to {} pixels",
+                    i.width,
+                    i.height,
+                    dinoedge_config::MAX_FRAME_SIDE
+                ),
+            ));
+        }
+        if [i.fx, i.fy].iter().any(|f| !(f.is_finite() && *f > 0.0)) {
+            return Err(fail("intrinsics", "intrinsics: fx and fy must be above 0".into()));
+        }
+        // A NaN or an infinity would make every distance NaN and the rules silently never
+        // alarm: refused here, loudly.
+        if let Some((section, field, value)) = file.numbers().find(|(_, _, v)| !v.is_finite()) {
+            return Err(fail(section, format!("{section}: {field} = {value}: expected a finite number")));
         }
         if !(file.alignment.a.is_finite() && file.alignment.a > 0.0 && file.alignment.b.is_finite()) {
             return Err(fail("alignment", format!("alignment a = {}: expected a scale above 0", file.alignment.a)));

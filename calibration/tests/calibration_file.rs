@@ -69,7 +69,20 @@ fn a_wrong_file_is_one_error_at_its_line() {
             "a second zone named `approach`",
         ),
     ];
-    for (text, line, words) in cases {
+    // A number that is not one (NaN, an infinity) would make every distance NaN and the
+    // rules never alarm: refused at its section.
+    let not_numbers = [
+        (text.replace("pitch_deg = ", "pitch_deg = nan\n# "), line_of("[pose]"), "pose: pitch_deg = NaN"),
+        (text.replace("cx = ", "cx = nan\n# "), line_of("[intrinsics]"), "intrinsics: cx = NaN"),
+        (
+            text.replace("point = [\n    0.0,\n    12.0", "point = [\n    0.0,\n    inf"),
+            line_of("[[plane]]"),
+            "point[1] = inf",
+        ),
+        (text.replace("position = [\n    -2.0", "position = [\n    -inf"), line_of("[pose]"), "position[0] = -inf"),
+        (text.replace("width = 8", "width = 100000"), line_of("[intrinsics]"), "width = 100000, height = 6"),
+    ];
+    for (text, line, words) in cases.into_iter().chain(not_numbers) {
         let err = Calibration::load(&write(dir.path(), &text)).unwrap_err();
         assert_eq!(err.at.map(|a| a.0), Some(line), "{err}");
         assert!(err.to_string().contains(words), "{err}");

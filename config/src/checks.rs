@@ -33,16 +33,17 @@ pub fn check(config: &Config) -> Result<(), Invalid> {
             must_exist(vec![Key("model"), Key("classes")], "the class head", classes)?;
         }
     }
-    if config.pipeline.threads == 0 {
-        invalid(vec![Key("pipeline"), Key("threads")], "threads = 0: expected at least 1")?;
+    let threads = config.pipeline.threads;
+    let most = max_threads();
+    if !(1..=most).contains(&threads) {
+        invalid(
+            vec![Key("pipeline"), Key("threads")],
+            format!("threads = {threads}: expected 1 to {most} (four per core of this machine)"),
+        )?;
     }
-    for (key, d) in
-        [("stats_interval", config.pipeline.stats_interval), ("ready_timeout", config.pipeline.ready_timeout)]
-    {
-        if d.is_zero() {
-            invalid(vec![Key("pipeline"), Key(key)], format!("{key} = 0: expected seconds above 0"))?;
-        }
-    }
+    let pipeline = |key| vec![Key("pipeline"), Key(key)];
+    period(pipeline("stats_interval"), config.pipeline.stats_interval, Duration::ZERO, DAY)?;
+    period(pipeline("ready_timeout"), config.pipeline.ready_timeout, Duration::ZERO, HOUR)?;
     check_mqtt(config)?;
     if config.outbox.max_events == 0 {
         invalid(vec![Key("outbox"), Key("max_events")], "max_events = 0: expected at least 1")?;
@@ -77,11 +78,11 @@ fn check_mqtt(config: &Config) -> Result<(), Invalid> {
             must_exist(at(key), key, file)?;
         }
     }
-    if m.update_interval.is_zero() {
-        invalid(at("update_interval"), "update_interval = 0: expected seconds above 0")?;
-    }
-    if m.keep_alive.as_secs_f64() < 1.0 {
-        invalid(at("keep_alive"), "keep_alive: expected at least 1 second")?;
+    period(at("update_interval"), m.update_interval, Duration::ZERO, HOUR)?;
+    // MQTT carries the keep-alive as 16-bit whole seconds.
+    let keep_alive = m.keep_alive.as_secs_f64();
+    if !(1.0..=u16::MAX as f64).contains(&keep_alive) {
+        invalid(at("keep_alive"), format!("keep_alive = {keep_alive}: expected 1 to {} seconds", u16::MAX))?;
     }
     if let Some(prefix) = &m.prefix
         && (prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains(['+', '#']))
@@ -133,25 +134,29 @@ fn check_cameras(config: &Config) -> Result<(), Invalid> {
         if let Some(file) = &camera.calibration {
             must_exist(at("calibration"), "the calibration file", file)?;
         }
-        if camera.stall_timeout.is_zero() {
-            invalid(at("stall_timeout"), "stall_timeout = 0: expected seconds above 0")?;
-        }
+        period(at("stall_timeout"), camera.stall_timeout, Duration::ZERO, HOUR)?;
         check_gate(&camera.gate, |key| vec![Key("camera"), Index(i), Key("gate"), Key(key)])?;
         let source = |key| vec![Key("camera"), Index(i), Key("source"), Key(key)];
-        match &camera.source {
-            Source::V4l2 { width, height, fps, .. } if *width == 0 || *height == 0 || *fps == 0 => {
-                invalid(source("width"), "width, height and fps must be above 0")?;
+        let (size, fps) = match &camera.source {
+            Source::V4l2 { width, height, fps, .. } => (Some((*width, *height)), Some(*fps as f64)),
+            Source::Ffmpeg { width, height, .. } => (Some((*width, *height)), None),
+            Source::Images { fps, .. } => (None, Some(*fps)),
+        };
+        if let Some((width, height)) = size {
+            for (key, pixels) in [("width", width), ("height", height)] {
+                if !(1..=MAX_SIDE).contains(&pixels) {
+                    invalid(source(key), format!("{key} = {pixels}: expected 1 to {MAX_SIDE} pixels"))?;
+                }
             }
-            Source::Ffmpeg { width, height, .. } if *width == 0 || *height == 0 => {
-                invalid(source("width"), "width and height must be above 0")?;
-            }
-            Source::Images { fps, .. } if !(fps.is_finite() && *fps > 0.0) => {
-                invalid(source("fps"), format!("fps = {fps}: expected frames per second above 0"))?;
-            }
-            Source::Images { path, .. } if !Path::new(path).is_dir() && !has_glob(path) => {
-                invalid(source("path"), format!("{path} is neither a folder nor a glob pattern"))?;
-            }
-            _ => {}
+        }
+        if let Some(fps) = fps {
+            check_fps(fps, camera.stall_timeout, source("fps"))?;
+        }
+        if let Source::Images { path, .. } = &camera.source
+            && !Path::new(path).is_dir()
+            && !has_glob(path)
+        {
+            invalid(source("path"), format!("{path} is neither a folder nor a glob pattern"))?;
         }
         if matches!(config.model, Model::SimTruth) && !matches!(camera.source, Source::Images { .. }) {
             invalid(source("kind"), "the sim-truth model reads depth beside image files: only `images` sources")?;
@@ -159,6 +164,58 @@ fn check_cameras(config: &Config) -> Result<(), Invalid> {
     }
     Ok(())
 }
+
+/// A camera's frame rate: frames must come more often than the stall timeout, or the camera
+/// is never up; and no camera or replay delivers more than [`MAX_FPS`].
+fn check_fps(fps: f64, stall_timeout: Duration, at: Vec<Seg>) -> Result<(), Invalid> {
+    if !(fps > 0.0 && fps <= MAX_FPS) {
+        return invalid(at, format!("fps = {fps}: expected frames per second above 0, at most {MAX_FPS}"));
+    }
+    let every = 1.0 / fps;
+    if every >= stall_timeout.as_secs_f64() {
+        return invalid(
+            at,
+            format!(
+                "fps = {fps}: a frame every {every} s, and the camera's stall_timeout = {} s would call it down \
+                 between any two frames (raise fps or stall_timeout)",
+                stall_timeout.as_secs_f64()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// A duration above `above` and at most `most`: a period that must pass, bounded by what it
+/// is for.
+fn period(at: Vec<Seg>, d: Duration, above: Duration, most: Duration) -> Result<(), Invalid> {
+    if d > above && d <= most {
+        return Ok(());
+    }
+    let key = match at.last() {
+        Some(Key(key)) => *key,
+        _ => "value",
+    };
+    invalid(
+        at,
+        format!(
+            "{key} = {}: expected seconds above {}, at most {}",
+            d.as_secs_f64(),
+            above.as_secs_f64(),
+            most.as_secs()
+        ),
+    )
+}
+
+/// The matrix-product threads worth having: four per core this machine has.
+fn max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Widest and tallest frame taken (8K is 7680 × 4320), here and in a calibration's camera.
+pub const MAX_SIDE: u32 = 8192;
+const MAX_FPS: f64 = 1000.0;
 
 fn has_glob(path: &str) -> bool {
     path.contains(['*', '?', '['])

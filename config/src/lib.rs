@@ -23,6 +23,7 @@ mod values;
 
 use std::path::Path;
 
+pub use checks::MAX_SIDE as MAX_FRAME_SIDE;
 pub use classes::{ClassSet, ObjectClass};
 pub use error::ConfigError;
 pub use schema::{

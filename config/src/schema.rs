@@ -537,8 +537,11 @@ impl TryFrom<RuleToml> for Rule {
         if r.for_frames == 0 {
             return Err(named("for_frames = 0: expected at least 1".into()));
         }
-        if !(r.cooldown_s.is_finite() && r.cooldown_s >= 0.0) {
-            return Err(named(format!("cooldown = {}: expected seconds ≥ 0", r.cooldown_s)));
+        if !(0.0..=MAX_COOLDOWN_S).contains(&r.cooldown_s) {
+            return Err(named(format!(
+                "cooldown = {}: expected seconds from 0 to {MAX_COOLDOWN_S} (a day)",
+                r.cooldown_s
+            )));
         }
         Ok(Rule {
             name: r.name,
@@ -552,6 +555,9 @@ impl TryFrom<RuleToml> for Rule {
         })
     }
 }
+
+/// The longest cooldown: a rule silenced for longer than a day is a rule switched off.
+const MAX_COOLDOWN_S: f64 = 24.0 * 3600.0;
 
 /// What `r` measures: its kind's fields, present and sane, and no other kind's.
 fn measure(r: &RuleToml) -> Result<Measure, String> {

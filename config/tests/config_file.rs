@@ -265,6 +265,57 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         &["unknown variant `f8`", "`auto`, `f32`, `f16`"],
     ),
     ("misspelt gate key", "fps = 10", "fps = 10\n[camera.gate]\nlevle = 3", 20, &["unknown field `levle`"]),
+    // Values that cannot be right: bounded by what they mean, refused at load rather than
+    // panicking, wrapping or starving the daemon later.
+    (
+        "cooldown past what a Duration holds",
+        "alarm_below = 1.5",
+        "alarm_below = 1.5\ncooldown = 1e20",
+        20,
+        &["cooldown = 100000000000000000000", "0 to 86400"],
+    ),
+    ("cooldown of a week", "alarm_below = 1.5", "alarm_below = 1.5\ncooldown = 604800", 20, &["cooldown = 604800"]),
+    ("fps of a frame per eon", "fps = 10", "fps = 1e-20", 18, &["fps = 0.00000000000000000001", "stall_timeout = 10"]),
+    ("fps slower than the stall timeout", "fps = 10", "fps = 0.1", 18, &["a frame every 10 s", "stall_timeout = 10"]),
+    ("fps beyond any camera", "fps = 10", "fps = 1e9", 18, &["fps = 1000000000", "at most 1000"]),
+    ("fps not a number", "fps = 10", "fps = nan", 18, &["fps = NaN"]),
+    (
+        "a million matrix-product threads",
+        "[mqtt]",
+        "[pipeline]\nthreads = 1000000\n[mqtt]",
+        9,
+        &["threads = 1000000", "four per core"],
+    ),
+    ("keep_alive past 16 bits", "[mqtt]", "[mqtt]\nkeep_alive = 70000", 9, &["keep_alive = 70000", "1 to 65535"]),
+    ("keep_alive under a second", "[mqtt]", "[mqtt]\nkeep_alive = 0.5", 9, &["keep_alive = 0.5"]),
+    (
+        "stall_timeout of a year",
+        "calibration = \"dock1.calibration.toml\"",
+        "calibration = \"dock1.calibration.toml\"\nstall_timeout = 31536000",
+        14,
+        &["stall_timeout = 31536000", "at most 3600"],
+    ),
+    (
+        "a frame 100000 pixels wide",
+        "kind = \"images\"\npath = \"frames\"\nfps = 10",
+        "kind = \"ffmpeg\"\nurl = \"rtsp://cam/stream\"\nwidth = 100000\nheight = 480",
+        18,
+        &["width = 100000", "1 to 8192 pixels"],
+    ),
+    (
+        "a frame 0 pixels tall",
+        "kind = \"images\"\npath = \"frames\"\nfps = 10",
+        "kind = \"v4l2\"\ndevice = \"/dev/video0\"\nwidth = 640\nheight = 0\nfps = 10",
+        19,
+        &["height = 0"],
+    ),
+    (
+        "stats every month",
+        "[mqtt]",
+        "[pipeline]\nstats_interval = 2592000\n[mqtt]",
+        9,
+        &["stats_interval = 2592000", "at most 86400"],
+    ),
 ];
 
 #[test]
