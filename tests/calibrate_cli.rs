@@ -95,6 +95,34 @@ fn bad_points_files_are_one_error_and_write_nothing() {
         support::assert_fails(&run, code, &["points.toml", words]);
         assert!(!out.exists() && !out.with_file_name("dock1.background.png").exists(), "nothing written for: {words}");
     }
+
+    // An output folder that is not there is a bad command line, said before any fitting.
+    std::fs::write(s.path().join("points.toml"), &good).unwrap();
+    let nowhere = s.path().join("nowhere/dock1.toml");
+    let run = s.calibrate_scripted(&s.path().join("points.toml"), &nowhere);
+    support::assert_fails(&run, 64, &["--out", "nowhere", "does not exist"]);
+
+    // A frame that is not a picture, or one larger than any frame, names the file (exit 65).
+    let frames = s.path().join("clip/rgb");
+    let first = support::listing(&frames).into_iter().min().unwrap();
+    let frame = frames.join(&first);
+    let kept = std::fs::read(&frame).unwrap();
+    for (bytes, words) in [
+        (kept[..kept.len() / 3].to_vec(), &[first.as_str()][..]),
+        (wide_png(dinoedge_config::MAX_FRAME_SIDE + 1), &[first.as_str(), "larger than dinoedge reads"][..]),
+    ] {
+        std::fs::write(&frame, bytes).unwrap();
+        let (run, out) = s.calibrate(&good);
+        support::assert_fails(&run, 65, words);
+        assert!(!out.exists());
+    }
+    std::fs::write(&frame, kept).unwrap();
+}
+
+fn wide_png(width: u32) -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image::GrayImage::new(width, 1).write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
 }
 
 /// With a real model (a tiny random backbone and a head trained for it on simulated frames)

@@ -191,6 +191,15 @@ async fn an_integrator_calibrates_the_simulated_dock_in_the_browser() {
     assert_eq!(status, 422);
     assert!(answer["error"].as_str().unwrap().contains("floor_point[0].floor[1]"), "{answer}");
     assert!(!s.path().join("dock1.toml").exists(), "a refused save writes nothing");
+    // A body that is not JSON by its type, or past the size limit, gets the status that says so.
+    let status_of = |content_type: &str, body: &str| {
+        format!(
+            "return fetch('/api/fit', {{method: 'POST', headers: {{'content-type': '{content_type}'}}, body: {body}}})\
+             .then(r => r.status);"
+        )
+    };
+    assert_eq!(page.js(&status_of("text/plain", "'{}'")).await, 415);
+    assert_eq!(page.js(&status_of("application/json", "' '.repeat(3 << 20)")).await, 413);
 
     page.type_into("#hfov", "85").await;
     for mark in MARKS {

@@ -74,6 +74,36 @@ fn bad_files_exit_78_with_the_place_of_the_mistake() {
     }
 }
 
+/// A model file the config names that is there but cannot be used is found by check-config,
+/// and `run` exits 78 on it like on a bad config, so systemd does not restart into it again.
+#[test]
+fn an_unusable_model_file_is_a_config_error_found_by_check_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (backbone, head) = support::tiny_model(d);
+    let model = |backbone: &Path, head: &Path| {
+        let text = format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(backbone), path(head));
+        write(d, &GOOD.replacen("kind = \"sim-truth\"", &text, 1))
+    };
+    let file = model(&backbone, &head);
+    let out = dinoedge(&["check-config", path(&file)], d);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+
+    let bytes = std::fs::read(&head).unwrap();
+    let corrupt_head = d.join("corrupt-head.safetensors");
+    std::fs::write(&corrupt_head, &bytes[..bytes.len() / 2]).unwrap();
+    let corrupt_backbone = d.join("corrupt.onnx");
+    std::fs::write(&corrupt_backbone, &std::fs::read(&backbone).unwrap()[..1000]).unwrap();
+    for (backbone, head, named) in
+        [(&backbone, &corrupt_head, &corrupt_head), (&corrupt_backbone, &head, &corrupt_backbone)]
+    {
+        let file = model(backbone, head);
+        for args in [vec!["check-config", path(&file)], vec!["run", "--config", path(&file)]] {
+            assert_fails(&dinoedge(&args, d), 78, &["the model the config names cannot be used", path(named)]);
+        }
+    }
+}
+
 #[test]
 fn a_bad_calibration_file_is_a_config_error_too() {
     let tmp = tempfile::tempdir().unwrap();

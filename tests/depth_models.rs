@@ -146,7 +146,7 @@ fn an_imported_metric_model_drives_the_daemon_without_a_head_file() {
     std::fs::write(&head, b"not read").unwrap();
     write(&format!("kind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"", path(&onnx), path(&head)));
     let run = dinoedge(&["run", "--config", path(&config)], dir);
-    assert_fails(&run, 65, &[path(&head), "has its own depth head"]);
+    assert_fails(&run, 78, &[path(&head), "has its own depth head"]);
 
     // A relative model with the clip's metric alignment, or with no calibration at all, is a
     // site whose depths would not be metres: refused before anything runs.
@@ -253,5 +253,6 @@ fn a_class_head_beside_a_depth_model_drives_rules_that_count_classes() {
 
     write(&support::depth_model(dir, "depth-anything-v2-metric-indoor-small", "8"));
     let run = dinoedge(&["run", "--config", path(&config)], dir);
-    assert_fails(&run, 65, &[path(&classes), "trained on another backbone", "dinoedge heads train-classes"]);
+    // A mistake in the site's files, which a restart would not mend: exit 78, as a bad config.
+    assert_fails(&run, 78, &[path(&classes), "trained on another backbone", "dinoedge heads train-classes"]);
 }

@@ -325,7 +325,7 @@ impl Calibration {
 
 /// A 16-bit PNG of depth in millimetres (0 = unknown), in metres.
 pub fn read_depth_mm(path: &Path) -> Result<Array2<f32>, String> {
-    let img = image::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let img = crate::image_file::open(path)?;
     let image::DynamicImage::ImageLuma16(img) = img else {
         return Err(format!("{}: expected a 16-bit grey PNG of millimetres", path.display()));
     };

@@ -10,10 +10,12 @@
 //!   samples on the floor ([`align`]), and the workflow that runs them on frames and a
 //!   points file and reports the residuals ([`workflow`]: what `dinoedge calibrate` does,
 //!   scripted or from its web page).
+//! - Image files read within a frame's bounds ([`image_file`]), here and by the daemon.
 
 pub mod align;
 pub mod camera;
 pub mod file;
+pub mod image_file;
 pub mod pose;
 pub mod workflow;
 

@@ -81,7 +81,7 @@ pub enum Command {
         #[arg(long, required_unless_present = "ui")]
         points: Option<PathBuf>,
     },
-    /// Check a configuration file (and the calibration files it names) without starting.
+    /// Check a configuration file (and the calibration and model files it names) without starting.
     CheckConfig {
         /// The configuration file.
         config: PathBuf,

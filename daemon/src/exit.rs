@@ -18,6 +18,13 @@ pub const EX_CONFIG: u8 = 78;
 #[error("{0}")]
 pub struct InputError(pub String);
 
+/// A model file the config names that cannot be used as it is (corrupt, of another
+/// architecture, a head beside a depth model that has its own): a mistake in the site's files
+/// that a restart cannot mend, so it exits like a bad config (78), and systemd stops.
+#[derive(Debug, thiserror::Error)]
+#[error("the model the config names cannot be used")]
+pub struct UnusableModel;
+
 /// A command line that asks for something refused (exit 64).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -30,7 +37,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     if err.chain().any(|e| e.is::<InputError>()) {
         return ExitCode::from(EX_DATAERR);
     }
-    if err.chain().any(|e| e.is::<dinoedge_config::ConfigError>()) {
+    // (A context such as UnusableModel is found by anyhow's downcast, not in the chain.)
+    if err.chain().any(|e| e.is::<dinoedge_config::ConfigError>()) || err.downcast_ref::<UnusableModel>().is_some() {
         return ExitCode::from(EX_CONFIG);
     }
     let code = match err.chain().find_map(|e| e.downcast_ref::<ModelError>()) {

@@ -1,5 +1,6 @@
 //! `dinoedge run --config FILE`: the daemon (`runtime::run`). `dinoedge check-config FILE`:
-//! the same loading and checks without starting. A bad config or calibration file exits with
+//! the same loading and checks without starting, the model files loaded as `run` loads them.
+//! A bad config or calibration file, or a model file it names that cannot be used, exits with
 //! 78 (EX_CONFIG), which the systemd unit does not restart on.
 
 use std::path::Path;
@@ -14,6 +15,7 @@ pub fn run(config: &Path) -> Result<()> {
 
 pub fn check_config(path: &Path) -> Result<()> {
     let site = runtime::load_site(path)?;
+    runtime::load_provider(&site.config)?;
     println!(
         "{}: OK ({} cameras, {} rules, publishing to {} under {})",
         path.display(),

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
-use dinoedge_backbone::{Precision, Settings};
+use dinoedge_backbone::{ModelError, Precision, Settings};
 use dinoedge_calibration::Calibration;
 use dinoedge_calibration::file::FittedFor;
 use dinoedge_config::{Config, ConfigError, DepthKind, Measure, Model, Name, ZoneRef};
 use dinoedge_heads::head::DepthModel;
 
+use crate::exit::UnusableModel;
 use crate::pipeline::depth::DepthProvider;
 
 /// Everything a config refers to, loaded and checked against each other.
@@ -171,19 +172,25 @@ fn precision(setting: dinoedge_config::Precision) -> Precision {
     chosen
 }
 
-/// The depth model of `config`, loaded.
+/// The depth model of `config`, loaded. A file that is there and cannot be used is an
+/// [`UnusableModel`] (exit 78); one that cannot be read stays an I/O error (74), which a
+/// restart may mend.
 pub fn load_provider(config: &Config) -> Result<DepthProvider> {
+    let unusable = |e: ModelError| match e {
+        ModelError::Io { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(UnusableModel),
+    };
     Ok(match &config.model {
         Model::Dinov2 { backbone, head, classes } => {
             let settings = Settings {
                 precision: precision(config.pipeline.precision),
                 ..Settings::threads(config.pipeline.threads)
             };
-            let model = DepthModel::load(backbone, head.as_deref(), settings)?;
+            let model = DepthModel::load(backbone, head.as_deref(), settings).map_err(unusable)?;
             let class_head = match classes {
                 Some(path) => {
                     log::info!("classes: {}", path.display());
-                    Some(dinoedge_heads::classes::file::load(path, Some(model.backbone.meta()))?.head)
+                    Some(dinoedge_heads::classes::file::load(path, Some(model.backbone.meta())).map_err(unusable)?.head)
                 }
                 None => None,
             };

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use dinoedge_calibration::file::{FittedFor, write_depth_mm};
+use dinoedge_calibration::image_file;
 use dinoedge_calibration::workflow::{Outcome, PointsFile, calibrate};
 use dinoedge_config::{Camera, ConfigError, Name};
 use image::RgbImage;
@@ -67,6 +68,15 @@ pub fn run(args: Args) -> Result<()> {
         ))
         .into());
     }
+    // Before any work: a calibration fitted, or a page's session drawn, only to find it
+    // cannot be saved would be lost.
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(
+            UsageError(format!("--out {}: the folder {} does not exist", args.out.display(), dir.display())).into()
+        );
+    }
     let setup = Setup::load(&args.config, &args.camera)?;
     match args.how {
         How::Scripted { frames, points } => scripted(&setup, &frames, &points, &args.out),
@@ -80,7 +90,7 @@ fn scripted(setup: &Setup, frames: &[PathBuf], points_path: &Path, out: &Path) -
     let mut depths = Vec::new();
     let mut first: Option<Frame> = None;
     for path in frames {
-        let image = image::open(path).with_context(|| format!("reading the frame {}", path.display()))?.into_rgb8();
+        let image = image_file::open(path).map_err(|e| InputError(format!("reading the frame {e}")))?.into_rgb8();
         if first.as_ref().is_some_and(|f| f.image.dimensions() != image.dimensions()) {
             return Err(InputError(format!("{}: not the size of the first frame", path.display())).into());
         }

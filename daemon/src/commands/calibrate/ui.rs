@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path as UrlPath, Query, Request, State as Shared};
@@ -84,11 +84,6 @@ impl IntoResponse for Refusal {
 }
 
 pub fn serve(setup: Setup, out: &Path, listen: SocketAddr) -> Result<()> {
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        bail!("--out {}: the folder {} does not exist", out.display(), dir.display());
-    }
     let session = Arc::new(Session {
         setup,
         out: out.to_path_buf(),
@@ -321,8 +316,14 @@ fn finite(v: f32) -> Option<f32> {
     v.is_finite().then_some(v)
 }
 
+/// A body the JSON extractor refused, with the status it gives: 415 without a JSON content
+/// type, 413 past the body limit, 400 for malformed JSON, 422 for JSON of the wrong shape.
+fn refused_body(e: JsonRejection) -> Refusal {
+    Refusal(e.status(), e.body_text())
+}
+
 fn points_from(body: Result<axum::Json<PointsFile>, JsonRejection>) -> Result<PointsFile, Refusal> {
-    body.map(|b| b.0).map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))
+    body.map(|b| b.0).map_err(refused_body)
 }
 
 async fn fit(
@@ -383,7 +384,7 @@ async fn label(
     UrlPath(index): UrlPath<usize>,
     body: Result<axum::Json<Strokes>, JsonRejection>,
 ) -> Result<axum::Json<serde_json::Value>, Refusal> {
-    let strokes = body.map(|b| b.0).map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let strokes = body.map(|b| b.0).map_err(refused_body)?;
     let (width, height) = held_index(&lock(&s.held), index)?.image.dimensions();
     let painted = tokio::task::spawn_blocking(move || labels::paint(&strokes.strokes, width, height))
         .await
