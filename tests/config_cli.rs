@@ -104,6 +104,23 @@ fn an_unusable_model_file_is_a_config_error_found_by_check_config() {
     }
 }
 
+/// A second daemon on a state folder another one holds (a manual `dinoedge run` beside the
+/// service) is refused with exit 75 and a message that says what to do; the folder's events
+/// are left alone.
+#[test]
+fn a_second_daemon_on_one_state_folder_exits_75() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let file = write(tmp.path(), &format!("state_dir = \"{}\"\n{GOOD}", path(&state)));
+    std::fs::create_dir_all(state.join("outbox")).unwrap();
+    // The lock as the running daemon holds it.
+    let held = std::fs::File::create(state.join("outbox/lock")).unwrap();
+    held.try_lock().unwrap();
+    let run = dinoedge(&["run", "--config", path(&file)], tmp.path());
+    assert_fails(&run, 75, &[path(&state.join("outbox")), "another dinoedge is running on this state folder"]);
+    assert!(!state.join("outbox/events.jsonl").exists(), "the refused daemon wrote nothing");
+}
+
 #[test]
 fn a_bad_calibration_file_is_a_config_error_too() {
     let tmp = tempfile::tempdir().unwrap();

@@ -2,12 +2,12 @@
 //! unique names, files that must exist, options that go together, and numbers that must be
 //! positive. Each failure names the path of the value, which `locate` turns into a line.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
 use crate::locate::Seg::{self, Index, Key};
-use crate::schema::{Config, Gate, Measure, Model, Source};
+use crate::schema::{Config, Gate, Measure, Model, Rule, Source};
 use crate::values::ZoneRef;
 
 pub struct Invalid {
@@ -223,8 +223,26 @@ fn has_glob(path: &str) -> bool {
 
 fn check_rules(config: &Config) -> Result<(), Invalid> {
     let mut names = HashSet::new();
+    let mut object_ids: HashMap<String, &Rule> = HashMap::new();
     for (i, rule) in config.rules.iter().enumerate() {
         let at = |key| vec![Key("rule"), Index(i), Key(key)];
+        if config.mqtt.home_assistant
+            && let Some(other) = object_ids.insert(rule.object_id(), rule)
+            && (&other.camera, &other.name) != (&rule.camera, &rule.name)
+        {
+            invalid(
+                at("name"),
+                format!(
+                    "rule `{}` on camera `{}` has the Home Assistant id `{}` of rule `{}` on camera `{}`: \
+                     rename one, or their entities would be one",
+                    rule.name,
+                    rule.camera,
+                    rule.object_id(),
+                    other.name,
+                    other.camera
+                ),
+            )?;
+        }
         let Some(camera) = config.camera(&rule.camera) else {
             let known: Vec<_> = config.cameras.iter().map(|c| c.name.as_str()).collect();
             return invalid(

@@ -464,6 +464,14 @@ pub struct Rule {
     pub severity: Severity,
 }
 
+impl Rule {
+    /// The rule's object id in Home Assistant discovery, `<camera>_<rule>`. Two rules' ids can
+    /// coincide (`dock` + `1_x`, `dock_1` + `x`); with discovery on, the config refuses that.
+    pub fn object_id(&self) -> String {
+        format!("{}_{}", self.camera, self.name)
+    }
+}
+
 /// What a rule measures in its zone.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measure {

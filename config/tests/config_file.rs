@@ -310,6 +310,18 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         &["height = 0"],
     ),
     (
+        "two rules with one Home Assistant id",
+        "url = \"mqtt://127.0.0.1:1883\"",
+        "url = \"mqtt://127.0.0.1:1883\"\nhome_assistant = true\n\n\
+         [[camera]]\nname = \"dock1_a\"\n[camera.source]\nkind = \"images\"\npath = \"frames\"\nfps = 1\n\n\
+         [[rule]]\nname = \"b\"\ncamera = \"dock1_a\"\nkind = \"min_distance\"\n\
+         zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]\nalarm_below = 1.5\nclear_above = 1.8\n\n\
+         [[rule]]\nname = \"a_b\"\ncamera = \"dock1\"\nkind = \"min_distance\"\n\
+         zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]\nalarm_below = 1.5\nclear_above = 1.8\n",
+        28,
+        &["rule `a_b` on camera `dock1` has the Home Assistant id `dock1_a_b` of rule `b` on camera `dock1_a`"],
+    ),
+    (
         "stats every month",
         "[mqtt]",
         "[pipeline]\nstats_interval = 2592000\n[mqtt]",

@@ -11,6 +11,7 @@ pub const EX_DATAERR: u8 = 65;
 pub const EX_UNAVAILABLE: u8 = 69;
 pub const EX_SOFTWARE: u8 = 70;
 pub const EX_IOERR: u8 = 74;
+pub const EX_TEMPFAIL: u8 = 75;
 pub const EX_CONFIG: u8 = 78;
 
 /// Input files that are readable but wrong (a points file whose points cannot be fitted).
@@ -33,6 +34,9 @@ pub struct UsageError(pub String);
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
     if err.chain().any(|e| e.is::<UsageError>()) {
         return ExitCode::from(EX_USAGE);
+    }
+    if err.chain().any(|e| e.is::<crate::outbox::Busy>()) {
+        return ExitCode::from(EX_TEMPFAIL);
     }
     if err.chain().any(|e| e.is::<InputError>()) {
         return ExitCode::from(EX_DATAERR);

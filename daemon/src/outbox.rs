@@ -15,12 +15,17 @@
 //! mid-write) is cut off at start-up. When most of the file is acknowledged it is rewritten
 //! through a temporary file and a rename.
 //!
+//! **One owner**: an open outbox holds an exclusive advisory lock on `<state_dir>/outbox/lock`
+//! (`flock`), released when the process ends however it ends. A second daemon on the same
+//! state folder (a manual `dinoedge run` beside the service) is refused with [`Busy`] (exit 75)
+//! instead of reusing event ids and taking the broker session over from the first.
+//!
 //! **Bound**: at most `max_events` pending. When full, the oldest pending `update` is dropped
 //! (recorded as done, counted in `dropped_updates`); a `start` or an `end` is never dropped,
 //! so they alone may take the outbox past its bound.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +33,16 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 const FORMAT: u32 = 1;
+
+/// Another process has this outbox open (exit 75, EX_TEMPFAIL: systemd retries a service
+/// refused so, within its start limit).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}: another dinoedge is running on this state folder (a second daemon would reuse its event ids); \
+     stop it, or give this one its own `state_dir`",
+    .0.display()
+)]
+pub struct Busy(pub PathBuf);
 /// Rewrite the file when it holds this many done records and they outnumber the pending.
 const COMPACT_AFTER: usize = 1000;
 
@@ -65,6 +80,8 @@ enum Record {
 pub struct Outbox {
     path: PathBuf,
     file: File,
+    /// Holds the folder's lock while the outbox is open.
+    _lock: File,
     epoch: String,
     next_seq: u64,
     pending: BTreeMap<u64, Pending>,
@@ -77,6 +94,20 @@ impl Outbox {
     /// Opens (or creates) the outbox in `dir`, recovering what a crash left.
     pub fn open(dir: &Path, max_events: usize) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating the outbox folder {}", dir.display()))?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(Busy(dir.to_path_buf()).into()),
+            Err(TryLockError::Error(e)) => {
+                return Err(anyhow::Error::new(e).context(format!("locking {}", lock_path.display())));
+            }
+        }
         let path = dir.join("events.jsonl");
         if !path.exists() {
             let epoch = format!("{:016x}", rand::random::<u64>());
@@ -97,6 +128,7 @@ impl Outbox {
         Ok(Self {
             path,
             file,
+            _lock: lock,
             epoch: header.epoch,
             next_seq: header.next_seq,
             pending,
@@ -281,6 +313,20 @@ mod tests {
         assert_eq!(outbox.event_id(1), id, "ids are stable across restarts");
         assert_eq!(outbox.next_seq(), 3);
         assert_eq!(outbox.pending_after(Some(1)).next().unwrap().payload, json!({ "seq": 2 }));
+    }
+
+    #[test]
+    fn a_second_owner_is_refused_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Outbox::open(dir.path(), 100).unwrap();
+        first.add(EventKind::Start, |_| json!({})).unwrap();
+        let err = Outbox::open(dir.path(), 100).err().expect("a second open of a held outbox");
+        assert!(err.is::<Busy>(), "{err:#}");
+        assert!(err.to_string().contains("another dinoedge is running on this state folder"), "{err}");
+        assert_eq!(crate::exit::code_for(&err), std::process::ExitCode::from(crate::exit::EX_TEMPFAIL));
+        drop(first);
+        let again = Outbox::open(dir.path(), 100).unwrap();
+        assert_eq!(kinds(&again), vec![(0, EventKind::Start)], "the first owner's events are all there");
     }
 
     #[test]

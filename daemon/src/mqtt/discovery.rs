@@ -18,7 +18,7 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
         sw_version: env!("CARGO_PKG_VERSION").into(),
     };
     let message = |rule: &Rule, suffix: &str, name: String, entity: Entity| Discovery {
-        unique_id: format!("dinoedge_{}_{}_{}{suffix}", config.device_id, rule.camera, rule.name),
+        unique_id: format!("dinoedge_{}_{}{suffix}", config.device_id, rule.object_id()),
         name,
         state_topic: topics.rule_state(&rule.camera, &rule.name),
         availability_topic: topics.availability(),
@@ -30,7 +30,7 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
     let prefix = &config.mqtt.discovery_prefix;
     let mut out = Vec::new();
     for rule in &config.rules {
-        let object = format!("{}_{}", rule.camera, rule.name);
+        let object = rule.object_id();
         let title = format!("{} {}{}", rule.camera, rule.name, classes(&rule.measure));
         let alarm = Entity::Safety {
             value_template: "{{ value_json.state }}".into(),
