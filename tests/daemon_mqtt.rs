@@ -316,10 +316,14 @@ fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_noth
     // The forklift stands within 1.5 m of the dock, for ever (the sequence loops).
     sequence(dir, &truth, &(80..100).collect::<Vec<_>>());
     let file = config(dir, &broker, "");
-    let looping =
-        std::fs::read_to_string(&file).unwrap().replace(&format!("fps = {FPS}"), &format!("fps = {FPS}\nloop = true"));
+    let looping = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(&format!("fps = {FPS}"), &format!("fps = {FPS}\nloop = true"))
+        .replace("snapshots = true", "snapshots = true\nhome_assistant = true");
     std::fs::write(&file, &looping).unwrap();
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+    let ha = Subscriber::start(broker.port, "ha-sub", "homeassistant/#");
+    let entity = |rule: &str| format!("homeassistant/binary_sensor/e2e/dock1_{rule}/config");
     let daemon = support::spawn_daemon(&file);
     let hup = || assert!(Command::new("kill").args(["-HUP", &daemon.id().to_string()]).status().unwrap().success());
     let kinds =
@@ -341,6 +345,13 @@ fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_noth
         sub.wait_for(Duration::from_secs(10), |m| m.iter().any(|m| m.topic == "dinoedge/e2e/dock1/walkway/state")),
         "the new rule runs"
     );
+    // Home Assistant learns of the new rule's entities.
+    assert!(
+        ha.wait_for(Duration::from_secs(5), |m| m
+            .last_topic_payload(&entity("walkway"))
+            .is_some_and(|p| !p.is_empty())),
+        "the added rule's discovery"
+    );
     assert_eq!(
         kinds(&sub).iter().filter(|k| *k != "update").collect::<Vec<_>>(),
         ["start"],
@@ -356,6 +367,11 @@ fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_noth
     assert!(sub.wait_for(Duration::from_secs(5), |m| {
         m.last_topic_payload("dinoedge/e2e/dock1/forks/state").is_some_and(<[u8]>::is_empty)
     }));
+    // ... and Home Assistant removes its entities (an empty retained discovery message).
+    assert!(
+        ha.wait_for(Duration::from_secs(5), |m| m.last_topic_payload(&entity("forks")).is_some_and(<[u8]>::is_empty)),
+        "the removed rule's discovery is withdrawn"
+    );
 
     let log = support::terminate(daemon, Duration::from_secs(10));
     assert!(log.contains("alarm_below = 9.5"), "the bad file was named in the log: {log}");

@@ -1,7 +1,9 @@
 //! Home Assistant MQTT discovery: for each rule, a `binary_sensor` (on while the alarm is
 //! raised) and a distance `sensor`, both reading the rule's retained state topic and sharing
 //! the daemon's availability topic. Published retained when `mqtt.home_assistant` is on. A
-//! rule that counts classes says which in its entities' names.
+//! rule that counts classes says which in its entities' names. On a reload, `changes` says
+//! what to publish: the entities of rules added or changed, and an empty retained message
+//! (which makes Home Assistant remove the entity) for those of rules removed.
 
 use dinoedge_config::{Config, Measure, Rule};
 
@@ -54,6 +56,27 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
     out
 }
 
+/// What a reload from `old` to `new` changes in discovery: (topic, `Some(message)`) for each
+/// message that is new or different, (topic, `None`) for each topic only `old` had, whose
+/// retained message is to be cleared.
+pub fn changes(old: &Config, new: &Config, topics: &Topics) -> Vec<(String, Option<Discovery>)> {
+    let before: std::collections::HashMap<String, Discovery> = messages(old, topics).into_iter().collect();
+    let after = messages(new, topics);
+    let removed: Vec<(String, Option<Discovery>)> = before
+        .keys()
+        .filter(|topic| !after.iter().any(|(t, _)| t == *topic))
+        .map(|topic| (topic.clone(), None))
+        .collect();
+    let mut out: Vec<(String, Option<Discovery>)> = after
+        .into_iter()
+        .filter(|(topic, message)| before.get(topic) != Some(message))
+        .map(|(topic, message)| (topic, Some(message)))
+        .collect();
+    out.extend(removed);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// The classes a rule counts, for a name: ` (forklift)`, ` (person to forklift)`, or nothing.
 fn classes(measure: &Measure) -> String {
     let names = |classes: Vec<dinoedge_config::ObjectClass>, between: &str| {
@@ -63,5 +86,44 @@ fn classes(measure: &Measure) -> String {
         (_, None) => String::new(),
         (Measure::ObjectDistance { .. }, Some(pair)) => format!(" ({})", names(pair, " to ")),
         (_, Some(set)) => format!(" ({})", names(set, ", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(rules: &[(&str, f64)]) -> Config {
+        let mut text = String::from(
+            "device_id = \"d\"\n[model]\nkind = \"sim-truth\"\n[mqtt]\nhome_assistant = true\n\
+             [[camera]]\nname = \"dock1\"\n[camera.source]\nkind = \"images\"\npath = \"f\"\nfps = 10\n",
+        );
+        for (name, below) in rules {
+            text += &format!(
+                "[[rule]]\nname = \"{name}\"\ncamera = \"dock1\"\nkind = \"min_distance\"\n\
+                 zone = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]\nalarm_below = {below}\nclear_above = 9.0\n"
+            );
+        }
+        dinoedge_config::from_toml(&text, std::path::Path::new("test.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_reload_publishes_added_rules_and_clears_removed_ones_only() {
+        let topics = Topics { prefix: "dinoedge/d".into() };
+        let old = config(&[("kept", 1.0), ("gone", 1.0)]);
+        // A changed threshold changes no discovery message; a new rule brings two.
+        let new = config(&[("kept", 2.0), ("added", 1.0)]);
+        let changes: Vec<(String, bool)> =
+            changes(&old, &new, &topics).into_iter().map(|(topic, m)| (topic, m.is_some())).collect();
+        assert_eq!(
+            changes,
+            [
+                ("homeassistant/binary_sensor/d/dock1_added/config".to_string(), true),
+                ("homeassistant/binary_sensor/d/dock1_gone/config".to_string(), false),
+                ("homeassistant/sensor/d/dock1_added_distance/config".to_string(), true),
+                ("homeassistant/sensor/d/dock1_gone_distance/config".to_string(), false),
+            ]
+        );
+        assert!(super::changes(&old, &old, &topics).is_empty());
     }
 }

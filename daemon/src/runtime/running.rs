@@ -19,7 +19,7 @@ use super::diff::Diff;
 use super::signal::{Signal, Signals};
 use super::site::{Site, load_provider, load_site};
 use super::stats::Stats;
-use crate::mqtt::Bus;
+use crate::mqtt::{Bus, discovery};
 use crate::pipeline::depth::DepthProvider;
 use crate::pipeline::{CameraLink, Carried, Outlet, Pipeline, Recorder};
 use crate::systemd::{self, Health};
@@ -141,6 +141,14 @@ impl Running {
         }
         for camera in &diff.cameras.removed {
             bus.retain(bus.topics().camera_status(camera), Vec::new());
+        }
+        if config.mqtt.home_assistant {
+            for (topic, message) in discovery::changes(&config, &next.config, bus.topics()) {
+                match message {
+                    Some(message) => bus.retain_json(topic, &message),
+                    None => bus.retain(topic, Vec::new()),
+                }
+            }
         }
         let Reloaded { config, calibrations, provider } = next;
         let pipeline = Pipeline::start(&config, provider.clone(), &calibrations, bus, recorder.as_ref(), carried)?;
