@@ -42,8 +42,8 @@ pub fn check(config: &Config) -> Result<(), Invalid> {
         )?;
     }
     let pipeline = |key| vec![Key("pipeline"), Key(key)];
-    period(pipeline("stats_interval"), config.pipeline.stats_interval, Duration::ZERO, DAY)?;
-    period(pipeline("ready_timeout"), config.pipeline.ready_timeout, Duration::ZERO, HOUR)?;
+    period(pipeline("stats_interval"), config.pipeline.stats_interval, DAY)?;
+    period(pipeline("ready_timeout"), config.pipeline.ready_timeout, HOUR)?;
     check_mqtt(config)?;
     if config.outbox.max_events == 0 {
         invalid(vec![Key("outbox"), Key("max_events")], "max_events = 0: expected at least 1")?;
@@ -78,7 +78,7 @@ fn check_mqtt(config: &Config) -> Result<(), Invalid> {
             must_exist(at(key), key, file)?;
         }
     }
-    period(at("update_interval"), m.update_interval, Duration::ZERO, HOUR)?;
+    period(at("update_interval"), m.update_interval, HOUR)?;
     // MQTT carries the keep-alive as 16-bit whole seconds.
     let keep_alive = m.keep_alive.as_secs_f64();
     if !(1.0..=u16::MAX as f64).contains(&keep_alive) {
@@ -105,17 +105,7 @@ fn check_gate(gate: &Gate, at: impl Fn(&'static str) -> Vec<Seg>) -> Result<(), 
     if !(gate.area > 0.0 && gate.area <= 1.0) {
         invalid(at("area"), format!("area = {}: expected a fraction of the frame above 0, at most 1", gate.area))?;
     }
-    if gate.max_skip.is_zero() || gate.max_skip > GATE_MAX_SKIP {
-        invalid(
-            at("max_skip"),
-            format!(
-                "max_skip = {}: expected seconds above 0, at most {}",
-                gate.max_skip.as_secs_f64(),
-                GATE_MAX_SKIP.as_secs()
-            ),
-        )?;
-    }
-    Ok(())
+    period(at("max_skip"), gate.max_skip, GATE_MAX_SKIP)
 }
 
 const GATE_LEVEL: std::ops::RangeInclusive<f64> = 0.5..=64.0;
@@ -134,7 +124,7 @@ fn check_cameras(config: &Config) -> Result<(), Invalid> {
         if let Some(file) = &camera.calibration {
             must_exist(at("calibration"), "the calibration file", file)?;
         }
-        period(at("stall_timeout"), camera.stall_timeout, Duration::ZERO, HOUR)?;
+        period(at("stall_timeout"), camera.stall_timeout, HOUR)?;
         check_gate(&camera.gate, |key| vec![Key("camera"), Index(i), Key("gate"), Key(key)])?;
         let source = |key| vec![Key("camera"), Index(i), Key("source"), Key(key)];
         let (size, fps) = match &camera.source {
@@ -144,8 +134,8 @@ fn check_cameras(config: &Config) -> Result<(), Invalid> {
         };
         if let Some((width, height)) = size {
             for (key, pixels) in [("width", width), ("height", height)] {
-                if !(1..=MAX_SIDE).contains(&pixels) {
-                    invalid(source(key), format!("{key} = {pixels}: expected 1 to {MAX_SIDE} pixels"))?;
+                if !(1..=MAX_FRAME_SIDE).contains(&pixels) {
+                    invalid(source(key), format!("{key} = {pixels}: expected 1 to {MAX_FRAME_SIDE} pixels"))?;
                 }
             }
         }
@@ -185,25 +175,16 @@ fn check_fps(fps: f64, stall_timeout: Duration, at: Vec<Seg>) -> Result<(), Inva
     Ok(())
 }
 
-/// A duration above `above` and at most `most`: a period that must pass, bounded by what it
-/// is for.
-fn period(at: Vec<Seg>, d: Duration, above: Duration, most: Duration) -> Result<(), Invalid> {
-    if d > above && d <= most {
+/// A duration above 0 and at most `most`: a period that must pass, bounded by what it is for.
+fn period(at: Vec<Seg>, d: Duration, most: Duration) -> Result<(), Invalid> {
+    if !d.is_zero() && d <= most {
         return Ok(());
     }
     let key = match at.last() {
         Some(Key(key)) => *key,
         _ => "value",
     };
-    invalid(
-        at,
-        format!(
-            "{key} = {}: expected seconds above {}, at most {}",
-            d.as_secs_f64(),
-            above.as_secs_f64(),
-            most.as_secs()
-        ),
-    )
+    invalid(at, format!("{key} = {}: expected seconds above 0, at most {}", d.as_secs_f64(), most.as_secs()))
 }
 
 /// The matrix-product threads worth having: four per core this machine has.
@@ -214,7 +195,7 @@ fn max_threads() -> usize {
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 /// Widest and tallest frame taken (8K is 7680 × 4320), here and in a calibration's camera.
-pub const MAX_SIDE: u32 = 8192;
+pub const MAX_FRAME_SIDE: u32 = 8192;
 const MAX_FPS: f64 = 1000.0;
 
 fn has_glob(path: &str) -> bool {
@@ -226,9 +207,19 @@ fn check_rules(config: &Config) -> Result<(), Invalid> {
     let mut object_ids: HashMap<String, &Rule> = HashMap::new();
     for (i, rule) in config.rules.iter().enumerate() {
         let at = |key| vec![Key("rule"), Index(i), Key(key)];
+        let Some(camera) = config.camera(&rule.camera) else {
+            let known: Vec<_> = config.cameras.iter().map(|c| c.name.as_str()).collect();
+            return invalid(
+                at("camera"),
+                format!("rule `{}`: no camera named `{}` (cameras: {})", rule.name, rule.camera, known.join(", ")),
+            );
+        };
+        if !names.insert((&rule.camera, &rule.name)) {
+            invalid(at("name"), format!("a second rule named `{}` on camera `{}`", rule.name, rule.camera))?;
+        }
+        // (After the check above: two ids that coincide here belong to two different rules.)
         if config.mqtt.home_assistant
             && let Some(other) = object_ids.insert(rule.object_id(), rule)
-            && (&other.camera, &other.name) != (&rule.camera, &rule.name)
         {
             invalid(
                 at("name"),
@@ -242,16 +233,6 @@ fn check_rules(config: &Config) -> Result<(), Invalid> {
                     other.camera
                 ),
             )?;
-        }
-        let Some(camera) = config.camera(&rule.camera) else {
-            let known: Vec<_> = config.cameras.iter().map(|c| c.name.as_str()).collect();
-            return invalid(
-                at("camera"),
-                format!("rule `{}`: no camera named `{}` (cameras: {})", rule.name, rule.camera, known.join(", ")),
-            );
-        };
-        if !names.insert((&rule.camera, &rule.name)) {
-            invalid(at("name"), format!("a second rule named `{}` on camera `{}`", rule.name, rule.camera))?;
         }
         if let ZoneRef::Named(zone) = &rule.zone
             && camera.calibration.is_none()

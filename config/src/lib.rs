@@ -23,7 +23,7 @@ mod values;
 
 use std::path::Path;
 
-pub use checks::MAX_SIDE as MAX_FRAME_SIDE;
+pub use checks::MAX_FRAME_SIDE;
 pub use classes::{ClassSet, ObjectClass};
 pub use error::ConfigError;
 pub use schema::{

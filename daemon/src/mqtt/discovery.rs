@@ -5,6 +5,8 @@
 //! what to publish: the entities of rules added or changed, and an empty retained message
 //! (which makes Home Assistant remove the entity) for those of rules removed.
 
+use std::collections::BTreeMap;
+
 use dinoedge_config::{Config, Measure, Rule};
 
 use super::topics::{OFFLINE, ONLINE, Topics};
@@ -60,21 +62,16 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
 /// message that is new or different, (topic, `None`) for each topic only `old` had, whose
 /// retained message is to be cleared.
 pub fn changes(old: &Config, new: &Config, topics: &Topics) -> Vec<(String, Option<Discovery>)> {
-    let before: std::collections::HashMap<String, Discovery> = messages(old, topics).into_iter().collect();
-    let after = messages(new, topics);
-    let removed: Vec<(String, Option<Discovery>)> = before
-        .keys()
-        .filter(|topic| !after.iter().any(|(t, _)| t == *topic))
-        .map(|topic| (topic.clone(), None))
-        .collect();
-    let mut out: Vec<(String, Option<Discovery>)> = after
-        .into_iter()
-        .filter(|(topic, message)| before.get(topic) != Some(message))
-        .map(|(topic, message)| (topic, Some(message)))
-        .collect();
-    out.extend(removed);
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    let mut out: BTreeMap<String, Option<Discovery>> =
+        messages(new, topics).into_iter().map(|(topic, message)| (topic, Some(message))).collect();
+    for (topic, before) in messages(old, topics) {
+        match out.get(&topic) {
+            Some(Some(after)) if *after == before => _ = out.remove(&topic),
+            Some(_) => {}
+            None => _ = out.insert(topic, None),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// The classes a rule counts, for a name: ` (forklift)`, ` (person to forklift)`, or nothing.
