@@ -8,15 +8,23 @@
 //!   again after the reconnect, with the same id, for subscribers to deduplicate.
 //! - While the broker is away nothing is requested from rumqttc (its queue never grows and
 //!   never blocks anyone); the connection is retried with backoff (0.25 s doubling to 10 s).
+//! - **A dropped connection's requests die with it.** rumqttc drains its request queue when
+//!   the connection fails, but this task may still request publishes (on a PUBACK or a new
+//!   event it had not yet handled) until it sees the error; those would go out first on the
+//!   next connection and shift the packet id → event pairing, so that a PUBACK marked an
+//!   unacknowledged event delivered. So the poller waits for this task's go-ahead, given once
+//!   the link is reset, and drains the queue again before it reconnects; the new clean
+//!   session then drops whatever was drained.
 //! - On stop: go on delivering for up to [`DRAIN`] until the outbox is empty, publish
 //!   `offline` (retained), disconnect. What is left stays in the outbox for the next start.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::bus::Bus;
@@ -52,7 +60,8 @@ pub async fn run(options: MqttOptions, bus: Bus, mut stop: watch::Receiver<bool>
     // connection take over the first, and publish our last will), so it runs in a task of its
     // own and its events come here over a channel.
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let poller = tokio::spawn(poll(eventloop, events_tx));
+    let go_ahead = Arc::new(Notify::new());
+    let poller = tokio::spawn(poll(eventloop, events_tx, go_ahead.clone()));
     let mut link = Link::default();
     let mut drain_until: Option<Instant> = None;
     let mut reported_down = false;
@@ -86,6 +95,7 @@ pub async fn run(options: MqttOptions, bus: Bus, mut stop: watch::Receiver<bool>
                     }
                     reported_down = true;
                     link = Link::default();
+                    go_ahead.notify_one();
                 }
             },
             _ = bus.woken() => {
@@ -110,11 +120,14 @@ pub async fn run(options: MqttOptions, bus: Bus, mut stop: watch::Receiver<bool>
     Ok(())
 }
 
-/// Polls rumqttc for ever, handing each event over; after an error, waits (backoff) before
-/// the next poll reconnects.
+/// Polls rumqttc for ever, handing each event over. After an error it waits for the
+/// publisher's go-ahead (its link reset, it requests nothing more until the next ConnAck),
+/// drains what was requested meanwhile into rumqttc's pending list, which the clean session's
+/// ConnAck discards, and waits (backoff) before the next poll reconnects.
 async fn poll(
     mut eventloop: rumqttc::EventLoop,
     events: tokio::sync::mpsc::UnboundedSender<Result<Event, ConnectionError>>,
+    go_ahead: Arc<Notify>,
 ) {
     let mut backoff = BACKOFF_MIN;
     loop {
@@ -127,6 +140,8 @@ async fn poll(
             return;
         }
         if failed {
+            go_ahead.notified().await;
+            eventloop.clean();
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
@@ -230,5 +245,78 @@ impl Link {
             bus.outbox().ack(seq)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A broker's side of one MQTT packet: its type (the high nibble) and its body.
+    async fn read_packet(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+        let kind = stream.read_u8().await.expect("a packet") >> 4;
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let byte = stream.read_u8().await.unwrap();
+            len |= usize::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        stream.read_exact(&mut body).await.unwrap();
+        (kind, body)
+    }
+
+    /// Accepts a connection, reads its CONNECT and answers a CONNACK without a session.
+    async fn accept(listener: &TcpListener) -> TcpStream {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        assert_eq!(read_packet(&mut stream).await.0, 1, "CONNECT");
+        stream.write_all(&[0x20, 2, 0, 0]).await.unwrap();
+        stream
+    }
+
+    async fn next_connack(events: &mut Events) {
+        while !matches!(events.recv().await, Some(Ok(Event::Incoming(Packet::ConnAck(_))))) {}
+    }
+
+    /// The window of item 10 in the reliability issue: a publish requested after rumqttc drained
+    /// its queue on a dropped connection, but before the publisher saw the error, must not be
+    /// sent on the next connection ahead of what the publisher requests there (it would shift
+    /// the packet id → event pairing by one).
+    #[tokio::test]
+    async fn a_request_made_before_the_go_ahead_is_not_sent_on_the_next_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut options = MqttOptions::new("publisher-test", "127.0.0.1", port);
+        options.set_clean_session(true);
+        let (client, eventloop) = AsyncClient::new(options, 8);
+        let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let go_ahead = Arc::new(Notify::new());
+        let poller = tokio::spawn(poll(eventloop, events_tx, go_ahead.clone()));
+
+        let first = accept(&listener).await;
+        next_connack(&mut events).await;
+        drop(first);
+        while !matches!(events.recv().await, Some(Err(_))) {}
+        // The publisher has not handled the error yet: a PUBACK it had queued lets it pump.
+        client.try_publish("stale", QoS::AtLeastOnce, false, "x").unwrap();
+        go_ahead.notify_one();
+
+        let mut second = accept(&listener).await;
+        next_connack(&mut events).await;
+        client.try_publish("fresh", QoS::AtLeastOnce, false, "y").unwrap();
+        let (kind, body) = read_packet(&mut second).await;
+        assert_eq!(kind, 3, "PUBLISH");
+        let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        assert_eq!(
+            std::str::from_utf8(&body[2..2 + topic_len]).unwrap(),
+            "fresh",
+            "the first publish of the new connection is the one requested on it"
+        );
+        poller.abort();
     }
 }
