@@ -255,11 +255,12 @@ fn an_empty_dock_with_flickering_light_raises_nothing() {
     assert!(!states.is_empty() && states.iter().all(|m| m.json()["state"] == "clear"));
 }
 
-/// Every id the daemon ever queued, in queueing order, read from its outbox log.
+/// Every id the daemon ever queued, in queueing order, read from its outbox log (each record
+/// behind its checksum).
 fn queued_ids(state: &Path) -> Vec<String> {
     let log = std::fs::read_to_string(state.join("outbox/events.jsonl")).unwrap();
     log.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.split_once(' ').and_then(|(_, json)| serde_json::from_str::<Value>(json).ok()))
         .filter_map(|r| r["add"]["payload"]["id"].as_str().map(String::from))
         .collect()
 }
@@ -305,6 +306,71 @@ fn no_event_is_lost_or_reordered_across_a_broker_restart_and_a_killed_daemon() {
         .filter(|id| seen.insert(id.clone()))
         .collect();
     assert_eq!(delivered, queued, "after deduplication by id: every event once, in order");
+}
+
+/// Item 1 of the reliability issue: with the state folder's disk full, events were only logged
+/// "could not be queued", and a partial write later cost the records after it. Now they are
+/// held in memory, written once the disk takes them, and delivered after a restart.
+#[test]
+fn a_full_disk_delays_the_outbox_but_loses_no_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut broker = Broker::start(&dir.join("broker"), "");
+    let truth = clip(dir, "forklift-cross");
+    // Far for 4 s, in and out twice (10 s), then far for 5 s.
+    let far = |n| std::iter::repeat_n(0, n);
+    let order: Vec<usize> =
+        far(160).chain(0..100).chain((0..100).rev()).chain(0..100).chain((0..100).rev()).chain(far(200)).collect();
+    sequence(dir, &truth, &order);
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/events");
+    broker.stop();
+    let config = config(dir, &broker, "");
+    let disk = support::disk::SmallDisk::mount(&dir.join("state"), "64k");
+    let run = |disk: &support::disk::SmallDisk| {
+        disk.command(Path::new(env!("CARGO_BIN_EXE_dinoedge")))
+            .args(["run", "--config", path(&config)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let mut daemon = run(&disk);
+    let log = support::log_lines(&mut daemon);
+    let outbox = disk.path("outbox/events.jsonl");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !outbox.exists() {
+        assert!(std::time::Instant::now() < deadline, "the daemon made no outbox:\n{}", log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    disk.fill();
+    let ended = |log: &str| log.matches("clear dock1/forks").count() == 2;
+    assert!(support::wait_for_log(&log, Duration::from_secs(60), ended), "two alarms ended:\n{}", log.lock().unwrap());
+    disk.free();
+    let status = daemon.wait().unwrap();
+    let log = log.lock().unwrap().clone();
+    assert!(status.success(), "{status}\n{log}");
+    assert!(log.contains("cannot write the outbox"), "the disk was full for the alarms:\n{log}");
+    assert!(log.contains("takes the outbox's writes again"), "{log}");
+
+    let queued = queued_ids(&disk.path(""));
+    broker.restart();
+    let second = run(&disk);
+    let all_there = |m: &[Message]| {
+        let got: std::collections::HashSet<Value> = m.iter().map(|m| m.json()["id"].clone()).collect();
+        queued.iter().all(|id| got.contains(&Value::from(id.as_str())))
+    };
+    assert!(sub.wait_for(Duration::from_secs(20), all_there), "every event of the full-disk run arrives");
+    let mut daemon = second;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let delivered: Vec<Value> = events(&sub).into_iter().filter(|e| seen.insert(e["id"].clone())).collect();
+    let first_run = &delivered[..queued.len()];
+    let ids: Vec<&str> = first_run.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, queued, "in order, each once after deduplication");
+    let changes: Vec<&str> = first_run.iter().map(|e| e["type"].as_str().unwrap()).filter(|c| *c != "update").collect();
+    assert_eq!(changes, ["start", "end", "start", "end"], "both alarms, started and ended");
 }
 
 #[test]

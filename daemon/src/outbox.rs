@@ -1,45 +1,61 @@
 //! The outbox: alarm events on disk until the broker has acknowledged them, so that none is
-//! lost to a broker outage, a network cut, a crash or a power cut.
+//! lost to a broker outage, a network cut, a crash, a power cut or a full disk.
 //!
-//! One append-only file, `<state_dir>/outbox/events.jsonl`, one JSON record a line:
+//! One append-only file, `<state_dir>/outbox/events.jsonl`: a JSON header line, then one record
+//! a line, each behind the CRC-32 of its JSON (8 hex digits and a space):
 //!
 //! ```text
-//! {"outbox":1,"epoch":"5f0c…","next_seq":17}     header (first line)
-//! {"add":{"seq":17,"kind":"start","payload":{…}}} an event, fsync'd before it is published
-//! {"done":17}                                      acknowledged by the broker (or dropped)
+//! {"outbox":2,"next_seq":17}                                header (written whole, by rename)
+//! 5d41402a {"add":{"seq":17,"kind":"start","payload":{…}}}   an event, fsync'd before it is published
+//! 0cc175b9 {"done":17}                                       acknowledged by the broker (or dropped)
 //! ```
 //!
-//! Event ids are `<epoch>-<seq>`: `epoch` is random per outbox, so ids stay unique if the
-//! state folder is wiped. Acknowledgements are written without fsync: after a crash an event
-//! may be published again, and subscribers deduplicate by id. A torn last line (a crash
-//! mid-write) is cut off at start-up. When most of the file is acknowledged it is rewritten
-//! through a temporary file and a rename.
+//! - **Ids.** An event's id (in its payload) is `<epoch>-<seq>`. `epoch` is drawn at random
+//!   each time the outbox is opened, so no id is ever given twice: not after a crash lost
+//!   records the disk had not taken, not after damaged records were skipped, not after the
+//!   state folder was wiped. `seq` orders the events and goes on from the highest on disk.
+//! - **Damage.** A record whose checksum or JSON is wrong is skipped and counted wherever it
+//!   is, and the records after it are read; a whole record glued behind the garbage of a torn
+//!   write is found again. A torn last line (a crash mid-write) is cut off. A damaged file is
+//!   rewritten clean at start-up.
+//! - **Storage errors** (a full disk, an I/O error). A write that fails is cut back off the
+//!   file, so no partial record is left for later records to follow. Its records stay in
+//!   memory, in order, and are written at the next write and at each [`Outbox::retry`] (every
+//!   second), while their events are delivered all the same: one the broker acknowledges
+//!   meanwhile is never written at all. They are lost only if the daemon stops before the disk
+//!   takes them; [`Outbox::trouble`] reports it while it lasts (`stats`, STATUS=, the log).
+//! - Acknowledgements are not fsync'd: after a crash an event may be published again, with
+//!   its id, and subscribers deduplicate by id. When most of the file is acknowledged it is
+//!   rewritten through a temporary file and a rename.
 //!
 //! **One owner**: an open outbox holds an exclusive advisory lock on `<state_dir>/outbox/lock`
 //! (`flock`), released when the process ends however it ends. A second daemon on the same
 //! state folder (a manual `dinoedge run` beside the service) is refused with [`Busy`] (exit 75)
-//! instead of reusing event ids and taking the broker session over from the first.
+//! instead of taking the broker session over from the first.
 //!
 //! **Bound**: at most `max_events` pending. When full, the oldest pending `update` is dropped
 //! (recorded as done, counted in `dropped_updates`); a `start` or an `end` is never dropped,
 //! so they alone may take the outbox past its bound.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{BufRead, BufReader, Seek, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-const FORMAT: u32 = 1;
+/// The format written: records behind their checksum.
+const FORMAT: u32 = 2;
+/// The format before checksums (plain JSON lines, one epoch for ever): read, then rewritten.
+const FORMAT_PLAIN: u32 = 1;
 
 /// Another process has this outbox open (exit 75, EX_TEMPFAIL: systemd retries a service
 /// refused so, within its start limit).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{}: another dinoedge is running on this state folder (a second daemon would reuse its event ids); \
-     stop it, or give this one its own `state_dir`",
+    "{}: another dinoedge is running on this state folder (a second daemon would take its broker \
+     session over); stop it, or give this one its own `state_dir`",
     .0.display()
 )]
 pub struct Busy(pub PathBuf);
@@ -66,15 +82,26 @@ pub struct Pending {
 #[serde(deny_unknown_fields)]
 struct Header {
     outbox: u32,
-    epoch: String,
+    /// Format 1's one epoch, not used (format 2 draws one per opening).
+    #[serde(default, skip_serializing, rename = "epoch")]
+    _epoch: Option<serde::de::IgnoredAny>,
     next_seq: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Record {
     Add(Pending),
     Done(u64),
+}
+
+/// Why records wait in memory: the disk refused them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trouble {
+    /// The last storage error, in words.
+    pub error: String,
+    /// Events held in memory only.
+    pub unsaved_events: usize,
 }
 
 pub struct Outbox {
@@ -82,16 +109,25 @@ pub struct Outbox {
     file: File,
     /// Holds the folder's lock while the outbox is open.
     _lock: File,
+    /// This opening's id prefix.
     epoch: String,
     next_seq: u64,
     pending: BTreeMap<u64, Pending>,
+    /// Records the file does not hold yet (a write failed), to be written in this order.
+    unsaved: VecDeque<Record>,
+    /// The last storage error while `unsaved` is not empty.
+    error: Option<String>,
+    /// The file's length up to its last whole record: a failed write is cut back to it.
+    len: u64,
     done_records: usize,
+    /// `done_records` at which to compact (put off after a compaction failed).
+    compact_at: usize,
     max_events: usize,
     pub dropped_updates: u64,
 }
 
 impl Outbox {
-    /// Opens (or creates) the outbox in `dir`, recovering what a crash left.
+    /// Opens (or creates) the outbox in `dir`, recovering what a crash or damage left.
     pub fn open(dir: &Path, max_events: usize) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating the outbox folder {}", dir.display()))?;
         let lock_path = dir.join("lock");
@@ -110,35 +146,57 @@ impl Outbox {
         }
         let path = dir.join("events.jsonl");
         if !path.exists() {
-            let epoch = format!("{:016x}", rand::random::<u64>());
-            write_compacted(&path, &epoch, 0, std::iter::empty())?;
+            write_compacted(&path, 0, std::iter::empty())?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
+        let bytes = std::fs::read(&path).with_context(|| format!("reading the outbox {}", path.display()))?;
+        let log = read_log(&path, &bytes)?;
+        let file = OpenOptions::new()
             .append(true)
             .open(&path)
             .with_context(|| format!("opening the outbox {}", path.display()))?;
-        let Log { header, pending, done_records, good_len } = read_log(&path, &mut file)?;
-        let len = file.metadata()?.len();
-        if good_len < len {
-            log::warn!("{}: cutting off a torn last record ({} bytes) left by a crash", path.display(), len - good_len);
-            file.set_len(good_len)?;
+        if log.good_len < bytes.len() as u64 {
+            log::warn!(
+                "{}: cutting off a torn last record ({} bytes) left by a crash",
+                path.display(),
+                bytes.len() as u64 - log.good_len
+            );
+            file.set_len(log.good_len)?;
             file.sync_all()?;
         }
-        Ok(Self {
+        if log.skipped > 0 {
+            log::warn!(
+                "{}: skipped {} damaged records; an event in one of them is lost, one marked done in one \
+                 is sent again (with its id)",
+                path.display(),
+                log.skipped
+            );
+        }
+        let mut outbox = Self {
             path,
             file,
             _lock: lock,
-            epoch: header.epoch,
-            next_seq: header.next_seq,
-            pending,
-            done_records,
+            epoch: format!("{:016x}", rand::random::<u64>()),
+            next_seq: log.next_seq,
+            pending: log.pending,
+            unsaved: VecDeque::new(),
+            error: None,
+            len: log.good_len,
+            done_records: log.done_records,
+            compact_at: COMPACT_AFTER,
             max_events,
             dropped_updates: 0,
-        })
+        };
+        if log.plain {
+            outbox.compact().context("rewriting an outbox of format 1 as format 2")?;
+        } else if log.skipped > 0
+            && let Err(e) = outbox.compact()
+        {
+            log::warn!("{e:#}; the damaged records stay, skipped at each start");
+        }
+        Ok(outbox)
     }
 
-    /// The id subscribers see for event `seq`.
+    /// The id subscribers see for event `seq` of this opening (`next_seq` and after).
     pub fn event_id(&self, seq: u64) -> String {
         format!("{}-{seq}", self.epoch)
     }
@@ -148,41 +206,68 @@ impl Outbox {
         self.next_seq
     }
 
-    /// Appends an event and makes it durable (fsync) before returning its seq. The payload
-    /// is built from the seq the event gets (for the event id it carries).
-    pub fn add(&mut self, kind: EventKind, payload: impl FnOnce(u64) -> serde_json::Value) -> Result<u64> {
+    /// Adds an event and returns its seq, made durable (fsync) before this returns unless the
+    /// disk refuses it: then it is kept in memory and written again later ([`Outbox::trouble`]).
+    /// The payload is built from the seq the event gets (for the event id it carries).
+    pub fn add(&mut self, kind: EventKind, payload: impl FnOnce(u64) -> serde_json::Value) -> u64 {
         let seq = self.next_seq;
-        let event = Pending { seq, kind, payload: payload(seq) };
-        self.append(&Record::Add(event.clone()), true)?;
         self.next_seq += 1;
+        let event = Pending { seq, kind, payload: payload(seq) };
+        self.unsaved.push_back(Record::Add(event.clone()));
         self.pending.insert(seq, event);
         while self.pending.len() > self.max_events {
-            let Some(oldest_update) = self.pending.values().find(|p| p.kind == EventKind::Update).map(|p| p.seq) else {
+            let Some(oldest_update) = self.pending.values().find(|p| p.kind == EventKind::Update) else {
                 break;
             };
-            log::warn!("outbox full ({} events): dropping update {}", self.max_events, self.event_id(oldest_update));
-            self.remove(oldest_update)?;
+            log::warn!(
+                "outbox full ({} events): dropping the oldest update {}",
+                self.max_events,
+                oldest_update.payload["id"]
+            );
+            self.settle(oldest_update.seq);
             self.dropped_updates += 1;
         }
-        Ok(seq)
+        self.save();
+        seq
     }
 
     /// Marks `seq` acknowledged by the broker.
-    pub fn ack(&mut self, seq: u64) -> Result<()> {
+    pub fn ack(&mut self, seq: u64) {
         if self.pending.contains_key(&seq) {
-            self.remove(seq)?;
+            self.settle(seq);
+            self.save();
+            if self.done_records >= self.compact_at
+                && self.done_records > self.pending.len()
+                && let Err(e) = self.compact()
+            {
+                log::warn!("{e:#}; trying again after {COMPACT_AFTER} more acknowledgements");
+                self.compact_at = self.done_records + COMPACT_AFTER;
+            }
         }
-        Ok(())
     }
 
-    fn remove(&mut self, seq: u64) -> Result<()> {
-        self.append(&Record::Done(seq), false)?;
+    /// Writes the records the disk refused before, if any.
+    pub fn retry(&mut self) {
+        self.save();
+    }
+
+    /// Why events are held in memory only, while they are.
+    pub fn trouble(&self) -> Option<Trouble> {
+        self.error.as_ref().map(|error| Trouble {
+            error: error.clone(),
+            unsaved_events: self.unsaved.iter().filter(|r| matches!(r, Record::Add(_))).count(),
+        })
+    }
+
+    /// Takes `seq` out of the pending events: a done record, unless its event was never written.
+    fn settle(&mut self, seq: u64) {
         self.pending.remove(&seq);
-        self.done_records += 1;
-        if self.done_records >= COMPACT_AFTER && self.done_records > self.pending.len() {
-            self.compact()?;
+        let unsaved = self.unsaved.len();
+        self.unsaved.retain(|r| !matches!(r, Record::Add(p) if p.seq == seq));
+        if self.unsaved.len() == unsaved {
+            self.unsaved.push_back(Record::Done(seq));
+            self.done_records += 1;
         }
-        Ok(())
     }
 
     /// Pending events in order, from `after` (exclusive) on.
@@ -196,42 +281,113 @@ impl Outbox {
         self.pending.len()
     }
 
-    fn append(&mut self, record: &Record, durable: bool) -> Result<()> {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
-        self.file.write_all(&line).with_context(|| format!("writing the outbox {}", self.path.display()))?;
-        if durable {
-            self.file.sync_data().with_context(|| format!("syncing the outbox {}", self.path.display()))?;
+    /// Writes the records waiting in memory; on failure they stay, and the error is reported
+    /// when it starts and when it ends.
+    fn save(&mut self) {
+        if self.unsaved.is_empty() {
+            return;
         }
-        Ok(())
+        match self.write_unsaved() {
+            Ok(()) => {
+                self.unsaved.clear();
+                if self.error.take().is_some() {
+                    log::info!("{}: the disk takes the outbox's writes again; nothing is lost", self.path.display());
+                }
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                if self.error.is_none() {
+                    log::error!(
+                        "cannot write the outbox: {error}; its events are held in memory and delivered all the same, \
+                         and written as soon as the disk takes them (they are lost if dinoedge stops before)"
+                    );
+                }
+                self.error = Some(error);
+            }
+        }
     }
 
+    /// Appends the unsaved records, fsync'd if one adds an event; cuts the file back to its
+    /// last whole record if that fails.
+    fn write_unsaved(&mut self) -> Result<()> {
+        let path = self.path.display();
+        if self.error.is_some() {
+            self.file.set_len(self.len).with_context(|| format!("cutting a failed write off {path}"))?;
+        }
+        let mut bytes = Vec::new();
+        for record in &self.unsaved {
+            bytes.extend(frame(record));
+        }
+        let durable = self.unsaved.iter().any(|r| matches!(r, Record::Add(_)));
+        let written = self.file.write_all(&bytes).with_context(|| format!("writing {path}")).and_then(|()| {
+            if durable { self.file.sync_data().with_context(|| format!("syncing {path}")) } else { Ok(()) }
+        });
+        if written.is_err() {
+            // What went out may be a partial record; the next try cuts it off if this cannot.
+            let _ = self.file.set_len(self.len);
+        } else {
+            self.len += bytes.len() as u64;
+        }
+        written
+    }
+
+    /// Rewrites the file as its pending events, which then hold every unsaved record's effect.
     fn compact(&mut self) -> Result<()> {
-        write_compacted(&self.path, &self.epoch, self.next_seq, self.pending.values())?;
-        self.file = OpenOptions::new().read(true).append(true).open(&self.path)?;
+        write_compacted(&self.path, self.next_seq, self.pending.values())?;
+        self.file = OpenOptions::new().append(true).open(&self.path)?;
+        self.len = self.file.metadata()?.len();
         self.done_records = 0;
+        self.compact_at = COMPACT_AFTER;
+        self.unsaved.clear();
+        if self.error.take().is_some() {
+            log::info!("{}: the disk takes the outbox's writes again; nothing is lost", self.path.display());
+        }
         Ok(())
     }
 }
 
+/// A record as written: the CRC-32 of its JSON in hex, a space, the JSON, a newline.
+fn frame(record: &Record) -> Vec<u8> {
+    let json = serde_json::to_vec(record).expect("records serialise");
+    let mut line = format!("{:08x} ", crc32fast::hash(&json)).into_bytes();
+    line.extend(json);
+    line.push(b'\n');
+    line
+}
+
+/// The record of a line (without its newline) whose checksum and JSON are right.
+fn unframe(line: &[u8]) -> Option<Record> {
+    let (crc, json) = (line.get(..8)?, line.get(9..)?);
+    let crc = u32::from_str_radix(std::str::from_utf8(crc).ok()?, 16).ok()?;
+    (line[8] == b' ' && crc == crc32fast::hash(json)).then(|| serde_json::from_slice(json).ok())?
+}
+
+/// A whole record at the end of a damaged line: one glued behind a torn write's garbage.
+fn recover(line: &[u8]) -> Option<Record> {
+    (1..line.len().saturating_sub(9))
+        .filter(|&i| line[i + 8] == b' ' && line[i..i + 8].iter().all(u8::is_ascii_hexdigit))
+        .find_map(|i| unframe(&line[i..]))
+}
+
 /// Writes a header and the pending events to a temporary file, syncs it, and renames it
 /// over `path` (then syncs the folder), so a crash leaves the old log or the new one.
-fn write_compacted<'a>(
-    path: &Path,
-    epoch: &str,
-    next_seq: u64,
-    pending: impl Iterator<Item = &'a Pending>,
-) -> Result<()> {
+fn write_compacted<'a>(path: &Path, next_seq: u64, pending: impl Iterator<Item = &'a Pending>) -> Result<()> {
     let tmp = path.with_extension("jsonl.tmp");
-    let mut out = std::io::BufWriter::new(File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?);
-    serde_json::to_writer(&mut out, &Header { outbox: FORMAT, epoch: epoch.into(), next_seq })?;
-    out.write_all(b"\n")?;
-    for p in pending {
-        serde_json::to_writer(&mut out, &Record::Add(p.clone()))?;
+    let written = (|| -> Result<()> {
+        let mut out = std::io::BufWriter::new(File::create(&tmp)?);
+        serde_json::to_writer(&mut out, &Header { outbox: FORMAT, _epoch: None, next_seq })?;
         out.write_all(b"\n")?;
+        for p in pending {
+            out.write_all(&frame(&Record::Add(p.clone())))?;
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.context(format!("rewriting the outbox {}", path.display())));
     }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     if let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
     }
@@ -240,52 +396,63 @@ fn write_compacted<'a>(
 
 /// What the log on disk holds.
 struct Log {
-    /// The header, its `next_seq` advanced past every event added since it was written.
-    header: Header,
+    /// Past the highest seq the file names.
+    next_seq: u64,
     pending: BTreeMap<u64, Pending>,
     /// Done records (they count towards compaction).
     done_records: usize,
-    /// The length of the well-formed prefix; what follows it is a torn write.
+    /// Damaged lines skipped.
+    skipped: usize,
+    /// The length up to the last whole line; what follows it is a torn write.
     good_len: u64,
+    /// Format 1: no checksums.
+    plain: bool,
 }
 
 /// Reads the log.
-fn read_log(path: &Path, file: &mut File) -> Result<Log> {
-    file.rewind()?;
-    let mut reader = BufReader::new(&*file);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut header: Header = serde_json::from_str(line.trim_end())
+fn read_log(path: &Path, bytes: &[u8]) -> Result<Log> {
+    let mut lines = bytes.split_inclusive(|&b| b == b'\n');
+    let first = lines.next().unwrap_or_default();
+    let header: Header = serde_json::from_slice(first.strip_suffix(b"\n").unwrap_or(first))
         .with_context(|| format!("{}: line 1 is not an outbox header", path.display()))?;
-    if header.outbox != FORMAT {
-        bail!("{}: outbox format {} (this dinoedge reads {FORMAT})", path.display(), header.outbox);
+    if header.outbox != FORMAT && header.outbox != FORMAT_PLAIN {
+        bail!("{}: outbox format {} (this dinoedge reads {FORMAT_PLAIN} and {FORMAT})", path.display(), header.outbox);
     }
-    let mut good_len = line.len() as u64;
-    let (mut pending, mut done) = (BTreeMap::new(), 0);
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            break;
-        }
-        let record = match line.strip_suffix('\n').map(serde_json::from_str::<Record>) {
-            Some(Ok(record)) => record,
-            // Only the last line can be torn; anything after a bad line is not trusted either.
-            _ => break,
+    let plain = header.outbox == FORMAT_PLAIN;
+    let mut log = Log {
+        next_seq: header.next_seq,
+        pending: BTreeMap::new(),
+        done_records: 0,
+        skipped: 0,
+        good_len: first.len() as u64,
+        plain,
+    };
+    for line in lines {
+        let Some(body) = line.strip_suffix(b"\n") else { break };
+        log.good_len += line.len() as u64;
+        let record = if plain { serde_json::from_slice(body).ok() } else { unframe(body) };
+        let record = match record {
+            Some(record) => record,
+            None => {
+                log.skipped += 1;
+                match if plain { None } else { recover(body) } {
+                    Some(record) => record,
+                    None => continue,
+                }
+            }
         };
         match record {
             Record::Add(p) => {
-                // Seqs are never reused, even of events already done: ids must stay unique.
-                header.next_seq = header.next_seq.max(p.seq + 1);
-                pending.insert(p.seq, p);
+                log.next_seq = log.next_seq.max(p.seq + 1);
+                log.pending.insert(p.seq, p);
             }
             Record::Done(seq) => {
-                pending.remove(&seq);
-                done += 1;
+                log.pending.remove(&seq);
+                log.done_records += 1;
             }
         }
-        good_len += line.len() as u64;
     }
-    Ok(Log { header, pending, done_records: done, good_len })
+    Ok(log)
 }
 
 #[cfg(test)]
@@ -297,29 +464,38 @@ mod tests {
         outbox.pending_after(None).map(|p| (p.seq, p.kind)).collect()
     }
 
+    fn log_of(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("events.jsonl")).unwrap()
+    }
+
+    fn append(dir: &Path, bytes: &[u8]) {
+        OpenOptions::new().append(true).open(dir.join("events.jsonl")).unwrap().write_all(bytes).unwrap();
+    }
+
     #[test]
     fn events_survive_a_restart_until_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
         let mut outbox = Outbox::open(dir.path(), 100).unwrap();
         for kind in [EventKind::Start, EventKind::Update, EventKind::End] {
-            outbox.add(kind, |seq| json!({ "seq": seq })).unwrap();
+            outbox.add(kind, |seq| json!({ "seq": seq }));
         }
-        outbox.ack(0).unwrap();
-        let id = outbox.event_id(1);
+        outbox.ack(0);
+        let first_run_id = outbox.event_id(3);
         drop(outbox);
 
         let outbox = Outbox::open(dir.path(), 100).unwrap();
         assert_eq!(kinds(&outbox), vec![(1, EventKind::Update), (2, EventKind::End)]);
-        assert_eq!(outbox.event_id(1), id, "ids are stable across restarts");
         assert_eq!(outbox.next_seq(), 3);
         assert_eq!(outbox.pending_after(Some(1)).next().unwrap().payload, json!({ "seq": 2 }));
+        assert_ne!(outbox.event_id(3), first_run_id, "each opening gives ids of its own");
+        assert!(log_of(dir.path()).lines().skip(1).all(|l| unframe(l.as_bytes()).is_some()), "every record framed");
     }
 
     #[test]
     fn a_second_owner_is_refused_until_the_first_is_gone() {
         let dir = tempfile::tempdir().unwrap();
         let mut first = Outbox::open(dir.path(), 100).unwrap();
-        first.add(EventKind::Start, |_| json!({})).unwrap();
+        first.add(EventKind::Start, |_| json!({}));
         let err = Outbox::open(dir.path(), 100).err().expect("a second open of a held outbox");
         assert!(err.is::<Busy>(), "{err:#}");
         assert!(err.to_string().contains("another dinoedge is running on this state folder"), "{err}");
@@ -333,16 +509,103 @@ mod tests {
     fn a_torn_last_record_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let mut outbox = Outbox::open(dir.path(), 100).unwrap();
-        outbox.add(EventKind::Start, |_| json!({})).unwrap();
+        outbox.add(EventKind::Start, |_| json!({}));
         drop(outbox);
-        let mut file = OpenOptions::new().append(true).open(dir.path().join("events.jsonl")).unwrap();
-        file.write_all(br#"{"add":{"seq":1,"kind":"end","payl"#).unwrap();
+        append(dir.path(), br#"0123abcd {"add":{"seq":1,"kind":"end","payl"#);
 
         let mut outbox = Outbox::open(dir.path(), 100).unwrap();
         assert_eq!(kinds(&outbox), vec![(0, EventKind::Start)]);
-        outbox.add(EventKind::End, |_| json!({})).unwrap();
+        outbox.add(EventKind::End, |_| json!({}));
         drop(outbox);
         assert_eq!(kinds(&Outbox::open(dir.path(), 100).unwrap()), vec![(0, EventKind::Start), (1, EventKind::End)]);
+    }
+
+    /// Item 1 of the reliability issue: a bad record mid-file cost every record after it, and
+    /// the sequence numbers they held were given again.
+    #[test]
+    fn damaged_records_anywhere_are_skipped_and_those_after_them_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(dir.path(), 100).unwrap();
+        for n in 0..4 {
+            outbox.add(EventKind::Start, |_| json!({ "n": n }));
+        }
+        drop(outbox);
+        // A bit flipped in the record of event 1; a line of garbage; a torn write (no newline)
+        // with the record of event 4 glued behind it, as when a write stopped half way and the
+        // next went on after it.
+        let mut lines: Vec<String> = log_of(dir.path()).lines().map(String::from).collect();
+        lines[2] = lines[2].replace(r#""n":1"#, r#""n":7"#);
+        lines.insert(3, "garbage".into());
+        let event_4 = String::from_utf8(frame(&Record::Add(Pending {
+            seq: 4,
+            kind: EventKind::End,
+            payload: json!({ "n": 4 }),
+        })))
+        .unwrap();
+        lines.push(format!(r#"9f00aa12 {{"add":{{"seq":5,"ki{event_4}"#));
+        std::fs::write(dir.path().join("events.jsonl"), lines.join("\n")).unwrap();
+
+        let outbox = Outbox::open(dir.path(), 100).unwrap();
+        let seqs: Vec<u64> = outbox.pending_after(None).map(|p| p.seq).collect();
+        assert_eq!(seqs, vec![0, 2, 3, 4], "event 1 is lost; every record after the damage is read");
+        assert_eq!(outbox.next_seq(), 5);
+        drop(outbox);
+        assert!(
+            log_of(dir.path()).lines().skip(1).all(|l| unframe(l.as_bytes()).is_some()),
+            "the damaged file was rewritten clean"
+        );
+        assert_eq!(Outbox::open(dir.path(), 100).unwrap().pending_count(), 4);
+    }
+
+    /// Item 1 of the reliability issue: events the disk refuses are held in memory, delivered,
+    /// and written when it takes them again (the real full disk: tests/daemon_mqtt.rs).
+    #[test]
+    fn events_the_disk_refuses_are_kept_and_written_once_it_takes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(dir.path(), 100).unwrap();
+        outbox.add(EventKind::Start, |_| json!({ "n": 0 }));
+        let log = outbox.file.try_clone().unwrap();
+        outbox.file = OpenOptions::new().append(true).open("/dev/full").unwrap();
+        for n in 1..4 {
+            outbox.add(EventKind::Update, |_| json!({ "n": n }));
+        }
+        let trouble = outbox.trouble().expect("the disk refused the writes");
+        assert_eq!(trouble.unsaved_events, 3, "{trouble:?}");
+        assert!(trouble.error.contains("events.jsonl"), "names the file: {trouble:?}");
+        assert_eq!(outbox.pending_count(), 4, "held events are delivered all the same");
+        outbox.ack(0);
+        outbox.ack(2);
+        assert_eq!(outbox.trouble().unwrap().unsaved_events, 2, "an acknowledged held event needs no writing");
+
+        outbox.file = log;
+        outbox.retry();
+        assert_eq!(outbox.trouble(), None);
+        drop(outbox);
+        let outbox = Outbox::open(dir.path(), 100).unwrap();
+        let held: Vec<&serde_json::Value> = outbox.pending_after(None).map(|p| &p.payload).collect();
+        assert_eq!(held, vec![&json!({ "n": 1 }), &json!({ "n": 3 })]);
+        assert_eq!(outbox.next_seq(), 4);
+    }
+
+    #[test]
+    fn an_outbox_of_format_1_is_read_and_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = concat!(
+            r#"{"outbox":1,"epoch":"00000000000000aa","next_seq":3}"#,
+            "\n",
+            r#"{"add":{"seq":3,"kind":"start","payload":{"id":"00000000000000aa-3"}}}"#,
+            "\n",
+            r#"{"add":{"seq":4,"kind":"end","payload":{"id":"00000000000000aa-4"}}}"#,
+            "\n",
+            r#"{"done":3}"#,
+            "\n"
+        );
+        std::fs::write(dir.path().join("events.jsonl"), old).unwrap();
+        let outbox = Outbox::open(dir.path(), 100).unwrap();
+        assert_eq!(kinds(&outbox), vec![(4, EventKind::End)]);
+        assert_eq!(outbox.pending_after(None).next().unwrap().payload["id"], "00000000000000aa-4");
+        assert_eq!(outbox.next_seq(), 5);
+        assert!(log_of(dir.path()).starts_with(r#"{"outbox":2,"next_seq":5}"#), "{}", log_of(dir.path()));
     }
 
     #[test]
@@ -351,11 +614,11 @@ mod tests {
         let mut outbox = Outbox::open(dir.path(), 3).unwrap();
         use EventKind::*;
         for kind in [Start, Update, Update, End] {
-            outbox.add(kind, |_| json!({})).unwrap();
+            outbox.add(kind, |_| json!({}));
         }
         assert_eq!(kinds(&outbox), vec![(0, Start), (2, Update), (3, End)]);
         for kind in [Update, Start, End] {
-            outbox.add(kind, |_| json!({})).unwrap();
+            outbox.add(kind, |_| json!({}));
         }
         assert_eq!(
             kinds(&outbox),
@@ -369,12 +632,12 @@ mod tests {
     fn compaction_keeps_the_pending_events_and_the_sequence() {
         let dir = tempfile::tempdir().unwrap();
         let mut outbox = Outbox::open(dir.path(), 10_000).unwrap();
-        outbox.add(EventKind::Start, |_| json!({ "keep": true })).unwrap();
+        outbox.add(EventKind::Start, |_| json!({ "keep": true }));
         for _ in 0..COMPACT_AFTER + 5 {
-            let seq = outbox.add(EventKind::Update, |_| json!({})).unwrap();
-            outbox.ack(seq).unwrap();
+            let seq = outbox.add(EventKind::Update, |_| json!({}));
+            outbox.ack(seq);
         }
-        let lines = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap().lines().count();
+        let lines = log_of(dir.path()).lines().count();
         assert!(lines < 20, "compacted: {lines} lines");
         drop(outbox);
         let outbox = Outbox::open(dir.path(), 10_000).unwrap();

@@ -1,10 +1,11 @@
 //! Shared helpers of the CLI tests: running the built `dinoedge`, and a small HTTP server
 //! on 127.0.0.1 that serves files with range requests, for `model pull`, a broker, and a
-//! simulated dock whose camera is known, for calibrate.
+//! simulated dock whose camera is known, for calibrate; and a small filesystem to fill.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod broker;
+pub mod disk;
 pub mod dock;
 pub mod http;
 
@@ -160,4 +161,30 @@ pub fn terminate(daemon: Child, within: Duration) -> String {
     let status = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
     assert!(status.success());
     finish(daemon, within)
+}
+
+/// A spawned daemon's log (its stderr, piped), collected as it comes by a thread of its own.
+pub fn log_lines(daemon: &mut Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (stderr, into) = (daemon.stderr.take().expect("stderr piped"), log.clone());
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let mut log = into.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    log
+}
+
+/// Waits until `done` holds for the log so far, or `within`.
+pub fn wait_for_log(log: &std::sync::Mutex<String>, within: Duration, done: impl Fn(&str) -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if done(&log.lock().unwrap()) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done(&log.lock().unwrap())
 }

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use super::topics::Topics;
 use super::wire::{Event, to_json};
 use crate::lock::lock;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Trouble};
 
 /// Transient messages kept while disconnected.
 const TRANSIENT_QUEUE: usize = 16;
@@ -61,7 +61,7 @@ impl Bus {
         let id = outbox.event_id(outbox.next_seq());
         let event = event(&id);
         let payload = serde_json::to_value(&event)?;
-        let seq = outbox.add(event.change.kind(), |_| payload)?;
+        let seq = outbox.add(event.change.kind(), |_| payload);
         if let Some(echo) = &self.inner.echo
             && let Some(event) = outbox.pending_after(seq.checked_sub(1)).next()
         {
@@ -104,6 +104,16 @@ impl Bus {
 
     pub fn dropped_updates(&self) -> u64 {
         self.outbox().dropped_updates
+    }
+
+    /// Why events are held in memory only (the disk refuses the outbox's writes), while they are.
+    pub fn outbox_trouble(&self) -> Option<Trouble> {
+        self.outbox().trouble()
+    }
+
+    /// Writes the events the disk refused before, if any (the once-a-second tick).
+    pub fn retry_outbox(&self) {
+        self.outbox().retry();
     }
 
     pub(super) async fn woken(&self) {

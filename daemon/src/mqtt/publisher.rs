@@ -83,7 +83,7 @@ pub async fn run(options: MqttOptions, bus: Bus, mut stop: watch::Receiver<bool>
                 }
                 Some(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => link.on_outgoing(pkid),
                 Some(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
-                    link.on_puback(ack.pkid, &bus)?;
+                    link.on_puback(ack.pkid, &bus);
                     link.pump(&client, &bus, false);
                 }
                 Some(Ok(_)) => {}
@@ -239,12 +239,11 @@ impl Link {
         }
     }
 
-    fn on_puback(&mut self, pkid: u16, bus: &Bus) -> Result<()> {
+    fn on_puback(&mut self, pkid: u16, bus: &Bus) {
         if let Some(seq) = self.pkid_to_seq.remove(&pkid) {
             self.in_flight -= 1;
-            bus.outbox().ack(seq)?;
+            bus.outbox().ack(seq);
         }
-        Ok(())
     }
 }
 

@@ -52,7 +52,7 @@ pub struct Event {
     /// `type` and the distances, by kind of event.
     #[serde(flatten)]
     pub change: Change,
-    /// Unique for ever (the outbox's random epoch and a sequence number): deduplicate on it.
+    /// Unique for ever (a random epoch drawn at each start and a sequence number): deduplicate on it.
     pub id: String,
     /// The id of the `start` this event belongs to (a `start`'s own id).
     pub alarm: String,
@@ -150,6 +150,11 @@ pub struct Stats {
     pub cameras: BTreeMap<Name, CameraStats>,
     pub outbox_pending: usize,
     pub outbox_dropped_updates: u64,
+    /// Of `outbox_pending`, the events held in memory only: the disk refuses the outbox's
+    /// writes (`outbox_error`). They are delivered all the same, and written once it takes them.
+    pub outbox_unsaved: usize,
+    /// Why the outbox cannot be written (a full disk); `null` when it can.
+    pub outbox_error: Option<String>,
 }
 
 /// One camera's part of [`Stats`]: rates since the last report, totals, timing percentiles.

@@ -1,7 +1,7 @@
 //! The daemon at work: the configuration in force and the pipeline running it, driven by the
 //! control loop (`serve`) on tokio beside the MQTT publisher. Once a second (`tick`): stalled
-//! sources are restarted, systemd hears READY=1 and the watchdog, and the statistics go out
-//! when due. A [`Signal`]: SIGTERM/SIGINT stop; SIGHUP reloads (`reload`): the files are read
+//! sources are restarted, systemd hears READY=1 and the watchdog, events the disk refused are
+//! written again, and the statistics go out when due. A [`Signal`]: SIGTERM/SIGINT stop; SIGHUP reloads (`reload`): the files are read
 //! again, and if they are good the pipeline restarts on them, the rules the [`Diff`] finds
 //! unchanged keeping their alarm state, a removed or changed rule's alarm ending; the MQTT
 //! session and the outbox go on. A bad file is logged and the running configuration stays.
@@ -114,6 +114,7 @@ impl Running {
         }
         let links: Vec<&CameraLink> = self.pipeline.cameras.iter().map(|c| c.link.as_ref()).collect();
         health.report(&links, self.config.pipeline.ready_timeout);
+        bus.retry_outbox();
         if self.stats.due(self.config.pipeline.stats_interval) {
             self.stats.publish(&self.pipeline, bus);
         }

@@ -64,15 +64,22 @@ impl Stats {
                 },
             );
         }
+        let trouble = bus.outbox_trouble();
         let stats = wire::Stats {
             time: SystemTime::now().into(),
             cameras,
             outbox_pending: bus.pending_events(),
             outbox_dropped_updates: bus.dropped_updates(),
+            outbox_unsaved: trouble.as_ref().map_or(0, |t| t.unsaved_events),
+            outbox_error: trouble.as_ref().map(|t| t.error.clone()),
         };
         let payload = wire::to_json(&stats);
         log::info!("stats: {}", String::from_utf8_lossy(&payload));
-        systemd::status(&format!("{fps_total:.1} fps, {alarms} alarms, {} events pending", bus.pending_events()));
+        let mut status = format!("{fps_total:.1} fps, {alarms} alarms, {} events pending", bus.pending_events());
+        if let Some(t) = trouble {
+            status += &format!("; OUTBOX NOT WRITABLE, {} events in memory only: {}", t.unsaved_events, t.error);
+        }
+        systemd::status(&status);
         bus.transient(bus.topics().stats(), payload);
     }
 }
