@@ -27,6 +27,14 @@ fn clip(dir: &Path, scenario: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("truth.json")).unwrap()).unwrap()
 }
 
+/// A test's folder, with a broker and the clip of `scenario` rendered in it; and its truth.
+fn dock(scenario: &str) -> (tempfile::TempDir, Broker, Value) {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&tmp.path().join("broker"), "");
+    let truth = clip(tmp.path(), scenario);
+    (tmp, broker, truth)
+}
+
 /// A sequence of the clip's frames in the order `indices` (rgb/, depth/ and class/ beside each
 /// other, as sim-truth wants), in `dir/seq`. Returns the truth distance of each sequence frame.
 fn sequence(dir: &Path, truth: &Value, indices: &[usize]) -> Vec<Option<f64>> {
@@ -105,10 +113,8 @@ fn first_frame(truth: &[Option<f64>], from: usize, test: impl Fn(f64) -> bool) -
 
 #[test]
 fn an_alarm_starts_within_for_frames_of_the_truth_crossing_and_ends_after_it_clears() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let broker = Broker::start(&dir.join("broker"), "");
-    let truth = clip(dir, "forklift-cross");
     // The forklift drives in (frames 0..99), then backs out the same way.
     let order: Vec<usize> = (0..100).chain((0..100).rev()).collect();
     let truth = sequence(dir, &truth, &order);
@@ -162,10 +168,8 @@ fn an_alarm_starts_within_for_frames_of_the_truth_crossing_and_ends_after_it_cle
 
 #[test]
 fn a_forklift_only_rule_ignores_the_person_the_geometric_rule_alarms_on() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, broker, truth) = dock("person-between");
     let dir = tmp.path();
-    let broker = Broker::start(&dir.join("broker"), "");
-    let truth = clip(dir, "person-between");
     let n = truth["frames"].as_array().unwrap().len();
     sequence(dir, &truth, &(0..n).collect::<Vec<_>>());
     let forklift_only = r#"
@@ -193,10 +197,8 @@ clear_above = 1.8
 
 #[test]
 fn an_object_distance_alarm_follows_the_person_and_the_forklift_and_names_them() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, broker, clip) = dock("forklift-meets-person");
     let dir = tmp.path();
-    let broker = Broker::start(&dir.join("broker"), "");
-    let clip = clip(dir, "forklift-meets-person");
     let n = clip["frames"].as_array().unwrap().len();
     sequence(dir, &clip, &(0..n).collect::<Vec<_>>());
     let truth: Vec<Option<f64>> = (0..n).map(|i| clip["frames"][i]["people"][0]["to_forklift_m"].as_f64()).collect();
@@ -241,10 +243,8 @@ for_frames = {FOR_FRAMES}
 
 #[test]
 fn an_empty_dock_with_flickering_light_raises_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, broker, truth) = dock("empty-lighting");
     let dir = tmp.path();
-    let broker = Broker::start(&dir.join("broker"), "");
-    let truth = clip(dir, "empty-lighting");
     let n = truth["frames"].as_array().unwrap().len();
     sequence(dir, &truth, &(0..n).collect::<Vec<_>>());
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
@@ -267,10 +267,8 @@ fn queued_ids(state: &Path) -> Vec<String> {
 
 #[test]
 fn no_event_is_lost_or_reordered_across_a_broker_restart_and_a_killed_daemon() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, mut broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let mut broker = Broker::start(&dir.join("broker"), "");
-    let truth = clip(dir, "forklift-cross");
     // In and out twice: two alarms, with updates every 0.25 s while they last.
     let order: Vec<usize> = (0..100).chain((0..100).rev()).chain(0..100).chain((0..100).rev()).collect();
     sequence(dir, &truth, &order);
@@ -313,10 +311,8 @@ fn no_event_is_lost_or_reordered_across_a_broker_restart_and_a_killed_daemon() {
 /// held in memory, written once the disk takes them, and delivered after a restart.
 #[test]
 fn a_full_disk_delays_the_outbox_but_loses_no_event() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, mut broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let mut broker = Broker::start(&dir.join("broker"), "");
-    let truth = clip(dir, "forklift-cross");
     // Far for 4 s, in and out twice (10 s), then far for 5 s.
     let far = |n| std::iter::repeat_n(0, n);
     let order: Vec<usize> =
@@ -373,12 +369,91 @@ fn a_full_disk_delays_the_outbox_but_loses_no_event() {
     assert_eq!(changes, ["start", "end", "start", "end"], "both alarms, started and ended");
 }
 
+/// Item 4 of the reliability issue: after a `kill -9` during an alarm its start stayed
+/// orphaned (and a new start came after the restart); after a SIGTERM the retained state said
+/// `alarm`. Now the restarted daemon ends what the killed one left open, and a stopping
+/// daemon ends its alarms and leaves the state `clear`.
+#[test]
+fn every_alarm_is_ended_across_a_kill_and_a_stop() {
+    let (tmp, broker, truth) = dock("forklift-cross");
+    let dir = tmp.path();
+    let distance = |i: usize| truth["frames"][i]["forklift_to_dock_face_m"].as_f64().unwrap_or(f64::INFINITY);
+    let closest = (0..100).min_by(|&a, &b| distance(a).total_cmp(&distance(b))).unwrap();
+    // Far for 1 s, in, and held close for 20 s.
+    let order: Vec<usize> =
+        std::iter::repeat_n(0, 40).chain(0..closest).chain(std::iter::repeat_n(closest, 800)).collect();
+    sequence(dir, &truth, &order);
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+    let config = config(dir, &broker, "");
+    // On what the subscriber got (`wait_for` holds its lock while it asks).
+    let of_type = |m: &[Message], kind: &str| -> Vec<Value> {
+        m.iter().filter(|m| m.topic == "dinoedge/e2e/events").map(Message::json).filter(|e| e["type"] == kind).collect()
+    };
+    let ended = |m: &[Message], alarm: &Value| of_type(m, "end").into_iter().find(|e| &e["alarm"] == alarm);
+    let all = || sub.messages.lock().unwrap().clone();
+
+    let mut killed = support::spawn_daemon(&config);
+    assert!(sub.wait_for(Duration::from_secs(30), |m| !of_type(m, "start").is_empty()), "the alarm starts");
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let orphan = of_type(&all(), "start")[0]["alarm"].clone();
+
+    let restarted = support::spawn_daemon(&config);
+    let second_start = |m: &[Message]| of_type(m, "start").into_iter().find(|e| e["alarm"] != orphan);
+    assert!(sub.wait_for(Duration::from_secs(30), |m| second_start(m).is_some()), "the danger is still there");
+    let end = ended(&all(), &orphan).expect("the restarted daemon ended the alarm the killed one left open");
+    assert!(end["reason"].as_str().unwrap().contains("the alarm was open when it last stopped"), "{end}");
+    assert_eq!(end["distance_m"], Value::Null);
+    // Ids are `<epoch>-<seq>`, the epoch drawn at each start.
+    let epoch = |id: &Value| id.as_str().unwrap().split('-').next().unwrap().to_owned();
+    let first_of_restart = events(&sub).into_iter().find(|e| epoch(&e["id"]) != epoch(&orphan));
+    assert_eq!(first_of_restart.as_ref(), Some(&end), "ended before anything else");
+
+    support::terminate(restarted, Duration::from_secs(10));
+    let alarm = second_start(&all()).unwrap()["alarm"].clone();
+    assert!(sub.wait_for(Duration::from_secs(5), |m| ended(m, &alarm).is_some()), "the stopping daemon ends its alarm");
+    assert_eq!(ended(&all(), &alarm).unwrap()["reason"], "dinoedge stopped");
+    let state = sub.on("dinoedge/e2e/dock1/forks/state").last().unwrap().json();
+    assert_eq!((&state["state"], &state["alarm"]), (&Value::from("clear"), &Value::Null), "{state}");
+    let got = all();
+    let starts: Vec<Value> = of_type(&got, "start").into_iter().map(|e| e["alarm"].clone()).collect();
+    assert!(starts.iter().all(|a| ended(&got, a).is_some()), "every start is ended: {starts:?}");
+}
+
+/// Item 3 of the reliability issue: a rule that cannot measure (here a calibration made for
+/// another frame size; a depth that is NaN in the zone takes the same path) used to log once
+/// and stay silent on MQTT. It now says `down` with the reason, and raises one `fault` event.
+#[test]
+fn a_rule_that_cannot_measure_is_down_with_one_fault_event() {
+    let (tmp, broker, truth) = dock("forklift-cross");
+    let dir = tmp.path();
+    sequence(dir, &truth, &(0..40).collect::<Vec<_>>());
+    let big = dir.join("big");
+    let big = dinoedge(&["sim", "clip", "--scenario", "forklift-cross", "--out", path(&big), "--fps", "1"], dir);
+    assert!(big.status.success(), "{}", support::stderr(&big));
+    let config = config(dir, &broker, "");
+    let text = std::fs::read_to_string(&config).unwrap().replace("clip/calibration.toml", "big/calibration.toml");
+    std::fs::write(&config, text).unwrap();
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+
+    support::finish(support::spawn_daemon(&config), Duration::from_secs(30));
+    let expected = "calibrated for 640x480 frames, the camera delivers 320x240";
+    assert!(
+        sub.wait_for(Duration::from_secs(5), |m| m.iter().any(|m| m.topic == "dinoedge/e2e/events")),
+        "the fault event arrives"
+    );
+    let faults: Vec<Value> = events(&sub).into_iter().filter(|e| e["type"] == "fault").collect();
+    assert_eq!(faults.len(), 1, "one fault for 40 frames: {faults:?}");
+    assert!(faults[0]["reason"].as_str().unwrap().contains(expected), "{}", faults[0]);
+    let states: Vec<Value> = sub.on("dinoedge/e2e/dock1/forks/state").iter().map(Message::json).collect();
+    assert!(!states.is_empty() && states.iter().all(|s| s["state"] == "down"), "{states:?}");
+    assert!(states[0]["reason"].as_str().unwrap().contains(expected), "{}", states[0]);
+}
+
 #[test]
 fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let broker = Broker::start(&dir.join("broker"), "");
-    let truth = clip(dir, "forklift-cross");
     // The forklift stands within 1.5 m of the dock, for ever (the sequence loops).
     sequence(dir, &truth, &(80..100).collect::<Vec<_>>());
     let file = config(dir, &broker, "");
@@ -449,10 +524,8 @@ fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_noth
 #[test]
 fn systemd_hears_ready_status_and_watchdog_until_inference_gets_stuck() {
     use std::os::unix::net::UnixDatagram;
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, broker, truth) = dock("empty-lighting");
     let dir = tmp.path();
-    let broker = Broker::start(&dir.join("broker"), "");
-    let truth = clip(dir, "empty-lighting");
     sequence(dir, &truth, &(0..40).collect::<Vec<_>>());
     // Frame 20's depth file is a FIFO nobody writes to: reading it blocks, as a hung
     // inference would.

@@ -82,7 +82,8 @@ fn measured<'a>(clip: &'a Clip, rule: &Measurer) -> Vec<(&'a FrameTruth, Option<
         .iter()
         .map(|f| {
             let p = perceive(&clip.dir, f.index);
-            (f, rule.measure(Seen { depth: &p.depth, classes: p.classes.as_ref() }))
+            let measured = rule.measure(Seen { depth: &p.depth, classes: p.classes.as_ref() });
+            (f, measured.unwrap_or_else(|e| panic!("frame {}: {e}", f.index)))
         })
         .collect()
 }
@@ -272,12 +273,14 @@ clear_above = 2.4
     let hooks = Hooks {
         echo: Some(Box::new(move |_, payload| {
             let Ok(event) = serde_json::from_value::<Event>(payload.clone()) else { return };
+            // The frames' doing only: not the ends a stopping daemon gives its raised alarms.
+            let Some(frame) = event.frame else { return };
             let (kind, distance) = match event.change {
                 Change::Start { distance_m } => ('s', Some(distance_m)),
                 Change::End { distance_m, .. } => ('e', distance_m),
-                Change::Update { .. } => return,
+                Change::Update { .. } | Change::Fault {} => return,
             };
-            seen.lock().unwrap().push((event.rule.to_string(), kind, event.frame.unwrap(), distance));
+            seen.lock().unwrap().push((event.rule.to_string(), kind, frame, distance));
         })),
         recorder: Some(Arc::new(move |p: &Processed| {
             let mut c = counted.lock().unwrap();

@@ -24,6 +24,10 @@
 //!   second), while their events are delivered all the same: one the broker acknowledges
 //!   meanwhile is never written at all. They are lost only if the daemon stops before the disk
 //!   takes them; [`Outbox::trouble`] reports it while it lasts (`stats`, STATUS=, the log).
+//! - **Open alarms.** The outbox knows each alarm started and not yet ended (a `start` whose
+//!   payload's `alarm` no `end` has named), acknowledged or not: compaction keeps them as
+//!   `{"open":{…}}` records. A daemon that crashed during an alarm learns so at its next start
+//!   ([`Outbox::open_alarms`]) and ends it.
 //! - Acknowledgements are not fsync'd: after a crash an event may be published again, with
 //!   its id, and subscribers deduplicate by id. When most of the file is acknowledged it is
 //!   rewritten through a temporary file and a rename.
@@ -34,8 +38,8 @@
 //! instead of taking the broker session over from the first.
 //!
 //! **Bound**: at most `max_events` pending. When full, the oldest pending `update` is dropped
-//! (recorded as done, counted in `dropped_updates`); a `start` or an `end` is never dropped,
-//! so they alone may take the outbox past its bound.
+//! (recorded as done, counted in `dropped_updates`); a `start`, `end` or `fault` is never
+//! dropped, so they alone may take the outbox past its bound.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions, TryLockError};
@@ -68,6 +72,8 @@ pub enum EventKind {
     Start,
     Update,
     End,
+    /// A rule cannot measure.
+    Fault,
 }
 
 /// An event waiting for the broker's acknowledgement.
@@ -93,6 +99,25 @@ struct Header {
 enum Record {
     Add(Pending),
     Done(u64),
+    /// An alarm still open whose `start` (this payload) was acknowledged (written by compaction).
+    Open(serde_json::Value),
+}
+
+/// Alarms started and not ended: alarm id → the payload of its `start`.
+type OpenAlarms = BTreeMap<String, serde_json::Value>;
+
+/// Follows the alarms `event` opens or closes.
+fn track(open: &mut OpenAlarms, event: &Pending) {
+    let Some(alarm) = event.payload.get("alarm").and_then(serde_json::Value::as_str) else { return };
+    match event.kind {
+        EventKind::Start => {
+            open.insert(alarm.to_owned(), event.payload.clone());
+        }
+        EventKind::End => {
+            open.remove(alarm);
+        }
+        EventKind::Update | EventKind::Fault => {}
+    }
 }
 
 /// Why records wait in memory: the disk refused them.
@@ -113,6 +138,7 @@ pub struct Outbox {
     epoch: String,
     next_seq: u64,
     pending: BTreeMap<u64, Pending>,
+    open: OpenAlarms,
     /// Records the file does not hold yet (a write failed), to be written in this order.
     unsaved: VecDeque<Record>,
     /// The last storage error while `unsaved` is not empty.
@@ -146,7 +172,7 @@ impl Outbox {
         }
         let path = dir.join("events.jsonl");
         if !path.exists() {
-            write_compacted(&path, 0, std::iter::empty())?;
+            write_compacted(&path, 0, &OpenAlarms::new(), std::iter::empty())?;
         }
         let bytes = std::fs::read(&path).with_context(|| format!("reading the outbox {}", path.display()))?;
         let log = read_log(&path, &bytes)?;
@@ -178,6 +204,7 @@ impl Outbox {
             epoch: format!("{:016x}", rand::random::<u64>()),
             next_seq: log.next_seq,
             pending: log.pending,
+            open: log.open,
             unsaved: VecDeque::new(),
             error: None,
             len: log.good_len,
@@ -213,6 +240,7 @@ impl Outbox {
         let seq = self.next_seq;
         self.next_seq += 1;
         let event = Pending { seq, kind, payload: payload(seq) };
+        track(&mut self.open, &event);
         self.unsaved.push_back(Record::Add(event.clone()));
         self.pending.insert(seq, event);
         while self.pending.len() > self.max_events {
@@ -276,6 +304,11 @@ impl Outbox {
         self.pending.range(from..).map(|(_, p)| p)
     }
 
+    /// The `start` payloads of the alarms started and not ended, by alarm id.
+    pub fn open_alarms(&self) -> Vec<serde_json::Value> {
+        self.open.values().cloned().collect()
+    }
+
     /// How many events wait for the broker's acknowledgement.
     pub fn pending_count(&self) -> usize {
         self.pending.len()
@@ -331,9 +364,10 @@ impl Outbox {
         written
     }
 
-    /// Rewrites the file as its pending events, which then hold every unsaved record's effect.
+    /// Rewrites the file as its open alarms and pending events, which then hold every unsaved
+    /// record's effect.
     fn compact(&mut self) -> Result<()> {
-        write_compacted(&self.path, self.next_seq, self.pending.values())?;
+        write_compacted(&self.path, self.next_seq, &self.open, self.pending.values())?;
         self.file = OpenOptions::new().append(true).open(&self.path)?;
         self.len = self.file.metadata()?.len();
         self.done_records = 0;
@@ -369,14 +403,22 @@ fn recover(line: &[u8]) -> Option<Record> {
         .find_map(|i| unframe(&line[i..]))
 }
 
-/// Writes a header and the pending events to a temporary file, syncs it, and renames it
-/// over `path` (then syncs the folder), so a crash leaves the old log or the new one.
-fn write_compacted<'a>(path: &Path, next_seq: u64, pending: impl Iterator<Item = &'a Pending>) -> Result<()> {
+/// Writes a header, the open alarms and the pending events to a temporary file, syncs it, and
+/// renames it over `path` (then syncs the folder), so a crash leaves the old log or the new one.
+fn write_compacted<'a>(
+    path: &Path,
+    next_seq: u64,
+    open: &OpenAlarms,
+    pending: impl Iterator<Item = &'a Pending>,
+) -> Result<()> {
     let tmp = path.with_extension("jsonl.tmp");
     let written = (|| -> Result<()> {
         let mut out = std::io::BufWriter::new(File::create(&tmp)?);
         serde_json::to_writer(&mut out, &Header { outbox: FORMAT, _epoch: None, next_seq })?;
         out.write_all(b"\n")?;
+        for start in open.values() {
+            out.write_all(&frame(&Record::Open(start.clone())))?;
+        }
         for p in pending {
             out.write_all(&frame(&Record::Add(p.clone())))?;
         }
@@ -399,6 +441,7 @@ struct Log {
     /// Past the highest seq the file names.
     next_seq: u64,
     pending: BTreeMap<u64, Pending>,
+    open: OpenAlarms,
     /// Done records (they count towards compaction).
     done_records: usize,
     /// Damaged lines skipped.
@@ -422,6 +465,7 @@ fn read_log(path: &Path, bytes: &[u8]) -> Result<Log> {
     let mut log = Log {
         next_seq: header.next_seq,
         pending: BTreeMap::new(),
+        open: OpenAlarms::new(),
         done_records: 0,
         skipped: 0,
         good_len: first.len() as u64,
@@ -444,11 +488,17 @@ fn read_log(path: &Path, bytes: &[u8]) -> Result<Log> {
         match record {
             Record::Add(p) => {
                 log.next_seq = log.next_seq.max(p.seq + 1);
+                track(&mut log.open, &p);
                 log.pending.insert(p.seq, p);
             }
             Record::Done(seq) => {
                 log.pending.remove(&seq);
                 log.done_records += 1;
+            }
+            Record::Open(start) => {
+                if let Some(alarm) = start.get("alarm").and_then(serde_json::Value::as_str) {
+                    log.open.insert(alarm.to_owned(), start);
+                }
             }
         }
     }
@@ -585,6 +635,34 @@ mod tests {
         let held: Vec<&serde_json::Value> = outbox.pending_after(None).map(|p| &p.payload).collect();
         assert_eq!(held, vec![&json!({ "n": 1 }), &json!({ "n": 3 })]);
         assert_eq!(outbox.next_seq(), 4);
+    }
+
+    /// Item 4 of the reliability issue: a crash during an alarm left its start orphaned.
+    #[test]
+    fn alarms_left_open_are_known_after_a_restart_and_a_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(dir.path(), 10_000).unwrap();
+        let event = |alarm: &str| json!({ "alarm": alarm });
+        let a = outbox.add(EventKind::Start, |_| event("a"));
+        outbox.add(EventKind::Start, |_| event("b"));
+        outbox.add(EventKind::Update, |_| event("a"));
+        outbox.add(EventKind::End, |_| event("b"));
+        outbox.ack(a);
+        assert_eq!(outbox.open_alarms(), vec![event("a")], "acknowledged or not, a is open, b ended");
+        drop(outbox);
+        let mut outbox = Outbox::open(dir.path(), 10_000).unwrap();
+        assert_eq!(outbox.open_alarms(), vec![event("a")]);
+        for _ in 0..COMPACT_AFTER + 5 {
+            let seq = outbox.add(EventKind::Update, |_| json!({}));
+            outbox.ack(seq);
+        }
+        assert!(log_of(dir.path()).lines().count() < 20, "compacted");
+        drop(outbox);
+        let mut outbox = Outbox::open(dir.path(), 10_000).unwrap();
+        assert_eq!(outbox.open_alarms(), vec![event("a")], "kept through the compaction");
+        outbox.add(EventKind::End, |_| event("a"));
+        drop(outbox);
+        assert!(Outbox::open(dir.path(), 10_000).unwrap().open_alarms().is_empty());
     }
 
     #[test]

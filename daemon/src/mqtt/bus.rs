@@ -111,6 +111,11 @@ impl Bus {
         self.outbox().trouble()
     }
 
+    /// The `start` payloads of the alarms started and not ended (an earlier run's, at start-up).
+    pub fn open_alarms(&self) -> Vec<serde_json::Value> {
+        self.outbox().open_alarms()
+    }
+
     /// Writes the events the disk refused before, if any (the once-a-second tick).
     pub fn retry_outbox(&self) {
         self.outbox().retry();

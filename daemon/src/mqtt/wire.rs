@@ -27,6 +27,13 @@ use crate::outbox::EventKind;
 #[serde(transparent)]
 pub struct Timestamp(String);
 
+impl Timestamp {
+    /// The moment, if this is an RFC 3339 time.
+    pub fn to_system_time(&self) -> Option<SystemTime> {
+        humantime::parse_rfc3339(&self.0).ok()
+    }
+}
+
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
         Timestamp(humantime::format_rfc3339_millis(t).to_string())
@@ -80,9 +87,20 @@ pub struct Event {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Change {
-    Start { distance_m: f64 },
-    Update { distance_m: Option<f64>, min_distance_m: f64 },
-    End { distance_m: Option<f64>, min_distance_m: f64, duration_s: f64 },
+    Start {
+        distance_m: f64,
+    },
+    Update {
+        distance_m: Option<f64>,
+        min_distance_m: f64,
+    },
+    End {
+        distance_m: Option<f64>,
+        min_distance_m: f64,
+        duration_s: f64,
+    },
+    /// The rule cannot measure (its `reason` says why); a raised alarm stays raised.
+    Fault {},
 }
 
 impl Change {
@@ -91,6 +109,7 @@ impl Change {
             Change::Start { .. } => EventKind::Start,
             Change::Update { .. } => EventKind::Update,
             Change::End { .. } => EventKind::End,
+            Change::Fault {} => EventKind::Fault,
         }
     }
 }
@@ -113,6 +132,9 @@ pub struct RuleState {
     /// As in the rule's events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<Vec<ObjectClass>>,
+    /// Why the rule cannot measure, while `state` is `down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +142,8 @@ pub struct RuleState {
 pub enum AlarmState {
     Alarm,
     Clear,
+    /// The rule cannot measure (`reason`); `alarm` names an alarm raised before, still raised.
+    Down,
 }
 
 /// A camera's retained status on `<camera>/status`.

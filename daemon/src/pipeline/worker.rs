@@ -77,6 +77,10 @@ pub struct RuleRunner {
     alarm_id: Option<String>,
     since: SystemTime,
     last_state: Option<Instant>,
+    /// The retained state last published.
+    published: Option<RuleState>,
+    /// Why the rule cannot measure, while it cannot.
+    fault: Option<String>,
     update_interval: Duration,
 }
 
@@ -90,6 +94,8 @@ impl RuleRunner {
             alarm_id: None,
             since: SystemTime::now(),
             last_state: None,
+            published: None,
+            fault: None,
             update_interval,
         }
     }
@@ -110,15 +116,24 @@ impl RuleRunner {
     ) -> Option<f64> {
         let (h, w) = seen.depth.dim();
         let (camera, name) = (out.camera, &self.rule.name);
-        let measurer = self.measurer.get_or_insert_with(|| {
-            let bound = Measurer::new(&self.rule.measure, &self.rule.zone, (w, h), calibration);
-            if let Err(e) = &bound {
-                log::error!("rule {camera}/{name}: cannot run: {e}");
+        let measurer = self
+            .measurer
+            .get_or_insert_with(|| Measurer::new(&self.rule.measure, &self.rule.zone, (w, h), calibration));
+        let measured = match measurer {
+            Ok(measurer) => measurer.measure(seen).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot run: {e}")),
+        };
+        let distance = match measured {
+            Ok(distance) => distance,
+            Err(reason) => {
+                self.fail(out, reason, frame);
+                return None;
             }
-            bound
-        });
-        let Ok(measurer) = measurer else { return None };
-        let distance = measurer.measure(seen);
+        };
+        if self.fault.take().is_some() {
+            log::info!("rule {camera}/{name}: measures again");
+            self.last_state = None;
+        }
         log::debug!("rule {camera}/{name}: frame {}: {} m", frame.seq, fmt(distance));
         let transition = self.tracker.observe(distance, frame.captured);
         if let Some(transition) = transition {
@@ -138,11 +153,36 @@ impl RuleRunner {
         distance
     }
 
-    /// Queues the event of `transition` in the outbox, and follows the alarm id.
-    fn emit(&mut self, out: &Outlet, transition: Transition, seq: Option<u64>, wall: SystemTime, reason: Option<&str>) {
+    /// The rule cannot measure on `frame`. The first time, it says so in the log and with a
+    /// `fault` event; its retained state says `down` with the reason (at once, then as often as
+    /// a state). A raised alarm stays raised: nothing says the danger has passed.
+    fn fail(&mut self, out: &Outlet, reason: String, frame: &Frame) {
+        let first = self.fault.is_none();
+        if first {
+            log::error!("rule {}/{}: cannot measure: {reason}", out.camera, self.rule.name);
+            self.queue(out, Change::Fault {}, Some(frame.seq), frame.wall, Some(&reason));
+        }
+        self.fault = Some(reason);
+        let due = self.last_state.is_none_or(|t| frame.captured.saturating_duration_since(t) >= self.update_interval);
+        if first || due {
+            self.last_state = Some(frame.captured);
+            self.publish_state(out, None, frame);
+        }
+    }
+
+    /// Queues an event of this rule in the outbox (its `alarm`: the raised alarm's, else its
+    /// own id); returns its id.
+    fn queue(
+        &self,
+        out: &Outlet,
+        change: Change,
+        seq: Option<u64>,
+        wall: SystemTime,
+        reason: Option<&str>,
+    ) -> Option<String> {
         let (camera, name, rule) = (out.camera, &self.rule.name, &self.rule);
         let queued = out.bus.event(|id| Event {
-            change: change(transition),
+            change,
             id: id.to_owned(),
             alarm: self.alarm_id.as_deref().unwrap_or(id).to_owned(),
             device: out.device_id.clone(),
@@ -157,13 +197,19 @@ impl RuleRunner {
             frame: seq,
             reason: reason.map(str::to_owned),
         });
-        let id = match queued {
-            Ok(id) => id,
+        match queued {
+            Ok(id) => Some(id),
             Err(e) => {
                 log::error!("rule {camera}/{name}: the event could not be queued: {e:#}");
-                return;
+                None
             }
-        };
+        }
+    }
+
+    /// Queues the event of `transition` in the outbox, and follows the alarm id.
+    fn emit(&mut self, out: &Outlet, transition: Transition, seq: Option<u64>, wall: SystemTime, reason: Option<&str>) {
+        let (camera, name) = (out.camera, &self.rule.name);
+        let Some(id) = self.queue(out, change(transition), seq, wall, reason) else { return };
         match transition {
             Transition::Start { distance } => {
                 log::warn!("ALARM {camera}/{name}: {distance:.2} m (below {} m)", self.rule.hysteresis.alarm_below);
@@ -185,9 +231,13 @@ impl RuleRunner {
 
     /// The retained state, as of `frame` (`time` is its capture time, so a subscriber can tell
     /// how fresh the distance is).
-    fn publish_state(&self, out: &Outlet, distance: Option<f64>, frame: &Frame) {
+    fn publish_state(&mut self, out: &Outlet, distance: Option<f64>, frame: &Frame) {
         let state = RuleState {
-            state: if self.tracker.in_alarm() { AlarmState::Alarm } else { AlarmState::Clear },
+            state: match (&self.fault, self.tracker.in_alarm()) {
+                (Some(_), _) => AlarmState::Down,
+                (None, true) => AlarmState::Alarm,
+                (None, false) => AlarmState::Clear,
+            },
             distance_m: distance.map(metres),
             alarm_below_m: self.rule.hysteresis.alarm_below,
             clear_above_m: self.rule.hysteresis.clear_above,
@@ -197,8 +247,24 @@ impl RuleRunner {
             alarm: self.alarm_id.clone(),
             severity: self.rule.severity,
             objects: self.rule.measure.objects(),
+            reason: self.fault.clone(),
         };
         out.bus.retain_json(out.bus.topics().rule_state(out.camera, &self.rule.name), &state);
+        self.published = Some(state);
+    }
+
+    /// The daemon stops: a raised alarm ends, with `reason`, and the retained state then says
+    /// `clear` (availability says `offline`: nobody watches until the next start).
+    pub fn stand_down(mut self, out: &Outlet, reason: &str) {
+        let Some(end) = self.tracker.abandon(Instant::now()) else { return };
+        let wall = SystemTime::now();
+        self.emit(out, end, None, wall, Some(reason));
+        if let Some(mut state) = self.published.take() {
+            state.state = AlarmState::Clear;
+            state.alarm = None;
+            state.since = wall.into();
+            out.bus.retain_json(out.bus.topics().rule_state(out.camera, &self.rule.name), &state);
+        }
     }
 
     /// The rule is gone (or changed) after a reload: a raised alarm ends, with `reason`, and

@@ -49,6 +49,14 @@ pub struct Seen<'a> {
     pub classes: Option<&'a Array2<ObjectClass>>,
 }
 
+/// A rule cannot measure: the depth in its zone is NaN or infinite at `bad` of its `of` pixels.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the depth is not a number at {bad} of the zone's {of} pixels (the model or its alignment is broken)")]
+pub struct NotFinite {
+    pub bad: usize,
+    pub of: usize,
+}
+
 /// The pixels of a frame inside a zone (by pixel centre), as flat row-major indices.
 #[derive(Debug, Clone)]
 pub struct ZoneMask {
@@ -157,9 +165,23 @@ impl Measurer {
         }
     }
 
-    /// The rule's distance in metres on a frame of the bound size. A rule that counts classes
-    /// measures nothing on a frame without them.
-    pub fn measure(&self, seen: Seen) -> Option<f64> {
+    /// The rule's distance in metres on a frame of the bound size (`None`: nothing to measure
+    /// in the zone). A rule that counts classes measures nothing on a frame without them. A
+    /// depth that is not a number anywhere in the zone (a broken model or alignment) is an
+    /// error: the rule cannot tell near from far there.
+    pub fn measure(&self, seen: Seen) -> Result<Option<f64>, NotFinite> {
+        let (Measurer::MinDistance { mask, .. }
+        | Measurer::PlaneDistance { mask, .. }
+        | Measurer::ObjectDistance { mask, .. }) = self;
+        let depth = seen.depth.as_slice().expect("depth maps are contiguous");
+        match mask.pixels.iter().filter(|&&i| !depth[i].is_finite()).count() {
+            0 => Ok(self.distance(seen)),
+            bad => Err(NotFinite { bad, of: mask.pixels.len() }),
+        }
+    }
+
+    /// The distance, on a depth that is finite in the zone.
+    fn distance(&self, seen: Seen) -> Option<f64> {
         let depth = seen.depth.as_slice().expect("depth maps are contiguous");
         let valid = |i: usize| depth[i].is_finite() && depth[i] > 0.0;
         let classes = seen.classes.map(|c| c.as_slice().expect("class maps are contiguous"));
@@ -296,10 +318,14 @@ mod tests {
             None,
         )
         .unwrap();
-        // Left half: 3, 0 (invalid), 2.5, NaN (invalid); the right half (0.5 m) is outside.
-        let depth = ndarray::arr2(&[[3.0, 0.0, 0.5, 0.5], [2.5, f32::NAN, 0.5, 0.5]]);
-        assert_eq!(measurer.measure(seen(&depth)), Some(2.5));
-        assert_eq!(measurer.measure(seen(&Array2::zeros((2, 4)))), None, "no valid depth: nothing measured");
+        // Left half: 3, 0 (invalid), 2.5, -1 (invalid); the right half (0.5 m) is outside.
+        let depth = ndarray::arr2(&[[3.0, 0.0, 0.5, 0.5], [2.5, -1.0, 0.5, 0.5]]);
+        assert_eq!(measurer.measure(seen(&depth)), Ok(Some(2.5)));
+        assert_eq!(measurer.measure(seen(&Array2::zeros((2, 4)))), Ok(None), "no valid depth: nothing measured");
+        // Item 3 of the reliability issue: NaN was taken for "no depth here", and the rule
+        // never alarmed, silently.
+        let broken = ndarray::arr2(&[[3.0, f32::INFINITY, f32::NAN, f32::NAN], [f32::NAN, 2.0, 0.5, 0.5]]);
+        assert_eq!(measurer.measure(seen(&broken)), Err(NotFinite { bad: 2, of: 4 }), "only the zone counts");
     }
 
     fn seen(depth: &Array2<f32>) -> Seen<'_> {
@@ -347,22 +373,22 @@ mod tests {
         };
         // Column centres 2.5 and 11.5 are 5.5 and 3.5 px from the middle: 2.0625 m and 1.3125 m.
         let close = |d: Option<f64>, want: f64| d.is_some_and(|d| (d - want).abs() < 1e-9);
-        assert!(close(bind(plane(ObjectClass::Person)).measure(with_classes), 2.0625));
-        assert!(close(bind(plane(ObjectClass::Forklift)).measure(with_classes), 1.3125));
-        assert_eq!(bind(plane(ObjectClass::Load)).measure(with_classes), None, "no load in view");
+        assert!(close(bind(plane(ObjectClass::Person)).distance(with_classes), 2.0625));
+        assert!(close(bind(plane(ObjectClass::Forklift)).distance(with_classes), 1.3125));
+        assert_eq!(bind(plane(ObjectClass::Load)).distance(with_classes), None, "no load in view");
         let near =
             bind(Measure::ObjectDistance { from: ObjectClass::Person, to: ObjectClass::Forklift, percentile: 0.0 });
-        assert!(close(near.measure(with_classes), 9.0 * 0.375), "columns 2 and 11 are 9 px apart");
+        assert!(close(near.distance(with_classes), 9.0 * 0.375), "columns 2 and 11 are 9 px apart");
         let min = bind(Measure::MinDistance { percentile: 0.0, objects: Some(set(ObjectClass::Forklift)) });
-        assert_eq!(min.measure(with_classes), Some(3.0));
+        assert_eq!(min.distance(with_classes), Some(3.0));
         for rule in [&near, &min] {
-            assert_eq!(rule.measure(seen(&depth)), None, "a frame without classes measures nothing");
+            assert_eq!(rule.distance(seen(&depth)), None, "a frame without classes measures nothing");
         }
         // Fewer than MIN_FOREGROUND_PIXELS of a class are noise.
         let mut few = classes.clone();
         few.mapv_inplace(|c| if c == ObjectClass::Forklift { ObjectClass::Floor } else { c });
         few[[0, 15]] = ObjectClass::Forklift;
-        assert_eq!(near.measure(Seen { depth: &depth, classes: Some(&few) }), None);
+        assert_eq!(near.distance(Seen { depth: &depth, classes: Some(&few) }), None);
     }
 
     #[test]
@@ -386,7 +412,7 @@ mod tests {
         assert_eq!(resolve_zone(&named, Some(&calibration)), Ok(&left));
         let measure = Measure::MinDistance { percentile: 0.0, objects: None };
         let measurer = Measurer::new(&measure, &named, (4, 2), Some(&calibration)).unwrap();
-        assert_eq!(measurer.measure(seen(&ndarray::arr2(&[[3.0, 2.0, 0.5, 0.5], [2.5, 4.0, 0.5, 0.5]]))), Some(2.0));
+        assert_eq!(measurer.distance(seen(&ndarray::arr2(&[[3.0, 2.0, 0.5, 0.5], [2.5, 4.0, 0.5, 0.5]]))), Some(2.0));
         let missing = ZoneRef::Named(name("right"));
         assert_eq!(resolve_zone(&missing, Some(&calibration)), Err("dock1.toml: no zone named `right`".to_string()));
         assert!(resolve_zone(&named, None).unwrap_err().contains("needs the camera's calibration"));

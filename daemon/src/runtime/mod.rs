@@ -8,6 +8,7 @@
 //! and the benchmark watch it through [`Hooks`].
 
 mod diff;
+mod left_open;
 mod running;
 mod signal;
 mod site;
@@ -51,6 +52,7 @@ pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
     let topics = Topics { prefix: config.topic_prefix() };
     let options = crate::mqtt::options::mqtt_options(config, &topics)?;
     let bus = Bus::new(topics.clone(), outbox, hooks.echo);
+    left_open::end(&bus);
     if config.mqtt.home_assistant {
         for (topic, payload) in crate::mqtt::discovery::messages(config, &topics) {
             bus.retain_json(topic, &payload);

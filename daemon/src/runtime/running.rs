@@ -26,10 +26,13 @@ use crate::systemd::{self, Health};
 
 /// Why an alarm ends when a reload removes or changes its rule (the `end` event's `reason`).
 const RETIRED: &str = "rule removed or changed by a reload";
+/// Why an alarm ends when the daemon stops.
+const STOPPED: &str = "dinoedge stopped";
 
 /// Runs until a stop signal, the end of every source, or `stop_after`; then stops the
-/// pipeline (each camera finishes its frame) and the publisher (which delivers for up to 3 s
-/// and publishes `offline`).
+/// pipeline (each camera finishes its frame), ends every raised alarm (`STOPPED`; its retained
+/// state then says `clear`), and stops the publisher (which delivers for up to 3 s and
+/// publishes `offline`).
 pub(super) async fn serve(
     path: &Path,
     site: Site,
@@ -75,8 +78,11 @@ pub(super) async fn serve(
         }
     }
     systemd::stopping();
-    let pipeline = running.pipeline;
-    tokio::task::spawn_blocking(move || drop(pipeline.stop())).await.context("stopping the pipeline")?;
+    let Running { config, pipeline, .. } = running;
+    let carried = tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
+    for (key, runner) in carried {
+        runner.stand_down(&Outlet { bus: &bus, device_id: &config.device_id, camera: &key.camera }, STOPPED);
+    }
     let _ = stop_tx.send(true);
     publisher.await.context("the MQTT task")??;
     Ok(())
