@@ -80,13 +80,14 @@ if [[ ${1:-} != --host ]]; then
     done
 fi
 need_packages "${packages[@]}"
-# ONNX Runtime (PyPI) for the test that compares tract with it; never needed at run time.
+# ONNX Runtime (PyPI) for the test that compares tract with it, and Jinja2 for the one that
+# renders the Home Assistant templates as Home Assistant does; never needed at run time.
 venv="${DINOEDGE_TOOLS_VENV:-$cache/tools-venv}"
-if ! "$venv/bin/python" -c "import onnxruntime, numpy" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import onnxruntime, numpy, jinja2" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q onnxruntime numpy
+    "$venv/bin/pip" install -q onnxruntime numpy jinja2
 fi
-export DINOEDGE_ORT_PYTHON="$venv/bin/python"
+export DINOEDGE_ORT_PYTHON="$venv/bin/python" DINOEDGE_TOOLS_PYTHON="$venv/bin/python"
 need_zigbuild amd64
 # Clippy's driver, for tools/lint-and-compile.sh.
 command -v clippy-driver >/dev/null || rustup component add clippy

@@ -1,6 +1,8 @@
-//! Home Assistant MQTT discovery: for each rule, a `binary_sensor` (on while the alarm is
-//! raised) and a distance `sensor`, both reading the rule's retained state topic and sharing
-//! the daemon's availability topic. Published retained when `mqtt.home_assistant` is on. A
+//! Home Assistant MQTT discovery: for each rule, a `binary_sensor` (on while an alarm is
+//! raised) and a distance `sensor`, both reading the rule's retained state topic. They are
+//! available while the daemon is online, the rule's camera is `up` and the rule is not `down`
+//! (three availability topics, all required), so a camera or rule that cannot see never shows
+//! a stale `clear`. Published retained when `mqtt.home_assistant` is on. A
 //! rule that counts classes says which in its entities' names. On a reload, `changes` says
 //! what to publish: the entities of rules added or changed, and an empty retained message
 //! (which makes Home Assistant remove the entity) for those of rules removed.
@@ -10,7 +12,7 @@ use std::collections::BTreeMap;
 use dinoedge_config::{Config, Measure, Rule};
 
 use super::topics::{OFFLINE, ONLINE, Topics};
-use super::wire::{AlarmState, Device, Discovery, Entity};
+use super::wire::{AlarmState, Availability, Device, Discovery, Entity};
 
 /// (topic, payload) of every discovery message of `config`.
 pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
@@ -25,9 +27,18 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
         unique_id: format!("dinoedge_{}_{}{suffix}", config.device_id, rule.object_id()),
         name,
         state_topic: topics.rule_state(&rule.camera, &rule.name),
-        availability_topic: topics.availability(),
-        payload_available: ONLINE.into(),
-        payload_not_available: OFFLINE.into(),
+        availability: vec![
+            Availability { topic: topics.availability(), value_template: None },
+            Availability {
+                topic: topics.camera_status(&rule.camera),
+                value_template: Some(format!("{{{{ '{ONLINE}' if value_json.state == 'up' else '{OFFLINE}' }}}}")),
+            },
+            Availability {
+                topic: topics.rule_state(&rule.camera, &rule.name),
+                value_template: Some(format!("{{{{ '{OFFLINE}' if value_json.state == 'down' else '{ONLINE}' }}}}")),
+            },
+        ],
+        availability_mode: "all".into(),
         device: device.clone(),
         entity,
     };
@@ -36,8 +47,9 @@ pub fn messages(config: &Config, topics: &Topics) -> Vec<(String, Discovery)> {
     for rule in &config.rules {
         let object = rule.object_id();
         let title = format!("{} {}{}", rule.camera, rule.name, classes(&rule.measure));
+        // On while an alarm is raised, also while the rule is down (then unavailable, too).
         let alarm = Entity::Safety {
-            value_template: "{{ value_json.state }}".into(),
+            value_template: "{{ 'alarm' if value_json.alarm else 'clear' }}".into(),
             payload_on: AlarmState::Alarm,
             payload_off: AlarmState::Clear,
         };

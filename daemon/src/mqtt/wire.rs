@@ -226,12 +226,21 @@ pub struct Discovery {
     pub unique_id: String,
     pub name: String,
     pub state_topic: String,
-    pub availability_topic: String,
-    pub payload_available: String,
-    pub payload_not_available: String,
+    /// Available while every one of these says so (`availability_mode: all`).
+    pub availability: Vec<Availability>,
+    pub availability_mode: String,
     pub device: Device,
     #[serde(flatten)]
     pub entity: Entity,
+}
+
+/// One condition of an entity's availability: `topic`'s payload, through `value_template` if
+/// there is one, is `online` (Home Assistant's default `payload_available`) or `offline`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    pub topic: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_template: Option<String>,
 }
 
 /// The device every discovery message names: the dinoedge box.
