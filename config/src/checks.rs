@@ -45,8 +45,12 @@ pub fn check(config: &Config) -> Result<(), Invalid> {
     period(pipeline("stats_interval"), config.pipeline.stats_interval, DAY)?;
     period(pipeline("ready_timeout"), config.pipeline.ready_timeout, HOUR)?;
     check_mqtt(config)?;
-    if config.outbox.max_events == 0 {
-        invalid(vec![Key("outbox"), Key("max_events")], "max_events = 0: expected at least 1")?;
+    let max_events = config.outbox.max_events;
+    if !(1..=MAX_OUTBOX_EVENTS).contains(&max_events) {
+        let why = format!(
+            "max_events = {max_events}: expected 1 to {MAX_OUTBOX_EVENTS} (each pending event is held in memory too)"
+        );
+        invalid(vec![Key("outbox"), Key("max_events")], &why)?;
     }
     check_cameras(config)?;
     check_rules(config)
@@ -197,6 +201,8 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// Widest and tallest frame taken (8K is 7680 × 4320), here and in a calibration's camera.
 pub const MAX_FRAME_SIDE: u32 = 8192;
 const MAX_FPS: f64 = 1000.0;
+/// Pending events at most: a few kilobytes of memory each, some hundreds of megabytes in all.
+const MAX_OUTBOX_EVENTS: usize = 100_000;
 
 fn has_glob(path: &str) -> bool {
     path.contains(['*', '?', '['])

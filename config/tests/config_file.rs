@@ -289,6 +289,13 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
     ("keep_alive past 16 bits", "[mqtt]", "[mqtt]\nkeep_alive = 70000", 9, &["keep_alive = 70000", "1 to 65535"]),
     ("keep_alive under a second", "[mqtt]", "[mqtt]\nkeep_alive = 0.5", 9, &["keep_alive = 0.5"]),
     (
+        "an outbox of ten million events",
+        "[mqtt]",
+        "[outbox]\nmax_events = 10000000\n[mqtt]",
+        9,
+        &["max_events = 10000000", "1 to 100000"],
+    ),
+    (
         "stall_timeout of a year",
         "calibration = \"dock1.calibration.toml\"",
         "calibration = \"dock1.calibration.toml\"\nstall_timeout = 31536000",
