@@ -450,6 +450,74 @@ fn a_rule_that_cannot_measure_is_down_with_one_fault_event() {
     assert!(states[0]["reason"].as_str().unwrap().contains(expected), "{}", states[0]);
 }
 
+/// The Prometheus endpoint, scraped for real while an alarm is raised, and checked by
+/// Prometheus' own `promtool check metrics` (Debian `prometheus`).
+#[test]
+fn metrics_are_scraped_while_an_alarm_is_raised_and_pass_promtool() {
+    let (tmp, broker, truth) = dock("forklift-cross");
+    let dir = tmp.path();
+    let order: Vec<usize> = (0..100).chain(std::iter::repeat_n(99, 400)).collect();
+    sequence(dir, &truth, &order);
+    let port = support::free_port();
+    let config = config(dir, &broker, &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/events");
+    let daemon = support::spawn_daemon(&config);
+    assert!(sub.wait_for(Duration::from_secs(30), |m| !m.is_empty()), "the alarm starts");
+
+    let scrape = || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the metrics endpoint listens");
+        std::io::Write::write_all(
+            &mut stream,
+            b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+        body.to_owned()
+    };
+    // The event may reach the subscriber before its frame is done (a snapshot is encoded after
+    // it): the counters follow at the end of the frame.
+    let raised = "dinoedge_alarm_raised{camera=\"dock1\",rule=\"forks\"} 1\n";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut body = scrape();
+    while !body.contains(raised) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        body = scrape();
+    }
+    let value = |sample: &str| -> f64 {
+        let line = body.lines().find(|l| l.starts_with(sample)).unwrap_or_else(|| panic!("no {sample} in\n{body}"));
+        line[sample.len()..].trim().parse().unwrap()
+    };
+    assert!(value("dinoedge_frames_processed_total{camera=\"dock1\"}") > 0.0);
+    assert_eq!(value("dinoedge_camera_up{camera=\"dock1\"}"), 1.0);
+    assert_eq!(value("dinoedge_alarms_started_total{camera=\"dock1\",rule=\"forks\"}"), 1.0);
+    assert_eq!(value("dinoedge_alarm_raised{camera=\"dock1\",rule=\"forks\"}"), 1.0);
+    assert_eq!(value("dinoedge_rule_down{camera=\"dock1\",rule=\"forks\"}"), 0.0);
+    let frames = value("dinoedge_stage_seconds_count{camera=\"dock1\",stage=\"latency\"}");
+    assert!(
+        frames > 0.0
+            && value("dinoedge_stage_seconds_bucket{camera=\"dock1\",stage=\"latency\",le=\"+Inf\"}") == frames
+    );
+    assert!(value("dinoedge_model_load_seconds") >= 0.0);
+
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian prometheus; tools/test.sh installs it)");
+    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), body.as_bytes()).unwrap();
+    drop(promtool.stdin.take());
+    let checked = promtool.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&checked.stdout), String::from_utf8_lossy(&checked.stderr));
+    assert!(checked.status.success() && said.trim().is_empty(), "promtool check metrics: {said}\n{body}");
+    support::terminate(daemon, Duration::from_secs(10));
+}
+
 #[test]
 fn sighup_reloads_rules_without_dropping_the_session_and_a_bad_file_changes_nothing() {
     let (tmp, broker, truth) = dock("forklift-cross");

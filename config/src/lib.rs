@@ -2,8 +2,8 @@
 //! that check themselves (`values`), checks across the file (`checks`), and errors that name
 //! the file, line and column and say what is expected (`error`, `locate`).
 //!
-//! A [`Config`] holds the device, the [`Model`], the broker ([`Mqtt`]), the [`Outbox`] and
-//! [`Pipeline`] settings, the [`Camera`]s (each a [`Source`]) and the [`Rule`]s (each a
+//! A [`Config`] holds the device, the [`Model`], the broker ([`Mqtt`]), the [`Outbox`], the
+//! Prometheus endpoint ([`Metrics`]) and [`Pipeline`] settings, the [`Camera`]s (each a [`Source`]) and the [`Rule`]s (each a
 //! [`Measure`] in a [`ZoneRef`], counting pixels of an [`ObjectClass`] where it says so, with [`Hysteresis`] and a [`Severity`]). Names in topics are
 //! [`Name`]s; every error is one [`ConfigError`].
 //!
@@ -27,8 +27,8 @@ pub use checks::MAX_FRAME_SIDE;
 pub use classes::{ClassSet, ObjectClass};
 pub use error::ConfigError;
 pub use schema::{
-    Camera, Config, Foreground, Gate, Hysteresis, Measure, Model, Mqtt, Outbox, Pipeline, PixelFormat, Precision, Rule,
-    RuleKind, Severity, Source,
+    Camera, Config, Foreground, Gate, Hysteresis, Measure, Metrics, Model, Mqtt, Outbox, Pipeline, PixelFormat,
+    Precision, Rule, RuleKind, Severity, Source,
 };
 pub use values::{BrokerUrl, DepthKind, Name, Zone, ZoneRef};
 

@@ -28,6 +28,8 @@ pub struct Config {
     pub mqtt: Mqtt,
     #[serde(default)]
     pub outbox: Outbox,
+    #[serde(default)]
+    pub metrics: Metrics,
     #[serde(rename = "camera")]
     pub cameras: Vec<Camera>,
     #[serde(rename = "rule", default)]
@@ -206,6 +208,13 @@ impl Default for Outbox {
     fn default() -> Self {
         Self { max_events: 10_000 }
     }
+}
+
+/// The Prometheus endpoint: `GET /metrics` on `listen`; off when `listen` is not set.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// One camera.

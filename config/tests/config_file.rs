@@ -289,6 +289,13 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
     ("keep_alive past 16 bits", "[mqtt]", "[mqtt]\nkeep_alive = 70000", 9, &["keep_alive = 70000", "1 to 65535"]),
     ("keep_alive under a second", "[mqtt]", "[mqtt]\nkeep_alive = 0.5", 9, &["keep_alive = 0.5"]),
     (
+        "a metrics address without a port",
+        "[mqtt]",
+        "[metrics]\nlisten = \"127.0.0.1\"\n[mqtt]",
+        9,
+        &["dinoedge.toml:9:10", "invalid socket address syntax"],
+    ),
+    (
         "an outbox of ten million events",
         "[mqtt]",
         "[outbox]\nmax_events = 10000000\n[mqtt]",

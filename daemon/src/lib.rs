@@ -13,6 +13,8 @@
 //! - [`outbox`]: alarm events on disk ([`outbox::Outbox`]) until the broker acknowledged them.
 //! - [`mqtt`]: the [`mqtt::Bus`] the pipeline hands events and states to, and the publisher
 //!   task that owns the connection and delivers the outbox.
+//! - [`metrics`]: latency [`metrics::Histogram`]s and the Prometheus text format
+//!   ([`metrics::Exposition`]) of `/metrics`.
 //! - [`runtime`]: the daemon itself: a [`runtime::Site`] (config and calibrations, checked
 //!   together), the control loop beside the publisher, reloads as a [`runtime::Diff`],
 //!   signals as a [`runtime::Signal`], and [`systemd`] notifications.
@@ -24,6 +26,7 @@ pub mod commands;
 pub mod exit;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod mqtt;
 pub mod outbox;
 pub mod percentile;

@@ -23,6 +23,17 @@ pub enum State {
     Ended,
 }
 
+/// One rule's alarms, for `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleCounts {
+    pub rule: Name,
+    /// Alarms started since the daemon started (a reload keeps the count of a kept rule).
+    pub started: u64,
+    pub raised: bool,
+    /// The rule cannot measure.
+    pub down: bool,
+}
+
 pub struct CameraLink {
     pub name: Name,
     pub cell: Handoff,
@@ -42,6 +53,8 @@ pub struct CameraLink {
     /// idle, and after each frame): a stuck inference stops it.
     pub heartbeat: Mutex<Instant>,
     pub timings: Mutex<Timings>,
+    /// Each rule's alarm counts and state as of the last frame (for `/metrics`).
+    pub rules: Mutex<Vec<RuleCounts>>,
     /// Breaks a stalled source's blocking read.
     pub interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
 }
@@ -59,8 +72,14 @@ impl CameraLink {
             last_frame: Mutex::new(None),
             heartbeat: Mutex::new(Instant::now()),
             timings: Mutex::default(),
+            rules: Mutex::default(),
             interrupt: Mutex::new(None),
         }
+    }
+
+    /// Whether the source delivers.
+    pub fn is_up(&self) -> bool {
+        lock(&self.state).0 == State::Up
     }
 
     /// Changes the state; a change is logged and published.

@@ -27,7 +27,7 @@ use anyhow::{Context, Result};
 use dinoedge_calibration::Calibration;
 use dinoedge_config::{Config, Name, Rule};
 
-pub use camera::CameraLink;
+pub use camera::{CameraLink, RuleCounts};
 use depth::DepthProvider;
 use gate::ChangeGate;
 use worker::Worker;

@@ -1,9 +1,11 @@
 //! Timing statistics of one camera: the last frames' frame-to-decision latency and the time
-//! of each stage, as percentiles, for the `stats` message, the log and the benchmark.
+//! of each stage, as percentiles, for the `stats` message, the log and the benchmark; and
+//! the same since the start as histograms, for `/metrics`.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::metrics::Histogram;
 use crate::mqtt::wire::{Percentiles, Summary};
 use crate::percentile::nearest_rank;
 
@@ -17,17 +19,25 @@ pub struct Timings {
     /// Of the frames the model ran on.
     depth: VecDeque<Duration>,
     rules: VecDeque<Duration>,
+    /// Latency, depth and rules since the start.
+    pub histograms: [Histogram; 3],
 }
 
 impl Timings {
     /// One frame's times; `depth` is `None` when the gate skipped the model.
     pub fn record(&mut self, latency: Duration, depth: Option<Duration>, rules: Duration) {
-        let rings = [(&mut self.latency, Some(latency)), (&mut self.depth, depth), (&mut self.rules, Some(rules))];
-        for (ring, value) in rings.into_iter().filter_map(|(ring, value)| Some((ring, value?))) {
+        let [h_latency, h_depth, h_rules] = &mut self.histograms;
+        let rings = [
+            (&mut self.latency, h_latency, Some(latency)),
+            (&mut self.depth, h_depth, depth),
+            (&mut self.rules, h_rules, Some(rules)),
+        ];
+        for (ring, histogram, value) in rings.into_iter().filter_map(|(r, h, value)| Some((r, h, value?))) {
             if ring.len() == WINDOW {
                 ring.pop_front();
             }
             ring.push_back(value);
+            histogram.observe(value);
         }
     }
 

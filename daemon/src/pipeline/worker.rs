@@ -12,7 +12,7 @@ use dinoedge_calibration::Calibration;
 use dinoedge_config::{Name, ObjectClass, Rule};
 use ndarray::Array2;
 
-use super::camera::CameraLink;
+use super::camera::{CameraLink, RuleCounts};
 use super::depth::{DepthProvider, Perceived};
 use super::gate::{ChangeGate, Thumbnail, Verdict, Why};
 use super::handoff::Taken;
@@ -81,6 +81,8 @@ pub struct RuleRunner {
     published: Option<RuleState>,
     /// Why the rule cannot measure, while it cannot.
     fault: Option<String>,
+    /// Alarms this rule started.
+    started: u64,
     update_interval: Duration,
 }
 
@@ -96,6 +98,7 @@ impl RuleRunner {
             last_state: None,
             published: None,
             fault: None,
+            started: 0,
             update_interval,
         }
     }
@@ -215,6 +218,7 @@ impl RuleRunner {
                 log::warn!("ALARM {camera}/{name}: {distance:.2} m (below {} m)", self.rule.hysteresis.alarm_below);
                 self.alarm_id = Some(id);
                 self.since = wall;
+                self.started += 1;
             }
             Transition::End { distance, .. } => {
                 log::info!(
@@ -340,6 +344,16 @@ impl Worker {
             .collect();
         let alarms = self.rules.iter().filter(|r| r.tracker.in_alarm()).count();
         self.link.alarms.store(alarms, Ordering::Relaxed);
+        *lock(&self.link.rules) = self
+            .rules
+            .iter()
+            .map(|r| RuleCounts {
+                rule: r.rule.name.clone(),
+                started: r.started,
+                raised: r.tracker.in_alarm(),
+                down: r.fault.is_some(),
+            })
+            .collect();
         let done = Instant::now();
         let depth_time = inferred.then(|| depth_done - start);
         if let Some(recorder) = &self.recorder {

@@ -9,6 +9,7 @@
 
 mod diff;
 mod left_open;
+mod metrics;
 mod running;
 mod signal;
 mod site;
@@ -43,7 +44,9 @@ pub struct Hooks {
 /// ended.
 pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
     let site = load_site(path)?;
+    let loading = std::time::Instant::now();
     let provider = load_provider(&site.config)?;
+    let model_load = loading.elapsed();
     let config = &site.config;
     let outbox = Outbox::open(&site::state_dir(config).join("outbox"), config.outbox.max_events)?;
     if outbox.pending_count() > 0 {
@@ -51,7 +54,8 @@ pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
     }
     let topics = Topics { prefix: config.topic_prefix() };
     let options = crate::mqtt::options::mqtt_options(config, &topics)?;
-    let bus = Bus::new(topics.clone(), outbox, hooks.echo);
+    let mut hooks = hooks;
+    let bus = Bus::new(topics.clone(), outbox, hooks.echo.take());
     left_open::end(&bus);
     if config.mqtt.home_assistant {
         for (topic, payload) in crate::mqtt::discovery::messages(config, &topics) {
@@ -64,5 +68,5 @@ pub fn run(path: &Path, hooks: Hooks) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
-    runtime.block_on(running::serve(path, site, Arc::new(provider), bus, options, hooks.recorder, hooks.stop_after))
+    runtime.block_on(running::serve(path, site, Arc::new(provider), bus, options, hooks, model_load))
 }

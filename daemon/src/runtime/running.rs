@@ -15,7 +15,9 @@ use anyhow::{Context, Result};
 use dinoedge_calibration::Calibration;
 use dinoedge_config::{Config, Name};
 
+use super::Hooks;
 use super::diff::Diff;
+use super::metrics::Scrape;
 use super::signal::{Signal, Signals};
 use super::site::{Site, load_provider, load_site};
 use super::stats::Stats;
@@ -39,12 +41,30 @@ pub(super) async fn serve(
     provider: Arc<DepthProvider>,
     bus: Bus,
     options: rumqttc::MqttOptions,
-    recorder: Option<Recorder>,
-    stop_after: Option<Duration>,
+    hooks: Hooks,
+    model_load: Duration,
 ) -> Result<()> {
+    let metrics = match site.config.metrics.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("[metrics] listen = \"{addr}\": cannot listen there"))?,
+        ),
+        None => None,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let publisher = tokio::spawn(crate::mqtt::publisher::run(options, bus.clone(), stop_rx));
-    let mut running = Running::start(site, provider, &bus, recorder)?;
+    let mut running = Running::start(site, provider, &bus, hooks.recorder)?;
+    let scrape = metrics.map(|listener| {
+        let scrape = Scrape::new(bus.clone(), model_load);
+        scrape.watch(&running.pipeline);
+        log::info!(
+            "metrics: http://{}/metrics",
+            listener.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string())
+        );
+        tokio::spawn(super::metrics::serve(listener, scrape.clone()));
+        scrape
+    });
     let config = &running.config;
     log::info!(
         "running: {} cameras, {} rules, MQTT {} under {}",
@@ -64,14 +84,19 @@ pub(super) async fn serve(
                     log::info!("{signal}: stopping");
                     break;
                 }
-                Signal::Reload => running = running.reload(path, &bus).await?,
+                Signal::Reload => {
+                    running = running.reload(path, &bus).await?;
+                    if let Some(scrape) = &scrape {
+                        scrape.watch(&running.pipeline);
+                    }
+                }
             },
             _ = tick.tick() => {
                 if running.tick(&bus, &mut health) == Sources::Ended {
                     log::info!("every source has ended");
                     break;
                 }
-                if stop_after.is_some_and(|d| started.elapsed() >= d) {
+                if hooks.stop_after.is_some_and(|d| started.elapsed() >= d) {
                     break;
                 }
             }
