@@ -448,6 +448,7 @@ fn a_rule_that_cannot_measure_is_down_with_one_fault_event() {
     let states: Vec<Value> = sub.on("dinoedge/e2e/dock1/forks/state").iter().map(Message::json).collect();
     assert!(!states.is_empty() && states.iter().all(|s| s["state"] == "down"), "{states:?}");
     assert!(states[0]["reason"].as_str().unwrap().contains(expected), "{}", states[0]);
+    assert_eq!(states[0]["since"], faults[0]["time"], "down since the frame that could not be measured");
 }
 
 /// The Prometheus endpoint, scraped for real while an alarm is raised, and checked by

@@ -136,6 +136,7 @@ impl RuleRunner {
         if self.fault.take().is_some() {
             log::info!("rule {camera}/{name}: measures again");
             self.last_state = None;
+            self.since = frame.wall;
         }
         log::debug!("rule {camera}/{name}: frame {}: {} m", frame.seq, fmt(distance));
         let transition = self.tracker.observe(distance, frame.captured);
@@ -164,6 +165,7 @@ impl RuleRunner {
         if first {
             log::error!("rule {}/{}: cannot measure: {reason}", out.camera, self.rule.name);
             self.queue(out, Change::Fault {}, Some(frame.seq), frame.wall, Some(&reason));
+            self.since = frame.wall;
         }
         self.fault = Some(reason);
         let due = self.last_state.is_none_or(|t| frame.captured.saturating_duration_since(t) >= self.update_interval);
