@@ -215,10 +215,10 @@ impl Outbox {
         };
         if log.plain {
             outbox.compact().context("rewriting an outbox of format 1 as format 2")?;
-        } else if log.skipped > 0
+        } else if log.rewrite
             && let Err(e) = outbox.compact()
         {
-            log::warn!("{e:#}; the damaged records stay, skipped at each start");
+            log::warn!("{e:#}; the damage stays, skipped at each start");
         }
         Ok(outbox)
     }
@@ -450,27 +450,41 @@ struct Log {
     good_len: u64,
     /// Format 1: no checksums.
     plain: bool,
+    /// Damaged: to be rewritten clean.
+    rewrite: bool,
 }
 
-/// Reads the log.
+/// Reads the log. A header that cannot be read is damage like any other: each record names its
+/// own seq, and this opening's epoch keeps ids unique whatever `next_seq` said.
 fn read_log(path: &Path, bytes: &[u8]) -> Result<Log> {
     let mut lines = bytes.split_inclusive(|&b| b == b'\n');
     let first = lines.next().unwrap_or_default();
-    let header: Header = serde_json::from_slice(first.strip_suffix(b"\n").unwrap_or(first))
-        .with_context(|| format!("{}: line 1 is not an outbox header", path.display()))?;
-    if header.outbox != FORMAT && header.outbox != FORMAT_PLAIN {
-        bail!("{}: outbox format {} (this dinoedge reads {FORMAT_PLAIN} and {FORMAT})", path.display(), header.outbox);
+    let first_body = first.strip_suffix(b"\n").unwrap_or(first);
+    let header = serde_json::from_slice::<Header>(first_body).ok();
+    if let Some(h) = &header
+        && h.outbox != FORMAT
+        && h.outbox != FORMAT_PLAIN
+    {
+        bail!("{}: outbox format {} (this dinoedge reads {FORMAT_PLAIN} and {FORMAT})", path.display(), h.outbox);
     }
-    let plain = header.outbox == FORMAT_PLAIN;
+    let plain = header.as_ref().is_some_and(|h| h.outbox == FORMAT_PLAIN);
     let mut log = Log {
-        next_seq: header.next_seq,
+        next_seq: header.as_ref().map_or(0, |h| h.next_seq),
         pending: BTreeMap::new(),
         open: OpenAlarms::new(),
         done_records: 0,
         skipped: 0,
         good_len: first.len() as u64,
         plain,
+        // A header without its newline would have the next record glued to it.
+        rewrite: !first.ends_with(b"\n"),
     };
+    if header.is_none() {
+        log.skipped += 1;
+        if let Some(record) = recover(first_body) {
+            log.apply(record);
+        }
+    }
     for line in lines {
         let Some(body) = line.strip_suffix(b"\n") else { break };
         log.good_len += line.len() as u64;
@@ -485,24 +499,31 @@ fn read_log(path: &Path, bytes: &[u8]) -> Result<Log> {
                 }
             }
         };
+        log.apply(record);
+    }
+    log.rewrite |= log.skipped > 0;
+    Ok(log)
+}
+
+impl Log {
+    fn apply(&mut self, record: Record) {
         match record {
             Record::Add(p) => {
-                log.next_seq = log.next_seq.max(p.seq + 1);
-                track(&mut log.open, &p);
-                log.pending.insert(p.seq, p);
+                self.next_seq = self.next_seq.max(p.seq + 1);
+                track(&mut self.open, &p);
+                self.pending.insert(p.seq, p);
             }
             Record::Done(seq) => {
-                log.pending.remove(&seq);
-                log.done_records += 1;
+                self.pending.remove(&seq);
+                self.done_records += 1;
             }
             Record::Open(start) => {
                 if let Some(alarm) = start.get("alarm").and_then(serde_json::Value::as_str) {
-                    log.open.insert(alarm.to_owned(), start);
+                    self.open.insert(alarm.to_owned(), start);
                 }
             }
         }
     }
-    Ok(log)
 }
 
 #[cfg(test)]
@@ -605,6 +626,27 @@ mod tests {
             "the damaged file was rewritten clean"
         );
         assert_eq!(Outbox::open(dir.path(), 100).unwrap().pending_count(), 4);
+    }
+
+    /// Found by tests/fuzz_readers.rs: a header without its newline had the next record glued
+    /// to it, and the outbox then no longer opened. A header that cannot be read is damage
+    /// like any other now: the records are read all the same.
+    #[test]
+    fn a_torn_or_damaged_header_costs_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("events.jsonl"), r#"{"outbox":2,"next_seq":3}"#).unwrap();
+        let mut outbox = Outbox::open(dir.path(), 100).unwrap();
+        outbox.add(EventKind::Start, |_| json!({ "n": 3 }));
+        drop(outbox);
+        assert_eq!(kinds(&Outbox::open(dir.path(), 100).unwrap()), vec![(3, EventKind::Start)]);
+
+        let text = log_of(dir.path()).replacen("outbox", "outbux", 1);
+        std::fs::write(dir.path().join("events.jsonl"), text).unwrap();
+        let outbox = Outbox::open(dir.path(), 100).unwrap();
+        assert_eq!(kinds(&outbox), vec![(3, EventKind::Start)], "the records after a damaged header are read");
+        assert_eq!(outbox.next_seq(), 4);
+        drop(outbox);
+        assert!(log_of(dir.path()).starts_with(r#"{"outbox":2,"next_seq":4}"#), "rewritten clean");
     }
 
     /// Item 1 of the reliability issue: events the disk refuses are held in memory, delivered,

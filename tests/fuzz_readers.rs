@@ -1,0 +1,170 @@
+//! Mutation fuzzing of the readers of untrusted files, on stable Rust, inside the test command:
+//! the config, a calibration, the outbox log, image files (through their size limits) and
+//! weight files (safetensors, and `.pth`: a zip holding a pickle). Each target's seeds (the
+//! committed corpus: `tests/fuzz/<target>/` and the fixtures named in `targets`) are mutated by
+//! a seeded generator (bit flips, telling bytes, cuts, repeats, splices of two seeds) and each
+//! mutant is read. A panic anywhere fails the test, and the mutant is kept in
+//! `$CARGO_TARGET_TMPDIR/fuzz-crashes/` to become a seed of the corpus once fixed. The outbox
+//! also keeps its promise on every mutant it opens: an event added is there after a reopen.
+//!
+//! This is not coverage-guided (cargo-fuzz needs a nightly compiler): it runs a fixed number of
+//! mutants per target, the same ones every time, in a few seconds. `DINOEDGE_FUZZ_RUNS` (per
+//! target; 2000 by default, a few seconds in all) and `DINOEDGE_FUZZ_SEED` run longer or other ones.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// A reader under test: it gets the mutant's bytes written to a file of the name it wants.
+struct Target {
+    name: &'static str,
+    /// The file name the mutant is written to (readers tell formats by name or by bytes).
+    file: &'static str,
+    seeds: Vec<PathBuf>,
+    read: fn(&Path),
+}
+
+fn targets() -> Vec<Target> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seeds = |paths: &[&str]| paths.iter().map(|p| root.join(p)).collect::<Vec<_>>();
+    vec![
+        Target {
+            name: "config",
+            file: "dinoedge.toml",
+            seeds: seeds(&["config/examples/dock.toml"]),
+            read: |path| {
+                let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+                let _ = dinoedge_config::parse(&text, path);
+            },
+        },
+        Target {
+            name: "calibration",
+            file: "dock1.calibration.toml",
+            seeds: seeds(&["tests/fuzz/calibration/dock1.calibration.toml"]),
+            read: |path| _ = dinoedge_calibration::Calibration::load(path),
+        },
+        Target {
+            name: "outbox",
+            file: "outbox/events.jsonl",
+            // The second was found by this test: the next record was glued to the header.
+            seeds: seeds(&["tests/fuzz/outbox/events.jsonl", "tests/fuzz/outbox/header-without-newline.jsonl"]),
+            read: |path| {
+                use dinoedge::outbox::{EventKind, Outbox};
+                let dir = path.parent().unwrap();
+                let Ok(mut outbox) = Outbox::open(dir, 100) else { return };
+                let seq = outbox.add(EventKind::Start, |_| serde_json::json!({ "alarm": "fuzz" }));
+                drop(outbox);
+                let outbox = Outbox::open(dir, 100).expect("an outbox it opened once opens again");
+                assert!(outbox.pending_after(seq.checked_sub(1)).any(|p| p.seq == seq), "the added event is kept");
+            },
+        },
+        Target {
+            name: "image",
+            file: "frame.png",
+            seeds: seeds(&["heads/tests/fixtures/middlebury-motorcycle/depth/motorcycle.png"]),
+            read: |path| _ = dinoedge_calibration::image_file::open(path),
+        },
+        Target {
+            name: "weights",
+            file: "weights.bin",
+            seeds: seeds(&[
+                "backbone/tests/fixtures/parity/dinov2/io_42x56.safetensors",
+                "heads/tests/fixtures/published/dinov2_nyu_linear_head.pth",
+            ]),
+            read: |path| _ = dinoedge_backbone::tensors::TensorFile::open(path),
+        },
+    ]
+}
+
+/// `seed` changed in one to four places.
+fn mutate(rng: &mut StdRng, seed: &[u8], other: &[u8]) -> Vec<u8> {
+    const TELLING: &[u8] = b"\x00\xff\x7f\x80\"\\\n 9-.e{}[]=,:";
+    let mut bytes = seed.to_vec();
+    for _ in 0..rng.random_range(1..=4) {
+        if bytes.is_empty() {
+            bytes.push(0);
+        }
+        let at = rng.random_range(0..bytes.len());
+        match rng.random_range(0..7) {
+            0 => bytes[at] ^= 1 << rng.random_range(0..8),
+            1 => bytes[at] = TELLING[rng.random_range(0..TELLING.len())],
+            2 => bytes.truncate(at),
+            3 => {
+                let end = (at + rng.random_range(1..64)).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            4 => {
+                let end = (at + rng.random_range(1..64)).min(bytes.len());
+                let run = bytes[at..end].to_vec();
+                bytes.splice(at..at, run.iter().copied().cycle().take(run.len() * rng.random_range(1..8)));
+            }
+            5 => {
+                let n = rng.random_range(1..8usize);
+                let values: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+                bytes.splice(at..at, values);
+            }
+            _ => {
+                let from = rng.random_range(0..other.len().max(1));
+                bytes.truncate(at);
+                bytes.extend_from_slice(other.get(from..).unwrap_or_default());
+            }
+        }
+    }
+    bytes
+}
+
+#[test]
+fn no_reader_of_untrusted_files_panics_on_mutants_of_its_corpus() {
+    let runs: usize = std::env::var("DINOEDGE_FUZZ_RUNS").map_or(2000, |n| n.parse().expect("DINOEDGE_FUZZ_RUNS"));
+    let seed: u64 = std::env::var("DINOEDGE_FUZZ_SEED").map_or(17, |n| n.parse().expect("DINOEDGE_FUZZ_SEED"));
+    let crashes = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-crashes");
+    let mut failed = Vec::new();
+    for target in targets() {
+        let corpus: Vec<Vec<u8>> = target.seeds.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        let mut rng = StdRng::seed_from_u64(seed);
+        for run in 0..runs {
+            let seed_bytes = &corpus[run % corpus.len()];
+            let other = &corpus[rng.random_range(0..corpus.len())];
+            let mutant = mutate(&mut rng, seed_bytes, other);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(target.file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &mutant).unwrap();
+            if catch_unwind(AssertUnwindSafe(|| (target.read)(&path))).is_err() {
+                std::fs::create_dir_all(&crashes).unwrap();
+                let kept = crashes.join(format!("{}-{seed}-{run}", target.name));
+                std::fs::write(&kept, &mutant).unwrap();
+                failed.push(format!("{}: run {run} panicked; the mutant is {}", target.name, kept.display()));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{} of the mutants made a reader panic:\n{}", failed.len(), failed.join("\n"));
+}
+
+/// The seeds themselves are read without error, so the mutants start from files that work.
+#[test]
+fn every_seed_of_the_corpus_is_read_cleanly() {
+    for target in targets() {
+        for seed in &target.seeds {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(target.file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::copy(seed, &path).unwrap();
+            (target.read)(&path);
+            let readable = match target.name {
+                // Its checks look for the files it names; the schema is what the mutants go through first.
+                "config" => {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    dinoedge_config::from_toml::<dinoedge_config::Config>(&text, &path).is_ok()
+                }
+                "calibration" => dinoedge_calibration::Calibration::load(&path).is_ok(),
+                "outbox" => dinoedge::outbox::Outbox::open(path.parent().unwrap(), 100).is_ok(),
+                "image" => dinoedge_calibration::image_file::open(&path).is_ok(),
+                _ => dinoedge_backbone::tensors::TensorFile::open(&path).is_ok(),
+            };
+            assert!(readable, "{}: the seed {} is not read", target.name, seed.display());
+        }
+    }
+}
