@@ -3,7 +3,7 @@
 //! reads, and the timing statistics.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use dinoedge_config::Name;
@@ -34,6 +34,13 @@ pub struct RuleCounts {
     pub down: bool,
 }
 
+impl RuleCounts {
+    /// A rule before its first frame.
+    pub fn of(rule: Name) -> Self {
+        Self { rule, started: 0, raised: false, down: false }
+    }
+}
+
 pub struct CameraLink {
     pub name: Name,
     pub cell: Handoff,
@@ -44,8 +51,6 @@ pub struct CameraLink {
     pub processed: AtomicU64,
     /// Of those, frames the gate found unchanged: the rules measured on the last depth.
     pub skipped: AtomicU64,
-    /// Rules of this camera in alarm now.
-    pub alarms: AtomicUsize,
     /// When the source last delivered a frame (the stall check's clock); `None` while a
     /// replay waits for inference to take its frame, which is no stall.
     pub last_frame: Mutex<Option<Instant>>,
@@ -53,7 +58,7 @@ pub struct CameraLink {
     /// idle, and after each frame): a stuck inference stops it.
     pub heartbeat: Mutex<Instant>,
     pub timings: Mutex<Timings>,
-    /// Each rule's alarm counts and state as of the last frame (for `/metrics`).
+    /// Each rule's alarm counts and state as of the last frame (`stats` and `/metrics`).
     pub rules: Mutex<Vec<RuleCounts>>,
     /// Breaks a stalled source's blocking read.
     pub interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
@@ -68,13 +73,17 @@ impl CameraLink {
             captured: AtomicU64::new(0),
             processed: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
-            alarms: AtomicUsize::new(0),
             last_frame: Mutex::new(None),
             heartbeat: Mutex::new(Instant::now()),
             timings: Mutex::default(),
             rules: Mutex::default(),
             interrupt: Mutex::new(None),
         }
+    }
+
+    /// Rules of this camera in alarm now.
+    pub fn alarms(&self) -> usize {
+        lock(&self.rules).iter().filter(|r| r.raised).count()
     }
 
     /// Whether the source delivers.

@@ -344,18 +344,14 @@ impl Worker {
                 (r.rule.name.clone(), r.evaluate(&out, seen, &frame, calibration, self.snapshots))
             })
             .collect();
-        let alarms = self.rules.iter().filter(|r| r.tracker.in_alarm()).count();
-        self.link.alarms.store(alarms, Ordering::Relaxed);
-        *lock(&self.link.rules) = self
-            .rules
-            .iter()
-            .map(|r| RuleCounts {
-                rule: r.rule.name.clone(),
-                started: r.started,
-                raised: r.tracker.in_alarm(),
-                down: r.fault.is_some(),
-            })
-            .collect();
+        let mut counts = lock(&self.link.rules);
+        if counts.len() != self.rules.len() {
+            *counts = self.rules.iter().map(|r| RuleCounts::of(r.rule.name.clone())).collect();
+        }
+        for (count, r) in counts.iter_mut().zip(&self.rules) {
+            (count.started, count.raised, count.down) = (r.started, r.tracker.in_alarm(), r.fault.is_some());
+        }
+        drop(counts);
         let done = Instant::now();
         let depth_time = inferred.then(|| depth_done - start);
         if let Some(recorder) = &self.recorder {

@@ -34,41 +34,37 @@ impl Scrape {
     fn render(&self) -> String {
         let cameras = lock(&self.cameras).clone();
         let mut e = Exposition::default();
-        let per_camera =
-            |e: &mut Exposition, name: &str, kind: Kind, help: &str, value: &dyn Fn(&CameraLink) -> f64| {
-                e.family(name, kind, help);
-                for link in &cameras {
-                    e.sample(name, &[("camera", link.name.as_str())], value(link));
-                }
-            };
         use std::sync::atomic::Ordering::Relaxed;
-        per_camera(&mut e, "dinoedge_frames_captured_total", Kind::Counter, "Frames the source delivered.", &|l| {
-            l.captured.load(Relaxed) as f64
-        });
-        per_camera(
-            &mut e,
-            "dinoedge_frames_processed_total",
-            Kind::Counter,
-            "Frames through inference and rules.",
-            &|l| l.processed.load(Relaxed) as f64,
-        );
-        per_camera(
-            &mut e,
-            "dinoedge_frames_skipped_total",
-            Kind::Counter,
-            "Processed frames the model did not run on (the change gate found them unchanged).",
-            &|l| l.skipped.load(Relaxed) as f64,
-        );
-        per_camera(
-            &mut e,
-            "dinoedge_frames_dropped_total",
-            Kind::Counter,
-            "Frames a live source replaced before inference took them.",
-            &|l| l.cell.dropped() as f64,
-        );
-        per_camera(&mut e, "dinoedge_camera_up", Kind::Gauge, "1 while the camera's source delivers, else 0.", &|l| {
-            f64::from(u8::from(l.is_up()))
-        });
+        type OfCamera = fn(&CameraLink) -> f64;
+        let per_camera: [(&str, Kind, &str, OfCamera); 5] = [
+            ("dinoedge_frames_captured_total", Kind::Counter, "Frames the source delivered.", |l| {
+                l.captured.load(Relaxed) as f64
+            }),
+            ("dinoedge_frames_processed_total", Kind::Counter, "Frames through inference and rules.", |l| {
+                l.processed.load(Relaxed) as f64
+            }),
+            (
+                "dinoedge_frames_skipped_total",
+                Kind::Counter,
+                "Processed frames the model did not run on (the change gate found them unchanged).",
+                |l| l.skipped.load(Relaxed) as f64,
+            ),
+            (
+                "dinoedge_frames_dropped_total",
+                Kind::Counter,
+                "Frames a live source replaced before inference took them.",
+                |l| l.cell.dropped() as f64,
+            ),
+            ("dinoedge_camera_up", Kind::Gauge, "1 while the camera's source delivers, else 0.", |l| {
+                f64::from(u8::from(l.is_up()))
+            }),
+        ];
+        for (name, kind, help, value) in per_camera {
+            e.family(name, kind, help);
+            for link in &cameras {
+                e.sample(name, &[("camera", link.name.as_str())], value(link));
+            }
+        }
         let stage = "dinoedge_stage_seconds";
         e.family(
             stage,
@@ -100,7 +96,7 @@ impl Scrape {
             }
         }
         let trouble = self.bus.outbox_trouble();
-        let outbox: [(&str, Kind, &str, f64); 3] = [
+        let single: [(&str, Kind, &str, f64); 4] = [
             (
                 "dinoedge_outbox_pending_events",
                 Kind::Gauge,
@@ -119,13 +115,17 @@ impl Scrape {
                 "Updates dropped from a full outbox (starts, ends and faults never are).",
                 self.bus.dropped_updates() as f64,
             ),
+            (
+                "dinoedge_model_load_seconds",
+                Kind::Gauge,
+                "How long loading the model took at start-up.",
+                self.model_load.as_secs_f64(),
+            ),
         ];
-        for (name, kind, help, value) in outbox {
+        for (name, kind, help, value) in single {
             e.family(name, kind, help);
             e.sample(name, &[], value);
         }
-        e.family("dinoedge_model_load_seconds", Kind::Gauge, "How long loading the model took at start-up.");
-        e.sample("dinoedge_model_load_seconds", &[], self.model_load.as_secs_f64());
         e.into_text()
     }
 }

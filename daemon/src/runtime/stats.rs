@@ -50,7 +50,7 @@ impl Stats {
             let capture_fps = round((now.captured - last.captured) as f64 / seconds, 2);
             *last = now;
             fps_total += fps;
-            alarms += link.alarms.load(Ordering::Relaxed);
+            alarms += link.alarms();
             link.publish_status(bus, Some(capture_fps));
             cameras.insert(
                 link.name.clone(),
