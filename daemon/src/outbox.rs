@@ -21,9 +21,11 @@
 //! - **Storage errors** (a full disk, an I/O error). A write that fails is cut back off the
 //!   file, so no partial record is left for later records to follow. Its records stay in
 //!   memory, in order, and are written at the next write and at each [`Outbox::retry`] (every
-//!   second), while their events are delivered all the same: one the broker acknowledges
-//!   meanwhile is never written at all. They are lost only if the daemon stops before the disk
-//!   takes them; [`Outbox::trouble`] reports it while it lasts (`stats`, STATUS=, the log).
+//!   second), while their events are delivered all the same: an update or fault the broker
+//!   acknowledges meanwhile is never written at all (a start or an end is, with its done
+//!   record: the open alarms are read back from them). They are lost only if the daemon stops
+//!   before the disk takes them; [`Outbox::trouble`] reports it while it lasts (`stats`,
+//!   STATUS=, the log).
 //! - **Open alarms.** The outbox knows each alarm started and not yet ended (a `start` whose
 //!   payload's `alarm` no `end` has named), acknowledged or not: compaction keeps them as
 //!   `{"open":{…}}` records. A daemon that crashed during an alarm learns so at its next start
@@ -74,6 +76,13 @@ pub enum EventKind {
     End,
     /// A rule cannot measure.
     Fault,
+}
+
+impl EventKind {
+    /// A start or an end: what the open alarms are read back from.
+    fn opens_or_closes(self) -> bool {
+        matches!(self, EventKind::Start | EventKind::End)
+    }
 }
 
 /// An event waiting for the broker's acknowledgement.
@@ -287,11 +296,13 @@ impl Outbox {
         })
     }
 
-    /// Takes `seq` out of the pending events: a done record, unless its event was never written.
+    /// Takes `seq` out of the pending events: a done record, unless it is an update or fault
+    /// never written (a start or an end is written all the same: the open alarms are read
+    /// back from them).
     fn settle(&mut self, seq: u64) {
         self.pending.remove(&seq);
         let unsaved = self.unsaved.len();
-        self.unsaved.retain(|r| !matches!(r, Record::Add(p) if p.seq == seq));
+        self.unsaved.retain(|r| !matches!(r, Record::Add(p) if p.seq == seq && !p.kind.opens_or_closes()));
         if self.unsaved.len() == unsaved {
             self.unsaved.push_back(Record::Done(seq));
             self.done_records += 1;
@@ -677,6 +688,36 @@ mod tests {
         let held: Vec<&serde_json::Value> = outbox.pending_after(None).map(|p| &p.payload).collect();
         assert_eq!(held, vec![&json!({ "n": 1 }), &json!({ "n": 3 })]);
         assert_eq!(outbox.next_seq(), 4);
+    }
+
+    /// Found by the fault soak (tests/fault_soak.rs): an alarm's start and end made while the
+    /// disk was full and acknowledged before it took them were never written, so after the
+    /// next crash the alarm was open on disk and the next run ended it a second time (and a
+    /// start lost so would never have been ended).
+    #[test]
+    fn a_start_or_end_the_disk_refused_is_written_even_once_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(dir.path(), 100).unwrap();
+        let event = |alarm: &str| json!({ "alarm": alarm });
+        outbox.add(EventKind::Start, |_| event("a"));
+        let log = outbox.file.try_clone().unwrap();
+        outbox.file = OpenOptions::new().append(true).open("/dev/full").unwrap();
+        let acked = [
+            outbox.add(EventKind::End, |_| event("a")),
+            outbox.add(EventKind::Start, |_| event("b")),
+            outbox.add(EventKind::Update, |_| event("b")),
+        ];
+        for seq in acked {
+            outbox.ack(seq);
+        }
+        assert_eq!(outbox.trouble().unwrap().unsaved_events, 2, "the update needs no writing");
+        outbox.file = log;
+        outbox.retry();
+        assert_eq!(outbox.open_alarms(), vec![event("b")]);
+        drop(outbox);
+        let outbox = Outbox::open(dir.path(), 100).unwrap();
+        assert_eq!(outbox.open_alarms(), vec![event("b")], "a ended, b open, as before the restart");
+        assert_eq!(outbox.pending_count(), 1, "the first start only: the rest was acknowledged");
     }
 
     /// Item 4 of the reliability issue: a crash during an alarm left its start orphaned.
