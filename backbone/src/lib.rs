@@ -13,10 +13,11 @@
 //!   [`InputSize`] ([`onnx`]: a small graph builder and the DINOv2 forward pass; the position
 //!   embedding resampled as the reference does, [`posembed`]), with [`onnx::meta::BackboneMeta`]
 //!   in its metadata (architecture, input, blocks, source sha256).
-//! - Run time: [`Backbone`] loads that ONNX into an optimised tract plan; a frame is resized and
-//!   normalised ([`preprocess`]) and comes out as [`BackboneOutputs`] (class token and patch
-//!   tokens of the chosen blocks, and the depth map when the graph is an imported depth model,
-//!   its head appended by `dinoedge-heads` after [`onnx::dinov2::encode`]). [`profile`] times
+//! - Run time: [`Backbone`] loads that ONNX (its wiring checked first, [`onnx::wiring`]) into
+//!   an optimised tract plan; a frame is resized and normalised ([`preprocess`]) and comes out
+//!   as [`BackboneOutputs`] (class token and patch tokens of the chosen blocks, and the depth
+//!   map when the graph is an imported depth model, its head appended by `dinoedge-heads`
+//!   after [`onnx::dinov2::encode`]). [`profile`] times
 //!   the plan's operators; [`ops`] holds dinoedge's own tract operators, registered in place
 //!   of tract-onnx's converters where they are faster ([`ops::Operators`]); [`Precision`] runs
 //!   the plan in f16 where the CPU computes in half precision ([`precision`]). How a backbone

@@ -78,6 +78,27 @@ fn a_tensor_of_the_wrong_size_is_refused_with_its_name() {
     assert!(err.contains("pixel_values") && err.contains("[1, 3, 56, 70]"), "{err}");
 }
 
+/// Found by tests/fuzz_readers.rs: a graph output naming a tensor nothing makes made
+/// tract-onnx panic while building the model (exit 101 from `check-config` and `run`). Now it is
+/// one error naming the file and the tensor, and so is a node input naming nothing.
+#[test]
+fn a_graph_wired_to_a_missing_tensor_is_refused_naming_it() {
+    use prost::Message;
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = import_random(Arch::Small, 0, InputSize::new(56, 56), tmp.path());
+    let proto = tract_onnx::pb::ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
+    let rewired = |change: &dyn Fn(&mut tract_onnx::pb::GraphProto)| {
+        let mut proto = proto.clone();
+        change(proto.graph.as_mut().unwrap());
+        std::fs::write(&onnx, proto.encode_to_vec()).unwrap();
+        Backbone::load(&onnx, 1).err().expect("refused").to_string()
+    };
+    let err = rewired(&|g| g.output[0].name = "nowhere".into());
+    assert!(err.contains("b.onnx") && err.contains("the graph's output `nowhere` is made by no node"), "{err}");
+    let err = rewired(&|g| g.node[3].input[0] = "nowhere".into());
+    assert!(err.contains("takes the tensor `nowhere`, which nothing makes"), "{err}");
+}
+
 /// Cosine similarity of two equally long lists of numbers.
 fn cosine<'a>(a: impl IntoIterator<Item = &'a f32>, b: impl IntoIterator<Item = &'a f32>) -> f64 {
     let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
