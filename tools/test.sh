@@ -65,6 +65,7 @@ packages=(
     ffmpeg           # the clip and ffmpeg-source tests
     mosquitto        # the real MQTT broker of the daemon tests
     prometheus       # promtool, which checks the daemon's /metrics
+    iptables         # the fault soak cuts the daemon off the broker
     libclang-dev     # bindgen, for nokhwa's V4L2 bindings
     chromium chromium-driver   # the calibrate page, in a real headless browser
     systemd          # systemd-analyze, sysusers and tmpfiles for the unit's checks

@@ -106,6 +106,7 @@ pub struct Message {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+    pub received: std::time::SystemTime,
 }
 
 /// The last payload on `topic` among `messages`.
@@ -151,6 +152,7 @@ impl Subscriber {
                         topic: p.topic.clone(),
                         payload: p.payload.to_vec(),
                         retain: p.retain,
+                        received: std::time::SystemTime::now(),
                     }),
                     Ok(_) => {}
                     Err(_) => std::thread::sleep(Duration::from_millis(100)),
