@@ -1,11 +1,14 @@
 //! Mutation fuzzing of the readers of untrusted files, on stable Rust, inside the test command:
-//! the config, a calibration, the outbox log, image files (through their size limits) and
-//! weight files (safetensors, and `.pth`: a zip holding a pickle). Each target's seeds (the
+//! the config, a calibration, the outbox log, image files (through their size limits), weight
+//! files (safetensors, and `.pth`: a zip holding a pickle), backbone ONNX files (loaded), and
+//! calibrate's points file (TOML, and the page's JSON body; fitted). Each target's seeds (the
 //! committed corpus: `tests/fuzz/<target>/` and the fixtures named in `targets`) are mutated by
 //! a seeded generator (bit flips, telling bytes, cuts, repeats, splices of two seeds) and each
 //! mutant is read. A panic anywhere fails the test, and the mutant is kept in
 //! `$CARGO_TARGET_TMPDIR/fuzz-crashes/` to become a seed of the corpus once fixed. The outbox
 //! also keeps its promise on every mutant it opens: an event added is there after a reopen.
+//!
+//! A reader still busy with one mutant after 30 s ends the test, the mutant kept likewise.
 //!
 //! This is not coverage-guided (cargo-fuzz needs a nightly compiler): it runs a fixed number of
 //! mutants per target, the same ones every time, in a few seconds. `DINOEDGE_FUZZ_RUNS` (per
@@ -13,6 +16,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dinoedge_calibration::workflow::{PointsFile, calibrate};
 use rand::rngs::StdRng;
@@ -179,7 +184,7 @@ fn mutate(rng: &mut StdRng, seed: &[u8], other: &[u8]) -> Vec<u8> {
 fn no_reader_of_untrusted_files_panics_on_mutants_of_its_corpus() {
     let runs: usize = std::env::var("DINOEDGE_FUZZ_RUNS").map_or(2000, |n| n.parse().expect("DINOEDGE_FUZZ_RUNS"));
     let seed: u64 = std::env::var("DINOEDGE_FUZZ_SEED").map_or(17, |n| n.parse().expect("DINOEDGE_FUZZ_SEED"));
-    let crashes = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-crashes");
+    let reading = Watchdog::start();
     let mut failed = Vec::new();
     for target in targets() {
         let corpus: Vec<Vec<u8>> = target.seeds.iter().map(|p| std::fs::read(p).unwrap()).collect();
@@ -192,15 +197,65 @@ fn no_reader_of_untrusted_files_panics_on_mutants_of_its_corpus() {
             let path = dir.path().join(target.file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &mutant).unwrap();
-            if catch_unwind(AssertUnwindSafe(|| (target.read)(&path))).is_err() {
-                std::fs::create_dir_all(&crashes).unwrap();
-                let kept = crashes.join(format!("{}-{seed}-{run}", target.name));
-                std::fs::write(&kept, &mutant).unwrap();
+            let name = format!("{}-{seed}-{run}", target.name);
+            reading.watch(&name, &mutant);
+            let panicked = catch_unwind(AssertUnwindSafe(|| (target.read)(&path))).is_err();
+            reading.done();
+            if panicked {
+                let kept = keep(&name, &mutant);
                 failed.push(format!("{}: run {run} panicked; the mutant is {}", target.name, kept.display()));
             }
         }
     }
     assert!(failed.is_empty(), "{} of the mutants made a reader panic:\n{}", failed.len(), failed.join("\n"));
+}
+
+/// Keeps `mutant` as `$CARGO_TARGET_TMPDIR/fuzz-crashes/<name>`.
+fn keep(name: &str, mutant: &[u8]) -> PathBuf {
+    let crashes = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-crashes");
+    std::fs::create_dir_all(&crashes).unwrap();
+    let kept = crashes.join(name);
+    std::fs::write(&kept, mutant).unwrap();
+    kept
+}
+
+/// Ends the test binary when one mutant is read for longer than [`Watchdog::LIMIT`] (a reader
+/// looping for ever cannot be stopped from outside its thread), keeping the mutant first.
+struct Watchdog {
+    current: Arc<Mutex<Option<Reading>>>,
+}
+
+/// A mutant being read: since when, its name, its bytes.
+type Reading = (Instant, String, Vec<u8>);
+
+impl Watchdog {
+    const LIMIT: Duration = Duration::from_secs(30);
+
+    fn start() -> Watchdog {
+        let current: Arc<Mutex<Option<Reading>>> = Arc::default();
+        let watched = current.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                if let Some((since, name, mutant)) = &*watched.lock().unwrap()
+                    && since.elapsed() > Self::LIMIT
+                {
+                    let kept = keep(name, mutant);
+                    eprintln!("{name}: still reading after {:?}; the mutant is {}", Self::LIMIT, kept.display());
+                    std::process::exit(1);
+                }
+            }
+        });
+        Watchdog { current }
+    }
+
+    fn watch(&self, name: &str, mutant: &[u8]) {
+        *self.current.lock().unwrap() = Some((Instant::now(), name.to_string(), mutant.to_vec()));
+    }
+
+    fn done(&self) {
+        *self.current.lock().unwrap() = None;
+    }
 }
 
 /// The seeds themselves are read without error, so the mutants start from files that work.

@@ -13,8 +13,8 @@
 //!   [`InputSize`] ([`onnx`]: a small graph builder and the DINOv2 forward pass; the position
 //!   embedding resampled as the reference does, [`posembed`]), with [`onnx::meta::BackboneMeta`]
 //!   in its metadata (architecture, input, blocks, source sha256).
-//! - Run time: [`Backbone`] loads that ONNX (its wiring checked first, [`onnx::wiring`]) into
-//!   an optimised tract plan; a frame is resized and normalised ([`preprocess`]) and comes out
+//! - Run time: [`Backbone`] loads that ONNX (its sha256 and wiring checked first,
+//!   [`onnx::integrity`]) into an optimised tract plan; a frame is resized and normalised ([`preprocess`]) and comes out
 //!   as [`BackboneOutputs`] (class token and patch tokens of the chosen blocks, and the depth
 //!   map when the graph is an imported depth model, its head appended by `dinoedge-heads`
 //!   after [`onnx::dinov2::encode`]). [`profile`] times

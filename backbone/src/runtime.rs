@@ -202,8 +202,7 @@ fn read(path: &Path) -> Result<(pb::ModelProto, BackboneMeta)> {
     let onnx_error = |reason: String| ModelError::Onnx { path: path.to_path_buf(), reason };
     let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
     let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| onnx_error(format!("not ONNX ({e})")))?;
-    crate::onnx::wiring::check(proto.graph.as_ref().ok_or_else(|| onnx_error("no graph".into()))?)
-        .map_err(onnx_error)?;
+    crate::onnx::integrity::check(&proto).map_err(onnx_error)?;
     let props: Vec<(String, String)> = proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
     let meta = BackboneMeta::from_props(&props)
         .map_err(|e| onnx_error(format!("{e}; make it with `dinoedge model import`")))?;

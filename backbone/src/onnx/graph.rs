@@ -135,10 +135,12 @@ impl GraphBuilder {
         self.constant(stem, ndarray::arr0(value).view())
     }
 
-    /// Finishes the model, with `metadata` as its `metadata_props`.
+    /// Finishes the model, with `metadata` as its `metadata_props`, and the graph's sha256
+    /// ([`super::integrity::stamp`]).
     pub fn finish(self, name: &str, opset: Opset, metadata: &[(String, String)]) -> Vec<u8> {
         let mut graph = self.graph;
         graph.name = name.to_string();
+        let stamp = super::integrity::stamp(&graph);
         let model = pb::ModelProto {
             ir_version: opset.ir_version,
             opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: opset.version }],
@@ -148,6 +150,7 @@ impl GraphBuilder {
             metadata_props: metadata
                 .iter()
                 .map(|(key, value)| pb::StringStringEntryProto { key: key.clone(), value: value.clone() })
+                .chain([stamp])
                 .collect(),
             ..Default::default()
         };

@@ -13,7 +13,7 @@ use crate::size::InputSize;
 use crate::vit::VitSpec;
 
 /// Bumped when the graph's inputs, outputs or metadata change meaning.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const PREFIX: &str = "dinoedge.";
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,11 +1,12 @@
 //! Writing ONNX: a small graph builder over the protobuf types tract-onnx ships
 //! ([`graph`]), and the DINOv2 graph emitted with it ([`dinov2`]); reading it back: the
-//! metadata ([`meta`]) and the wiring check of a graph from a file ([`wiring`]).
+//! metadata ([`meta`]), and what is checked before tract sees a graph from a file
+//! ([`integrity`]: its sha256 and its wiring).
 
 pub mod dinov2;
 pub mod graph;
+pub mod integrity;
 pub mod meta;
-pub mod wiring;
 
 /// The ONNX opset a graph declares, with its IR version: 20 for LayerNormalization and
 /// Gelu, 23 when it also uses the fused Attention operator.

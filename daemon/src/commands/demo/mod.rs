@@ -143,7 +143,8 @@ fn backbone(cache: &Path, demo_cache: &Path) -> Result<(PathBuf, bool)> {
     random_backbone_banner();
     let weights = demo_cache.join("vits14-random-seed7.safetensors");
     let onnx = demo_cache.join("vits14-random-224.onnx");
-    if !onnx.is_file() {
+    // Made again when missing, or made by a dinoedge whose backbone files this one refuses.
+    if dinoedge_backbone::runtime::read_meta(&onnx).is_err() {
         step(&["model", "init", "--random", "--seed", "7", "--out", s(&weights)])?;
         step(&["model", "import", "--weights", s(&weights), "--out", s(&onnx), "--input", "224x224"])?;
     }
