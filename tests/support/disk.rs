@@ -17,7 +17,7 @@ impl SmallDisk {
     pub fn mount(at: &Path, size: &str) -> SmallDisk {
         std::fs::create_dir_all(at).unwrap();
         let script = format!(
-            "mount -t tmpfs -o size={size} dinoedge-test '{}' && echo mounted && exec sleep 3600",
+            "mount -t tmpfs -o size={size} dinoedge-test '{}' && echo mounted && exec sleep infinity",
             at.display()
         );
         let mut holder = Command::new("unshare")
