@@ -87,6 +87,7 @@ impl Backbone {
             return Err(onnx_error("the thread count must be at least 1".into()));
         }
         let (proto, meta) = read(path)?;
+        crate::onnx::integrity::check(&proto).map_err(onnx_error)?;
         let plan = ops::onnx(settings.operators)
             .model_for_proto_model(&proto)
             .and_then(|m| m.into_typed())
@@ -202,7 +203,6 @@ fn read(path: &Path) -> Result<(pb::ModelProto, BackboneMeta)> {
     let onnx_error = |reason: String| ModelError::Onnx { path: path.to_path_buf(), reason };
     let bytes = std::fs::read(path).map_err(ModelError::io(path))?;
     let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| onnx_error(format!("not ONNX ({e})")))?;
-    crate::onnx::integrity::check(&proto).map_err(onnx_error)?;
     let props: Vec<(String, String)> = proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
     let meta = BackboneMeta::from_props(&props)
         .map_err(|e| onnx_error(format!("{e}; make it with `dinoedge model import`")))?;
@@ -210,7 +210,7 @@ fn read(path: &Path) -> Result<(pb::ModelProto, BackboneMeta)> {
 }
 
 /// What a backbone ONNX file says about itself (architecture, input, depth head), read
-/// without building its plan.
+/// without building its plan (nor hashing its graph: only a load hands the graph to tract).
 pub fn read_meta(path: &Path) -> Result<BackboneMeta> {
     read(path).map(|(_, meta)| meta)
 }

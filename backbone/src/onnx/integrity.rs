@@ -27,7 +27,7 @@ pub fn stamp(graph: &pb::GraphProto) -> pb::StringStringEntryProto {
 }
 
 fn sha256(graph: &pb::GraphProto) -> String {
-    Sha256::digest(graph.encode_to_vec()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(graph.encode_to_vec()))
 }
 
 /// Ok when `model` has its graph as stamped, wired; else what is wrong.
