@@ -79,13 +79,23 @@ fn the_demo_runs_end_to_end_twice_and_publishes_its_alarms() {
         );
     }
 
-    // A broker now: the second run publishes its own events, none of the first's.
+    // A broker now, and the cached backbone as an older dinoedge (backbone format 1) left it:
+    // the second run makes the backbone again, bit for bit, so the trained heads stay cached,
+    // and publishes its own events, none of the first's.
     let broker = Broker::start(&dir.join("broker"), "");
     let sub = Subscriber::start(broker.port, "demo-sub", "dinoedge/+/events");
-    let cached = modified(&dir.join("cache"));
+    let backbone = dir.join("cache/demo/vits14-random-224.onnx");
+    let made = dinoedge_backbone::files::sha256_file(&backbone).unwrap();
+    set_format_version(&backbone, b'1');
+    let mut cached = modified(&dir.join("cache"));
     let (stdout, stderr) = demo(&broker.url());
     assert!(stderr.contains("depth head: cached") && stderr.contains("class head: cached"), "{stderr}");
-    assert_eq!(modified(&dir.join("cache")), cached, "the second run reuses the cache, writing nothing there");
+    assert_eq!(dinoedge_backbone::files::sha256_file(&backbone).unwrap(), made, "the same backbone, made again");
+    let mut now = modified(&dir.join("cache"));
+    for remade in [backbone.clone(), dir.join("cache/demo/vits14-random-seed7.safetensors")] {
+        assert!(now.remove(&remade).unwrap() > cached.remove(&remade).unwrap(), "{} made again", remade.display());
+    }
+    assert_eq!(now, cached, "the second run reuses the rest of the cache, writing nothing there");
     for device in ["demo-exact", "demo-model"] {
         let printed = printed(&stdout, device);
         let topic = format!("dinoedge/{device}/events");
@@ -95,6 +105,18 @@ fn the_demo_runs_end_to_end_twice_and_publishes_its_alarms() {
         let published: Vec<Value> = sub.on(&topic).iter().map(|m| m.json()).collect();
         assert_eq!(published, printed, "{device}: exactly this run's events, in order");
     }
+}
+
+/// Rewrites the backbone format version in `onnx`'s metadata (a one-character value, so
+/// nothing else in the protobuf moves).
+fn set_format_version(onnx: &Path, version: u8) {
+    let mut bytes = std::fs::read(onnx).unwrap();
+    let key = b"dinoedge.format_version";
+    let at = bytes.windows(key.len()).position(|w| w == key).expect("the format version is in the metadata");
+    let value = at + key.len();
+    assert_eq!(bytes[value..value + 2], [0x12, 1], "a one-byte value field follows the key");
+    bytes[value + 2] = version;
+    std::fs::write(onnx, bytes).unwrap();
 }
 
 /// Every file under `dir`, with its modification time.
