@@ -15,7 +15,7 @@
 //!
 //! It runs whole rounds of the faults until `DINOEDGE_SOAK_SECS` have passed: one round (about
 //! two minutes) by default, in the test command. `DINOEDGE_SOAK_SEED` draws other durations.
-//! The numbers of a long run are in BENCHMARKS.md. Needs root (the namespaces, iptables),
+//! The numbers of a 1-hour run are in BENCHMARKS.md. Needs root (the namespaces, iptables),
 //! as `tools/test.sh` runs.
 
 mod support;
