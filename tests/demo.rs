@@ -1,8 +1,9 @@
 //! `dinoedge demo`, the README's main job, on a fresh cache: it says loudly that the backbone
 //! is random, runs the clip through the full pipeline twice (the simulator's exact depth and
 //! classes, then the model), prints each event and publishes it to the broker given, and
-//! writes the annotated result. A second run starts from the cache and publishes only its own
-//! events, none left in the outbox by the first.
+//! writes the annotated result. A second run starts from the cache (its backbone as an older
+//! dinoedge left it: made again, the trained heads reused) and publishes only its own events,
+//! none left in the outbox by the first.
 
 mod support;
 
