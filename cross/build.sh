@@ -12,7 +12,7 @@ source cross/env.sh
 archs=("$@")
 ((${#archs[@]})) || archs=(amd64 arm64 armhf)
 # shellcheck disable=SC2046 # lists of package names
-need_packages libclang-dev $(for arch in "${archs[@]}"; do binutils_package_of "$arch"; done)
+need_packages $(for arch in "${archs[@]}"; do binutils_package_of "$arch"; done)
 need_zigbuild "${archs[@]}"
 
 for arch in "${archs[@]}"; do

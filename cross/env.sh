@@ -94,8 +94,8 @@ need_cargo_deb() {
 
 # The tests built with an architecture's release binary, as cargo arguments, one a line. amd64: every
 # test (tools/test.sh runs them natively). ARM: the unit tests, every integration test of the
-# library crates, and the layout tests that bindgen wrote into nokhwa's V4L2 bindings
-# (v4l2-sys-mit, which fail if the bindings were made for another target's struct layout);
+# library crates, and the layout tests that bindgen wrote into the committed V4L2 bindings
+# (v4l2-sys/, which fail if the target includes a file made for another struct layout);
 # not the daemon's end-to-end tests, which start the dinoedge binary, and a test under qemu
 # user-mode emulation cannot start an ARM program (no binfmt_misc here). Both select every
 # package of the workspace (the members are named here) with tests, so the dependencies'

@@ -3,7 +3,7 @@
 # user-mode emulation, with the CPU pinned (cross/qemu.sh, through the runners in
 # .cargo/config.toml): the unit tests, every integration test of the library crates (config;
 # heads: parity with the reference fixtures, the full-size backbone, tract against ONNX
-# Runtime; calibration; sim) and nokhwa's V4L2 layout tests (see `tests_of` in cross/env.sh).
+# Runtime; calibration; sim) and the V4L2 bindings' layout tests (v4l2-sys/) (see `tests_of` in cross/env.sh).
 # They are built in release mode in the same compilation as the packaged binary
 # (`release_tests`, `release_build`), so the binary that ships is the one these tests ran with.
 # The end-to-end tests run on the host only: they start the dinoedge binary, and a test under
@@ -19,7 +19,7 @@ archs=("$@")
 for arch in "${archs[@]}"; do
     [[ $arch != amd64 ]] || { echo "$0: amd64 is tested natively by tools/test.sh" >&2; exit 64; }
     # shellcheck disable=SC2046 # a list of package names
-    need_packages libclang-dev $(runtime_packages_of "$arch")
+    need_packages $(runtime_packages_of "$arch")
 done
 need_zigbuild "${archs[@]}"
 

@@ -66,7 +66,6 @@ packages=(
     mosquitto        # the real MQTT broker of the daemon tests
     prometheus       # promtool, which checks the daemon's /metrics
     iptables         # the fault soak cuts the daemon off the broker
-    libclang-dev     # bindgen, for nokhwa's V4L2 bindings
     chromium chromium-driver   # the calibrate page, in a real headless browser
     systemd          # systemd-analyze, sysusers and tmpfiles for the unit's checks
     shellcheck       # the shell scripts
@@ -101,10 +100,11 @@ if [[ ${1:-} != --host && $(id -u) == 0 ]]; then
     roots=$!
 fi
 
-stage "format, shellcheck, import cycles"
+stage "format, shellcheck, import cycles, no libclang"
 cargo fmt --all --check
-shellcheck -x .ci/run tools/*.sh systemd/*.sh cross/*.sh
+shellcheck -x .ci/run tools/*.sh systemd/*.sh cross/*.sh v4l2-sys/*.sh
 python3 tools/module_cycles.py
+bash tools/no-libclang.sh
 
 stage "amd64: build (linted) and tests"
 release_tests amd64 --no-fail-fast

@@ -1,7 +1,7 @@
 //! The `v4l2` source: USB and CSI cameras through nokhwa's V4L2 backend, asking for the
 //! configured size, rate and pixel format (the closest the camera offers), converting each
 //! frame to RGB8: MJPEG with the `image` crate's decoder, YUYV 4:2:2 with nokhwa's.
-//! Built with the `v4l2` cargo feature (on by default; it needs libclang for bindgen).
+//! Built with the `v4l2` cargo feature (on by default; its raw bindings are committed, v4l2-sys/).
 
 use anyhow::{Context, Result, bail};
 use dinoedge_config::PixelFormat;
