@@ -63,10 +63,13 @@ fn a_simulated_camera_is_recovered_within_the_bounds() {
     assert!((nums[0] - nums[1]).abs() < 0.05, "{line}");
 
     let background = c.background.as_ref().unwrap();
-    assert_eq!(background.dim(), (240, 320));
+    assert_eq!(background.depth.dim(), (240, 320));
     let pixel = DVec2::new(160.5, 230.5);
     let floor = dinoedge_calibration::align::floor_depth(&s.camera, pixel).unwrap();
-    assert!((background[(230, 160)] as f64 - floor).abs() < 0.05, "the background is the scene's depth");
+    assert!((background.depth[(230, 160)] as f64 - floor).abs() < 0.05, "the background is the scene's depth");
+    // Two frames tell nothing of how the depth spreads: no spread is written or read.
+    assert_eq!(background.spread, None);
+    assert!(!out.with_file_name("dock1.background-spread.png").exists());
     assert!(out.with_file_name("dock1.preview.png").is_file());
     let files = support::listing(s.path());
     assert!(files.iter().all(|f| !f.ends_with(".new") && !f.ends_with(".partial")), "staged files left: {files:?}");

@@ -128,15 +128,15 @@ impl Daemon {
     }
 }
 
-/// The daemon's configuration: a rule on each camera, percentile 0 of the whole frame to the
+/// The daemon's configuration: a rule on each camera, the whole frame's nearest part to the
 /// dock face. `clear_above` differs between the two reloaded variants, which changes dock2's
 /// rule.
 fn config(dir: &Path, backbone: &Path, head: &Path, broker: &Broker, clear_above: f64) -> String {
     let rule = |camera: &str, clear_above: f64| {
         format!(
             "[[rule]]\nname = \"forks\"\ncamera = \"{camera}\"\nkind = \"plane_distance\"\nplane = \"dock_face\"\n\
-             zone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\npercentile = 0\nalarm_below = 1.5\n\
-             clear_above = {clear_above}\nfor_frames = 3\nseverity = \"critical\"\n"
+             zone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\nalarm_below = 1.5\n\
+             clear_above = {clear_above}\nseverity = \"critical\"\n"
         )
     };
     let camera = |name: &str, source: &str| {

@@ -9,18 +9,20 @@ use std::time::{Duration, Instant};
 
 use dinoedge::mqtt::wire::{Change, Event};
 use dinoedge::pipeline::Processed;
-use dinoedge::pipeline::depth::{DepthProvider, Perceived};
+use dinoedge::pipeline::depth::{DepthProvider, Perceived, SimTruth};
 use dinoedge::rules::measure::Seen;
 use dinoedge::rules::{Measurer, Tracker, Transition};
 use dinoedge::runtime::{Hooks, run};
-use dinoedge::source::Frame;
+use dinoedge::source::{Delivery, Frame};
 use dinoedge_calibration::Calibration;
-use dinoedge_config::{ClassSet, Foreground, Hysteresis, Measure, ObjectClass, Zone, ZoneRef};
+use dinoedge_config::{ClassSet, Foreground, Holds, Hysteresis, Measure, ObjectClass, Zone, ZoneRef};
 use dinoedge_sim::clip::{ClipTruth, FrameTruth, Scenario, write_clip};
 
 /// The demo's frame size: the fork tines are a few pixels wide at it.
 const SIZE: (usize, usize) = (640, 480);
 const FPS: f64 = 10.0;
+/// Holds of two frames at 10 fps: an alarm starts on the third frame below.
+const HOLD: Duration = Duration::from_millis(200);
 const FOR_FRAMES: u32 = 3;
 
 struct Clip {
@@ -56,8 +58,9 @@ fn perceive(dir: &Path, i: usize) -> Perceived {
     let file = dir.join("rgb").join(format!("{i:06}.png"));
     let image = image::open(&file).unwrap().to_rgb8();
     let now = (Instant::now(), std::time::SystemTime::now());
-    let frame = Frame { seq: i as u64, captured: now.0, wall: now.1, image, file: Some(file) };
-    DepthProvider::SimTruth.perceive(&frame).unwrap()
+    let frame =
+        Frame { seq: i as u64, captured: now.0, wall: now.1, delivery: Delivery::Live, image, file: Some(file) };
+    DepthProvider::SimTruth(SimTruth::exact()).perceive(&frame).unwrap()
 }
 
 fn zone(points: &[[f64; 2]]) -> ZoneRef {
@@ -65,9 +68,9 @@ fn zone(points: &[[f64; 2]]) -> ZoneRef {
 }
 
 /// The demo's dock rule (its zone, the lower 70 % of the frame) picking pixels by `foreground`.
-fn dock_rule(foreground: Foreground, percentile: f64, calibration: &Calibration) -> Measurer {
+fn dock_rule(foreground: Foreground, calibration: &Calibration) -> Measurer {
     let plane = "dock_face".to_string().try_into().unwrap();
-    let measure = Measure::PlaneDistance { plane, foreground, percentile };
+    let measure = Measure::PlaneDistance { plane, foreground };
     Measurer::new(&measure, &zone(&[[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]]), SIZE, Some(calibration)).unwrap()
 }
 
@@ -91,15 +94,18 @@ fn measured<'a>(clip: &'a Clip, rule: &Measurer) -> Vec<(&'a FrameTruth, Option<
 /// The frames an alarm (below `alarm_below`, clear above `clear_above`, `FOR_FRAMES`) starts
 /// and ends on.
 fn alarms(distances: impl Iterator<Item = Option<f64>>, alarm_below: f64, clear_above: f64) -> Vec<(usize, char)> {
-    let mut tracker =
-        Tracker::new(Hysteresis { alarm_below, clear_above }, FOR_FRAMES, Duration::ZERO, Duration::from_secs(3600));
+    let holds = Holds { raise_after: HOLD, clear_after: HOLD };
+    let hysteresis = Hysteresis { alarm_below, clear_above };
+    let mut tracker = Tracker::new(hysteresis, holds, None, Duration::ZERO, Duration::from_secs(3600));
     let t0 = Instant::now();
     distances
         .enumerate()
-        .filter_map(|(i, d)| match tracker.observe(d, t0 + Duration::from_secs_f64(i as f64 / FPS))? {
-            Transition::Start { .. } => Some((i, 's')),
-            Transition::End { .. } => Some((i, 'e')),
-            Transition::Update { .. } => None,
+        .filter_map(|(i, d)| {
+            match tracker.observe(d, t0 + Duration::from_secs_f64(i as f64 / FPS), Duration::ZERO)? {
+                Transition::Start { .. } => Some((i, 's')),
+                Transition::End { .. } => Some((i, 'e')),
+                Transition::Update { .. } => None,
+            }
         })
         .collect()
 }
@@ -112,7 +118,7 @@ fn first(truth: &[Option<f64>], from: usize, test: impl Fn(f64) -> bool) -> Opti
 #[test]
 fn the_dock_rule_with_classes_reads_the_fork_tips_on_every_scenario() {
     for (scenario, clip) in clips() {
-        let frames = measured(clip, &dock_rule(forklift(), 0.0, &clip.calibration));
+        let frames = measured(clip, &dock_rule(forklift(), &clip.calibration));
         for (f, m) in &frames {
             match (f.truth.forklift_to_dock_face_m, m) {
                 (Some(t), Some(m)) => {
@@ -153,7 +159,7 @@ fn the_dock_rule_with_classes_reads_the_fork_tips_on_every_scenario() {
 fn geometry_alone_needs_a_margin_under_the_fork_height_and_cannot_tell_a_person() {
     let clip = |s: Scenario| &clips().iter().find(|(sc, _)| *sc == s).unwrap().1;
     let worst = |clip: &Clip, foreground: Foreground| {
-        measured(clip, &dock_rule(foreground, 0.0, &clip.calibration))
+        measured(clip, &dock_rule(foreground, &clip.calibration))
             .iter()
             .filter_map(|(f, m)| Some((m.as_ref()? - f.truth.forklift_to_dock_face_m?).abs()))
             .fold(0.0f64, f64::max)
@@ -169,7 +175,7 @@ fn geometry_alone_needs_a_margin_under_the_fork_height_and_cannot_tell_a_person(
 #[test]
 fn a_forklift_only_dock_rule_ignores_a_person_an_unfiltered_one_does_not() {
     let (_, clip) = clips().iter().find(|(s, _)| *s == Scenario::PersonBetween).unwrap();
-    let distances = |foreground| measured(clip, &dock_rule(foreground, 0.0, &clip.calibration));
+    let distances = |foreground| measured(clip, &dock_rule(foreground, &clip.calibration));
     let only_forklift = distances(forklift());
     assert!(alarms(only_forklift.iter().map(|(_, m)| *m), 1.5, 1.8).is_empty());
     let unfiltered = distances(Foreground::StandsOut { margin_m: 0.1 });
@@ -180,7 +186,7 @@ fn a_forklift_only_dock_rule_ignores_a_person_an_unfiltered_one_does_not() {
 #[test]
 fn object_distance_follows_the_person_to_forklift_truth_and_alarms_on_its_crossings() {
     let (_, clip) = clips().iter().find(|(s, _)| *s == Scenario::ForkliftMeetsPerson).unwrap();
-    let measure = Measure::ObjectDistance { from: ObjectClass::Person, to: ObjectClass::Forklift, percentile: 1.0 };
+    let measure = Measure::ObjectDistance { from: ObjectClass::Person, to: ObjectClass::Forklift };
     let whole = zone(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]);
     let frames = measured(clip, &Measurer::new(&measure, &whole, SIZE, Some(&clip.calibration)).unwrap());
     let truth: Vec<Option<f64>> = frames.iter().map(|(f, _)| f.truth.nearest_person_to_forklift_m()).collect();
@@ -316,4 +322,113 @@ fn the_change_gate_skips_frames_and_changes_no_alarm_on_any_scenario() {
     }
     assert!(skipped > 0, "the gate never skipped a frame: the comparison proves nothing");
     assert!(blind_differs, "a gate blind to change gave the same alarms everywhere: the comparison cannot tell");
+}
+
+/// What a rule is held to: a value of each frame's truth.
+type TruthOf = fn(&FrameTruth) -> Option<f64>;
+
+/// The default model's time per frame on two x86 cores (`bench pipeline`, BENCHMARKS.md): the
+/// pace of a box running the shipped config.
+const DEFAULT_MODEL_TIME: f64 = 0.271;
+
+/// A clip of `scenario` rendered at `fps`, once for the whole file.
+fn clip_at(scenario: Scenario, fps: f64) -> &'static Clip {
+    if fps == FPS {
+        return &clips().iter().find(|(s, _)| *s == scenario).unwrap().1;
+    }
+    static PACED: OnceLock<(tempfile::TempDir, Vec<(Scenario, Clip)>)> = OnceLock::new();
+    let (_, paced) = PACED.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let clips = Scenario::ALL
+            .into_iter()
+            .map(|scenario| {
+                let dir = tmp.path().join(scenario.name());
+                let truth = write_clip(&dir, scenario, fps, (SIZE.0 as u32, SIZE.1 as u32), &|_, _| {}).unwrap();
+                let calibration = Calibration::load(&dir.join("calibration.toml")).unwrap();
+                (scenario, Clip { dir, truth, calibration })
+            })
+            .collect();
+        (tmp, clips)
+    });
+    &paced.iter().find(|(s, _)| *s == scenario).unwrap().1
+}
+
+/// The shipped rules replayed on `clip` with the simulator's exact depth and classes, each
+/// frame taking `model_time`: each alarm start as (rule, frame).
+fn shipped_starts(clip: &Clip, model_time: f64) -> Vec<(String, u64)> {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("shipped.toml");
+    let rules: String = dinoedge_config::shipped::rules().iter().map(|r| format!("{}\n", r.table)).collect();
+    let dir = clip.dir.display();
+    std::fs::write(
+        &config,
+        format!(
+            "device_id = \"shipped\"\nstate_dir = \"{state}\"\n[model]\nkind = \"sim-truth\"\nmodel_time = {model_time}\n\
+             [mqtt]\nurl = \"mqtt://127.0.0.1:9\"\n[[camera]]\nname = \"dock1\"\ncalibration = \"{dir}/calibration.toml\"\n\
+             [camera.source]\nkind = \"images\"\npath = \"{dir}/rgb\"\nfps = {fps}\nrealtime = false\n{rules}",
+            state = tmp.path().join("state").display(),
+            fps = clip.truth.fps,
+        ),
+    )
+    .unwrap();
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let seen = starts.clone();
+    let hooks = Hooks {
+        echo: Some(Box::new(move |_, payload| {
+            let Ok(event) = serde_json::from_value::<Event>(payload.clone()) else { return };
+            if let (Change::Start { .. }, Some(frame)) = (event.change, event.frame) {
+                seen.lock().unwrap().push((event.rule.to_string(), frame));
+            }
+        })),
+        recorder: None,
+        stop_after: None,
+    };
+    run(&config, hooks).unwrap();
+    std::mem::take(&mut *starts.lock().unwrap())
+}
+
+/// The shipped config's rules, as a site runs them (the dock rule as shipped, with its
+/// `objects` uncommented, and the person rule uncommented), on exact inputs, at the camera's
+/// 10 frames a second and at the default model's pace: each alarm that is due starts once,
+/// reaching its subscriber (the frame's time plus its time through the pipeline) no later than
+/// 0.3 s after the truth crosses its distance, and for the dock rules no earlier than 0.3 s
+/// before; none starts where none is due (geometry alone cannot tell a person from a
+/// forklift: `person-between` is not asked of it).
+#[test]
+fn the_shipped_rules_alarm_on_time_on_exact_inputs() {
+    let dock: TruthOf = |f| f.truth.forklift_to_dock_face_m;
+    let person: TruthOf = |f| f.truth.nearest_person_to_forklift_m();
+    // (rule, its truth, its distance, how early its alarm may arrive): the dock rules within
+    // 0.3 s either side; the person rule's prediction is a straight line, and a person walking
+    // past a forklift closes on it along a curve that flattens, so it may lead by twice that.
+    let rules: [(&str, TruthOf, f64, f64); 3] = [
+        ("forks-near-dock", dock, 1.5, 0.3),
+        ("forks-near-dock-classes", dock, 1.5, 0.3),
+        ("person-near-forklift", person, 2.0, 0.6),
+    ];
+    let mut report = Vec::new();
+    for (fps, model_time) in [(FPS, 0.0), (1.0 / DEFAULT_MODEL_TIME, DEFAULT_MODEL_TIME)] {
+        for scenario in Scenario::ALL {
+            let clip = clip_at(scenario, fps);
+            let starts = shipped_starts(clip, model_time);
+            for (rule, truth, distance, early) in &rules {
+                let frames: Vec<u64> = starts.iter().filter(|(r, _)| r == rule).map(|(_, f)| *f).collect();
+                let at = format!("{rule} on {} at {fps:.2} fps", scenario.name());
+                match clip.truth.below(*truth, *distance) {
+                    Some((t, _)) => {
+                        assert_eq!(frames.len(), 1, "{at}: starts on frames {frames:?}, the truth crosses at {t:.2} s");
+                        let arrives = frames[0] as f64 / fps + model_time;
+                        report.push(format!("{at}: arrives {:+.2} s before the crossing", t - arrives));
+                        assert!(
+                            (-early..=0.3).contains(&(arrives - t)),
+                            "{at}: arrives at {arrives:.2} s, the truth crosses at {t:.2} s"
+                        );
+                    }
+                    None if *rule == "forks-near-dock" && scenario == Scenario::PersonBetween => {}
+                    None => assert!(frames.is_empty(), "{at}: no alarm is due, it started on frames {frames:?}"),
+                }
+            }
+        }
+    }
+    eprintln!("{}", report.join("\n"));
 }

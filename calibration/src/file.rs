@@ -1,6 +1,7 @@
 //! The calibration file (`calibration.toml`, format version 1) that `dinoedge calibrate`
 //! writes and the daemon loads: one camera's model, the depth alignment, named planes, the
-//! empty scene's depth (a 16-bit PNG in millimetres beside it) and the fit residuals.
+//! empty scene's depth and its spread (16-bit PNGs in millimetres beside it, see
+//! [`Background`]) and the fit residuals.
 //!
 //! ```toml
 //! version = 1
@@ -19,6 +20,8 @@
 //! cy = 240.0
 //!
 //! background = "dock1.background.png"   # (above the tables) optional; plane_distance rules need it
+//! background_spread = "dock1.background-spread.png"   # optional: how much the model's depth
+//!                              # of the empty scene moves from frame to frame (millimetres)
 //!
 //! [pose]                       # camera centre in the floor frame (metres, floor z = 0);
 //! position = [-2.0, 1.0, 4.5]  # heading counter-clockwise from +y, tilt down, roll clockwise
@@ -53,6 +56,7 @@ use glam::DVec3;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::background::Background;
 use crate::camera::{Camera, Intrinsics, Pose};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -75,6 +79,8 @@ pub struct CalibrationFile {
     pub zones: Vec<NamedZone>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_spread: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residuals: Option<Residuals>,
 }
@@ -217,8 +223,8 @@ impl Plane {
     }
 }
 
-/// A loaded calibration: the camera, alignment, planes and background depth (metres,
-/// 0 = unknown), checked against each other.
+/// A loaded calibration: the camera, alignment, planes and the empty scene's background,
+/// checked against each other.
 #[derive(Debug, Clone)]
 pub struct Calibration {
     pub file: PathBuf,
@@ -227,7 +233,7 @@ pub struct Calibration {
     pub alignment: Alignment,
     pub planes: Vec<(Name, Plane)>,
     pub zones: Vec<NamedZone>,
-    pub background: Option<Array2<f32>>,
+    pub background: Option<Background>,
     pub fitted_for: Option<FittedFor>,
 }
 
@@ -281,26 +287,37 @@ impl Calibration {
         if let Some(twice) = NamedZone::repeated_name(&file.zones) {
             return Err(fail("zone", format!("a second zone named `{twice}`")));
         }
-        let background = match &file.background {
-            None => None,
-            Some(name) => {
-                let bg_path = path.parent().unwrap_or(Path::new(".")).join(name);
-                let depth = read_depth_mm(&bg_path).map_err(|e| fail("background", e))?;
-                if depth.dim() != (i.height as usize, i.width as usize) {
-                    return Err(fail(
-                        "background",
-                        format!(
-                            "{} is {}x{}, the camera {}x{}",
-                            bg_path.display(),
-                            depth.ncols(),
-                            depth.nrows(),
-                            i.width,
-                            i.height
-                        ),
-                    ));
-                }
-                Some(depth)
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let depth_file = |key: &'static str, name: &Path| {
+            let file = folder.join(name);
+            let depth = read_depth_mm(&file).map_err(|e| fail(key, e))?;
+            if depth.dim() != (i.height as usize, i.width as usize) {
+                return Err(fail(
+                    key,
+                    format!(
+                        "{} is {}x{}, the camera {}x{}",
+                        file.display(),
+                        depth.ncols(),
+                        depth.nrows(),
+                        i.width,
+                        i.height
+                    ),
+                ));
             }
+            Ok(depth)
+        };
+        let background = match (&file.background, &file.background_spread) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(fail(
+                    "background_spread",
+                    "background_spread needs the background it is the spread of".into(),
+                ));
+            }
+            (Some(depth), spread) => Some(Background {
+                depth: depth_file("background", depth)?,
+                spread: spread.as_deref().map(|s| depth_file("background_spread", s)).transpose()?,
+            }),
         };
         Ok(Calibration {
             file: path.to_path_buf(),

@@ -13,6 +13,7 @@
 //! - Image files read within a frame's bounds ([`image_file`]), here and by the daemon.
 
 pub mod align;
+pub mod background;
 pub mod camera;
 pub mod file;
 pub mod image_file;

@@ -34,6 +34,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::align::{AlignmentFit, DepthSample, fit_alignment, floor_depth};
+use crate::background::Background;
 use crate::camera::{Camera, Intrinsics};
 use crate::file::{CalibrationFile, FORMAT_VERSION, NamedPlane, NamedZone, PoseAngles, Residuals};
 use crate::pose::{FloorPoint, PoseFit, pose_from_floor};
@@ -103,8 +104,9 @@ pub struct Dock {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub file: CalibrationFile,
-    /// The empty scene's aligned depth (metres), for the background file.
-    pub background: Array2<f32>,
+    /// The empty scene as the aligned model sees it (its depth and, from enough frames, its
+    /// spread), for the background files.
+    pub background: Background,
     pub pose: PoseFit,
     pub alignment: AlignmentFit,
     /// Each reference: its measured distance and what the aligned depth reads there.
@@ -193,7 +195,9 @@ pub fn calibrate(
     };
     let before = (output == DepthKind::Metric).then(|| abs_rel(&|d| d));
     let floor_abs_rel = (before, abs_rel(&|d| a.apply(d as f32) as f64));
-    let background = predicted.mapv(|d| if d > 0.0 && d.is_finite() { a.apply(d) } else { 0.0 });
+    let aligned: Vec<Array2<f32>> =
+        frames.iter().map(|f| f.mapv(|d| if d > 0.0 && d.is_finite() { a.apply(d) } else { 0.0 })).collect();
+    let background = Background::from_frames(&aligned);
     let readings = reference_samples
         .iter()
         .map(|(i, s)| {
@@ -220,6 +224,7 @@ pub fn calibrate(
         planes,
         zones: points.zones.clone(),
         background: None,
+        background_spread: None,
         residuals: Some(Residuals {
             reprojection_px: Some(pose.rms_px),
             depth_rmse_m: Some(alignment.holdout_rmse_m),

@@ -23,6 +23,7 @@ fn example() -> CalibrationFile {
             points: vec![[0.2, 0.5], [0.8, 0.5], [0.8, 1.0], [0.2, 1.0]].try_into().unwrap(),
         }],
         background: Some("bg.png".into()),
+        background_spread: Some("spread.png".into()),
         residuals: None,
     }
 }
@@ -37,13 +38,16 @@ fn write(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
 fn a_written_calibration_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     write_depth_mm(&dir.path().join("bg.png"), &ndarray::Array2::from_elem((6, 8), 3.25)).unwrap();
+    write_depth_mm(&dir.path().join("spread.png"), &ndarray::Array2::from_elem((6, 8), 0.042)).unwrap();
     let c = Calibration::load(&write(dir.path(), &example().to_toml())).unwrap();
     let pose = Pose::from_angles(DVec3::new(-2.0, 1.0, 4.5), -20.0, 35.0, 2.0);
     assert!(c.camera.pose.rotation.abs_diff_eq(pose.rotation, 1e-12));
     assert_eq!(c.alignment.apply(2.0), 2.0);
     let face = c.plane(&"dock_face".to_string().try_into().unwrap()).unwrap();
     assert_eq!(face.normal, DVec3::new(0.0, -1.0, 0.0), "normals are made unit");
-    assert_eq!(c.background.as_ref().unwrap()[(5, 7)], 3.25);
+    let background = c.background.as_ref().unwrap();
+    assert_eq!(background.depth[(5, 7)], 3.25);
+    assert_eq!(background.spread.as_ref().map(|s| s[(5, 7)]), Some(0.042));
     let zone = c.zone(&"approach".to_string().try_into().unwrap()).unwrap();
     assert!(zone.contains(0.5, 0.75));
 }
@@ -52,16 +56,28 @@ fn a_written_calibration_reads_back() {
 fn a_wrong_file_is_one_error_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     write_depth_mm(&dir.path().join("bg.png"), &ndarray::Array2::from_elem((5, 8), 3.0)).unwrap();
+    write_depth_mm(&dir.path().join("bg6.png"), &ndarray::Array2::from_elem((6, 8), 3.0)).unwrap();
+    write_depth_mm(&dir.path().join("spread.png"), &ndarray::Array2::from_elem((5, 8), 0.1)).unwrap();
     let text = example().to_toml();
     let line_of = |key: &str| text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
     let cases = [
         (text.replace("version = 1", "version = 7"), line_of("version"), "this dinoedge reads version 1"),
         (
             text.replace("background = \"bg.png\"", "background = \"bg.png\"\nextra = 1"),
-            line_of("background") + 1,
+            line_of("background =") + 1,
             "unknown field `extra`",
         ),
-        (text.clone(), line_of("background"), "bg.png is 8x5, the camera 8x6"),
+        (text.clone(), line_of("background ="), "bg.png is 8x5, the camera 8x6"),
+        (
+            text.replace("background = \"bg.png\"", "background = \"bg6.png\""),
+            line_of("background_spread"),
+            "spread.png is 8x5, the camera 8x6",
+        ),
+        (
+            text.replace("background = \"bg.png\"\n", ""),
+            line_of("background_spread") - 1,
+            "background_spread needs the background it is the spread of",
+        ),
         (text.replace("a = 1.1", "a = -1.0"), line_of("[alignment]"), "expected a scale above 0"),
         (
             format!("{text}\n[[zone]]\nname = \"approach\"\npoints = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]\n"),

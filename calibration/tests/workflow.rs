@@ -73,6 +73,7 @@ fn a_relative_model_is_aligned_to_metres() {
     assert!(outcome.floor_abs_rel.1 < 1e-3, "{:?}", outcome.floor_abs_rel);
     let worst = outcome
         .background
+        .depth
         .iter()
         .zip(exact.iter())
         .filter(|(_, e)| **e > 0.0 && **e <= 15.0)

@@ -152,7 +152,7 @@ fn check_cameras(config: &Config) -> Result<(), Invalid> {
         {
             invalid(source("path"), format!("{path} is neither a folder nor a glob pattern"))?;
         }
-        if matches!(config.model, Model::SimTruth) && !matches!(camera.source, Source::Images { .. }) {
+        if matches!(config.model, Model::SimTruth(_)) && !matches!(camera.source, Source::Images { .. }) {
             invalid(source("kind"), "the sim-truth model reads depth beside image files: only `images` sources")?;
         }
     }

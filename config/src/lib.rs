@@ -19,6 +19,7 @@ mod classes;
 mod error;
 mod locate;
 mod schema;
+pub mod shipped;
 mod values;
 
 use std::path::Path;
@@ -27,8 +28,9 @@ pub use checks::MAX_FRAME_SIDE;
 pub use classes::{ClassSet, ObjectClass};
 pub use error::ConfigError;
 pub use schema::{
-    Camera, Config, Foreground, Gate, Hysteresis, Measure, Metrics, Model, Mqtt, Outbox, Pipeline, PixelFormat,
-    Precision, Rule, RuleKind, Severity, Source,
+    Camera, Config, DEFAULT_HOLDS, DEFAULT_MARGIN_M, DEFAULT_REACTION_TIME, Foreground, Gate, Holds, Hysteresis,
+    MAX_SIM_NOISE, Measure, Metrics, Model, Mqtt, Outbox, Pipeline, PixelFormat, Precision, Rule, RuleKind, Severity,
+    SimTruth, Source,
 };
 pub use values::{BrokerUrl, DepthKind, Name, Zone, ZoneRef};
 

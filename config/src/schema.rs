@@ -46,15 +46,35 @@ pub enum Model {
     /// With `classes`, a class head fitted on the backbone (`dinoedge heads train-classes`)
     /// labels each pixel too, from the same backbone pass.
     Dinov2 { backbone: PathBuf, head: Option<PathBuf>, classes: Option<PathBuf> },
-    /// Test and demo only: each frame of an `images` source is paired with the simulator's
-    /// exact depth (`depth/NAME.png`, millimetres, beside the frame's `rgb/` folder).
-    SimTruth,
+    /// Tests, the demo and `bench alarms` only: each frame of an `images` source is paired with
+    /// the simulator's exact depth and classes (`depth/NAME.png`, millimetres, and
+    /// `class/NAME.png` beside the frame's `rgb/` folder), optionally made as wrong as a
+    /// monocular model's and as slow as one.
+    SimTruth(SimTruth),
 }
+
+/// What the `sim-truth` model does to the simulator's truth.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SimTruth {
+    /// The level of the depth model's errors drawn over the truth (`noise`: 0.05 = "5 %"; see
+    /// dinoedge-sim's `noise`); 0 is the exact truth.
+    pub noise: f64,
+    /// The seed of those errors (`noise_seed`).
+    pub noise_seed: u64,
+    /// How long each frame's depth takes (`model_time`), as a real model's would: the pace of
+    /// the pipeline around it.
+    pub model_time: Duration,
+}
+
+/// The highest `noise` level: beyond it the errors are not a depth model's.
+pub const MAX_SIM_NOISE: f64 = 0.5;
+/// The longest `model_time`.
+const MAX_MODEL_TIME_S: f64 = 10.0;
 
 impl Model {
     /// Whether the model labels each pixel with an [`ObjectClass`] too.
     pub fn gives_classes(&self) -> bool {
-        matches!(self, Model::SimTruth | Model::Dinov2 { classes: Some(_), .. })
+        matches!(self, Model::SimTruth(_) | Model::Dinov2 { classes: Some(_), .. })
     }
 }
 
@@ -73,22 +93,44 @@ pub struct ModelToml {
     backbone: Option<PathBuf>,
     head: Option<PathBuf>,
     classes: Option<PathBuf>,
+    noise: Option<f64>,
+    noise_seed: Option<u64>,
+    model_time: Option<f64>,
 }
 
 impl TryFrom<ModelToml> for Model {
     type Error = String;
 
     fn try_from(m: ModelToml) -> Result<Self, String> {
+        let set = [
+            ("backbone", m.backbone.is_some()),
+            ("head", m.head.is_some()),
+            ("classes", m.classes.is_some()),
+            ("noise", m.noise.is_some()),
+            ("noise_seed", m.noise_seed.is_some()),
+            ("model_time", m.model_time.is_some()),
+        ];
         match m.kind {
             ModelKind::Dinov2 => {
+                only(&set, "the dinov2 model", &["backbone", "head", "classes"])?;
                 let backbone = m.backbone.ok_or("the dinov2 model needs `backbone`, an ONNX file")?;
                 Ok(Model::Dinov2 { backbone, head: m.head, classes: m.classes })
             }
             ModelKind::SimTruth => {
-                let set =
-                    [("backbone", m.backbone.is_some()), ("head", m.head.is_some()), ("classes", m.classes.is_some())];
-                only(&set, "the sim-truth model", &[])?;
-                Ok(Model::SimTruth)
+                only(&set, "the sim-truth model", &["noise", "noise_seed", "model_time"])?;
+                let noise = m.noise.unwrap_or(0.0);
+                if !(0.0..=MAX_SIM_NOISE).contains(&noise) {
+                    return Err(format!("noise = {noise}: expected a level from 0 to {MAX_SIM_NOISE} (0.05 is 5 %)"));
+                }
+                let model_time = m.model_time.unwrap_or(0.0);
+                if !(0.0..=MAX_MODEL_TIME_S).contains(&model_time) {
+                    return Err(format!("model_time = {model_time}: expected seconds from 0 to {MAX_MODEL_TIME_S}"));
+                }
+                Ok(Model::SimTruth(SimTruth {
+                    noise,
+                    noise_seed: m.noise_seed.unwrap_or(0),
+                    model_time: Duration::from_secs_f64(model_time),
+                }))
             }
         }
     }
@@ -395,15 +437,15 @@ pub struct RuleToml {
     pub kind: RuleKind,
     /// A polygon, or the name of a zone drawn at calibration.
     pub zone: ZoneRef,
-    /// The low percentile of the zone's distances taken as "the" distance (robust to a
-    /// few wrong pixels); default 5.
+    /// No longer read: the distance is the nearest part's (see the daemon's `rules::parts`).
     #[serde(default)]
     pub percentile: Option<f64>,
     /// `plane_distance`: the calibrated plane's name.
     #[serde(default)]
     pub plane: Option<Name>,
-    /// `plane_distance`: how much closer than the empty scene a pixel must be to count as
-    /// something standing in the zone; default 0.3 m (not with `objects`).
+    /// `plane_distance`: how much closer than the empty scene a pixel must be, at least, to
+    /// count as something standing in the zone (more where the scene's depth spreads more);
+    /// default 0.1 m (not with `objects`).
     #[serde(default)]
     pub margin_m: Option<f64>,
     /// `min_distance`, `plane_distance`: only pixels of these classes count.
@@ -417,16 +459,29 @@ pub struct RuleToml {
     pub to: Option<ObjectClass>,
     pub alarm_below: f64,
     pub clear_above: f64,
-    #[serde(default = "default_for_frames")]
-    pub for_frames: u32,
+    /// Seconds the distance must stay below `alarm_below` before the alarm starts.
+    #[serde(default)]
+    pub raise_after: Option<f64>,
+    /// Seconds it must stay above `clear_above` (or nothing measured) before the alarm ends.
+    #[serde(default)]
+    pub clear_after: Option<f64>,
+    /// No longer read as such: a count of frames, converted to `raise_after` and `clear_after`.
+    #[serde(default)]
+    pub for_frames: Option<u32>,
+    /// Raise on the distance predicted for when the alarm would reach its subscribers.
+    #[serde(default = "yes")]
+    pub lead: bool,
+    /// Seconds added to that prediction: what the subscriber needs to act.
+    #[serde(default)]
+    pub reaction_time: Option<f64>,
     #[serde(default, rename = "cooldown")]
     pub cooldown_s: f64,
     #[serde(default)]
     pub severity: Severity,
 }
 
-fn default_for_frames() -> u32 {
-    3
+fn yes() -> bool {
+    true
 }
 
 /// A rule's `kind`, as the config file and the MQTT events spell it.
@@ -466,11 +521,18 @@ pub struct Rule {
     pub zone: ZoneRef,
     pub measure: Measure,
     pub hysteresis: Hysteresis,
-    /// Consecutive frames past a threshold before raising, and before clearing (≥ 1).
-    pub for_frames: u32,
+    /// How long past a threshold before raising, and before clearing.
+    pub holds: Holds,
+    /// With `Some(reaction_time)`, the rule raises on the distance it predicts for when the
+    /// alarm would reach its subscribers, plus the reaction time, from the closing speed over
+    /// the last second; with `None`, on the distance now.
+    pub lead: Option<Duration>,
     /// After an alarm ends, no new one starts for this long.
     pub cooldown: Duration,
     pub severity: Severity,
+    /// What the file says that no longer applies, and how it was read instead: the daemon and
+    /// `check-config` say it when they load the file.
+    pub deprecated: Vec<String>,
 }
 
 impl Rule {
@@ -484,23 +546,24 @@ impl Rule {
 /// What a rule measures in its zone.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measure {
-    /// The `percentile`-th percentile of metric depth (z distance from the camera), of every
-    /// pixel or of the `objects`' pixels.
-    MinDistance { percentile: f64, objects: Option<ClassSet> },
-    /// The `percentile`-th percentile of the distances to `plane` of the zone's pixels that
-    /// are `foreground`.
-    PlaneDistance { plane: Name, foreground: Foreground, percentile: f64 },
-    /// The `percentile`-th percentile, over the zone's pixels of class `from`, of the 3D
-    /// distance to the nearest pixel of class `to` (`from` ≠ `to`).
-    ObjectDistance { from: ObjectClass, to: ObjectClass, percentile: f64 },
+    /// The nearest metric depth (z distance from the camera) of the parts of the zone, or of
+    /// the `objects`' parts.
+    MinDistance { objects: Option<ClassSet> },
+    /// The nearest distance to `plane` of the parts of the zone that are `foreground`.
+    PlaneDistance { plane: Name, foreground: Foreground },
+    /// The nearest 3D distance from the parts of class `from` to those of class `to` (`from` ≠
+    /// `to`).
+    ObjectDistance { from: ObjectClass, to: ObjectClass },
 }
 
 /// Which pixels of a zone a `plane_distance` rule measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Foreground {
-    /// Those nearer than the calibrated empty scene by more than `margin_m`: geometry alone.
+    /// Those nearer than the calibrated empty scene by more than its spread allows there, and by
+    /// more than `margin_m`: geometry alone.
     StandsOut { margin_m: f64 },
-    /// Those of these classes, wherever they are (a fork on the floor included).
+    /// Those of these classes that are not the empty scene itself (a fork on the floor
+    /// included).
     Objects(ClassSet),
 }
 
@@ -529,6 +592,27 @@ impl Measure {
     }
 }
 
+/// How long the distance must stay past a threshold before the alarm starts (`raise_after`)
+/// and before it ends (`clear_after`), by the frames' capture times: the same on a slow box as
+/// on a fast one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Holds {
+    pub raise_after: Duration,
+    pub clear_after: Duration,
+}
+
+/// The default holds: an alarm starts once the (predicted) distance has been below the
+/// threshold for a quarter of a second (on one frame's error alone, at any pace, it does not),
+/// and ends a second after the distance went back above the other (`dinoedge bench alarms`,
+/// BENCHMARKS.md, is the evidence).
+pub const DEFAULT_HOLDS: Holds = Holds { raise_after: Duration::from_millis(250), clear_after: Duration::from_secs(1) };
+/// The default reaction time added to the prediction.
+pub const DEFAULT_REACTION_TIME: Duration = Duration::ZERO;
+/// The longest hold.
+const MAX_HOLD_S: f64 = 60.0;
+/// The longest reaction time.
+const MAX_REACTION_TIME_S: f64 = 5.0;
+
 /// Raise below `alarm_below`, clear above `clear_above` (metres; `alarm_below < clear_above`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hysteresis {
@@ -542,6 +626,13 @@ impl TryFrom<RuleToml> for Rule {
     fn try_from(r: RuleToml) -> Result<Self, String> {
         let named = |msg: String| format!("rule `{}`: {msg}", r.name);
         let measure = measure(&r).map_err(named)?;
+        let mut deprecated = Vec::new();
+        if let Some(p) = r.percentile {
+            deprecated.push(named(format!(
+                "percentile = {p} no longer applies: the distance is the object's nearest part, whatever the size \
+                 of the rest of it (README, \"Rules\"); remove the line"
+            )));
+        }
         if !(r.alarm_below.is_finite() && r.alarm_below > 0.0) {
             return Err(named(format!("alarm_below = {}: expected metres above 0", r.alarm_below)));
         }
@@ -551,8 +642,37 @@ impl TryFrom<RuleToml> for Rule {
                 r.clear_above, r.alarm_below
             )));
         }
-        if r.for_frames == 0 {
-            return Err(named("for_frames = 0: expected at least 1".into()));
+        let seconds = |key: &str, value: Option<f64>, most: f64, default: Duration| match value {
+            None => Ok(default),
+            Some(v) if (0.0..=most).contains(&v) => Ok(Duration::from_secs_f64(v)),
+            Some(v) => Err(named(format!("{key} = {v}: expected seconds from 0 to {most}"))),
+        };
+        let raise_after = seconds("raise_after", r.raise_after, MAX_HOLD_S, DEFAULT_HOLDS.raise_after)?;
+        let clear_after = seconds("clear_after", r.clear_after, MAX_HOLD_S, DEFAULT_HOLDS.clear_after)?;
+        let mut holds = Holds { raise_after, clear_after };
+        if let Some(frames) = r.for_frames {
+            if r.raise_after.is_some() || r.clear_after.is_some() {
+                return Err(named(format!(
+                    "for_frames = {frames} counts frames; give raise_after and clear_after (seconds) instead, not both"
+                )));
+            }
+            if frames == 0 {
+                return Err(named("for_frames = 0: expected at least 1".into()));
+            }
+            let hold = Duration::from_millis(100 * u64::from(frames - 1));
+            holds = Holds { raise_after: hold, clear_after: hold };
+            deprecated.push(named(format!(
+                "for_frames = {frames} counted frames, so a slower box waited longer: it is read as raise_after = \
+                 clear_after = {} s ({frames} frames at 10 a second); write those (or remove the line for the \
+                 defaults, {} s and {} s)",
+                hold.as_secs_f64(),
+                DEFAULT_HOLDS.raise_after.as_secs_f64(),
+                DEFAULT_HOLDS.clear_after.as_secs_f64(),
+            )));
+        }
+        let reaction_time = seconds("reaction_time", r.reaction_time, MAX_REACTION_TIME_S, DEFAULT_REACTION_TIME)?;
+        if !r.lead && r.reaction_time.is_some() {
+            return Err(named("reaction_time is added to the prediction, and lead = false predicts nothing".into()));
         }
         if !(0.0..=MAX_COOLDOWN_S).contains(&r.cooldown_s) {
             return Err(named(format!(
@@ -566,22 +686,24 @@ impl TryFrom<RuleToml> for Rule {
             zone: r.zone,
             measure,
             hysteresis: Hysteresis { alarm_below: r.alarm_below, clear_above: r.clear_above },
-            for_frames: r.for_frames,
+            holds,
+            lead: r.lead.then_some(reaction_time),
             cooldown: Duration::from_secs_f64(r.cooldown_s),
             severity: r.severity,
+            deprecated,
         })
     }
 }
+
+/// The least a pixel must stand out of the empty scene by, by default: the top of fork tines
+/// (15 cm off the floor) stands out of the floor behind it by more along the camera's ray.
+pub const DEFAULT_MARGIN_M: f64 = 0.1;
 
 /// The longest cooldown: a rule silenced for longer than a day is a rule switched off.
 const MAX_COOLDOWN_S: f64 = 24.0 * 3600.0;
 
 /// What `r` measures: its kind's fields, present and sane, and no other kind's.
 fn measure(r: &RuleToml) -> Result<Measure, String> {
-    let percentile = r.percentile.unwrap_or(5.0);
-    if !(0.0..=100.0).contains(&percentile) {
-        return Err(format!("percentile = {percentile}: expected 0 to 100"));
-    }
     let set = [
         ("plane", r.plane.is_some()),
         ("margin_m", r.margin_m.is_some()),
@@ -599,7 +721,7 @@ fn measure(r: &RuleToml) -> Result<Measure, String> {
         return Err(format!("`{field}` does not apply to {kind} rules (theirs: {})", allowed.join(", ")));
     }
     Ok(match r.kind {
-        RuleKind::MinDistance => Measure::MinDistance { percentile, objects: r.objects },
+        RuleKind::MinDistance => Measure::MinDistance { objects: r.objects },
         RuleKind::PlaneDistance => {
             let plane = r.plane.clone().ok_or("plane_distance needs `plane`, a calibrated plane's name".to_string())?;
             let foreground = match (r.objects, r.margin_m) {
@@ -610,14 +732,14 @@ fn measure(r: &RuleToml) -> Result<Measure, String> {
                 }
                 (Some(objects), None) => Foreground::Objects(objects),
                 (None, margin_m) => {
-                    let margin_m = margin_m.unwrap_or(0.3);
+                    let margin_m = margin_m.unwrap_or(DEFAULT_MARGIN_M);
                     if !(margin_m.is_finite() && margin_m >= 0.0) {
                         return Err(format!("margin_m = {margin_m}: expected metres ≥ 0"));
                     }
                     Foreground::StandsOut { margin_m }
                 }
             };
-            Measure::PlaneDistance { plane, foreground, percentile }
+            Measure::PlaneDistance { plane, foreground }
         }
         RuleKind::ObjectDistance => {
             let need = |field: &str| format!("object_distance needs `{field}`, a class ({})", ObjectClass::names());
@@ -625,7 +747,7 @@ fn measure(r: &RuleToml) -> Result<Measure, String> {
             if from == to {
                 return Err(format!("from = to = \"{from}\": the distance between two different classes"));
             }
-            Measure::ObjectDistance { from, to, percentile }
+            Measure::ObjectDistance { from, to }
         }
     })
 }

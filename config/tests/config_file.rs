@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dinoedge_config::{ConfigError, Foreground, Gate, Measure, Model, Precision, Severity, Source};
+use dinoedge_config::{ConfigError, Foreground, Gate, Holds, Measure, Model, Precision, Severity, SimTruth, Source};
 
 /// A folder with the files a config may name, and a config file written into it.
 struct Site {
@@ -94,14 +94,17 @@ fn the_documented_example_loads_with_its_documented_defaults() {
         forks.measure,
         Measure::PlaneDistance {
             plane: "dock_face".to_string().try_into().unwrap(),
-            foreground: Foreground::StandsOut { margin_m: 0.3 },
-            percentile: 5.0
+            foreground: Foreground::StandsOut { margin_m: 0.1 },
         }
     );
     assert_eq!((forks.hysteresis.alarm_below, forks.hysteresis.clear_above), (1.5, 1.8));
-    assert_eq!((forks.for_frames, forks.cooldown, forks.severity), (3, Duration::from_secs(10), Severity::Critical));
+    assert_eq!(forks.holds, Holds { raise_after: Duration::from_millis(250), clear_after: Duration::from_secs(1) });
+    assert_eq!(forks.lead, Some(Duration::ZERO));
+    assert_eq!((forks.cooldown, forks.severity), (Duration::from_secs(10), Severity::Critical));
     let walkway = &config.rules[1];
-    assert_eq!(walkway.measure, Measure::MinDistance { percentile: 5.0, objects: None });
+    assert_eq!(walkway.measure, Measure::MinDistance { objects: None });
+    assert_eq!((walkway.holds, walkway.lead), (forks.holds, forks.lead));
+    assert!(config.rules.iter().all(|r| r.deprecated.is_empty()), "the example uses no old key");
     assert_eq!((walkway.cooldown, walkway.severity), (Duration::ZERO, Severity::Warning));
 
     // The commented person-near-forklift rule, uncommented, reads as an object_distance rule:
@@ -160,7 +163,6 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         &["clear_above = 1.2 must be above alarm_below = 1.5"],
     ),
     ("negative threshold", "alarm_below = 1.5", "alarm_below = -1", 20, &["alarm_below = -1"]),
-    ("percentile out of range", "alarm_below = 1.5", "percentile = 120\nalarm_below = 1.5", 20, &["percentile = 120"]),
     (
         "plane on a min_distance rule",
         "alarm_below = 1.5",
@@ -245,6 +247,35 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
     ("password without username", "[mqtt]", "[mqtt]\npassword_file = \"password\"", 8, &["needs a username"]),
     ("TLS file on a plain url", "[mqtt]", "[mqtt]\nca_file = \"password\"", 9, &["needs an mqtts:// url"]),
     ("zero for_frames", "alarm_below = 1.5", "for_frames = 0\nalarm_below = 1.5", 20, &["for_frames = 0"]),
+    (
+        "frames and seconds",
+        "alarm_below = 1.5",
+        "for_frames = 3\nraise_after = 0.2\nalarm_below = 1.5",
+        20,
+        &["for_frames = 3 counts frames; give raise_after and clear_after (seconds) instead, not both"],
+    ),
+    (
+        "a hold of an hour",
+        "alarm_below = 1.5",
+        "clear_after = 3600\nalarm_below = 1.5",
+        20,
+        &["clear_after = 3600", "0 to 60"],
+    ),
+    ("a negative hold", "alarm_below = 1.5", "raise_after = -1\nalarm_below = 1.5", 20, &["raise_after = -1"]),
+    (
+        "a reaction time without a prediction",
+        "alarm_below = 1.5",
+        "lead = false\nreaction_time = 0.5\nalarm_below = 1.5",
+        20,
+        &["reaction_time is added to the prediction, and lead = false predicts nothing"],
+    ),
+    (
+        "a reaction time of a minute",
+        "alarm_below = 1.5",
+        "reaction_time = 60\nalarm_below = 1.5",
+        20,
+        &["reaction_time = 60", "0 to 5"],
+    ),
     ("misspelt section", "[camera.source]", "[camera.sauce]", 15, &["unknown field `sauce`"]),
     ("gate level under noise", "fps = 10", "fps = 10\n[camera.gate]\nlevel = 0.1", 20, &["level = 0.1", "0.5–64"]),
     ("gate area of nothing", "fps = 10", "fps = 10\n[camera.gate]\narea = 0", 20, &["area = 0", "above 0"]),
@@ -336,6 +367,20 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         &["rule `a_b` on camera `dock1` has the Home Assistant id `dock1_a_b` of rule `b` on camera `dock1_a`"],
     ),
     (
+        "a simulated model's errors on a real model",
+        "head = \"head.safetensors\"",
+        "head = \"head.safetensors\"\nnoise = 0.05",
+        3,
+        &["`noise` is not an option of the dinov2 model (options: backbone, head, classes)"],
+    ),
+    (
+        "simulated errors past a depth model's",
+        "kind = \"dinov2\"\nbackbone = \"backbone.onnx\"\nhead = \"head.safetensors\"",
+        "kind = \"sim-truth\"\nnoise = 0.9",
+        3,
+        &["noise = 0.9", "0 to 0.5"],
+    ),
+    (
         "stats every month",
         "[mqtt]",
         "[pipeline]\nstats_interval = 2592000\n[mqtt]",
@@ -343,6 +388,37 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
         &["stats_interval = 2592000", "at most 86400"],
     ),
 ];
+
+#[test]
+fn the_simulators_truth_takes_a_models_errors_and_time() {
+    let site = Site::new();
+    let model = "kind = \"dinov2\"\nbackbone = \"backbone.onnx\"\nhead = \"head.safetensors\"";
+    let with =
+        |fields: &str| site.load(&BASE.replace(model, &format!("kind = \"sim-truth\"\n{fields}"))).unwrap().model;
+    assert_eq!(with(""), Model::SimTruth(SimTruth { noise: 0.0, noise_seed: 0, model_time: Duration::ZERO }));
+    assert_eq!(
+        with("noise = 0.05\nnoise_seed = 7\nmodel_time = 0.27"),
+        Model::SimTruth(SimTruth { noise: 0.05, noise_seed: 7, model_time: Duration::from_millis(270) })
+    );
+}
+
+/// Files written for an earlier dinoedge keep working: `for_frames` is read as seconds at the
+/// 10 frames a second it was written for, `percentile` is dropped, and each says so.
+#[test]
+fn old_keys_are_read_and_said_to_be_old() {
+    let site = Site::new();
+    let rule =
+        site.load(&BASE.replace("alarm_below = 1.5", "for_frames = 3\npercentile = 5\nalarm_below = 1.5")).unwrap();
+    let rule = &rule.rules[0];
+    let hold = Duration::from_millis(200);
+    assert_eq!(rule.holds, Holds { raise_after: hold, clear_after: hold });
+    assert_eq!(rule.deprecated.len(), 2, "{:?}", rule.deprecated);
+    assert!(rule.deprecated.iter().any(|d| d.contains("percentile = 5 no longer applies")));
+    assert!(rule.deprecated.iter().any(|d| d.contains("raise_after = clear_after = 0.2 s")));
+    let fresh = site.load(BASE).unwrap();
+    assert!(fresh.rules[0].deprecated.is_empty());
+    assert_eq!(fresh.rules[0].holds, dinoedge_config::DEFAULT_HOLDS);
+}
 
 #[test]
 fn a_rule_may_name_a_calibrated_zone_if_its_camera_has_a_calibration() {

@@ -407,6 +407,10 @@ pub enum BenchCommand {
     Render(BenchRenderArgs),
     /// Latency of the backbone: load time, median and p90 over repeated runs, GFLOP/s.
     Backbone(BenchBackboneArgs),
+    /// The shipped rules on every simulated scenario, through the real pipeline and a real
+    /// broker, with a depth model's errors at each noise level: each due alarm's lead at the
+    /// subscriber, missed alarms, false starts per simulated hour, flicker.
+    Alarms(BenchAlarmsArgs),
     /// What half precision changes: a depth model in f16 against f32 on a clip's frames
     /// (feature cosine, depth AbsRel), with the time of each.
     Precision(BenchPrecisionArgs),
@@ -463,6 +467,37 @@ pub struct BenchPipelineArgs {
     /// frame taken.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub gate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAlarmsArgs {
+    /// The broker the daemons publish to, and the subscriber here reads from.
+    #[arg(long)]
+    pub mqtt: String,
+    /// The noise levels of the simulated model's errors (0.05 = "5 %"), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0,0.02,0.05,0.1")]
+    pub levels: Vec<f64>,
+    /// Seconds the simulated model takes per frame: the pipeline's pace (0.271 is the default
+    /// model's on two x86 cores, BENCHMARKS.md; 0 runs at the cameras' 10 frames a second).
+    #[arg(long, default_value_t = 0.271)]
+    pub model_time: f64,
+    /// Plays of each scenario an alarm is due on, per level, each with its own errors, at the
+    /// real pace: the lead figures.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub plays: u32,
+    /// Simulated minutes of the scenarios no alarm is due on, per level (replayed by daemons
+    /// side by side, each at the pace): the false starts.
+    #[arg(long, default_value_t = 60.0)]
+    pub minutes: f64,
+    /// Daemons replaying side by side.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// The frame size of the simulated camera.
+    #[command(flatten)]
+    pub size: FrameSize,
+    /// The first seed of the errors (each play and replay takes the next).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,6 @@
-//! Percentiles by nearest rank, the one rule every statistic of the daemon uses: the `p`-th
+//! Percentiles by nearest rank, the one rule the daemon's statistics use: the `p`-th
 //! percentile of n values is the value of rank round(p/100 · (n − 1)) in ascending order, so 0
-//! is the smallest and 100 the largest. A rule's distance (a low percentile of its zone) and
-//! the timing statistics (median, 95th) both take it.
+//! is the smallest and 100 the largest. The timing statistics (median, 95th) take it.
 
 /// The `p`-th percentile (0 to 100) of `values`, which it reorders; `None` when empty.
 pub fn nearest_rank(values: &mut [f64], p: f64) -> Option<f64> {

@@ -223,6 +223,36 @@ mod tests {
     }
 
     #[test]
+    fn a_truth_crosses_between_its_frames_and_is_back_at_the_first_frame_above() {
+        let frames = [2.0, 1.6, 1.4, 1.2, 1.5, 1.7]
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| FrameTruth {
+                index: i,
+                t: i as f64 / 10.0,
+                truth: crate::truth::Truth { forklift_to_dock_face_m: Some(d), people: Vec::new() },
+            })
+            .collect();
+        let clip = ClipTruth {
+            format: "dinoedge-clip/1",
+            scenario: Scenario::ForkliftCross,
+            fps: 10.0,
+            camera: clip_camera(64, 48),
+            dock_face: serde_json::Value::Null,
+            alarm_distance_m: 1.5,
+            first_frame_below_alarm_distance: Some(2),
+            frames,
+        };
+        let dock = |f: &FrameTruth| f.truth.forklift_to_dock_face_m;
+        let (crossing, back) = clip.below(dock, 1.5).unwrap();
+        assert!((crossing - 0.15).abs() < 1e-12, "halfway from 1.6 at 0.1 s to 1.4 at 0.2 s: {crossing}");
+        assert_eq!(back, 0.4, "1.5 m is not below 1.5 m");
+        assert_eq!(clip.below(dock, 1.0), None);
+        assert_eq!(clip.below(dock, 1.3).map(|(_, b)| b), Some(0.4));
+        assert_eq!(clip.below(dock, 1.75).map(|(_, b)| b), Some(0.6), "below to the end: the clip's end");
+    }
+
+    #[test]
     fn scenario_names_round_trip() {
         for s in Scenario::ALL {
             assert_eq!(s.name().parse::<Scenario>().unwrap(), s);
@@ -253,6 +283,27 @@ pub struct ClipTruth {
     /// The first frame whose forklift is nearer the dock face than `alarm_distance_m`.
     pub first_frame_below_alarm_distance: Option<usize>,
     pub frames: Vec<FrameTruth>,
+}
+
+impl ClipTruth {
+    /// When `truth` (a value of each frame's truth) first goes below `distance`, in seconds into
+    /// the clip (between the frames on either side of the crossing), and when it is next back
+    /// at or above it (the clip's end if never); `None` if it never goes below.
+    pub fn below(&self, truth: impl Fn(&FrameTruth) -> Option<f64>, distance: f64) -> Option<(f64, f64)> {
+        let values: Vec<Option<f64>> = self.frames.iter().map(truth).collect();
+        let first = values.iter().position(|v| v.is_some_and(|d| d < distance))?;
+        let t = |i: usize| self.frames[i].t;
+        let crossing = match (first.checked_sub(1).and_then(|p| values[p]), values[first]) {
+            (Some(before), Some(after)) => {
+                t(first - 1) + (t(first) - t(first - 1)) * (before - distance) / (before - after)
+            }
+            _ => t(first),
+        };
+        let back = (first..values.len())
+            .find(|&i| values[i].is_none_or(|d| d >= distance))
+            .map_or(t(values.len() - 1) + 1.0 / self.fps, t);
+        Some((crossing, back))
+    }
 }
 
 /// Renders a scenario into `dir` (the RGB-D folder format, plus `truth.json`).
@@ -321,6 +372,7 @@ fn write_true_calibration(dir: &std::path::Path, camera: &Camera, wall_y: f64) -
         }],
         zones: Vec::new(),
         background: Some("background.png".into()),
+        background_spread: None,
         residuals: None,
     };
     let text = format!("# The simulator's true calibration of this clip's camera.\n{}", calibration.to_toml());

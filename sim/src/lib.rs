@@ -11,6 +11,9 @@
 //!   the dock, a person walking between).
 //! - [`render()`] traces a scene through the calibration crate's camera into a [`Frame`]: RGB,
 //!   z-depth, instance and class masks.
+//! - [`noise::DepthNoise`] draws a monocular depth model's errors (scale, smooth, per-pixel,
+//!   flying pixels at edges, class flips at borders) over the exact depth and classes, seeded,
+//!   for measuring the rules on inputs as wrong as a model's.
 //! - [`truth()`] measures from the geometry, not the pixels (the forklift to the dock face, each
 //!   person to the forklift); `record` is a frame's JSON; `output`, `dataset` and `clip` write
 //!   the RGB-D folders the depth heads train on and the clips the tests and the demo replay.
@@ -22,6 +25,7 @@ pub mod colormap;
 pub mod dataset;
 pub mod dock;
 pub mod material;
+pub mod noise;
 pub mod output;
 pub mod random;
 pub mod record;

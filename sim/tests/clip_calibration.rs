@@ -24,9 +24,9 @@ fn the_clip_calibration_is_the_true_camera_dock_face_and_empty_scene() {
     // The background, back-projected through the stored camera, lies on the floor or the dock
     // wall for most pixels (the rest is racks and pallets), to the millimetre of the PNG.
     let background = calibration.background.as_ref().unwrap();
-    assert_eq!(background.dim(), (72, 96));
+    assert_eq!(background.depth.dim(), (72, 96));
     let (mut on_floor_or_wall, mut known) = (0, 0);
-    for ((y, x), &d) in background.indexed_iter() {
+    for ((y, x), &d) in background.depth.indexed_iter() {
         if d <= 0.0 {
             continue;
         }

@@ -43,6 +43,7 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
                             let frame = Frame {
                                 seq: link.count_captured(),
                                 captured: at,
+                                delivery,
                                 wall,
                                 image: captured.image,
                                 file: captured.file,

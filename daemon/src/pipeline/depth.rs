@@ -1,14 +1,17 @@
 //! What the model sees in a frame: depth from the DINOv2 backbone and depth head (the product:
 //! metres, or a relative model's inverse depth until the calibration aligns it), or — for
-//! tests and the demo only, and named so — the simulator's exact depth and classes stored
-//! beside each frame.
+//! tests, the demo and `bench alarms` only, and named so — the simulator's exact depth and
+//! classes stored beside each frame, with a depth model's errors drawn over them and its time
+//! taken when the config asks (`noise`, `model_time`).
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use dinoedge_config::{DepthKind, ObjectClass};
 use dinoedge_heads::classes::ClassHead;
 use dinoedge_heads::head::DepthModel;
+use dinoedge_sim::noise::DepthNoise;
 use ndarray::Array2;
 
 use crate::source::Frame;
@@ -18,7 +21,25 @@ pub enum DepthProvider {
     Model { model: Box<DepthModel>, classes: Option<ClassHead> },
     /// `depth/NAME.png` (millimetres) and `class/NAME.png` (the simulator's class numbers)
     /// beside `rgb/NAME.png`: the simulator's truth.
-    SimTruth,
+    SimTruth(SimTruth),
+}
+
+/// The simulator's truth as a model would give it: with its errors (none at level 0), taking
+/// its time.
+pub struct SimTruth {
+    noise: DepthNoise,
+    model_time: Duration,
+}
+
+impl SimTruth {
+    pub fn new(config: &dinoedge_config::SimTruth) -> Self {
+        Self { noise: DepthNoise { level: config.noise, seed: config.noise_seed }, model_time: config.model_time }
+    }
+
+    /// The exact truth, at once.
+    pub fn exact() -> Self {
+        Self::new(&dinoedge_config::SimTruth::default())
+    }
 }
 
 /// One frame as the model sees it, [height, width] each.
@@ -34,7 +55,7 @@ impl DepthProvider {
     pub fn kind(&self) -> DepthKind {
         match self {
             DepthProvider::Model { model, .. } => model.kind(),
-            DepthProvider::SimTruth => DepthKind::Metric,
+            DepthProvider::SimTruth(_) => DepthKind::Metric,
         }
     }
 
@@ -47,7 +68,8 @@ impl DepthProvider {
                 })?;
                 Ok(Perceived { depth, classes })
             }
-            DepthProvider::SimTruth => {
+            DepthProvider::SimTruth(truth) => {
+                let started = Instant::now();
                 let file = frame.file.as_deref().context("sim-truth depth needs frames from files")?;
                 let size = (frame.image.height() as usize, frame.image.width() as usize);
                 let not_the_size = |truth: &Path| format!("{}: not the size of {}", truth.display(), file.display());
@@ -63,9 +85,12 @@ impl DepthProvider {
                 if (mask.height() as usize, mask.width() as usize) != size {
                     bail!(not_the_size(&class_file));
                 }
-                let classes = Array2::from_shape_fn(size, |(y, x)| {
+                let mut classes = Array2::from_shape_fn(size, |(y, x)| {
                     dinoedge_sim::Class::object_class_of_mask(mask.get_pixel(x as u32, y as u32).0[0])
                 });
+                let mut depth = depth;
+                truth.noise.apply(frame.seq, &mut depth, &mut classes);
+                std::thread::sleep(truth.model_time.saturating_sub(started.elapsed()));
                 Ok(Perceived { depth, classes: Some(classes) })
             }
         }

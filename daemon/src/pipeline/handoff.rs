@@ -111,6 +111,7 @@ mod tests {
             seq,
             captured: std::time::Instant::now(),
             wall: std::time::SystemTime::now(),
+            delivery: crate::source::Delivery::Live,
             image: image::RgbImage::new(1, 1),
             file: None,
         }

@@ -30,8 +30,8 @@ use dinoedge_config::{Config, Name, Rule};
 pub use camera::{CameraLink, RuleCounts};
 use depth::DepthProvider;
 use gate::ChangeGate;
-use worker::Worker;
 pub use worker::{Outlet, Processed, Recorder, RuleRunner};
+use worker::{Pace, Worker};
 
 use crate::mqtt::Bus;
 use crate::rules::measure::resolve_zone;
@@ -114,6 +114,7 @@ impl Pipeline {
                 recorder: recorder.cloned(),
                 gate: ChangeGate::new(camera.gate, zones),
                 last: None,
+                pace: Pace::default(),
             };
             let (source, l, b, s) = (camera.source.clone(), link.clone(), bus.clone(), stop.clone());
             capture.push(

@@ -1,6 +1,7 @@
 //! A camera's inference thread: takes the frame in the camera's cell, turns it into metric depth (aligned
-//! by the camera's calibration) — or, when the camera's `gate` finds nothing changed, keeps the
-//! last frame's — evaluates the camera's rules, queues their events in the
+//! by the camera's calibration, and locked to its empty scene's where it has one: the model's
+//! scale and smooth errors divided out) — or, when the camera's `gate` finds nothing changed,
+//! keeps the last frame's — evaluates the camera's rules, queues their events in the
 //! outbox and their states on the bus, and records how long each stage took. The rules'
 //! alarm states outlive the thread: a reload hands them to the next one.
 
@@ -21,7 +22,7 @@ use crate::mqtt::Bus;
 use crate::mqtt::wire::{AlarmState, Change, Event, RuleState, round};
 use crate::rules::measure::{Seen, resolve_zone};
 use crate::rules::{Measurer, Tracker, Transition};
-use crate::source::Frame;
+use crate::source::{Delivery, Frame};
 
 /// The inference thread checks for stop and beats its heartbeat at least this often.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
@@ -40,6 +41,30 @@ pub struct Worker {
     /// What the model saw on the last frame it ran on, aligned: the rules measure on it again
     /// when the gate skips a frame.
     pub last: Option<Perceived>,
+    /// The capture time of the last frame processed, and the time between processed frames
+    /// (a moving average): how long until the next frame's decision.
+    pub pace: Pace,
+}
+
+/// How often a camera's frames are decided on.
+#[derive(Debug, Default)]
+pub struct Pace {
+    last: Option<Instant>,
+    interval: Option<Duration>,
+}
+
+impl Pace {
+    /// Takes a processed frame's capture time; returns the time between processed frames.
+    fn next(&mut self, captured: Instant) -> Duration {
+        if let Some(step) = self.last.map(|last| captured.saturating_duration_since(last)) {
+            self.interval = Some(match self.interval {
+                None => step,
+                Some(average) => average.mul_f64(0.8) + step.mul_f64(0.2),
+            });
+        }
+        self.last = Some(captured);
+        self.interval.unwrap_or_default()
+    }
 }
 
 /// Something that wants every processed frame: the frame, its metric depth, each
@@ -88,7 +113,7 @@ pub struct RuleRunner {
 
 impl RuleRunner {
     pub fn new(rule: Rule, update_interval: Duration) -> Self {
-        let tracker = Tracker::new(rule.hysteresis, rule.for_frames, rule.cooldown, update_interval);
+        let tracker = Tracker::new(rule.hysteresis, rule.holds, rule.lead, rule.cooldown, update_interval);
         Self {
             rule,
             measurer: None,
@@ -108,12 +133,13 @@ impl RuleRunner {
         self.measurer = None;
     }
 
-    /// Measures on what was `seen`, updates the alarm, queues what changed; returns the distance.
+    /// Measures on what was `seen`, updates the alarm (an alarm raised on this frame would
+    /// reach the subscribers `ahead` of its capture at the soonest), queues what changed;
+    /// returns the distance.
     fn evaluate(
         &mut self,
         out: &Outlet,
-        seen: Seen,
-        frame: &Frame,
+        (seen, frame, ahead): (Seen, &Frame, Duration),
         calibration: Option<&Calibration>,
         snapshots: bool,
     ) -> Option<f64> {
@@ -139,7 +165,7 @@ impl RuleRunner {
             self.since = frame.wall;
         }
         log::debug!("rule {camera}/{name}: frame {}: {} m", frame.seq, fmt(distance));
-        let transition = self.tracker.observe(distance, frame.captured);
+        let transition = self.tracker.observe(distance, frame.captured, ahead);
         if let Some(transition) = transition {
             self.emit(out, transition, Some(frame.seq), frame.wall, None);
             if snapshots
@@ -324,6 +350,9 @@ impl Worker {
                 };
                 if let Some(calibration) = &self.calibration {
                     perceived.depth.mapv_inplace(|d| calibration.alignment.to_metres(d).unwrap_or(d));
+                    if let Some(background) = &calibration.background {
+                        background.lock(&mut perceived.depth);
+                    }
                 }
                 self.last = Some(perceived);
                 if let Some(thumbnail) = thumbnail {
@@ -334,6 +363,14 @@ impl Worker {
         };
         let Some(Perceived { depth, classes }) = &self.last else { return };
         let depth_done = Instant::now();
+        // An alarm this frame raises reaches the subscribers after the frame's time through the
+        // pipeline (since capture, live; since it was taken, replayed); the next frame's comes
+        // one interval later.
+        let through = match frame.delivery {
+            Delivery::Live => depth_done.saturating_duration_since(frame.captured),
+            Delivery::Replay { .. } => depth_done - start,
+        };
+        let ahead = through + self.pace.next(frame.captured);
         let out = Outlet { bus: &self.bus, device_id: &self.device_id, camera: &self.link.name };
         let calibration = self.calibration.as_deref();
         let distances: Vec<(Name, Option<f64>)> = self
@@ -341,7 +378,7 @@ impl Worker {
             .iter_mut()
             .map(|r| {
                 let seen = Seen { depth, classes: classes.as_ref() };
-                (r.rule.name.clone(), r.evaluate(&out, seen, &frame, calibration, self.snapshots))
+                (r.rule.name.clone(), r.evaluate(&out, (seen, &frame, ahead), calibration, self.snapshots))
             })
             .collect();
         let mut counts = lock(&self.link.rules);

@@ -1,26 +1,33 @@
 //! One number per rule and frame: the distance the rule compares with its thresholds, or
 //! `None` when nothing is measurable in the zone (no valid depth, nothing standing out of the
-//! empty scene, not enough pixels of the rule's classes), which counts as "nothing near".
+//! empty scene, no part of the rule's classes), which counts as "nothing near".
 //!
-//! - `min_distance`: a low percentile of the zone's metric z-depth (of the `objects`' pixels
-//!   only, when it names classes). z-depth (along the optical axis) is never more than the
+//! Every rule measures **parts** ([`parts`](super::parts)): its candidate pixels grouped by
+//! neighbourhood and agreeing depth, parts smaller than
+//! [`MIN_PART_SHARE`](super::parts::MIN_PART_SHARE) of the frame dropped as noise,
+//! and the distance is the nearest part's, whatever the size of the others: fork tines count
+//! as much as the forklift's body.
+//!
+//! - `min_distance`: the candidates are the zone's pixels (of the `objects` only, when it names
+//!   classes); the value is metric z-depth (along the optical axis), never more than the
 //!   straight-line distance, so the rule errs on the safe side.
-//! - `plane_distance`: the zone's foreground pixels — nearer than the calibrated empty scene by
-//!   more than the margin, or of the rule's classes wherever they are — are back-projected to
-//!   3D; the distance is a low percentile of their distances to the plane.
-//! - `object_distance`: the zone's pixels of class `from` and of class `to` are back-projected;
-//!   the distance is a low percentile, over the `from` points, of each one's distance to the
+//! - `plane_distance`: the candidates are the zone's foreground pixels — standing out of the
+//!   calibrated empty scene (nearer than its depth by more than [`SPREADS`] times its spread
+//!   there and more than the margin), or of the rule's classes and not the empty scene itself
+//!   (nearer than it by more than [`NOT_BACKGROUND_SPREADS`] spreads) — back-projected to 3D;
+//!   the value is the distance to the plane.
+//! - `object_distance`: the zone's parts of class `from` and of class `to` (each not the empty
+//!   scene itself, where the calibration has it) are back-projected; the distance is, over the
+//!   `from` points, the [`NEAR_RANK`](super::parts::NEAR_RANK)-th smallest distance to the
 //!   nearest `to` point.
-//!
-//! A foreground, and each class of an `object_distance`, needs at least
-//! [`MIN_FOREGROUND_PIXELS`] pixels: fewer are taken as noise, not an object.
 
+use dinoedge_calibration::background::{Background, NOT_BACKGROUND_SPREADS, SPREADS};
 use dinoedge_calibration::{Calibration, Plane};
 use dinoedge_config::{ClassSet, Foreground, Measure, ObjectClass, Zone, ZoneRef};
 use glam::{DVec2, DVec3};
 use ndarray::Array2;
 
-use crate::percentile::nearest_rank;
+use super::parts::{LINK, LINK_SPREADS, Parts, min_part, near};
 
 /// A rule's polygon, or the calibration's zone it names.
 pub fn resolve_zone<'a>(zone: &'a ZoneRef, calibration: Option<&'a Calibration>) -> Result<&'a Zone, String> {
@@ -33,12 +40,9 @@ pub fn resolve_zone<'a>(zone: &'a ZoneRef, calibration: Option<&'a Calibration>)
     }
 }
 
-/// Fewer foreground pixels than this in a zone are taken as noise, not an object.
-pub const MIN_FOREGROUND_PIXELS: usize = 16;
-
 /// An `object_distance` compares at most this many points of each class (an even subsample
-/// of the zone's pixels of the class), each `from` point with the `to` points near it on one
-/// axis ([`nearest_distances`]).
+/// of the class's parts), each `from` point with the `to` points near it on one axis
+/// ([`nearest_distances`]).
 const MAX_POINTS: usize = 4096;
 
 /// What a rule measures on: a frame's metric depth and, when the model gives them, its
@@ -61,6 +65,8 @@ pub struct NotFinite {
 #[derive(Debug, Clone)]
 pub struct ZoneMask {
     pub width: usize,
+    /// The smallest part of the frame's size ([`min_part`]).
+    min_part: usize,
     pub pixels: Vec<usize>,
 }
 
@@ -71,7 +77,7 @@ impl ZoneMask {
             .filter(|&(x, y)| zone.contains((x as f64 + 0.5) / width as f64, (y as f64 + 0.5) / height as f64))
             .map(|(x, y)| y * width + x)
             .collect();
-        Self { width, pixels }
+        Self { width, min_part: min_part(width, height), pixels }
     }
 
     /// The centre of pixel `i` (a flat index), in pixel coordinates.
@@ -83,37 +89,20 @@ impl ZoneMask {
 /// How a `plane_distance` rule picks its pixels, bound to the calibration's background.
 #[derive(Debug, Clone)]
 pub enum Picked {
-    /// Nearer than the background (same size as the frame) by more than `margin_m`.
-    StandsOut {
-        margin_m: f32,
-        background: Array2<f32>,
-    },
-    Objects(ClassSet),
+    /// Standing out of the background (same size as the frame) by more than its spread allows
+    /// and more than `margin_m`.
+    StandsOut { margin_m: f32, background: Background },
+    /// Of these classes, and not the background itself where the calibration has one.
+    Objects { set: ClassSet, background: Option<Background> },
 }
 
 /// A rule's measurement, bound to the frame size and (for plane_distance and object_distance)
 /// the calibration.
 #[derive(Debug, Clone)]
 pub enum Measurer {
-    MinDistance {
-        mask: ZoneMask,
-        percentile: f64,
-        objects: Option<ClassSet>,
-    },
-    PlaneDistance {
-        mask: ZoneMask,
-        percentile: f64,
-        picked: Picked,
-        plane: Plane,
-        calibration: Box<Calibration>,
-    },
-    ObjectDistance {
-        mask: ZoneMask,
-        percentile: f64,
-        from: ObjectClass,
-        to: ObjectClass,
-        calibration: Box<Calibration>,
-    },
+    MinDistance { mask: ZoneMask, objects: Option<ClassSet> },
+    PlaneDistance { mask: ZoneMask, picked: Picked, plane: Plane, calibration: Box<Calibration> },
+    ObjectDistance { mask: ZoneMask, from: ObjectClass, to: ObjectClass, calibration: Box<Calibration> },
 }
 
 impl Measurer {
@@ -141,26 +130,25 @@ impl Measurer {
             Ok(Box::new(calibration.clone()))
         };
         match *measure {
-            Measure::MinDistance { percentile, objects } => Ok(Measurer::MinDistance { mask, percentile, objects }),
-            Measure::PlaneDistance { ref plane, foreground, percentile } => {
+            Measure::MinDistance { objects } => Ok(Measurer::MinDistance { mask, objects }),
+            Measure::PlaneDistance { ref plane, foreground } => {
                 let calibration = calibrated("plane_distance")?;
                 let file = calibration.file.display();
                 let plane = *calibration.plane(plane).ok_or_else(|| format!("{file}: no plane named `{plane}`"))?;
                 let picked = match foreground {
-                    Foreground::Objects(set) => Picked::Objects(set),
-                    Foreground::StandsOut { margin_m } => {
-                        let background =
-                            calibration.background.clone().ok_or_else(|| format!("{file}: no background depth"))?;
-                        if background.dim() != (height, width) {
-                            return Err(format!("{file}: the background depth is not {width}x{height}"));
-                        }
-                        Picked::StandsOut { margin_m: margin_m as f32, background }
-                    }
+                    Foreground::Objects(set) => Picked::Objects { set, background: calibration.background.clone() },
+                    Foreground::StandsOut { margin_m } => Picked::StandsOut {
+                        margin_m: margin_m as f32,
+                        background: calibration
+                            .background
+                            .clone()
+                            .ok_or_else(|| format!("{file}: no background depth"))?,
+                    },
                 };
-                Ok(Measurer::PlaneDistance { mask, percentile, picked, plane, calibration })
+                Ok(Measurer::PlaneDistance { mask, picked, plane, calibration })
             }
-            Measure::ObjectDistance { from, to, percentile } => {
-                Ok(Measurer::ObjectDistance { mask, percentile, from, to, calibration: calibrated("object_distance")? })
+            Measure::ObjectDistance { from, to } => {
+                Ok(Measurer::ObjectDistance { mask, from, to, calibration: calibrated("object_distance")? })
             }
         }
     }
@@ -183,43 +171,44 @@ impl Measurer {
     /// The distance, on a depth that is finite in the zone.
     fn distance(&self, seen: Seen) -> Option<f64> {
         let depth = seen.depth.as_slice().expect("depth maps are contiguous");
-        let valid = |i: usize| depth[i].is_finite() && depth[i] > 0.0;
+        let valid = |i: usize| depth[i] > 0.0;
         let classes = seen.classes.map(|c| c.as_slice().expect("class maps are contiguous"));
         let of = |set: ClassSet, i: usize| classes.is_some_and(|c| set.contains(c[i]));
+        // Not the empty scene itself: nearer than its depth there by more than its spread.
+        let not_background = |background: Option<&Background>, i: usize| {
+            background.is_none_or(|b| b.nearer(i, depth[i], NOT_BACKGROUND_SPREADS, 0.0))
+        };
+        let parts = |mask: &ZoneMask, candidate: &dyn Fn(usize) -> bool, background: Option<&Background>| {
+            let candidates: Vec<usize> = mask.pixels.iter().copied().filter(|&i| valid(i) && candidate(i)).collect();
+            Parts::of(&candidates, mask.width, mask.min_part, |a, b| agree(depth, background, a, b))
+        };
         match self {
-            Measurer::MinDistance { mask, percentile, objects } => {
+            Measurer::MinDistance { mask, objects } => {
                 if objects.is_some() && classes.is_none() {
                     return None;
                 }
-                let mut values: Vec<f64> = mask
-                    .pixels
-                    .iter()
-                    .filter(|&&i| valid(i) && objects.is_none_or(|set| of(set, i)))
-                    .map(|&i| f64::from(depth[i]))
-                    .collect();
-                nearest_rank(&mut values, *percentile)
+                parts(mask, &|i| objects.is_none_or(|set| of(set, i)), None).nearest(|i| f64::from(depth[i]))
             }
-            Measurer::PlaneDistance { mask, percentile, picked, plane, calibration } => {
-                let foreground = |i: usize| match picked {
+            Measurer::PlaneDistance { mask, picked, plane, calibration } => {
+                let (candidate, background): (Box<dyn Fn(usize) -> bool>, Option<&Background>) = match picked {
                     Picked::StandsOut { margin_m, background } => {
-                        let bg = background.as_slice().expect("contiguous")[i];
-                        bg > 0.0 && depth[i] < bg - margin_m
+                        (Box::new(move |i| background.nearer(i, depth[i], SPREADS, *margin_m)), Some(background))
                     }
-                    Picked::Objects(set) => of(*set, i),
+                    Picked::Objects { set, background } => {
+                        let background = background.as_ref();
+                        (Box::new(move |i| of(*set, i) && not_background(background, i)), background)
+                    }
                 };
-                let mut values: Vec<f64> = mask
-                    .pixels
-                    .iter()
-                    .filter(|&&i| valid(i) && foreground(i))
-                    .map(|&i| plane.distance(calibration.camera.back_project(mask.centre(i), f64::from(depth[i]))))
-                    .collect();
-                if values.len() < MIN_FOREGROUND_PIXELS { None } else { nearest_rank(&mut values, *percentile) }
+                let point = |i: usize| calibration.camera.back_project(mask.centre(i), f64::from(depth[i]));
+                parts(mask, &*candidate, background).nearest(|i| plane.distance(point(i)))
             }
-            Measurer::ObjectDistance { mask, percentile, from, to, calibration } => {
+            Measurer::ObjectDistance { mask, from, to, calibration } => {
+                let background = calibration.background.as_ref();
                 let points = |class: ObjectClass| -> Option<Vec<DVec3>> {
-                    let pixels: Vec<usize> =
-                        mask.pixels.iter().copied().filter(|&i| valid(i) && of(ClassSet::of(class), i)).collect();
-                    if pixels.len() < MIN_FOREGROUND_PIXELS {
+                    let set = ClassSet::of(class);
+                    let kept = parts(mask, &|i| of(set, i) && not_background(background, i), background);
+                    let pixels: Vec<usize> = kept.pixels().collect();
+                    if pixels.is_empty() {
                         return None;
                     }
                     let step = pixels.len().div_ceil(MAX_POINTS);
@@ -232,10 +221,18 @@ impl Measurer {
                     )
                 };
                 let (from, to) = (points(*from)?, points(*to)?);
-                nearest_rank(&mut nearest_distances(&from, to), *percentile)
+                near(nearest_distances(&from, to).into_iter())
             }
         }
     }
+}
+
+/// Whether two neighbouring pixels' depths agree: within [`LINK`] of the nearer, and
+/// [`LINK_SPREADS`] times the background's larger spread at the two where the calibration
+/// knows it.
+fn agree(depth: &[f32], background: Option<&Background>, a: usize, b: usize) -> bool {
+    let spread = background.map_or(0.0, |bg| bg.spread_at(a).max(bg.spread_at(b)));
+    (depth[a] - depth[b]).abs() <= LINK * depth[a].min(depth[b]) + LINK_SPREADS * spread
 }
 
 /// For each point of `from`, the distance to the nearest point of `to` (not empty): exact,
@@ -309,23 +306,34 @@ mod tests {
         assert_eq!(mask.pixels, vec![0, 1, 4, 5]);
     }
 
+    /// A `min_distance` rule on the left half of a 16x8 frame.
+    fn left_half_min_distance() -> Measurer {
+        let left = ZoneRef::Polygon(zone(&[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]));
+        Measurer::new(&Measure::MinDistance { objects: None }, &left, (16, 8), None).unwrap()
+    }
+
     #[test]
-    fn min_distance_takes_the_low_percentile_of_valid_depth_in_the_zone() {
-        let measurer = Measurer::new(
-            &Measure::MinDistance { percentile: 0.0, objects: None },
-            &ZoneRef::Polygon(zone(&[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]])),
-            (4, 2),
-            None,
-        )
-        .unwrap();
-        // Left half: 3, 0 (invalid), 2.5, -1 (invalid); the right half (0.5 m) is outside.
-        let depth = ndarray::arr2(&[[3.0, 0.0, 0.5, 0.5], [2.5, -1.0, 0.5, 0.5]]);
-        assert_eq!(measurer.measure(seen(&depth)), Ok(Some(2.5)));
-        assert_eq!(measurer.measure(seen(&Array2::zeros((2, 4)))), Ok(None), "no valid depth: nothing measured");
+    fn min_distance_is_the_nearest_part_of_valid_depth_in_the_zone() {
+        let measurer = left_half_min_distance();
+        // The left half: 3 m, with a 4x4 block at 2 m, a 2-pixel speck at 0.5 m (noise),
+        // and invalid depth (0, -1) in one row; the right half (0.2 m) is outside the zone.
+        let block = |y: usize, x: usize| (2..6).contains(&y) && (2..6).contains(&x);
+        let depth = Array2::from_shape_fn((8, 16), |(y, x)| match (y, x) {
+            (_, 8..) => 0.2,
+            _ if block(y, x) => 2.0,
+            (7, 0..2) => 0.5,
+            (0, _) => [0.0, -1.0][x % 2],
+            _ => 3.0,
+        });
+        assert_eq!(measurer.measure(seen(&depth)), Ok(Some(2.0)));
+        assert_eq!(measurer.measure(seen(&Array2::zeros((8, 16)))), Ok(None), "no valid depth: nothing measured");
         // Item 3 of the reliability issue: NaN was taken for "no depth here", and the rule
         // never alarmed, silently.
-        let broken = ndarray::arr2(&[[3.0, f32::INFINITY, f32::NAN, f32::NAN], [f32::NAN, 2.0, 0.5, 0.5]]);
-        assert_eq!(measurer.measure(seen(&broken)), Err(NotFinite { bad: 2, of: 4 }), "only the zone counts");
+        let mut broken = depth.clone();
+        broken[(1, 1)] = f32::INFINITY;
+        broken[(3, 4)] = f32::NAN;
+        broken[(3, 12)] = f32::NAN;
+        assert_eq!(measurer.measure(seen(&broken)), Err(NotFinite { bad: 2, of: 64 }), "only the zone counts");
     }
 
     fn seen(depth: &Array2<f32>) -> Seen<'_> {
@@ -369,22 +377,20 @@ mod tests {
         let plane = |class| Measure::PlaneDistance {
             plane: Name::try_from("middle".to_string()).unwrap(),
             foreground: Foreground::Objects(set(class)),
-            percentile: 0.0,
         };
         // Column centres 2.5 and 11.5 are 5.5 and 3.5 px from the middle: 2.0625 m and 1.3125 m.
         let close = |d: Option<f64>, want: f64| d.is_some_and(|d| (d - want).abs() < 1e-9);
         assert!(close(bind(plane(ObjectClass::Person)).distance(with_classes), 2.0625));
         assert!(close(bind(plane(ObjectClass::Forklift)).distance(with_classes), 1.3125));
         assert_eq!(bind(plane(ObjectClass::Load)).distance(with_classes), None, "no load in view");
-        let near =
-            bind(Measure::ObjectDistance { from: ObjectClass::Person, to: ObjectClass::Forklift, percentile: 0.0 });
+        let near = bind(Measure::ObjectDistance { from: ObjectClass::Person, to: ObjectClass::Forklift });
         assert!(close(near.distance(with_classes), 9.0 * 0.375), "columns 2 and 11 are 9 px apart");
-        let min = bind(Measure::MinDistance { percentile: 0.0, objects: Some(set(ObjectClass::Forklift)) });
+        let min = bind(Measure::MinDistance { objects: Some(set(ObjectClass::Forklift)) });
         assert_eq!(min.distance(with_classes), Some(3.0));
         for rule in [&near, &min] {
             assert_eq!(rule.distance(seen(&depth)), None, "a frame without classes measures nothing");
         }
-        // Fewer than MIN_FOREGROUND_PIXELS of a class are noise.
+        // A part of fewer than `min_part` pixels (4 of a frame this small) is noise.
         let mut few = classes.clone();
         few.mapv_inplace(|c| if c == ObjectClass::Forklift { ObjectClass::Floor } else { c });
         few[[0, 15]] = ObjectClass::Forklift;
@@ -399,7 +405,7 @@ mod tests {
             file: "dock1.toml".into(),
             camera_name: name("dock1"),
             camera: dinoedge_calibration::Camera {
-                intrinsics: dinoedge_calibration::Intrinsics::from_hfov(4, 2, 80.0),
+                intrinsics: dinoedge_calibration::Intrinsics::from_hfov(16, 8, 80.0),
                 pose: dinoedge_calibration::Pose::from_angles(glam::DVec3::new(0.0, 0.0, 3.0), 0.0, 30.0, 0.0),
             },
             alignment: Default::default(),
@@ -410,9 +416,10 @@ mod tests {
         };
         let named = ZoneRef::Named(name("left"));
         assert_eq!(resolve_zone(&named, Some(&calibration)), Ok(&left));
-        let measure = Measure::MinDistance { percentile: 0.0, objects: None };
-        let measurer = Measurer::new(&measure, &named, (4, 2), Some(&calibration)).unwrap();
-        assert_eq!(measurer.distance(seen(&ndarray::arr2(&[[3.0, 2.0, 0.5, 0.5], [2.5, 4.0, 0.5, 0.5]]))), Some(2.0));
+        let measure = Measure::MinDistance { objects: None };
+        let measurer = Measurer::new(&measure, &named, (16, 8), Some(&calibration)).unwrap();
+        let depth = Array2::from_shape_fn((8, 16), |(_, x)| if x < 8 { 2.0 } else { 0.5 });
+        assert_eq!(measurer.distance(seen(&depth)), Some(2.0));
         let missing = ZoneRef::Named(name("right"));
         assert_eq!(resolve_zone(&missing, Some(&calibration)), Err("dock1.toml: no zone named `right`".to_string()));
         assert!(resolve_zone(&named, None).unwrap_err().contains("needs the camera's calibration"));

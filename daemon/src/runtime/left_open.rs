@@ -3,7 +3,7 @@
 //! (with [`REASON`]) from what the outbox kept of its `start`. They are ended, not resumed:
 //! nobody watched while the daemon was down, so the alarm's duration and distances cannot be
 //! carried across the gap; if the danger is still there, a new `start` follows after the
-//! rule's `for_frames`.
+//! rule's `raise_after`.
 
 use std::time::SystemTime;
 

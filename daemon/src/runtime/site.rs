@@ -15,7 +15,7 @@ use dinoedge_config::{Config, ConfigError, DepthKind, Measure, Model, Name, Zone
 use dinoedge_heads::head::DepthModel;
 
 use crate::exit::UnusableModel;
-use crate::pipeline::depth::DepthProvider;
+use crate::pipeline::depth::{DepthProvider, SimTruth};
 
 /// Everything a config refers to, loaded and checked against each other.
 pub struct Site {
@@ -28,7 +28,7 @@ pub struct Site {
 pub fn model_hashes(model: &Model) -> Result<Option<FittedFor>> {
     Ok(match model {
         Model::Dinov2 { backbone, head, .. } => Some(hash_files(backbone, head.as_deref())?),
-        Model::SimTruth => None,
+        Model::SimTruth(_) => None,
     })
 }
 
@@ -46,14 +46,18 @@ pub fn model_output(model: &Model) -> Result<DepthKind> {
         Model::Dinov2 { backbone, head: None, .. } => {
             dinoedge_backbone::runtime::read_meta(backbone)?.depth.map_or(DepthKind::Metric, |d| d.kind)
         }
-        Model::Dinov2 { head: Some(_), .. } | Model::SimTruth => DepthKind::Metric,
+        Model::Dinov2 { head: Some(_), .. } | Model::SimTruth(_) => DepthKind::Metric,
     })
 }
 
-/// Loads the config and each camera's calibration, and checks what lies between them: the
-/// planes, zones and backgrounds the rules need, and the models the depth alignment was fitted for.
+/// Loads the config (saying in the log what it says that no longer applies) and each camera's
+/// calibration, and checks what lies between them: the planes, zones and backgrounds the rules
+/// need, and the models the depth alignment was fitted for.
 pub fn load_site(path: &Path) -> Result<Site> {
     let config = dinoedge_config::load(path)?;
+    for note in config.rules.iter().flat_map(|r| &r.deprecated) {
+        log::warn!("{}: {note}", path.display());
+    }
     let output = model_output(&config.model)?;
     // The model files are hashed once, when the first calibration that records hashes asks.
     let mut hashes: Option<FittedFor> = None;
@@ -202,11 +206,19 @@ pub fn load_provider(config: &Config) -> Result<DepthProvider> {
             log::info!("model: {} {described}", backbone.display());
             DepthProvider::Model { model: Box::new(model), classes: class_head }
         }
-        Model::SimTruth => {
+        Model::SimTruth(truth) => {
             log::warn!(
                 "model: sim-truth — depth is read from the simulator's files; this is for tests and the demo only"
             );
-            DepthProvider::SimTruth
+            if truth.noise > 0.0 || !truth.model_time.is_zero() {
+                log::info!(
+                    "sim-truth: a depth model's errors at {} % (seed {}), {} s per frame",
+                    truth.noise * 100.0,
+                    truth.noise_seed,
+                    truth.model_time.as_secs_f64()
+                );
+            }
+            DepthProvider::SimTruth(SimTruth::new(truth))
         }
     })
 }

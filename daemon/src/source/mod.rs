@@ -28,6 +28,9 @@ pub struct Frame {
     pub captured: Instant,
     /// The same moment on the wall clock (the time in events and states).
     pub wall: SystemTime,
+    /// How the source delivers: live (`captured` is the clock at capture, and the time since
+    /// is the frame's latency) or replayed (`captured` is its place in the recording).
+    pub delivery: Delivery,
     pub image: RgbImage,
     /// The file the frame was read from (`images` sources).
     pub file: Option<PathBuf>,

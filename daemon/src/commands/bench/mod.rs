@@ -1,7 +1,9 @@
-//! `dinoedge bench …`: latency, measured, never asserted. One module per benchmark
-//! (`backbone`, `head`, `render`, `pipeline`, and `precision`: what f16 changes); the results go to BENCHMARKS.md, the backbone's
-//! beside an ONNX Runtime baseline (tools/bench/).
+//! `dinoedge bench …`: measured, never asserted. One module per benchmark (`backbone`,
+//! `head`, `render`, `pipeline`, `precision`: what f16 changes, and `alarms`: the rules' lead,
+//! misses and false starts under a model's errors); the results go to BENCHMARKS.md, the
+//! backbone's beside an ONNX Runtime baseline (tools/bench/).
 
+mod alarms;
 mod backbone;
 mod head;
 mod pipeline;
@@ -21,6 +23,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Head(args) => head::run(args),
         BenchCommand::Render(args) => render::run(args),
         BenchCommand::Pipeline(args) => pipeline::run(&args),
+        BenchCommand::Alarms(args) => alarms::run(&args),
         BenchCommand::Precision(args) => precision::run(&args),
     }
 }

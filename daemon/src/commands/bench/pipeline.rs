@@ -181,7 +181,7 @@ fn config_text(o: &BenchPipelineArgs, state: &Path) -> String {
     // second measures a person's distance to the forklift.
     let (dock, near) = if o.classes.is_some() {
         (
-            "objects = [\"forklift\"]\npercentile = 0\n",
+            "objects = [\"forklift\"]\n",
             "kind = \"object_distance\"\nfrom = \"person\"\nto = \"forklift\"\nzone = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n",
         )
     } else {

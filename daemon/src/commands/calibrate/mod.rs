@@ -98,6 +98,7 @@ fn scripted(setup: &Setup, frames: &[PathBuf], points_path: &Path, out: &Path) -
             seq: 0,
             captured: std::time::Instant::now(),
             wall: std::time::SystemTime::now(),
+            delivery: crate::source::Delivery::Live,
             image,
             file: Some(path.clone()),
         };
@@ -117,38 +118,45 @@ fn scripted(setup: &Setup, frames: &[PathBuf], points_path: &Path, out: &Path) -
 pub struct Written {
     pub calibration: PathBuf,
     pub background: PathBuf,
+    /// The background's spread, when the frames were enough to tell it.
+    pub background_spread: Option<PathBuf>,
     pub preview: PathBuf,
     pub points: PathBuf,
 }
 
 impl std::fmt::Display for Written {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let spread = self.background_spread.as_ref().map(|s| format!(", its spread {}", s.display()));
         write!(
             f,
-            "wrote {} (background {}, preview {}, points {})",
+            "wrote {} (background {}{}, preview {}, points {})",
             self.calibration.display(),
             self.background.display(),
+            spread.unwrap_or_default(),
             self.preview.display(),
             self.points.display()
         )
     }
 }
 
-/// Writes `out` and the files beside it (`<stem>.background.png`, `.preview.png`,
-/// `.points.toml`). All four are written to temporary files first and renamed into place only
-/// when every one was written, the calibration file last: a failure leaves the old files, and
-/// a daemon reloading meanwhile reads the old calibration or the new one whole.
+/// Writes `out` and the files beside it (`<stem>.background.png`, `.background-spread.png`
+/// when known, `.preview.png`, `.points.toml`). All of them are written to temporary files
+/// first and renamed into place only when every one was written, the calibration file last: a
+/// failure leaves the old files, and a daemon reloading meanwhile reads the old calibration or
+/// the new one whole.
 pub fn save(setup: &Setup, out: &Path, frame: &RgbImage, points: &PointsFile, outcome: &Outcome) -> Result<Written> {
     let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("calibration");
     let beside = |suffix: &str| out.with_file_name(format!("{stem}.{suffix}"));
     let written = Written {
         calibration: out.to_path_buf(),
         background: beside("background.png"),
+        background_spread: outcome.background.spread.is_some().then(|| beside("background-spread.png")),
         preview: beside("preview.png"),
         points: beside("points.toml"),
     };
     let mut file = outcome.file.clone();
     file.background = Some(written.background.file_name().expect("a file name").into());
+    file.background_spread = written.background_spread.as_ref().map(|p| p.file_name().expect("a file name").into());
     file.fitted_for = setup.fitted_for.clone();
     let points_text = format!(
         "# The points `dinoedge calibrate` fitted {} from; re-run with --points.\n{}",
@@ -158,23 +166,31 @@ pub fn save(setup: &Setup, out: &Path, frame: &RgbImage, points: &PointsFile, ou
 
     let staged =
         |path: &Path| path.with_extension(format!("{}.new", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    let order = [&written.background, &written.preview, &written.points, &written.calibration];
+    let order: Vec<&PathBuf> = [Some(&written.background), written.background_spread.as_ref()]
+        .into_iter()
+        .flatten()
+        .chain([&written.preview, &written.points, &written.calibration])
+        .collect();
     let result = (|| -> Result<()> {
-        write_depth_mm(&staged(&written.background), &outcome.background)
-            .with_context(|| format!("writing {}", written.background.display()))?;
+        let depths = [Some((&written.background, &outcome.background.depth))]
+            .into_iter()
+            .chain([written.background_spread.as_ref().zip(outcome.background.spread.as_ref())]);
+        for (path, depth) in depths.flatten() {
+            write_depth_mm(&staged(path), depth).with_context(|| format!("writing {}", path.display()))?;
+        }
         preview::draw(frame, points, outcome)
             .save_with_format(staged(&written.preview), image::ImageFormat::Png)
             .with_context(|| format!("writing {}", written.preview.display()))?;
         for (path, text) in [(&written.points, &points_text), (&written.calibration, &file.to_toml())] {
             std::fs::write(staged(path), text).with_context(|| format!("writing {}", path.display()))?;
         }
-        for path in order {
+        for path in &order {
             std::fs::rename(staged(path), path).with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(())
     })();
     if result.is_err() {
-        for path in order {
+        for path in &order {
             let _ = std::fs::remove_file(staged(path));
         }
     }

@@ -45,5 +45,5 @@ pub fn draw(frame: &RgbImage, points: &PointsFile, outcome: &Outcome) -> RgbImag
         draw_cross(&mut left, r.pixel, REFERENCE);
         draw_text(&mut left, [r.pixel[0] + 6.0, r.pixel[1] - 12.0], &format!("{measured:.2}/{read:.2} m"));
     }
-    beside_depth(&left, &outcome.background)
+    beside_depth(&left, &outcome.background.depth)
 }

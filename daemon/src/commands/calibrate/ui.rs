@@ -43,8 +43,8 @@ use crate::pipeline::handoff::Taken;
 use crate::pipeline::snapshot;
 use crate::source::Frame;
 
-/// The frames of the empty scene a fit takes the per-pixel median depth of.
-const SHOTS: usize = 5;
+/// The frames of the empty scene a fit takes the background (median depth and spread) of.
+const SHOTS: usize = 10;
 /// The model runs at most this often: enough for a live view, and it leaves the CPU to fits.
 const DEPTH_EVERY: Duration = Duration::from_millis(500);
 
@@ -401,7 +401,7 @@ impl Session {
     fn model(&self) -> Result<&dinoedge_heads::head::DepthModel, Refusal> {
         match &self.setup.provider {
             DepthProvider::Model { model, .. } => Ok(model),
-            DepthProvider::SimTruth => Err(Refusal(
+            DepthProvider::SimTruth(_) => Err(Refusal(
                 StatusCode::CONFLICT,
                 "the sim-truth model has no backbone to fit a class head on; use a dinov2 model".into(),
             )),

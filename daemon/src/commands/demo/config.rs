@@ -18,7 +18,7 @@ pub struct DemoRule {
     pub zone: &'static [[f64; 2]],
     pub alarm_below: f64,
     pub clear_above: f64,
-    /// The rule's own fields in the config (kind, classes, percentile, severity).
+    /// The rule's own fields in the config (kind, classes, severity).
     fields: &'static str,
     /// The simulator's true value of what the rule measures, on one frame.
     pub truth: fn(&FrameTruth) -> Option<f64>,
@@ -32,7 +32,7 @@ pub const RULES: [DemoRule; 2] = [
         zone: &[[0.0, 0.3], [1.0, 0.3], [1.0, 1.0], [0.0, 1.0]],
         alarm_below: 1.5,
         clear_above: 1.8,
-        fields: "kind = \"plane_distance\"\nplane = \"dock_face\"\nobjects = [\"forklift\"]\npercentile = 0\n\
+        fields: "kind = \"plane_distance\"\nplane = \"dock_face\"\nobjects = [\"forklift\"]\n\
                  severity = \"critical\"",
         truth: dock_truth,
     },
@@ -42,7 +42,7 @@ pub const RULES: [DemoRule; 2] = [
         zone: &[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
         alarm_below: 2.0,
         clear_above: 2.4,
-        fields: "kind = \"object_distance\"\nfrom = \"person\"\nto = \"forklift\"\npercentile = 1",
+        fields: "kind = \"object_distance\"\nfrom = \"person\"\nto = \"forklift\"",
         truth: person_truth,
     },
 ];
@@ -102,8 +102,7 @@ pub fn text(pass: Pass, model: &ModelFiles, clip: &Path, mqtt: &str, state: &Pat
         .iter()
         .map(|r| {
             format!(
-                "[[rule]]\nname = \"{}\"\ncamera = \"dock1\"\n{}\nzone = {:?}\nalarm_below = {}\nclear_above = {}\n\
-                 for_frames = 3\n",
+                "[[rule]]\nname = \"{}\"\ncamera = \"dock1\"\n{}\nzone = {:?}\nalarm_below = {}\nclear_above = {}\n",
                 r.name, r.fields, r.zone, r.alarm_below, r.clear_above
             )
         })
