@@ -378,3 +378,56 @@ fn write_true_calibration(dir: &std::path::Path, camera: &Camera, wall_y: f64) -
     let text = format!("# The simulator's true calibration of this clip's camera.\n{}", calibration.to_toml());
     std::fs::write(dir.join("calibration.toml"), text)
 }
+
+/// Frames of the empty scene `dinoedge calibrate` records (its page keeps the 10 newest).
+pub const CALIBRATION_FRAMES: u64 = 10;
+
+/// What `dinoedge calibrate` would record of the empty scene of the clip in `clip` if the depth
+/// model had `noise`'s errors: the clip's true calibration, with the background and its spread
+/// from [`CALIBRATION_FRAMES`] frames of the empty scene with fresh errors, at the scale the
+/// depth alignment fitted to the floor marks gives it (taken as exact: the alignment's own error
+/// is the calibrate tests' business). Writes `calibration.toml`, `background.png` and
+/// `background-spread.png` into `out` (made if missing); returns the calibration's path.
+pub fn write_calibration_with(
+    clip: &std::path::Path,
+    noise: crate::noise::DepthNoise,
+    out: &std::path::Path,
+) -> std::io::Result<std::path::PathBuf> {
+    use dinoedge_calibration::background::Background;
+    use dinoedge_calibration::file::{CalibrationFile, read_depth_mm, write_depth_mm};
+    std::fs::create_dir_all(out)?;
+    let exact = read_depth_mm(&clip.join("background.png")).map_err(std::io::Error::other)?;
+    let frames: Vec<ndarray::Array2<f32>> = (0..CALIBRATION_FRAMES)
+        .map(|k| {
+            let mut depth = exact.clone();
+            let mut classes = ndarray::Array2::from_elem(depth.dim(), dinoedge_config::ObjectClass::Other);
+            noise.apply(k, &mut depth, &mut classes);
+            depth
+        })
+        .collect();
+    let mut background = Background::from_frames(&frames);
+    let mut ratios: Vec<f32> =
+        background.depth.iter().zip(exact.iter()).filter(|(b, e)| **b > 0.0 && **e > 0.0).map(|(b, e)| b / e).collect();
+    if ratios.is_empty() {
+        return Err(std::io::Error::other(format!("{}: the clip's background has no depth", clip.display())));
+    }
+    let mid = ratios.len() / 2;
+    let scale = *ratios.select_nth_unstable_by(mid, f32::total_cmp).1;
+    background.depth.mapv_inplace(|d| d / scale);
+    let true_file = clip.join("calibration.toml");
+    let text = std::fs::read_to_string(&true_file)?;
+    let mut file: CalibrationFile = dinoedge_config::from_toml(&text, &true_file).map_err(std::io::Error::other)?;
+    write_depth_mm(&out.join("background.png"), &background.depth).map_err(std::io::Error::other)?;
+    file.background = Some("background.png".into());
+    if let Some(spread) = &mut background.spread {
+        spread.mapv_inplace(|s| s / scale);
+        write_depth_mm(&out.join("background-spread.png"), spread).map_err(std::io::Error::other)?;
+        file.background_spread = Some("background-spread.png".into());
+    }
+    let path = out.join("calibration.toml");
+    std::fs::write(
+        &path,
+        format!("# The simulator's calibration under a depth model's errors ({noise:?}).\n{}", file.to_toml()),
+    )?;
+    Ok(path)
+}

@@ -20,10 +20,9 @@
 //!   and the daemons together run many times faster than real time. Their simulated time is
 //!   counted from the frames their rules' states report.
 //!
-//! The calibration of each level is what `dinoedge calibrate` would record under those errors:
-//! the empty scene's background and spread from 10 frames with fresh errors, at the scale the
-//! depth alignment fitted to the floor marks gives it (taken as exact: the alignment's own
-//! error is the calibrate tests' business).
+//! The calibration of each level is what `dinoedge calibrate` would record under those errors
+//! (`dinoedge_sim::clip::write_calibration_with`): the empty scene's background and spread from
+//! 10 frames with fresh errors.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -32,12 +31,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use dinoedge_calibration::background::Background;
-use dinoedge_calibration::file::{CalibrationFile, read_depth_mm, write_depth_mm};
-use dinoedge_config::{ObjectClass, shipped};
-use dinoedge_sim::clip::{ClipTruth, FrameTruth, Scenario, write_clip};
+use dinoedge_config::shipped;
+use dinoedge_sim::clip::{ClipTruth, FrameTruth, Scenario, write_calibration_with, write_clip};
 use dinoedge_sim::noise::DepthNoise;
-use ndarray::Array2;
 
 use super::cpu_model;
 use crate::cli::BenchAlarmsArgs;
@@ -47,8 +43,6 @@ use crate::percentile::nearest_rank;
 
 /// The simulated camera's frame rate.
 const CAMERA_FPS: f64 = 10.0;
-/// Frames of the empty scene a calibration records (as `dinoedge calibrate`'s page does).
-const CALIBRATION_FRAMES: usize = 10;
 /// The scenarios no alarm of the dock rules is due on.
 const QUIET: [Scenario; 4] =
     [Scenario::EmptyLighting, Scenario::ForkliftParked, Scenario::ForkliftApproach, Scenario::PersonBetween];
@@ -60,6 +54,9 @@ struct BenchRule {
     text: String,
     alarm_below: f64,
     truth: fn(&FrameTruth) -> Option<f64>,
+    /// Whether it counts classes: geometry alone cannot tell a person from a forklift, so its
+    /// starts on `person-between` are not false ones.
+    counts_classes: bool,
 }
 
 /// The shipped config's dock rule, as shipped and with its classes, and its person rule.
@@ -71,15 +68,15 @@ fn shipped_rules() -> Result<Vec<BenchRule>> {
         .map(|rule| {
             let table: toml::Table =
                 toml::from_str(&rule.table).with_context(|| format!("a shipped rule:\n{}", rule.table))?;
-            let alarm_below = table
-                .get("rule")
-                .and_then(|r| r.get(0))
-                .and_then(|r| r.get("alarm_below"))
+            let field = |key: &str| table.get("rule").and_then(|r| r.get(0)).and_then(|r| r.get(key));
+            let alarm_below = field("alarm_below")
                 .and_then(toml::Value::as_float)
                 .with_context(|| format!("no alarm_below in {}", rule.table))?;
+            let counts_classes =
+                field("objects").is_some() || field("kind").and_then(toml::Value::as_str) == Some("object_distance");
             let truth: fn(&FrameTruth) -> Option<f64> =
                 if rule.name.starts_with("person") { person_truth } else { dock_truth };
-            Ok(BenchRule { name: rule.name, text: rule.table, alarm_below, truth })
+            Ok(BenchRule { name: rule.name, text: rule.table, alarm_below, truth, counts_classes })
         })
         .collect()
 }
@@ -179,7 +176,7 @@ impl Daemon<'_> {
         let rules: String = rules.iter().map(|r| format!("{}\n", r.text)).collect();
         let text = format!(
             "device_id = \"{device}\"\nstate_dir = \"{state}\"\n\n[model]\nkind = \"sim-truth\"\nnoise = {level}\n\
-             noise_seed = {seed}\nmodel_time = {model_time}\n\n[mqtt]\nurl = \"{mqtt}\"\n\n[[camera]]\nname = \"dock1\"\n\
+             noise_seed = {seed}\nmodel_time = {model_time}\n\n[mqtt]\nurl = \"{mqtt}\"\nupdate_interval = 1\n\n[[camera]]\nname = \"dock1\"\n\
              calibration = \"{calibration}\"\n\n[camera.source]\nkind = \"images\"\npath = \"{clip}/rgb\"\n\
              fps = {fps}\nrealtime = {live}\nloop = {looping}\n\n{rules}",
             device = self.device,
@@ -208,48 +205,6 @@ impl Daemon<'_> {
     }
 }
 
-/// The calibration `dinoedge calibrate` would record at `level`: the clip camera's, with the
-/// empty scene's background and spread from frames with that level's errors.
-fn calibration_at(root: &Path, clip: &Clip, level: f64, seed: u64) -> Result<PathBuf> {
-    let dir = root.join(format!("calibration-{level}"));
-    std::fs::create_dir_all(&dir)?;
-    let exact = read_depth_mm(&clip.dir.join("background.png")).map_err(anyhow::Error::msg)?;
-    let frames: Vec<Array2<f32>> = (0..CALIBRATION_FRAMES as u64)
-        .map(|k| {
-            let mut depth = exact.clone();
-            let mut classes = Array2::from_elem(depth.dim(), ObjectClass::Other);
-            DepthNoise { level, seed: seed ^ 0xCA11_B8A7E }.apply(k, &mut depth, &mut classes);
-            depth
-        })
-        .collect();
-    let mut background = Background::from_frames(&frames);
-    // `calibrate` fits the depth alignment to the floor the marks place exactly, so the aligned
-    // background is metric on average: its overall scale here is the exact scene's.
-    let mut ratios: Vec<f64> = background
-        .depth
-        .iter()
-        .zip(exact.iter())
-        .filter(|(b, e)| **b > 0.0 && **e > 0.0)
-        .map(|(b, e)| f64::from(*b) / f64::from(*e))
-        .collect();
-    let scale = nearest_rank(&mut ratios, 50.0).context("an empty background")? as f32;
-    background.depth.mapv_inplace(|d| d / scale);
-    if let Some(spread) = &mut background.spread {
-        spread.mapv_inplace(|s| s / scale);
-    }
-    write_depth_mm(&dir.join("background.png"), &background.depth)?;
-    let text = std::fs::read_to_string(clip.dir.join("calibration.toml"))?;
-    let mut file: CalibrationFile = toml::from_str(&text).context("the clip's calibration")?;
-    file.background = Some("background.png".into());
-    if let Some(spread) = &background.spread {
-        write_depth_mm(&dir.join("background-spread.png"), spread)?;
-        file.background_spread = Some("background-spread.png".into());
-    }
-    let path = dir.join("calibration.toml");
-    std::fs::write(&path, file.to_toml())?;
-    Ok(path)
-}
-
 /// One rule's figures at one level.
 #[derive(Default)]
 struct Score {
@@ -257,9 +212,9 @@ struct Score {
     leads: Vec<f64>,
     missed: usize,
     flicker: usize,
-    false_starts: usize,
-    /// Simulated seconds of replays where no alarm of the rule is due.
-    quiet_seconds: f64,
+    /// By scenario of [`QUIET`] (where the rule has no alarm due): its starts, and the
+    /// simulated seconds replayed.
+    quiet: [(usize, f64); QUIET.len()],
 }
 
 /// Signals `child` to stop (SIGTERM) and waits for it.
@@ -299,7 +254,9 @@ pub fn run(o: &BenchAlarmsArgs) -> Result<()> {
     let run = std::process::id();
     for &level in &o.levels {
         let permille = (level * 1000.0).round() as u32;
-        let calibration = calibration_at(root.path(), &live[0], level, seed)?;
+        let noise = DepthNoise { level, seed: seed ^ 0xCA11_B8A7E };
+        let calibration =
+            write_calibration_with(&live[0].dir, noise, &root.path().join(format!("calibration-{permille}")))?;
         let mut score: Vec<Score> = rules.iter().map(|_| Score::default()).collect();
         for clip in &live {
             for play in 0..o.plays {
@@ -371,16 +328,18 @@ pub fn run(o: &BenchAlarmsArgs) -> Result<()> {
         for (device, clip, _) in &children {
             let Some(seen) = all.get(device) else { continue };
             let seconds = (seen.frames + 1) as f64 / clip.truth.fps;
+            let k = QUIET.iter().position(|s| *s == clip.truth.scenario).expect("a quiet scenario");
             for (rule, score) in rules.iter().zip(&mut score) {
                 if clip.due(rule) {
                     continue;
                 }
-                score.quiet_seconds += seconds;
-                score.false_starts += seen
+                let starts = seen
                     .events
                     .iter()
                     .filter(|(e, _)| e.rule.as_str() == rule.name && matches!(e.change, Change::Start { .. }))
                     .count();
+                score.quiet[k].0 += starts;
+                score.quiet[k].1 += seconds;
             }
         }
         drop(all);
@@ -410,19 +369,18 @@ fn print_table(o: &BenchAlarmsArgs, rules: &[BenchRule], scores: &[Vec<Score>]) 
         o.plays, o.seed, o.minutes, o.jobs
     );
     println!();
-    println!("| noise | rule | due plays | lead median | lead worst | missed | false starts / h (over h) | flicker |");
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("Due alarms (lead: seconds before the truth crossed, at the subscriber; negative: after)");
+    println!();
+    println!("| noise | rule | due plays | lead median | lead worst | missed | flicker |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     for (level, score) in o.levels.iter().zip(scores) {
         for (rule, s) in rules.iter().zip(score) {
             let mut leads = s.leads.clone();
             let median = nearest_rank(&mut leads, 50.0);
             let worst = leads.iter().copied().min_by(f64::total_cmp);
             let seconds = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:+.2} s"));
-            let hours = s.quiet_seconds / 3600.0;
-            let rate =
-                if hours > 0.0 { format!("{:.1} ({hours:.2})", s.false_starts as f64 / hours) } else { "–".into() };
             println!(
-                "| {:.0} % | {} | {} | {} | {} | {} | {rate} | {} |",
+                "| {:.0} % | {} | {} | {} | {} | {} | {} |",
                 level * 100.0,
                 rule.name,
                 s.leads.len() + s.missed,
@@ -431,6 +389,29 @@ fn print_table(o: &BenchAlarmsArgs, rules: &[BenchRule], scores: &[Vec<Score>]) 
                 s.missed,
                 s.flicker
             );
+        }
+    }
+    println!();
+    println!(
+        "False starts per simulated hour (the simulated hours replayed), where no alarm is due; geometry alone \
+         cannot tell a person from a forklift: its starts on person-between are not in its `all`"
+    );
+    println!();
+    let names: Vec<&str> = QUIET.iter().map(Scenario::name).collect();
+    println!("| noise | rule | {} | all |", names.join(" | "));
+    println!("|---:|---|{}---:|", "---:|".repeat(QUIET.len()));
+    for (level, score) in o.levels.iter().zip(scores) {
+        for (rule, s) in rules.iter().zip(score) {
+            let rate = |(starts, seconds): (usize, f64)| {
+                let hours = seconds / 3600.0;
+                if hours > 0.0 { format!("{:.1} ({hours:.2} h)", starts as f64 / hours) } else { "due".into() }
+            };
+            let counted = |k: &usize| rule.counts_classes || QUIET[*k] != Scenario::PersonBetween;
+            let all = (0..QUIET.len()).filter(counted).fold((0, 0.0), |(a, b), k| (a + s.quiet[k].0, b + s.quiet[k].1));
+            let cells: Vec<String> = (0..QUIET.len())
+                .map(|k| if counted(&k) { rate(s.quiet[k]) } else { format!("{} (a person)", rate(s.quiet[k])) })
+                .collect();
+            println!("| {:.0} % | {} | {} | {} |", level * 100.0, rule.name, cells.join(" | "), rate(all));
         }
     }
 }
@@ -445,5 +426,6 @@ mod tests {
         let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["forks-near-dock", "forks-near-dock-classes", "person-near-forklift"]);
         assert_eq!(rules.iter().map(|r| r.alarm_below).collect::<Vec<_>>(), [1.5, 1.5, 2.0]);
+        assert_eq!(rules.iter().map(|r| r.counts_classes).collect::<Vec<_>>(), [false, true, true]);
     }
 }
