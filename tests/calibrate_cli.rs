@@ -70,6 +70,7 @@ fn a_simulated_camera_is_recovered_within_the_bounds() {
     // Two frames tell nothing of how the depth spreads: no spread is written or read.
     assert_eq!(background.spread, None);
     assert!(!out.with_file_name("dock1.background-spread.png").exists());
+    assert!(!report.contains("from frame to frame"), "no spread is reported: {report}");
     assert!(out.with_file_name("dock1.preview.png").is_file());
     let files = support::listing(s.path());
     assert!(files.iter().all(|f| !f.ends_with(".new") && !f.ends_with(".partial")), "staged files left: {files:?}");

@@ -673,3 +673,40 @@ fn systemd_hears_ready_status_and_watchdog_until_inference_gets_stuck() {
         "the watchdog was still fed at {last:?}, with inference stuck since {stuck_at:?}: {heard:?}"
     );
 }
+
+/// `dinoedge bench alarms` end to end, as small as it goes (exact inputs, one play of each due
+/// scenario at the camera's 10 frames a second, half a simulated minute of the others, 320 × 240):
+/// each shipped rule has its row in both tables; every due play is scored, a lead or a miss
+/// (the dock rules are due on `forklift-cross`, the person rule on `forklift-meets-person` and
+/// `person-between`); on exact inputs none is missed, none flickers, each leads or lags by
+/// little, and no rule starts where its alarm is not due (geometry's starts on
+/// `person-between`, a person it cannot tell from a forklift, are shown apart).
+#[test]
+fn bench_alarms_scores_every_shipped_rule_on_every_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&tmp.path().join("broker"), "");
+    let url = broker.url();
+    let args = ["bench", "alarms", "--mqtt", &url, "--levels", "0", "--plays", "1", "--minutes", "0.5", "--jobs", "2"];
+    let size = ["--model-time", "0", "--width", "320", "--height", "240"];
+    let run = dinoedge(&[&args[..], &size[..]].concat(), tmp.path());
+    assert!(run.status.success(), "{}", support::stderr(&run));
+    let out = support::stdout(&run);
+    // The table rows of `rule` at 0 %: each cell after the rule's name.
+    let rows = |rule: &str| -> Vec<Vec<String>> {
+        out.lines()
+            .filter(|l| l.starts_with(&format!("| 0 % | {rule} |")))
+            .map(|l| l.trim_matches('|').split('|').skip(2).map(|c| c.trim().to_string()).collect())
+            .collect()
+    };
+    for (rule, due) in [("forks-near-dock", 1), ("forks-near-dock-classes", 1), ("person-near-forklift", 2)] {
+        let rows = rows(rule);
+        assert_eq!(rows.len(), 2, "{rule}: a row in each table:\n{out}");
+        let (due_row, quiet_row) = (&rows[0], &rows[1]);
+        assert_eq!(due_row[0], due.to_string(), "{rule}: due plays:\n{out}");
+        assert_eq!((due_row[3].as_str(), due_row[4].as_str()), ("0", "0"), "{rule}: missed, flicker:\n{out}");
+        let worst: f64 = due_row[2].trim_end_matches(" s").parse().unwrap();
+        assert!(worst.abs() <= 0.6, "{rule}: the worst lead {worst} s on exact inputs:\n{out}");
+        let all = quiet_row.last().unwrap();
+        assert!(all.starts_with("0.0 ("), "{rule}: false starts per hour {all}:\n{out}");
+    }
+}

@@ -153,6 +153,17 @@ impl Background {
         b > 0.0 && b - d > floor_m.max(spreads * self.spread_at(i))
     }
 
+    /// How much the model's depth of the empty scene moves from frame to frame, as a share of
+    /// it: the median over the pixels of spread / depth; `None` when the spread is unknown. What
+    /// `dinoedge calibrate` reports, to read the rules' figures under a model's errors by (the
+    /// README's "What the rules do under a depth model's errors").
+    pub fn relative_spread(&self) -> Option<f64> {
+        let spread = self.spread.as_ref()?;
+        let mut shares: Vec<f32> =
+            self.depth.iter().zip(spread.iter()).filter(|(d, _)| **d > 0.0).map(|(d, s)| s / d).collect();
+        (!shares.is_empty()).then(|| f64::from(middle(&mut shares)))
+    }
+
     /// The spread at flat index `i` (0 when unknown).
     pub fn spread_at(&self, i: usize) -> f32 {
         self.spread.as_ref().map_or(0.0, |s| s.as_slice().expect("contiguous")[i])
@@ -308,6 +319,8 @@ mod tests {
         assert!((mean - 1.0).abs() < 0.05, "the spread is {mean} times the pixels' 1 %, on average");
         let within = ratios.iter().filter(|r| (0.5..1.5).contains(*r)).count() as f32 / ratios.len() as f32;
         assert!(within > 0.9, "{within} of the pixels' spreads within 50 % of their 1 % (25 frames)");
+        let relative = background.relative_spread().unwrap();
+        assert!((relative - 0.01).abs() < 0.001, "the depth moves by {relative} of itself, not 1 %");
         // Nearer by more than three spreads stands out; by more than one, it is not the
         // background; by less, or under the floor, neither.
         let i = 10 * 64 + 5;
@@ -319,6 +332,7 @@ mod tests {
         assert!(!background.nearer(i, b - 0.04, SPREADS, 0.05), "the floor");
         let two = Background::from_frames(&frames[..2]);
         assert_eq!(two.spread, None, "two frames say nothing of the spread");
+        assert_eq!(two.relative_spread(), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What a fit is reported as, in the terminal and (as JSON) on the UI's page: the camera's
 //! pose and reprojection error, the depth alignment with its held-out residuals and the floor's
-//! error before and after, each reference's measured against read distance, each plane's
-//! distance from the camera.
+//! error before and after, how much the model's depth of the empty scene moves from frame to
+//! frame, each reference's measured against read distance, each plane's distance from the
+//! camera.
 
 use dinoedge_calibration::workflow::Outcome;
 use dinoedge_calibration::{Camera, Plane};
@@ -26,6 +27,11 @@ pub struct Report {
     pub floor_abs_rel_before: Option<f64>,
     pub output: DepthKind,
     pub floor_abs_rel_after: f64,
+    /// The empty scene's relative spread ([`Background::relative_spread`]), when the frames
+    /// were enough to tell it.
+    ///
+    /// [`Background::relative_spread`]: dinoedge_calibration::background::Background::relative_spread
+    pub empty_scene_spread: Option<f64>,
     pub references: Vec<Reading>,
     pub planes: Vec<PlaneDistance>,
     pub zones: Vec<String>,
@@ -64,6 +70,7 @@ impl Report {
             floor_abs_rel_before: outcome.floor_abs_rel.0,
             output: al.alignment.output,
             floor_abs_rel_after: outcome.floor_abs_rel.1,
+            empty_scene_spread: outcome.background.relative_spread(),
             references: outcome.readings.iter().map(|&(measured_m, reads_m)| Reading { measured_m, reads_m }).collect(),
             planes: planes(outcome)
                 .map(|(name, plane)| PlaneDistance { name, distance_m: plane.distance(pose.position) })
@@ -111,6 +118,14 @@ impl std::fmt::Display for Report {
                 writeln!(f, "floor     AbsRel {before:.3} before the alignment, {:.3} after", self.floor_abs_rel_after)?
             }
             None => writeln!(f, "floor     AbsRel {:.3} after the alignment", self.floor_abs_rel_after)?,
+        }
+        if let Some(spread) = self.empty_scene_spread {
+            writeln!(
+                f,
+                "empty     the depth of the empty scene moves by {:.1} % from frame to frame (median); the README's \
+                 \"What the rules do under a depth model's errors\" says what the rules do at it",
+                spread * 100.0
+            )?;
         }
         for (i, r) in self.references.iter().enumerate() {
             writeln!(f, "reference {}: measured {:.2} m, reads {:.2} m", i + 1, r.measured_m, r.reads_m)?;

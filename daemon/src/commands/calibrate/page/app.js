@@ -370,6 +370,7 @@ function showReport(r) {
     ["floor AbsRel", r.floor_abs_rel_before === null
       ? `${f(r.floor_abs_rel_after, 3)} after the alignment`
       : `${f(r.floor_abs_rel_before, 3)} before → ${f(r.floor_abs_rel_after, 3)} after`],
+    ...(r.empty_scene_spread === null ? [] : [["empty scene", `the depth moves by ${f(r.empty_scene_spread * 100, 1)} % from frame to frame (median)`]]),
     ...r.references.map((x, i) => [`reference R${i + 1}`, `measured ${f(x.measured_m, 2)} m, reads ${f(x.reads_m, 2)} m`]),
     ...r.planes.map((p) => [`plane ${p.name}`, `${f(p.distance_m, 2)} m from the camera`]),
   ];
