@@ -305,6 +305,8 @@ pub fn run(o: &BenchAlarmsArgs) -> Result<()> {
                         Some(lead) => score.leads.push(lead),
                         None => score.missed += 1,
                     }
+                    let said = lead.map_or("missed".to_string(), |l| format!("lead {l:+.2} s"));
+                    eprintln!("level {level}: {device}: {}: {said}, {} starts", rule.name, starts.len());
                 }
             }
         }
