@@ -33,6 +33,8 @@ pub const MAX_SCALE_ERROR: f64 = 0.3;
 const MIN_FRAME_AGREEING: f64 = 0.3;
 /// The lock reads every `STRIDE`-th pixel each way.
 const STRIDE: usize = 2;
+/// Frames of the empty scene `dinoedge calibrate` records (its page keeps the newest this many).
+pub const CALIBRATION_FRAMES: usize = 10;
 /// A spread is known from this many frames of the empty scene on.
 pub const MIN_SPREAD_FRAMES: usize = 3;
 /// A pixel stands out of the background when nearer by more than this many spreads …
@@ -97,10 +99,6 @@ impl Background {
             return None;
         }
         let (h, w) = depth.dim();
-        let ratio = |y: usize, x: usize| {
-            let (d, b) = (depth[(y, x)], self.depth[(y, x)]);
-            (d > 0.0 && b > 0.0).then(|| f64::from(d) / f64::from(b))
-        };
         let mut all = ratios(depth, &self.depth);
         if all.len() < LOCK_CELLS * LOCK_CELLS {
             return None;
@@ -119,7 +117,7 @@ impl Background {
                 let mut agreeing: Vec<f64> = Vec::new();
                 for y in ys.step_by(STRIDE) {
                     for x in xs.clone().step_by(STRIDE) {
-                        if let Some(r) = ratio(y, x) {
+                        if let Some(r) = ratio(depth[(y, x)], self.depth[(y, x)]) {
                             seen += 1;
                             if (r / overall - 1.0).abs() < AGREE {
                                 agreeing.push(r);
@@ -176,11 +174,13 @@ fn ratios(depth: &Array2<f32>, background: &Array2<f32>) -> Vec<f64> {
     (0..h)
         .step_by(STRIDE)
         .flat_map(|y| (0..w).step_by(STRIDE).map(move |x| (y, x)))
-        .filter_map(|i| {
-            let (d, b) = (depth[i], background[i]);
-            (d > 0.0 && b > 0.0).then(|| f64::from(d) / f64::from(b))
-        })
+        .filter_map(|i| ratio(depth[i], background[i]))
         .collect()
+}
+
+/// A depth's ratio to the background's where both are known.
+fn ratio(d: f32, b: f32) -> Option<f64> {
+    (d > 0.0 && b > 0.0).then(|| f64::from(d) / f64::from(b))
 }
 
 /// The median ratio of `depth` to `background`; `None` where they share too few pixels.

@@ -379,25 +379,24 @@ fn write_true_calibration(dir: &std::path::Path, camera: &Camera, wall_y: f64) -
     std::fs::write(dir.join("calibration.toml"), text)
 }
 
-/// Frames of the empty scene `dinoedge calibrate` records (its page keeps the 10 newest).
-pub const CALIBRATION_FRAMES: u64 = 10;
-
 /// What `dinoedge calibrate` would record of the empty scene of the clip in `clip` if the depth
 /// model had `noise`'s errors: the clip's true calibration, with the background and its spread
-/// from [`CALIBRATION_FRAMES`] frames of the empty scene with fresh errors, at the scale the
-/// depth alignment fitted to the floor marks gives it (taken as exact: the alignment's own error
-/// is the calibrate tests' business). Writes `calibration.toml`, `background.png` and
-/// `background-spread.png` into `out` (made if missing); returns the calibration's path.
+/// from as many frames of the empty scene as `calibrate` records
+/// ([`CALIBRATION_FRAMES`](dinoedge_calibration::background::CALIBRATION_FRAMES)), each with
+/// fresh errors, at the scale the depth alignment fitted to the floor marks gives it (taken as
+/// exact: the alignment's own error is the calibrate tests' business). Writes
+/// `calibration.toml`, `background.png` and `background-spread.png` into `out` (made if
+/// missing); returns the calibration's path.
 pub fn write_calibration_with(
     clip: &std::path::Path,
     noise: crate::noise::DepthNoise,
     out: &std::path::Path,
 ) -> std::io::Result<std::path::PathBuf> {
-    use dinoedge_calibration::background::Background;
+    use dinoedge_calibration::background::{Background, CALIBRATION_FRAMES};
     use dinoedge_calibration::file::{CalibrationFile, read_depth_mm, write_depth_mm};
     std::fs::create_dir_all(out)?;
     let exact = read_depth_mm(&clip.join("background.png")).map_err(std::io::Error::other)?;
-    let frames: Vec<ndarray::Array2<f32>> = (0..CALIBRATION_FRAMES)
+    let frames: Vec<ndarray::Array2<f32>> = (0..CALIBRATION_FRAMES as u64)
         .map(|k| {
             let mut depth = exact.clone();
             let mut classes = ndarray::Array2::from_elem(depth.dim(), dinoedge_config::ObjectClass::Other);

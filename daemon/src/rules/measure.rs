@@ -93,7 +93,7 @@ pub enum Picked {
     /// and more than `margin_m`.
     StandsOut { margin_m: f32, background: Background },
     /// Of these classes, and not the background itself where the calibration has one.
-    Objects { set: ClassSet, background: Option<Background> },
+    Objects(ClassSet),
 }
 
 /// A rule's measurement, bound to the frame size and (for plane_distance and object_distance)
@@ -136,7 +136,7 @@ impl Measurer {
                 let file = calibration.file.display();
                 let plane = *calibration.plane(plane).ok_or_else(|| format!("{file}: no plane named `{plane}`"))?;
                 let picked = match foreground {
-                    Foreground::Objects(set) => Picked::Objects { set, background: calibration.background.clone() },
+                    Foreground::Objects(set) => Picked::Objects(set),
                     Foreground::StandsOut { margin_m } => Picked::StandsOut {
                         margin_m: margin_m as f32,
                         background: calibration
@@ -194,8 +194,8 @@ impl Measurer {
                     Picked::StandsOut { margin_m, background } => {
                         (Box::new(move |i| background.nearer(i, depth[i], SPREADS, *margin_m)), Some(background))
                     }
-                    Picked::Objects { set, background } => {
-                        let background = background.as_ref();
+                    Picked::Objects(set) => {
+                        let background = calibration.background.as_ref();
                         (Box::new(move |i| of(*set, i) && not_background(background, i)), background)
                     }
                 };

@@ -117,44 +117,27 @@ struct Seen {
 
 /// Subscribes to every event and rule state under `dinoedge/` at `url`.
 fn subscribe(url: &str) -> Result<Arc<Mutex<HashMap<String, Seen>>>> {
-    let url = dinoedge_config::BrokerUrl::try_from(url.to_string()).map_err(anyhow::Error::msg).context("--mqtt")?;
-    let id = format!("dinoedge-bench-alarms-{}", std::process::id());
-    let mut options = rumqttc::MqttOptions::new(id, url.host.clone(), url.port);
-    options.set_max_packet_size(1 << 20, 1 << 16);
-    let (client, mut connection) = rumqttc::Client::new(options, 64);
-    client.subscribe("dinoedge/#", rumqttc::QoS::AtLeastOnce).context("subscribing")?;
     let seen: Arc<Mutex<HashMap<String, Seen>>> = Arc::default();
     let into = seen.clone();
-    std::thread::spawn(move || {
-        let _client = client;
-        for event in connection.iter() {
-            let packet = match event {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => p,
-                Ok(_) => continue,
-                Err(_) => {
-                    std::thread::sleep(Duration::from_millis(200));
-                    continue;
-                }
-            };
-            let arrived = SystemTime::now();
-            let mut levels = packet.topic.split('/');
-            let (Some(_), Some(device)) = (levels.next(), levels.next()) else { continue };
-            let mut all = lock(&into);
-            let seen = all.entry(device.to_string()).or_default();
-            if packet.topic.ends_with("/events") {
-                if let Ok(event) = serde_json::from_slice::<Event>(&packet.payload)
-                    && seen.ids.insert(event.id.clone())
-                {
-                    seen.events.push((event, arrived));
-                }
-            } else if packet.topic.ends_with("/state")
-                && let Ok(state) = serde_json::from_slice::<serde_json::Value>(&packet.payload)
-                && let Some(frame) = state["frame"].as_u64()
+    let id = format!("dinoedge-bench-alarms-{}", std::process::id());
+    super::subscribe(url, &id, ("dinoedge/#", rumqttc::QoS::AtLeastOnce), move |packet, arrived| {
+        let mut levels = packet.topic.split('/');
+        let (Some(_), Some(device)) = (levels.next(), levels.next()) else { return };
+        let mut all = lock(&into);
+        let seen = all.entry(device.to_string()).or_default();
+        if packet.topic.ends_with("/events") {
+            if let Ok(event) = serde_json::from_slice::<Event>(&packet.payload)
+                && seen.ids.insert(event.id.clone())
             {
-                seen.frames = seen.frames.max(frame);
+                seen.events.push((event, arrived));
             }
+        } else if packet.topic.ends_with("/state")
+            && let Ok(state) = serde_json::from_slice::<serde_json::Value>(&packet.payload)
+            && let Some(frame) = state["frame"].as_u64()
+        {
+            seen.frames = seen.frames.max(frame);
         }
-    });
+    })?;
     Ok(seen)
 }
 

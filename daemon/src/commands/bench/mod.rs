@@ -12,7 +12,7 @@ mod render;
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::BenchCommand;
 use crate::percentile::nearest_rank;
@@ -46,6 +46,33 @@ impl Latency {
         let mut at = |p| nearest_rank(&mut ms, p).expect("timed runs");
         Self { median: at(50.0), p90: at(90.0), min: at(0.0) }
     }
+}
+
+/// Subscribes to `filter` at the broker `url` (as client `id`, at `qos`) and hands `on` each
+/// message published there, with the time it arrived here, on a thread of its own for the rest
+/// of the run (a connection error is retried every 200 ms).
+fn subscribe(
+    url: &str,
+    id: &str,
+    (filter, qos): (&str, rumqttc::QoS),
+    mut on: impl FnMut(rumqttc::Publish, std::time::SystemTime) + Send + 'static,
+) -> Result<()> {
+    let url = dinoedge_config::BrokerUrl::try_from(url.to_string()).map_err(anyhow::Error::msg).context("--mqtt")?;
+    let mut options = rumqttc::MqttOptions::new(id, url.host.clone(), url.port);
+    options.set_max_packet_size(1 << 20, 1 << 16);
+    let (client, mut connection) = rumqttc::Client::new(options, 64);
+    client.subscribe(filter, qos).context("subscribing")?;
+    std::thread::spawn(move || {
+        let _client = client;
+        for event in connection.iter() {
+            match event {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => on(p, std::time::SystemTime::now()),
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The CPU's model name (what BENCHMARKS.md prints beside every figure).

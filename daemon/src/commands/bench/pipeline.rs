@@ -212,24 +212,16 @@ fn config_text(o: &BenchPipelineArgs, state: &Path) -> String {
 /// Subscribes to every rule state of the bench device at `url`; records for each message the
 /// time from the frame's capture (`time` in the payload) to its arrival here.
 fn subscribe(url: &str) -> Result<Arc<Mutex<Vec<Duration>>>> {
-    let url = dinoedge_config::BrokerUrl::try_from(url.to_string()).map_err(anyhow::Error::msg).context("--mqtt")?;
-    let mut options = rumqttc::MqttOptions::new("dinoedge-bench-subscriber", url.host.clone(), url.port);
-    options.set_max_packet_size(1 << 20, 1 << 16);
-    let (client, mut connection) = rumqttc::Client::new(options, 16);
-    client.subscribe("dinoedge/bench/+/+/state", rumqttc::QoS::AtMostOnce).context("subscribing")?;
     let lags = Arc::new(Mutex::new(Vec::new()));
     let seen = lags.clone();
-    std::thread::spawn(move || {
-        for event in connection.iter() {
-            let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = event else { continue };
-            let arrived = std::time::SystemTime::now();
-            let state: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
-            let captured = state["time"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
-            if let Some(lag) = captured.and_then(|c| arrived.duration_since(c).ok()) {
-                lock(&seen).push(lag);
-            }
+    let states = ("dinoedge/bench/+/+/state", rumqttc::QoS::AtMostOnce);
+    super::subscribe(url, "dinoedge-bench-subscriber", states, move |p, arrived| {
+        let state: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+        let captured = state["time"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
+        if let Some(lag) = captured.and_then(|c| arrived.duration_since(c).ok()) {
+            lock(&seen).push(lag);
         }
-    });
+    })?;
     Ok(lags)
 }
 

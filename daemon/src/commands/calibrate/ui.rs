@@ -44,7 +44,7 @@ use crate::pipeline::snapshot;
 use crate::source::Frame;
 
 /// The frames of the empty scene a fit takes the background (median depth and spread) of.
-const SHOTS: usize = 10;
+const SHOTS: usize = dinoedge_calibration::background::CALIBRATION_FRAMES;
 /// The model runs at most this often: enough for a live view, and it leaves the CPU to fits.
 const DEPTH_EVERY: Duration = Duration::from_millis(500);
 
