@@ -71,6 +71,11 @@ fn a_simulated_camera_is_recovered_within_the_bounds() {
     assert_eq!(background.spread, None);
     assert!(!out.with_file_name("dock1.background-spread.png").exists());
     assert!(!report.contains("from frame to frame"), "no spread is reported: {report}");
+    let wanted = dinoedge_calibration::background::CALIBRATION_FRAMES;
+    assert!(
+        report.contains(&format!("warning   the empty scene is from 2 of the {wanted} frames it needs")),
+        "two frames are fewer than a background needs, and the report says so: {report}"
+    );
     assert!(out.with_file_name("dock1.preview.png").is_file());
     let files = support::listing(s.path());
     assert!(files.iter().all(|f| !f.ends_with(".new") && !f.ends_with(".partial")), "staged files left: {files:?}");

@@ -28,6 +28,8 @@
 //! The browser UI sends the same structure as JSON, and saves it beside the calibration as a
 //! points file, so a calibration done by hand can be re-run by script.
 
+use std::borrow::Borrow;
+
 use dinoedge_config::{DepthKind, Name, Zone};
 use glam::{DVec2, DVec3};
 use ndarray::Array2;
@@ -105,8 +107,10 @@ pub struct Dock {
 pub struct Outcome {
     pub file: CalibrationFile,
     /// The empty scene as the aligned model sees it (its depth and, from enough frames, its
-    /// spread), for the background files.
+    /// spread), for the background files …
     pub background: Background,
+    /// … from this many frames.
+    pub background_frames: usize,
     pub pose: PoseFit,
     pub alignment: AlignmentFit,
     /// Each reference: its measured distance and what the aligned depth reads there.
@@ -135,10 +139,10 @@ impl CameraSpec {
 pub fn calibrate(
     name: &Name,
     points: &PointsFile,
-    frames: &[Array2<f32>],
+    frames: &[impl Borrow<Array2<f32>>],
     output: DepthKind,
 ) -> Result<Outcome, String> {
-    let (height, width) = frames.first().ok_or("no frame")?.dim();
+    let (height, width) = frames.first().ok_or("no frame")?.borrow().dim();
     let intrinsics = points.camera.intrinsics(width as u32, height as u32)?;
     let clicks: Vec<FloorPoint> = points
         .floor_points
@@ -196,8 +200,8 @@ pub fn calibrate(
     let before = (output == DepthKind::Metric).then(|| abs_rel(&|d| d));
     let floor_abs_rel = (before, abs_rel(&|d| a.apply(d as f32) as f64));
     let aligned: Vec<Array2<f32>> =
-        frames.iter().map(|f| f.mapv(|d| if d > 0.0 && d.is_finite() { a.apply(d) } else { 0.0 })).collect();
-    let background = Background::from_frames(&aligned);
+        frames.iter().map(|f| f.borrow().mapv(|d| if d > 0.0 && d.is_finite() { a.apply(d) } else { 0.0 })).collect();
+    let background = Background::from_frames(aligned);
     let readings = reference_samples
         .iter()
         .map(|(i, s)| {
@@ -231,15 +235,15 @@ pub fn calibrate(
             depth_max_m: Some(alignment.holdout_max_m),
         }),
     };
-    Ok(Outcome { file, background, pose, alignment, readings, floor_abs_rel })
+    Ok(Outcome { file, background, background_frames: frames.len(), pose, alignment, readings, floor_abs_rel })
 }
 
 /// The per-pixel median of the frames' depth.
-fn median_depth(frames: &[Array2<f32>]) -> Array2<f32> {
-    let mut out = frames[0].clone();
+fn median_depth(frames: &[impl Borrow<Array2<f32>>]) -> Array2<f32> {
+    let mut out = frames[0].borrow().clone();
     if frames.len() > 1 {
         for ((y, x), v) in out.indexed_iter_mut() {
-            let mut values: Vec<f32> = frames.iter().map(|f| f[(y, x)]).collect();
+            let mut values: Vec<f32> = frames.iter().map(|f| f.borrow()[(y, x)]).collect();
             values.sort_by(f32::total_cmp);
             *v = values[values.len() / 2];
         }

@@ -404,7 +404,7 @@ pub fn write_calibration_with(
             depth
         })
         .collect();
-    let mut background = Background::from_frames(&frames);
+    let mut background = Background::from_frames(frames);
     let mut ratios: Vec<f32> =
         background.depth.iter().zip(exact.iter()).filter(|(b, e)| **b > 0.0 && **e > 0.0).map(|(b, e)| b / e).collect();
     if ratios.is_empty() {

@@ -23,7 +23,8 @@
 //!
 //! The calibration of each level is what `dinoedge calibrate` would record under those errors
 //! (`dinoedge_sim::clip::write_calibration_with`): the empty scene's background and spread from
-//! 10 frames with fresh errors.
+//! [`CALIBRATION_FRAMES`](dinoedge_calibration::background::CALIBRATION_FRAMES) frames with
+//! fresh errors.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

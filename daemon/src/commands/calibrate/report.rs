@@ -1,9 +1,10 @@
 //! What a fit is reported as, in the terminal and (as JSON) on the UI's page: the camera's
 //! pose and reprojection error, the depth alignment with its held-out residuals and the floor's
 //! error before and after, how much the model's depth of the empty scene moves from frame to
-//! frame, each reference's measured against read distance, each plane's distance from the
+//! frame (and a warning when it is from fewer than [`CALIBRATION_FRAMES`] frames), each reference's measured against read distance, each plane's distance from the
 //! camera.
 
+use dinoedge_calibration::background::CALIBRATION_FRAMES;
 use dinoedge_calibration::workflow::Outcome;
 use dinoedge_calibration::{Camera, Plane};
 use dinoedge_config::DepthKind;
@@ -32,6 +33,10 @@ pub struct Report {
     ///
     /// [`Background::relative_spread`]: dinoedge_calibration::background::Background::relative_spread
     pub empty_scene_spread: Option<f64>,
+    /// The frames of the empty scene the background and its spread are from, and how many it
+    /// needs ([`CALIBRATION_FRAMES`]).
+    pub empty_scene_frames: usize,
+    pub empty_scene_frames_wanted: usize,
     pub references: Vec<Reading>,
     pub planes: Vec<PlaneDistance>,
     pub zones: Vec<String>,
@@ -71,6 +76,8 @@ impl Report {
             output: al.alignment.output,
             floor_abs_rel_after: outcome.floor_abs_rel.1,
             empty_scene_spread: outcome.background.relative_spread(),
+            empty_scene_frames: outcome.background_frames,
+            empty_scene_frames_wanted: CALIBRATION_FRAMES,
             references: outcome.readings.iter().map(|&(measured_m, reads_m)| Reading { measured_m, reads_m }).collect(),
             planes: planes(outcome)
                 .map(|(name, plane)| PlaneDistance { name, distance_m: plane.distance(pose.position) })
@@ -122,9 +129,19 @@ impl std::fmt::Display for Report {
         if let Some(spread) = self.empty_scene_spread {
             writeln!(
                 f,
-                "empty     the depth of the empty scene moves by {:.1} % from frame to frame (median); the README's \
-                 \"What the rules do under a depth model's errors\" says what the rules do at it",
-                spread * 100.0
+                "empty     the depth of the empty scene moves by {:.1} % from frame to frame (median of {} frames); \
+                 the README's \"What the rules do under a depth model's errors\" says what the rules do at it",
+                spread * 100.0,
+                self.empty_scene_frames
+            )?;
+        }
+        if self.empty_scene_frames < self.empty_scene_frames_wanted {
+            writeln!(
+                f,
+                "warning   the empty scene is from {} of the {} frames it needs (a `--frame` each; on the \
+                 page, keep the scene empty longer before Fit): with fewer, its spread is too unsteady to tell a model's errors \
+                 from something standing out, and rules that go by geometry alone start falsely",
+                self.empty_scene_frames, self.empty_scene_frames_wanted
             )?;
         }
         for (i, r) in self.references.iter().enumerate() {

@@ -55,16 +55,23 @@ const STYLE_CSS: &str = include_str!("page/style.css");
 /// One frame and what the model makes of it: (unaligned) depth, and classes when it gives them.
 struct Shot {
     frame: Frame,
-    depth: Array2<f32>,
+    depth: Arc<Array2<f32>>,
     classes: Option<Array2<ObjectClass>>,
+}
+
+/// The newest frame, and the depth of the newest [`SHOTS`] (oldest first) a fit takes the
+/// background of: only the newest keeps its picture and classes.
+#[derive(Default)]
+struct Shots {
+    newest: Option<Arc<Shot>>,
+    depths: VecDeque<Arc<Array2<f32>>>,
 }
 
 struct Session {
     setup: Setup,
     out: PathBuf,
     source: Mutex<State>,
-    /// The newest frames with their depth, oldest first.
-    shots: Mutex<VecDeque<Arc<Shot>>>,
+    shots: Mutex<Shots>,
     /// The last successful fit: the read-out and the overlay use its alignment.
     fit: Mutex<Option<Outcome>>,
     saved: Mutex<Option<Written>>,
@@ -88,7 +95,7 @@ pub fn serve(setup: Setup, out: &Path, listen: SocketAddr) -> Result<()> {
         setup,
         out: out.to_path_buf(),
         source: Mutex::new(State::Starting),
-        shots: Mutex::new(VecDeque::new()),
+        shots: Mutex::new(Shots::default()),
         fit: Mutex::new(None),
         saved: Mutex::new(None),
         held: Mutex::new(Vec::new()),
@@ -184,14 +191,16 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
                 match l.cell.take(Duration::from_millis(500)) {
                     Taken::Frame(frame) => match s.setup.provider.perceive(&frame) {
                         Ok(Perceived { depth, classes }) => {
+                            let depth = Arc::new(depth);
                             let mut shots = lock(&s.shots);
-                            if shots.front().is_some_and(|o| o.depth.dim() != depth.dim()) {
-                                shots.clear();
+                            if shots.depths.front().is_some_and(|o| o.dim() != depth.dim()) {
+                                shots.depths.clear();
                             }
-                            shots.push_back(Arc::new(Shot { frame, depth, classes }));
-                            while shots.len() > SHOTS {
-                                shots.pop_front();
+                            shots.depths.push_back(depth.clone());
+                            while shots.depths.len() > SHOTS {
+                                shots.depths.pop_front();
                             }
+                            shots.newest = Some(Arc::new(Shot { frame, depth, classes }));
                         }
                         Err(e) => *lock(&s.source) = State::Down(format!("depth: {e:#}")),
                     },
@@ -207,7 +216,7 @@ fn start_camera(session: &Arc<Session>, link: &Arc<CameraLink>, stop: &Arc<Atomi
 
 impl Session {
     fn newest(&self) -> Result<Arc<Shot>, Refusal> {
-        lock(&self.shots).back().cloned().ok_or_else(|| self.no_frame_yet())
+        lock(&self.shots).newest.clone().ok_or_else(|| self.no_frame_yet())
     }
 
     fn no_frame_yet(&self) -> Refusal {
@@ -217,9 +226,11 @@ impl Session {
 
     /// Fits `points` to the newest frames' median depth.
     fn fit(&self, points: &PointsFile) -> Result<(Arc<Shot>, Outcome), Refusal> {
-        let shots: Vec<Arc<Shot>> = lock(&self.shots).iter().cloned().collect();
-        let newest = shots.last().cloned().ok_or_else(|| self.no_frame_yet())?;
-        let depths: Vec<Array2<f32>> = shots.iter().map(|s| s.depth.clone()).collect();
+        let (newest, depths) = {
+            let shots = lock(&self.shots);
+            (shots.newest.clone(), shots.depths.iter().cloned().collect::<Vec<_>>())
+        };
+        let newest = newest.ok_or_else(|| self.no_frame_yet())?;
         let outcome = calibrate(&self.setup.camera.name, points, &depths, self.setup.provider.kind())
             .map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e))?;
         *lock(&self.fit) = Some(outcome.clone());
@@ -237,7 +248,7 @@ fn describe(state: &State) -> String {
 }
 
 async fn status(Shared(s): Shared<Arc<Session>>) -> axum::Json<serde_json::Value> {
-    let newest = lock(&s.shots).back().cloned();
+    let newest = lock(&s.shots).newest.clone();
     let source = describe(&lock(&s.source));
     let fit = lock(&s.fit).as_ref().map(Report::new);
     axum::Json(json!({
@@ -265,7 +276,7 @@ async fn depth_png(Shared(s): Shared<Arc<Session>>) -> Result<Response, Refusal>
     let bytes = tokio::task::spawn_blocking(move || {
         let depth = match alignment {
             Some(a) => shot.depth.mapv(|d| a.to_metres(d).unwrap_or(0.0)),
-            None => shot.depth.clone(),
+            None => (*shot.depth).clone(),
         };
         let mut out = std::io::Cursor::new(Vec::new());
         snapshot::depth_colours(&depth).write_to(&mut out, image::ImageFormat::Png).expect("PNG encoding");

@@ -370,7 +370,8 @@ function showReport(r) {
     ["floor AbsRel", r.floor_abs_rel_before === null
       ? `${f(r.floor_abs_rel_after, 3)} after the alignment`
       : `${f(r.floor_abs_rel_before, 3)} before → ${f(r.floor_abs_rel_after, 3)} after`],
-    ...(r.empty_scene_spread === null ? [] : [["empty scene", `the depth moves by ${f(r.empty_scene_spread * 100, 1)} % from frame to frame (median)`]]),
+    ...(r.empty_scene_spread === null ? [] : [["empty scene", `the depth moves by ${f(r.empty_scene_spread * 100, 1)} % from frame to frame (median of ${r.empty_scene_frames} frames)`]]),
+    ...(r.empty_scene_frames >= r.empty_scene_frames_wanted ? [] : [["warning", `the empty scene is from ${r.empty_scene_frames} of the ${r.empty_scene_frames_wanted} frames it needs: keep it empty longer (the model takes two a second), then Fit again; with fewer, its spread is too unsteady, and rules that go by geometry alone start falsely`]]),
     ...r.references.map((x, i) => [`reference R${i + 1}`, `measured ${f(x.measured_m, 2)} m, reads ${f(x.reads_m, 2)} m`]),
     ...r.planes.map((p) => [`plane ${p.name}`, `${f(p.distance_m, 2)} m from the camera`]),
   ];
