@@ -418,8 +418,8 @@ fn shipped_starts_with(clip: &Clip, model_time: f64, noise: DepthNoise) -> Vec<(
 /// 10 frames a second and at the default model's pace: each alarm that is due starts once,
 /// reaching its subscriber (the frame's time plus its time through the pipeline) no later than
 /// 0.3 s after the truth crosses its distance (the person rule's, no later than the crossing),
-/// and for the dock rules no earlier than 0.3 s before; none starts where none is due (geometry alone cannot tell a person from a
-/// forklift: `person-between` is not asked of it).
+/// and for the dock rules no earlier than 0.3 s before; none starts where none is due
+/// (geometry alone cannot tell a person from a forklift: `person-between` is not asked of it).
 #[test]
 fn the_shipped_rules_alarm_on_time_on_exact_inputs() {
     let dock: TruthOf = |f| f.truth.forklift_to_dock_face_m;
@@ -479,8 +479,8 @@ fn the_shipped_rules_alarm_on_time_on_exact_inputs() {
 /// flying pixels, class flips; `sim/src/noise.rs`), calibrated under the same errors, replayed
 /// at the default model's pace, with one seed: every due alarm arrives no later than 0.3 s
 /// after the truth crossing (and may lead by as much as on exact inputs, plus the noise's
-/// 0.3 s) and none starts where none is due — at 2 % for every shipped rule,
-/// at 5 % for the rules that count classes. One seed is one draw: it holds these rules to what
+/// 0.3 s) and none starts where none is due — at 2 % for every shipped rule, at 5 % for the
+/// rules that count classes. One seed is one draw: it holds these rules to what
 /// they did on it, so that a change that makes them worse fails here. Over many seeds
 /// (`dinoedge bench alarms`, BENCHMARKS.md) they do worse at their worst at 5 %: geometry
 /// alone starts falsely on `forklift-approach` and is late (it loses the fork tines, which

@@ -90,7 +90,8 @@ impl ZoneMask {
 #[derive(Debug, Clone)]
 pub enum Picked {
     /// Standing out of the background (same size as the frame) by more than its spread allows
-    /// and more than `margin_m`.
+    /// and more than `margin_m`. The background is moved here out of the measurer's own copy
+    /// of the calibration (held once, where it is needed).
     StandsOut { margin_m: f32, background: Background },
     /// Of these classes, and not the background itself where the calibration has one.
     Objects(ClassSet),
@@ -132,8 +133,8 @@ impl Measurer {
         match *measure {
             Measure::MinDistance { objects } => Ok(Measurer::MinDistance { mask, objects }),
             Measure::PlaneDistance { ref plane, foreground } => {
-                let calibration = calibrated("plane_distance")?;
-                let file = calibration.file.display();
+                let mut calibration = calibrated("plane_distance")?;
+                let file = calibration.file.display().to_string();
                 let plane = *calibration.plane(plane).ok_or_else(|| format!("{file}: no plane named `{plane}`"))?;
                 let picked = match foreground {
                     Foreground::Objects(set) => Picked::Objects(set),
@@ -141,7 +142,7 @@ impl Measurer {
                         margin_m: margin_m as f32,
                         background: calibration
                             .background
-                            .clone()
+                            .take()
                             .ok_or_else(|| format!("{file}: no background depth"))?,
                     },
                 };

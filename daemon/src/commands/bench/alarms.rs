@@ -202,6 +202,20 @@ struct Score {
     not_due: [(usize, f64); Scenario::ALL.len()],
 }
 
+impl Score {
+    /// Counts `starts` in `seconds` of `scenario`, where the rule has no alarm due.
+    fn not_due(&mut self, scenario: Scenario, starts: usize, seconds: f64) {
+        let k = index(scenario);
+        self.not_due[k].0 += starts;
+        self.not_due[k].1 += seconds;
+    }
+}
+
+/// The `start` events of rule `name` among `events`.
+fn starts<'a>(events: &'a [(Event, SystemTime)], name: &str) -> Vec<&'a (Event, SystemTime)> {
+    events.iter().filter(|(e, _)| e.rule.as_str() == name && matches!(e.change, Change::Start { .. })).collect()
+}
+
 /// Signals `child` to stop (SIGTERM) and waits for it.
 fn stop(child: &mut Child) -> Result<()> {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().context("kill")?;
@@ -266,15 +280,11 @@ pub fn run(o: &BenchAlarmsArgs) -> Result<()> {
                 let all = lock(&seen);
                 let events = all.get(&device).map_or(&[][..], |s| &s.events[..]);
                 for (rule, score) in rules.iter().zip(&mut score) {
-                    let starts: Vec<&(Event, SystemTime)> = events
-                        .iter()
-                        .filter(|(e, _)| e.rule.as_str() == rule.name && matches!(e.change, Change::Start { .. }))
-                        .collect();
+                    let starts = starts(events, &rule.name);
                     let Some((crossing, back)) = clip.below(rule) else {
                         // A scenario played for another rule's alarm: this one's starts are false.
-                        let k = index(clip.truth.scenario);
-                        score.not_due[k].0 += starts.len();
-                        score.not_due[k].1 += clip.truth.frames.len() as f64 / clip.truth.fps;
+                        let seconds = clip.truth.frames.len() as f64 / clip.truth.fps;
+                        score.not_due(clip.truth.scenario, starts.len(), seconds);
                         continue;
                     };
                     score.flicker += starts.len().saturating_sub(1);
@@ -325,18 +335,10 @@ pub fn run(o: &BenchAlarmsArgs) -> Result<()> {
         for (device, clip, _) in &children {
             let Some(seen) = all.get(device) else { continue };
             let seconds = (seen.frames + 1) as f64 / clip.truth.fps;
-            let k = index(clip.truth.scenario);
             for (rule, score) in rules.iter().zip(&mut score) {
-                if clip.due(rule) {
-                    continue;
+                if !clip.due(rule) {
+                    score.not_due(clip.truth.scenario, starts(&seen.events, &rule.name).len(), seconds);
                 }
-                let starts = seen
-                    .events
-                    .iter()
-                    .filter(|(e, _)| e.rule.as_str() == rule.name && matches!(e.change, Change::Start { .. }))
-                    .count();
-                score.not_due[k].0 += starts;
-                score.not_due[k].1 += seconds;
             }
         }
         drop(all);

@@ -1,8 +1,8 @@
 //! What a fit is reported as, in the terminal and (as JSON) on the UI's page: the camera's
 //! pose and reprojection error, the depth alignment with its held-out residuals and the floor's
 //! error before and after, how much the model's depth of the empty scene moves from frame to
-//! frame (and a warning when it is from fewer than [`CALIBRATION_FRAMES`] frames), each reference's measured against read distance, each plane's distance from the
-//! camera.
+//! frame (and a warning when it is from fewer than [`CALIBRATION_FRAMES`] frames), each
+//! reference's measured against read distance, each plane's distance from the camera.
 
 use dinoedge_calibration::background::CALIBRATION_FRAMES;
 use dinoedge_calibration::workflow::Outcome;
@@ -139,8 +139,8 @@ impl std::fmt::Display for Report {
             writeln!(
                 f,
                 "warning   the empty scene is from {} of the {} frames it needs (a `--frame` each; on the \
-                 page, keep the scene empty longer before Fit): with fewer, its spread is too unsteady to tell a model's errors \
-                 from something standing out, and rules that go by geometry alone start falsely",
+                 page, keep the scene empty longer before Fit): with fewer, its spread is too unsteady to tell \
+                 a model's errors from something standing out, and rules that go by geometry alone start falsely",
                 self.empty_scene_frames, self.empty_scene_frames_wanted
             )?;
         }
