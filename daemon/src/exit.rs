@@ -38,6 +38,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     if err.chain().any(|e| e.is::<crate::outbox::Busy>()) {
         return ExitCode::from(EX_TEMPFAIL);
     }
+    if err.chain().any(|e| e.is::<crate::internal::Died>()) {
+        return ExitCode::from(EX_SOFTWARE);
+    }
     if err.chain().any(|e| e.is::<InputError>()) {
         return ExitCode::from(EX_DATAERR);
     }

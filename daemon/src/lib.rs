@@ -18,12 +18,15 @@
 //! - [`runtime`]: the daemon itself: a [`runtime::Site`] (config and calibrations, checked
 //!   together), the control loop beside the publisher, reloads as a [`runtime::Diff`],
 //!   signals as a [`runtime::Signal`], and [`systemd`] notifications.
+//! - [`internal`]: what a panic does (a caught one costs a frame or a source restart; any
+//!   other stops the daemon with [`internal::Died`], exit 70).
 //! - [`commands`]: one module per subcommand, each a short entry function over the modules
 //!   above; errors become [`exit`] codes after sysexits(3).
 
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod internal;
 pub mod lock;
 pub mod logging;
 pub mod metrics;

@@ -87,6 +87,11 @@ impl CameraLink {
     }
 
     /// Whether the source delivers.
+    /// The source delivered its last frame.
+    pub fn ended(&self) -> bool {
+        lock(&self.state).0 == State::Ended
+    }
+
     pub fn is_up(&self) -> bool {
         lock(&self.state).0 == State::Up
     }

@@ -5,6 +5,7 @@
 //! from outside by [`check_stall`], and then restarted like a failed one. State changes go
 //! to `report` (the daemon publishes them; the calibrate UI shows them).
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use dinoedge_config::Source;
 
 use super::camera::{CameraLink, State};
+use crate::internal::Died;
 use crate::lock::lock;
 use crate::source::{Delivery, Frame};
 
@@ -21,7 +23,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &AtomicBool) {
     let mut backoff = BACKOFF_MIN;
     while !stop.load(Ordering::Relaxed) {
-        match crate::source::open(source) {
+        match guarded(|| crate::source::open(source)) {
             Err(e) => report(State::Down(format!("{e:#}"))),
             Ok(mut src) => {
                 *lock(&link.interrupt) = src.interrupter();
@@ -33,7 +35,7 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    match src.next() {
+                    match guarded(|| src.next()) {
                         Ok(Some(captured)) => {
                             mark(Some(Instant::now()));
                             report(State::Up);
@@ -81,6 +83,14 @@ pub fn run(source: &Source, link: &CameraLink, report: &dyn Fn(State), stop: &At
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
+}
+
+/// Runs a source's `step` (opening it, reading a frame); a panic in it (a defect of the
+/// source, or of a library it reads with) is an error like any other of the source: the
+/// camera is down, and the source is dropped and restarted with backoff.
+fn guarded<T>(step: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    panic::catch_unwind(AssertUnwindSafe(step))
+        .unwrap_or_else(|panic| Err(Died(format!("the source: {}", crate::internal::message(panic.as_ref()))).into()))
 }
 
 /// Breaks the read of a source that has delivered nothing for `stall_timeout`.

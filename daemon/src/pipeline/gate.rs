@@ -172,6 +172,11 @@ impl ChangeGate {
         Verdict::Skip
     }
 
+    /// Forgets the last frame the model ran on: the next frame runs it.
+    pub fn forget(&mut self) {
+        self.reference = None;
+    }
+
     /// The model ran on the frame of `thumbnail`, captured `at`: later frames compare with it.
     pub fn ran(&mut self, thumbnail: Thumbnail, at: Instant) {
         self.reference = Some((thumbnail, at));

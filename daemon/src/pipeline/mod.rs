@@ -33,6 +33,7 @@ use gate::ChangeGate;
 pub use worker::{Outlet, Processed, Recorder, RuleRunner};
 use worker::{Pace, Worker};
 
+use crate::internal::Died;
 use crate::mqtt::Bus;
 use crate::rules::measure::resolve_zone;
 
@@ -140,26 +141,45 @@ impl Pipeline {
         self.workers.iter().all(JoinHandle::is_finished)
     }
 
+    /// A camera's thread that has ended though its source has not (and nothing stopped it):
+    /// it died of a panic that nothing caught, and its camera is silent.
+    pub fn dead(&self) -> Result<(), Died> {
+        for (n, Camera { link, .. }) in self.cameras.iter().enumerate() {
+            let threads = [("capture", self.capture[n].is_finished()), ("inference", self.workers[n].is_finished())];
+            if let Some((which, _)) = threads.into_iter().find(|&(_, finished)| finished)
+                && !link.ended()
+            {
+                return Err(Died(format!("camera {}: its {which} thread has ended", link.name)));
+            }
+        }
+        Ok(())
+    }
+
     /// Stops the threads (each inference thread finishes the frame it is on) and returns
-    /// the rules' alarm states.
-    pub fn stop(self) -> Carried {
+    /// the rules' alarm states, and whether a thread had died (its camera's rules are lost:
+    /// the next run ends their open alarms).
+    pub fn stop(self) -> (Carried, Option<Died>) {
         self.stop.store(true, Ordering::Relaxed);
         for Camera { link, .. } in &self.cameras {
             link.cell.close();
             capture::interrupt(link);
         }
         let mut carried = Carried::new();
-        for (thread, Camera { link, .. }) in self.workers.into_iter().zip(&self.cameras) {
-            match thread.join() {
+        let mut died = None;
+        let threads = self.workers.into_iter().zip(self.capture);
+        for ((inference, capture), Camera { link, .. }) in threads.zip(&self.cameras) {
+            match inference.join() {
                 Ok(worker) => carried.extend(worker.rules.into_iter().map(|r| (RuleKey::of(&r.rule), r))),
-                Err(_) => log::error!("camera {}: the inference thread panicked", link.name),
+                Err(panic) => {
+                    let why = crate::internal::message(panic.as_ref());
+                    died = Some(Died(format!("camera {}: the inference thread panicked: {why}", link.name)));
+                }
+            }
+            if let Err(panic) = capture.join() {
+                let why = crate::internal::message(panic.as_ref());
+                died = Some(Died(format!("camera {}: the capture thread panicked: {why}", link.name)));
             }
         }
-        for thread in self.capture {
-            if thread.join().is_err() {
-                log::error!("a capture thread panicked");
-            }
-        }
-        carried
+        (carried, died)
     }
 }

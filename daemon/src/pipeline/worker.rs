@@ -5,6 +5,7 @@
 //! outbox and their states on the bus, and records how long each stage took. The rules'
 //! alarm states outlive the thread: a reload hands them to the next one.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -86,6 +87,14 @@ pub struct Processed<'a> {
     pub rules_time: Duration,
 }
 
+/// A rule's measurement bound to frames of one size (`Err` keeps why it cannot run on them): a
+/// source whose frames change size (a stream that changes resolution, an odd file in a folder)
+/// gets a new binding on the first frame of the new size.
+struct Binding {
+    size: (usize, usize),
+    measurer: Result<Measurer, String>,
+}
+
 /// Where a rule's output goes.
 pub struct Outlet<'a> {
     pub bus: &'a Bus,
@@ -96,8 +105,8 @@ pub struct Outlet<'a> {
 /// One rule's measurement and alarm state on one camera.
 pub struct RuleRunner {
     pub rule: Rule,
-    /// Bound to the frame size at the first frame; `Err` keeps the reason it cannot run.
-    measurer: Option<Result<Measurer, String>>,
+    /// The measurement, bound to the size of the frames it was last given.
+    binding: Option<Binding>,
     tracker: Tracker,
     alarm_id: Option<String>,
     since: SystemTime,
@@ -116,7 +125,7 @@ impl RuleRunner {
         let tracker = Tracker::new(rule.hysteresis, rule.holds, rule.lead, rule.cooldown, update_interval);
         Self {
             rule,
-            measurer: None,
+            binding: None,
             tracker,
             alarm_id: None,
             since: SystemTime::now(),
@@ -130,7 +139,7 @@ impl RuleRunner {
 
     /// Forgets the measurement binding (the calibration may have changed); keeps the alarm.
     pub fn rebind(&mut self) {
-        self.measurer = None;
+        self.binding = None;
     }
 
     /// Measures on what was `seen`, updates the alarm (an alarm raised on this frame would
@@ -145,13 +154,21 @@ impl RuleRunner {
     ) -> Option<f64> {
         let (h, w) = seen.depth.dim();
         let (camera, name) = (out.camera, &self.rule.name);
-        let measurer = self
-            .measurer
-            .get_or_insert_with(|| Measurer::new(&self.rule.measure, &self.rule.zone, (w, h), calibration));
-        let measured = match measurer {
+        let binding = match self.binding.take() {
+            Some(binding) if binding.size == (w, h) => binding,
+            earlier => {
+                if let Some(Binding { size: (was_w, was_h), .. }) = earlier {
+                    log::warn!("rule {camera}/{name}: the frames are {w}x{h} now (were {was_w}x{was_h})");
+                }
+                let measurer = Measurer::new(&self.rule.measure, &self.rule.zone, (w, h), calibration);
+                Binding { size: (w, h), measurer }
+            }
+        };
+        let measured = match &binding.measurer {
             Ok(measurer) => measurer.measure(seen).map_err(|e| e.to_string()),
             Err(e) => Err(format!("cannot run: {e}")),
         };
+        self.binding = Some(binding);
         let distance = match measured {
             Ok(distance) => distance,
             Err(reason) => {
@@ -319,7 +336,11 @@ impl Worker {
                 break;
             }
             match self.link.cell.take(IDLE_WAIT) {
-                Taken::Frame(frame) => self.process(frame),
+                Taken::Frame(frame) => {
+                    if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| self.process(&frame))) {
+                        self.recover(&crate::internal::message(panic.as_ref()), &frame);
+                    }
+                }
                 Taken::Idle => {}
                 Taken::Ended => break,
             }
@@ -327,7 +348,33 @@ impl Worker {
         self
     }
 
-    fn process(&mut self, frame: Frame) {
+    /// Processing `frame` panicked (a defect: `why`): the camera does not die of it. Its rules
+    /// cannot measure, as on a frame they cannot measure: each says `down` with a `fault`
+    /// event, and a raised alarm stays raised (nothing says the danger has passed). What the
+    /// camera derived from earlier frames (the model's last output, the gate's reference, the
+    /// rules' bindings) is dropped, and the next frame starts afresh; a rule that measures
+    /// again says so.
+    fn recover(&mut self, why: &str, frame: &Frame) {
+        log::error!("camera {}: frame {}: internal error: {why}", self.link.name, frame.seq);
+        for rule in &mut self.rules {
+            rule.rebind();
+        }
+        self.blind(&format!("internal error: {why}"), frame);
+    }
+
+    /// Nothing can be measured on `frame` (`why`): every rule of the camera fails on it, and
+    /// the next frame runs the model (never the gate's skip onto an older depth).
+    fn blind(&mut self, why: &str, frame: &Frame) {
+        self.last = None;
+        self.gate.forget();
+        let out = Outlet { bus: &self.bus, device_id: &self.device_id, camera: &self.link.name };
+        for rule in &mut self.rules {
+            rule.fail(&out, why.to_owned(), frame);
+        }
+        self.count();
+    }
+
+    fn process(&mut self, frame: &Frame) {
         let start = Instant::now();
         let thumbnail = self.gate.enabled().then(|| Thumbnail::of(&frame.image));
         let verdict = match &thumbnail {
@@ -341,10 +388,11 @@ impl Worker {
             Verdict::Skip => false,
             Verdict::Run(why) => {
                 log::trace!("camera {}: frame {}: the model runs ({why:?})", self.link.name, frame.seq);
-                let mut perceived = match self.provider.perceive(&frame) {
+                let mut perceived = match self.provider.perceive(frame) {
                     Ok(perceived) => perceived,
                     Err(e) => {
-                        log::error!("camera {}: frame {}: depth failed: {e:#}", self.link.name, frame.seq);
+                        log::debug!("camera {}: frame {}: depth failed: {e:#}", self.link.name, frame.seq);
+                        self.blind(&format!("the depth failed: {e:#}"), frame);
                         return;
                     }
                 };
@@ -378,22 +426,15 @@ impl Worker {
             .iter_mut()
             .map(|r| {
                 let seen = Seen { depth, classes: classes.as_ref() };
-                (r.rule.name.clone(), r.evaluate(&out, (seen, &frame, ahead), calibration, self.snapshots))
+                (r.rule.name.clone(), r.evaluate(&out, (seen, frame, ahead), calibration, self.snapshots))
             })
             .collect();
-        let mut counts = lock(&self.link.rules);
-        if counts.len() != self.rules.len() {
-            *counts = self.rules.iter().map(|r| RuleCounts::of(r.rule.name.clone())).collect();
-        }
-        for (count, r) in counts.iter_mut().zip(&self.rules) {
-            (count.started, count.raised, count.down) = (r.started, r.tracker.in_alarm(), r.fault.is_some());
-        }
-        drop(counts);
+        self.count();
         let done = Instant::now();
         let depth_time = inferred.then(|| depth_done - start);
         if let Some(recorder) = &self.recorder {
             recorder(&Processed {
-                frame: &frame,
+                frame,
                 depth,
                 classes: classes.as_ref(),
                 distances: &distances,
@@ -405,6 +446,17 @@ impl Worker {
         self.link.processed.fetch_add(1, Ordering::Relaxed);
         if !inferred {
             self.link.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The rules' alarm counts and states, for `stats` and `/metrics`.
+    fn count(&self) {
+        let mut counts = lock(&self.link.rules);
+        if counts.len() != self.rules.len() {
+            *counts = self.rules.iter().map(|r| RuleCounts::of(r.rule.name.clone())).collect();
+        }
+        for (count, r) in counts.iter_mut().zip(&self.rules) {
+            (count.started, count.raised, count.down) = (r.started, r.tracker.in_alarm(), r.fault.is_some());
         }
     }
 }

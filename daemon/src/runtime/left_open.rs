@@ -3,7 +3,8 @@
 //! (with [`REASON`]) from what the outbox kept of its `start`. They are ended, not resumed:
 //! nobody watched while the daemon was down, so the alarm's duration and distances cannot be
 //! carried across the gap; if the danger is still there, a new `start` follows after the
-//! rule's `raise_after`.
+//! rule's `raise_after`. The rule's retained state, which said `alarm`, is removed until the
+//! rule measures again (its camera may be down, or the rule gone).
 
 use std::time::SystemTime;
 
@@ -39,6 +40,9 @@ pub(super) fn end(bus: &Bus) {
             reason: Some(REASON.to_owned()),
             ..start
         });
+        // The rule's retained state (`alarm`, with this id) is the last run's: nothing is known
+        // now, so it goes; the rule's first frame, if it is still configured, says what is.
+        bus.retain(bus.topics().rule_state(&camera, &rule), Vec::new());
         match queued {
             Ok(_) => log::warn!("alarm {alarm} of {camera}/{rule} was left open by the last run: ended"),
             Err(e) => log::error!("alarm {alarm} of {camera}/{rule}: its end could not be queued: {e:#}"),

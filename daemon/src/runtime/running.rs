@@ -21,6 +21,7 @@ use super::metrics::Scrape;
 use super::signal::{Signal, Signals};
 use super::site::{Site, load_provider, load_site};
 use super::stats::Stats;
+use crate::internal::Died;
 use crate::mqtt::{Bus, discovery};
 use crate::pipeline::depth::DepthProvider;
 use crate::pipeline::{CameraLink, Carried, Outlet, Pipeline, Recorder};
@@ -53,8 +54,10 @@ pub(super) async fn serve(
         None => None,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let publisher = tokio::spawn(crate::mqtt::publisher::run(options, bus.clone(), stop_rx));
+    let mut publisher = tokio::spawn(crate::mqtt::publisher::run(options, bus.clone(), stop_rx));
     let mut running = Running::start(site, provider, &bus, hooks.recorder)?;
+    // The tasks that run until the daemon stops: one that ends before is a defect.
+    let mut serving = tokio::task::JoinSet::new();
     let scrape = metrics.map(|listener| {
         let scrape = Scrape::new(bus.clone(), model_load);
         scrape.watch(&running.pipeline);
@@ -62,7 +65,7 @@ pub(super) async fn serve(
             "metrics: http://{}/metrics",
             listener.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string())
         );
-        tokio::spawn(super::metrics::serve(listener, scrape.clone()));
+        serving.spawn(super::metrics::serve(listener, scrape.clone()));
         scrape
     });
     let config = &running.config;
@@ -77,6 +80,10 @@ pub(super) async fn serve(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut health = Health::default();
     let started = Instant::now();
+    // Why the daemon stops other than as asked: a thread or task that died (the publisher's
+    // result, when it ended early, is kept to be told).
+    let mut died: Option<Died> = None;
+    let mut published: Option<Result<()>> = None;
     loop {
         tokio::select! {
             signal = signals.next() => match signal {
@@ -91,10 +98,32 @@ pub(super) async fn serve(
                     }
                 }
             },
+            ended = &mut publisher => {
+                let ended = ended.map_err(|e| Died(format!("the MQTT publisher: {}", joined(e))));
+                match ended {
+                    Ok(result) => published = Some(result.and_then(|()| Err(Died("the MQTT publisher ended".into()).into()))),
+                    Err(e) => died = Some(e),
+                }
+                break;
+            }
+            Some(ended) = serving.join_next() => {
+                died = Some(Died(match ended {
+                    Ok(()) => "the metrics endpoint ended".into(),
+                    Err(e) => format!("the metrics endpoint: {}", joined(e)),
+                }));
+                break;
+            }
             _ = tick.tick() => {
-                if running.tick(&bus, &mut health) == Sources::Ended {
-                    log::info!("every source has ended");
-                    break;
+                match running.tick(&bus, &mut health) {
+                    Ok(Sources::Running) => {}
+                    Ok(Sources::Ended) => {
+                        log::info!("every source has ended");
+                        break;
+                    }
+                    Err(e) => {
+                        died = Some(e);
+                        break;
+                    }
                 }
                 if hooks.stop_after.is_some_and(|d| started.elapsed() >= d) {
                     break;
@@ -103,14 +132,34 @@ pub(super) async fn serve(
         }
     }
     systemd::stopping();
+    if let Some(e) = &died {
+        log::error!("{e}: stopping (exit 70; systemd restarts the service)");
+    }
     let Running { config, pipeline, .. } = running;
-    let carried = tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
+    let (carried, lost) =
+        tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
     for (key, runner) in carried {
         runner.stand_down(&Outlet { bus: &bus, device_id: &config.device_id, camera: &key.camera }, STOPPED);
     }
+    serving.abort_all();
     let _ = stop_tx.send(true);
-    publisher.await.context("the MQTT task")??;
-    Ok(())
+    match published {
+        Some(result) => result?,
+        None => publisher.await.map_err(|e| Died(format!("the MQTT publisher: {}", joined(e))))??,
+    }
+    // The join of a dead thread tells its panic, which the tick that found it could not.
+    match lost.or(died) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// How a task ended that should not have: its panic's message, or that it was cancelled.
+fn joined(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(panic) => format!("panicked: {}", crate::internal::message(panic.as_ref())),
+        Err(e) => e.to_string(),
+    }
 }
 
 /// Whether any camera's source still delivers.
@@ -138,8 +187,8 @@ impl Running {
         Ok(Running { config, provider, stats: Stats::new(&pipeline), pipeline, recorder })
     }
 
-    /// The once-a-second chores.
-    fn tick(&mut self, bus: &Bus, health: &mut Health) -> Sources {
+    /// The once-a-second chores; a pipeline thread that died is an error.
+    fn tick(&mut self, bus: &Bus, health: &mut Health) -> Result<Sources, Died> {
         for camera in &self.pipeline.cameras {
             crate::pipeline::capture::check_stall(&camera.link, camera.stall_timeout);
         }
@@ -149,7 +198,8 @@ impl Running {
         if self.stats.due(self.config.pipeline.stats_interval) {
             self.stats.publish(&self.pipeline, bus);
         }
-        if self.pipeline.finished() { Sources::Ended } else { Sources::Running }
+        self.pipeline.dead()?;
+        Ok(if self.pipeline.finished() { Sources::Ended } else { Sources::Running })
     }
 
     /// SIGHUP: the running configuration, replaced by the files' if they are good.
@@ -164,8 +214,11 @@ impl Running {
         };
         let diff = Diff::between(&self.config, &next.config);
         let Running { config, pipeline, recorder, .. } = self;
-        let mut carried =
+        let (mut carried, lost) =
             tokio::task::spawn_blocking(move || pipeline.stop()).await.context("stopping the pipeline")?;
+        if let Some(e) = lost {
+            return Err(e.into());
+        }
         for key in diff.rules.ended() {
             if let Some(runner) = carried.remove(key) {
                 runner.retire(&Outlet { bus, device_id: &config.device_id, camera: &key.camera }, RETIRED);
