@@ -524,6 +524,29 @@ fn a_frame_of_another_size_costs_that_frame_not_the_camera() {
     assert_one_alarm_through_a_fault(&sub, odd, "calibrated for 320x240 frames, the camera delivers 640x480");
 }
 
+/// Reliability II, defect 4: a FIFO named like a frame in an images folder blocked the camera's
+/// read for ever (no stall, `up` at 0 frames a second, and SIGTERM hung on it). It is skipped
+/// now like any unreadable file, without waiting on it.
+#[test]
+fn a_pipe_named_like_a_frame_is_skipped_without_waiting_on_it() {
+    let (tmp, broker, truth) = dock("forklift-cross");
+    let dir = tmp.path();
+    one_alarm(dir, &truth);
+    let fifo = dir.join("seq/rgb/000010.png");
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let config = replayed(config(dir, &broker, ""));
+    let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
+
+    let log = support::finish(support::spawn_daemon(&config), Duration::from_secs(60));
+    assert!(log.contains("000010.png: not a regular file"), "{log}");
+    assert!(sub.wait_for(Duration::from_secs(5), |m| {
+        m.iter().any(|m| m.topic.ends_with("/events") && m.json()["type"] == "end")
+    }));
+    let kinds: Vec<Value> = events(&sub).into_iter().map(|e| e["type"].clone()).filter(|k| k != "update").collect();
+    assert_eq!(kinds, ["start", "end"], "the alarm as without the pipe");
+}
+
 /// Reliability II, defect 6: frames whose depth cannot be computed (here 40 whose depth file is
 /// missing; a model that errors takes the same path) were 40 log lines and nothing on MQTT: the
 /// rule stayed `clear` or `alarm` as if it saw. Now the camera's rules cannot measure them: one
@@ -771,9 +794,9 @@ fn systemd_hears_ready_status_and_watchdog_until_inference_gets_stuck() {
     let (tmp, broker, truth) = dock("empty-lighting");
     let dir = tmp.path();
     sequence(dir, &truth, &(0..40).collect::<Vec<_>>());
-    // Frame 20's depth file is a FIFO nobody writes to: reading it blocks, as a hung
-    // inference would.
-    let fifo = dir.join("seq/depth/000020.png");
+    // Frame 20's class file is a FIFO nobody writes to: sim-truth's read of it blocks, as a
+    // hung inference would (a depth file is read as frames are, and a FIFO is refused there).
+    let fifo = dir.join("seq/class/000020.png");
     std::fs::remove_file(&fifo).unwrap();
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let socket_path = dir.join("notify.sock");

@@ -3,7 +3,7 @@
 //! reads, and the timing statistics.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use dinoedge_config::Name;
@@ -62,6 +62,11 @@ pub struct CameraLink {
     pub rules: Mutex<Vec<RuleCounts>>,
     /// Breaks a stalled source's blocking read.
     pub interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// The capture thread that owns the source: one the stall check abandoned (its read did
+    /// not return) sees another generation and ends without touching the camera.
+    pub generation: AtomicU64,
+    /// Stall checks that found nothing delivered since the source last delivered or opened.
+    pub stall_strikes: AtomicU32,
 }
 
 impl CameraLink {
@@ -78,6 +83,8 @@ impl CameraLink {
             timings: Mutex::default(),
             rules: Mutex::default(),
             interrupt: Mutex::new(None),
+            generation: AtomicU64::new(0),
+            stall_strikes: AtomicU32::new(0),
         }
     }
 
@@ -86,12 +93,12 @@ impl CameraLink {
         lock(&self.rules).iter().filter(|r| r.raised).count()
     }
 
-    /// Whether the source delivers.
     /// The source delivered its last frame.
     pub fn ended(&self) -> bool {
         lock(&self.state).0 == State::Ended
     }
 
+    /// Whether the source delivers.
     pub fn is_up(&self) -> bool {
         lock(&self.state).0 == State::Up
     }
@@ -128,6 +135,12 @@ impl CameraLink {
 
     pub fn beat(&self) {
         *lock(&self.heartbeat) = Instant::now();
+    }
+
+    /// The source delivered a frame (or opened): the stall check's clock starts again.
+    pub fn delivered(&self) {
+        *lock(&self.last_frame) = Some(Instant::now());
+        self.stall_strikes.store(0, Ordering::SeqCst);
     }
 
     pub fn count_captured(&self) -> u64 {

@@ -21,11 +21,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use dinoedge_calibration::Calibration;
-use dinoedge_config::{Config, Name, Rule};
+use dinoedge_config::{Config, Name, Rule, Source};
 
 pub use camera::{CameraLink, RuleCounts};
 use depth::DepthProvider;
@@ -40,14 +40,32 @@ use crate::rules::measure::resolve_zone;
 pub struct Pipeline {
     pub cameras: Vec<Camera>,
     stop: Arc<AtomicBool>,
+    bus: Bus,
     capture: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<Worker>>,
 }
 
-/// A running camera: what its threads share, and how long its source may stay silent.
+/// A running camera: what its threads share, its source, and how long it may stay silent.
 pub struct Camera {
     pub link: Arc<CameraLink>,
+    pub source: Source,
     pub stall_timeout: Duration,
+}
+
+/// How long a stopping pipeline waits for the capture threads to leave their sources (they are
+/// interrupted first); one whose read does not return is left behind, so that a stop takes
+/// no longer than this whatever a source is doing.
+const CAPTURE_STOP: Duration = Duration::from_secs(3);
+
+impl Camera {
+    /// Starts a capture thread on the camera's source.
+    fn capture(&self, bus: &Bus, stop: &Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+        let (source, l, b, s) = (self.source.clone(), self.link.clone(), bus.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("capture-{}", self.link.name))
+            .spawn(move || capture::run(&source, &l, &|state| l.set_state(state, &b), &s))
+            .context("starting a capture thread")
+    }
 }
 
 /// A rule's identity across reloads: its camera's name and its own.
@@ -117,13 +135,9 @@ impl Pipeline {
                 last: None,
                 pace: Pace::default(),
             };
-            let (source, l, b, s) = (camera.source.clone(), link.clone(), bus.clone(), stop.clone());
-            capture.push(
-                std::thread::Builder::new()
-                    .name(format!("capture-{}", camera.name))
-                    .spawn(move || capture::run(&source, &l, &|state| l.set_state(state, &b), &s))
-                    .context("starting a capture thread")?,
-            );
+            let camera_ =
+                Camera { link: link.clone(), source: camera.source.clone(), stall_timeout: camera.stall_timeout };
+            capture.push(camera_.capture(bus, &stop)?);
             let s = stop.clone();
             workers.push(
                 std::thread::Builder::new()
@@ -131,9 +145,26 @@ impl Pipeline {
                     .spawn(move || worker.run(&s))
                     .context("starting an inference thread")?,
             );
-            cameras.push(Camera { link, stall_timeout: camera.stall_timeout });
+            cameras.push(camera_);
         }
-        Ok(Self { cameras, stop, capture, workers })
+        Ok(Self { cameras, stop, bus: bus.clone(), capture, workers })
+    }
+
+    /// Breaks the read of each camera's source that has delivered nothing for its
+    /// `stall_timeout`; a capture thread whose read cannot be broken is left behind, its camera
+    /// is `down`, and a new thread opens the source again.
+    pub fn check_stalls(&mut self) -> Result<()> {
+        for (camera, thread) in self.cameras.iter().zip(&mut self.capture) {
+            if capture::check_stall(&camera.link, camera.stall_timeout) == capture::Stall::Abandoned {
+                let why = format!(
+                    "no frame for {:.0?} and the source's read does not return: opening it again on a new thread",
+                    camera.stall_timeout
+                );
+                camera.link.set_state(camera::State::Down(why), &self.bus);
+                *thread = camera.capture(&self.bus, &self.stop)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every camera's source has ended and its last frame is processed.
@@ -175,7 +206,13 @@ impl Pipeline {
                     died = Some(Died(format!("camera {}: the inference thread panicked: {why}", link.name)));
                 }
             }
-            if let Err(panic) = capture.join() {
+            let deadline = Instant::now() + CAPTURE_STOP;
+            while !capture.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !capture.is_finished() {
+                log::warn!("camera {}: the source's read does not return: left behind", link.name);
+            } else if let Err(panic) = capture.join() {
                 let why = crate::internal::message(panic.as_ref());
                 died = Some(Died(format!("camera {}: the capture thread panicked: {why}", link.name)));
             }

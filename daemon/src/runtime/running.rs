@@ -189,8 +189,8 @@ impl Running {
 
     /// The once-a-second chores; a pipeline thread that died is an error.
     fn tick(&mut self, bus: &Bus, health: &mut Health) -> Result<Sources, Died> {
-        for camera in &self.pipeline.cameras {
-            crate::pipeline::capture::check_stall(&camera.link, camera.stall_timeout);
+        if let Err(e) = self.pipeline.check_stalls() {
+            return Err(Died(format!("{e:#}")));
         }
         let links: Vec<&CameraLink> = self.pipeline.cameras.iter().map(|c| c.link.as_ref()).collect();
         health.report(&links, self.config.pipeline.ready_timeout);
