@@ -114,7 +114,7 @@ fn a_second_daemon_on_one_state_folder_exits_75() {
     let file = write(tmp.path(), &format!("state_dir = \"{}\"\n{GOOD}", path(&state)));
     std::fs::create_dir_all(state.join("outbox")).unwrap();
     // The lock as the running daemon holds it.
-    let held = std::fs::File::create(state.join("outbox/lock")).unwrap();
+    let held = std::fs::File::open(state.join("outbox")).unwrap();
     held.try_lock().unwrap();
     let run = dinoedge(&["run", "--config", path(&file)], tmp.path());
     assert_fails(&run, 75, &[path(&state.join("outbox")), "another dinoedge is running on this state folder"]);

@@ -375,6 +375,37 @@ fn a_full_disk_delays_the_outbox_but_loses_no_event() {
     assert_eq!(changes, ["start", "end", "start", "end"], "both alarms, started and ended");
 }
 
+/// Reliability II, defect 2: with the disk full and the broker up, a start or an end that the
+/// broker acknowledged was held in memory only, so a `kill -9` before the disk freed lost it:
+/// the next start ended an alarm already ended (A) and never ended one it did not know of (B).
+/// The outbox's reserve now takes them (and once it is spent, the starts and ends go first).
+#[test]
+fn a_full_disk_and_a_kill_leave_the_open_alarms_right() {
+    use dinoedge::outbox::{EventKind, Outbox};
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = support::disk::SmallDisk::mount(&tmp.path().join("state"), "64k");
+    // (Each record larger than a page: none fits in the room left in the file's last page.)
+    let event = |alarm: &'static str| move |seq: u64| serde_json::json!({"id": format!("e-{seq}"), "alarm": alarm, "pad": "x".repeat(5000)});
+    let mut outbox = Outbox::open(&disk.path("outbox"), 1000).unwrap();
+    let start_a = outbox.add(EventKind::Start, event("A"));
+    outbox.ack(start_a);
+
+    disk.fill();
+    for (kind, alarm) in [(EventKind::End, "A"), (EventKind::Start, "B"), (EventKind::Update, "B")] {
+        let seq = outbox.add(kind, event(alarm));
+        outbox.ack(seq);
+    }
+    assert_eq!(outbox.trouble(), None, "all of it went into the reserve's room");
+    drop(outbox); // a kill -9: nothing more reaches the disk
+
+    let restarted = Outbox::open(&disk.path("outbox"), 1000).unwrap();
+    let open: Vec<Value> = restarted.open_alarms().into_iter().map(|a| a["alarm"].clone()).collect();
+    assert_eq!(open, ["B"], "A was ended, B started");
+    assert_eq!(restarted.pending_count(), 0, "everything was acknowledged");
+    drop(restarted);
+    disk.free();
+}
+
 /// Item 4 of the reliability issue: after a `kill -9` during an alarm its start stayed
 /// orphaned (and a new start came after the restart); after a SIGTERM the retained state said
 /// `alarm`. Now the restarted daemon ends what the killed one left open, and a stopping

@@ -98,6 +98,8 @@ fn a_password_from_a_file_or_the_environment_is_accepted_and_a_wrong_one_refused
         site(dir, "from-file", &format!("url = \"{url}\"\nusername = \"dinoedge\"\npassword_file = \"mqtt-password\""));
     let log = start_event_arrives(&broker, &from_file);
     assert!(!log.contains("s3cret-pw"), "the password is never logged");
+    // Written with the usual umask: every user of the machine can read it.
+    assert!(log.contains("mqtt-password can be read by every user of this machine (mode 644)"), "{log}");
 
     let from_env = site(
         dir,
@@ -118,7 +120,9 @@ fn a_password_from_a_file_or_the_environment_is_accepted_and_a_wrong_one_refused
     );
 
     std::fs::write(dir.join("mqtt-password"), "wrong\n").unwrap();
+    std::fs::set_permissions(dir.join("mqtt-password"), std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let log = support::finish(support::spawn_daemon(&from_file), Duration::from_secs(30));
+    assert!(!log.contains("can be read by every user"), "owner and group only: {log}");
     assert!(log.contains("the broker refused the connection"), "{log}");
     assert!(!log.contains("wrong"), "the password is never logged: {log}");
 }

@@ -99,7 +99,9 @@ impl CalibrationFile {
         let planes = self.planes.iter().flat_map(move |plane| {
             axes(&format!("plane `{}` point", plane.name), plane.point).into_iter().map(|(f, v)| ("plane", f, v))
         });
-        intrinsics.into_iter().chain(angles).chain(position).chain(planes)
+        let alignment =
+            [("a", self.alignment.a), ("b", self.alignment.b)].map(|(f, v)| ("alignment", f.to_string(), v));
+        intrinsics.into_iter().chain(angles).chain(position).chain(alignment).chain(planes)
     }
 }
 

@@ -96,6 +96,7 @@ fn a_wrong_file_is_one_error_at_its_line() {
             "point[1] = inf",
         ),
         (text.replace("position = [\n    -2.0", "position = [\n    -inf"), line_of("[pose]"), "position[0] = -inf"),
+        (text.replace("b = -0.2", "b = -inf"), line_of("[alignment]"), "alignment: b = -inf: expected a finite number"),
         (text.replace("width = 8", "width = 100000"), line_of("[intrinsics]"), "width = 100000, height = 6"),
     ];
     for (text, line, words) in cases.into_iter().chain(not_numbers) {

@@ -20,7 +20,15 @@ fn invalid(at: Vec<Seg>, message: impl Into<String>) -> Result<(), Invalid> {
 }
 
 fn must_exist(at: Vec<Seg>, what: &str, path: &Path) -> Result<(), Invalid> {
-    if path.is_file() { Ok(()) } else { invalid(at, format!("{what} {} does not exist", path.display())) }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(m) if m.is_dir() => invalid(at, format!("{what} {} is a folder, not a file", path.display())),
+        Ok(_) => invalid(at, format!("{what} {} is not a regular file", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            invalid(at, format!("{what} {} does not exist", path.display()))
+        }
+        Err(e) => invalid(at, format!("{what} {}: {e}", path.display())),
+    }
 }
 
 pub fn check(config: &Config) -> Result<(), Invalid> {

@@ -656,8 +656,10 @@ impl TryFrom<RuleToml> for Rule {
                     "for_frames = {frames} counts frames; give raise_after and clear_after (seconds) instead, not both"
                 )));
             }
-            if frames == 0 {
-                return Err(named("for_frames = 0: expected at least 1".into()));
+            // Read as holds of (frames - 1) tenths of a second: bounded as those are.
+            let most = (MAX_HOLD_S * 10.0) as u32 + 1;
+            if !(1..=most).contains(&frames) {
+                return Err(named(format!("for_frames = {frames}: expected 1 to {most}")));
             }
             let hold = Duration::from_millis(100 * u64::from(frames - 1));
             holds = Holds { raise_after: hold, clear_after: hold };

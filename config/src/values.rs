@@ -67,7 +67,12 @@ impl TryFrom<String> for BrokerUrl {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, String> {
-        let bad = |why: &str| format!("`{s}`: {why}; expected mqtt://host[:port] or mqtts://host[:port]");
+        // A URL with a user (and perhaps a password) is refused below: the error shows neither.
+        let shown = match s.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?.1))) {
+            Some((scheme, host)) => format!("{scheme}://…@{host}"),
+            None => s.clone(),
+        };
+        let bad = |why: &str| format!("`{shown}`: {why}; expected mqtt://host[:port] or mqtts://host[:port]");
         let (tls, rest) = match s.split_once("://") {
             Some(("mqtt", rest)) => (false, rest),
             Some(("mqtts", rest)) => (true, rest),
@@ -236,6 +241,8 @@ mod tests {
         assert!(url("http://broker").unwrap_err().contains("unknown scheme `http`"));
         assert!(url("mqtt://broker:0").unwrap_err().contains("port `0`"));
         assert!(url("broker:1883").unwrap_err().contains("no scheme"));
+        let secret = url("mqtt://dock:hunter2@broker:1883").unwrap_err();
+        assert!(secret.contains("`mqtt://…@broker:1883`: a path or user") && !secret.contains("hunter2"), "{secret}");
     }
 
     #[test]

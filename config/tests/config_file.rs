@@ -246,7 +246,27 @@ const MISTAKES: &[(&str, &str, &str, usize, &[&str])] = &[
     ("images path that is not there", "path = \"frames\"", "path = \"nowhere\"", 17, &["neither a folder nor a glob"]),
     ("password without username", "[mqtt]", "[mqtt]\npassword_file = \"password\"", 8, &["needs a username"]),
     ("TLS file on a plain url", "[mqtt]", "[mqtt]\nca_file = \"password\"", 9, &["needs an mqtts:// url"]),
-    ("zero for_frames", "alarm_below = 1.5", "for_frames = 0\nalarm_below = 1.5", 20, &["for_frames = 0"]),
+    (
+        "zero for_frames",
+        "alarm_below = 1.5",
+        "for_frames = 0\nalarm_below = 1.5",
+        20,
+        &["for_frames = 0: expected 1 to"],
+    ),
+    (
+        "for_frames of years",
+        "alarm_below = 1.5",
+        "for_frames = 4294967295\nalarm_below = 1.5",
+        20,
+        &["for_frames = 4294967295: expected 1 to"],
+    ),
+    (
+        "password file that is a folder",
+        "[mqtt]",
+        "[mqtt]\nusername = \"u\"\npassword_file = \".\"",
+        10,
+        &["is a folder, not a file"],
+    ),
     (
         "frames and seconds",
         "alarm_below = 1.5",

@@ -41,7 +41,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     if err.chain().any(|e| e.is::<crate::internal::Died>()) {
         return ExitCode::from(EX_SOFTWARE);
     }
-    if err.chain().any(|e| e.is::<InputError>()) {
+    if err.chain().any(|e| e.is::<InputError>() || e.is::<crate::outbox::UnknownFormat>()) {
         return ExitCode::from(EX_DATAERR);
     }
     // (A context such as UnusableModel is found by anyhow's downcast, not in the chain.)

@@ -25,7 +25,10 @@
 //!   acknowledges meanwhile is never written at all (a start or an end is, with its done
 //!   record: the open alarms are read back from them). They are lost only if the daemon stops
 //!   before the disk takes them; [`Outbox::trouble`] reports it while it lasts (`stats`,
-//!   STATUS=, the log).
+//!   STATUS=, the log). A full disk first costs the outbox its **reserve** (`reserve`, a file of
+//!   [`RESERVE_BYTES`] kept beside the log): given up, its room takes the records, the starts,
+//!   ends and done records first, so a crash while the disk is full leaves the open alarms
+//!   right; it is put back once the disk takes every write again.
 //! - **Open alarms.** The outbox knows each alarm started and not yet ended (a `start` whose
 //!   payload's `alarm` no `end` has named), acknowledged or not: compaction keeps them as
 //!   `{"open":{…}}` records. A daemon that crashed during an alarm learns so at its next start
@@ -34,8 +37,9 @@
 //!   its id, and subscribers deduplicate by id. When most of the file is acknowledged it is
 //!   rewritten through a temporary file and a rename.
 //!
-//! **One owner**: an open outbox holds an exclusive advisory lock on `<state_dir>/outbox/lock`
-//! (`flock`), released when the process ends however it ends. A second daemon on the same
+//! **One owner**: an open outbox holds an exclusive advisory lock (`flock`) on its folder,
+//! `<state_dir>/outbox`, released when the process ends however it ends; no file can be removed
+//! to break it. A second daemon on the same
 //! state folder (a manual `dinoedge run` beside the service) is refused with [`Busy`] (exit 75)
 //! instead of taking the broker session over from the first.
 //!
@@ -48,7 +52,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// The format written: records behind their checksum.
@@ -65,8 +69,20 @@ const FORMAT_PLAIN: u32 = 1;
     .0.display()
 )]
 pub struct Busy(pub PathBuf);
+/// The outbox file is of a format this dinoedge does not read (exit 65, EX_DATAERR: a restart
+/// cannot mend it, and the unit does not restart on it).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UnknownFormat(String);
+
 /// Rewrite the file when it holds this many done records and they outnumber the pending.
 const COMPACT_AFTER: usize = 1000;
+
+/// Room the outbox keeps on its disk (`reserve`, a file of zeros) for the records the open
+/// alarms are read back from: when the disk is full it is given up, and the starts, ends and
+/// done records go into it (about 70 records, some 17 alarms), so that a crash while the disk
+/// is full cannot leave an alarm open for ever or end one twice.
+const RESERVE_BYTES: usize = 32 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -152,6 +168,8 @@ pub struct Outbox {
     unsaved: VecDeque<Record>,
     /// The last storage error while `unsaved` is not empty.
     error: Option<String>,
+    /// The reserve file is on the disk.
+    reserve_held: bool,
     /// The file's length up to its last whole record: a failed write is cut back to it.
     len: u64,
     done_records: usize,
@@ -165,18 +183,14 @@ impl Outbox {
     /// Opens (or creates) the outbox in `dir`, recovering what a crash or damage left.
     pub fn open(dir: &Path, max_events: usize) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating the outbox folder {}", dir.display()))?;
-        let lock_path = dir.join("lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
+        // The lock is on the folder itself: no file of it can be removed to let a second owner in
+        // (a lock file could, and two daemons then ended each other's alarms).
+        let lock = File::open(dir).with_context(|| format!("opening the outbox folder {}", dir.display()))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(Busy(dir.to_path_buf()).into()),
             Err(TryLockError::Error(e)) => {
-                return Err(anyhow::Error::new(e).context(format!("locking {}", lock_path.display())));
+                return Err(anyhow::Error::new(e).context(format!("locking the outbox folder {}", dir.display())));
             }
         }
         let path = dir.join("events.jsonl");
@@ -216,6 +230,7 @@ impl Outbox {
             open: log.open,
             unsaved: VecDeque::new(),
             error: None,
+            reserve_held: false,
             len: log.good_len,
             done_records: log.done_records,
             compact_at: COMPACT_AFTER,
@@ -229,7 +244,33 @@ impl Outbox {
         {
             log::warn!("{e:#}; the damage stays, skipped at each start");
         }
+        outbox.hold_reserve();
+        if !outbox.reserve_held {
+            log::warn!(
+                "{}: no room for the outbox's reserve of {} KiB: if the disk stays full and dinoedge stops, \
+                 the alarms open then may not be ended at the next start",
+                outbox.path.display(),
+                RESERVE_BYTES >> 10
+            );
+        }
         Ok(outbox)
+    }
+
+    fn reserve_path(&self) -> PathBuf {
+        self.path.with_file_name("reserve")
+    }
+
+    /// Puts the reserve on the disk (whole, or not at all).
+    fn hold_reserve(&mut self) {
+        let path = self.reserve_path();
+        let made =
+            File::create(&path).and_then(|mut file| file.write_all(&[0; RESERVE_BYTES]).and_then(|()| file.sync_all()));
+        match made {
+            Ok(()) => self.reserve_held = true,
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 
     /// The id subscribers see for event `seq` of this opening (`next_seq` and after).
@@ -283,9 +324,16 @@ impl Outbox {
         }
     }
 
-    /// Writes the records the disk refused before, if any.
+    /// Writes the records the disk refused before, if any; puts the reserve back once the disk
+    /// takes everything again.
     pub fn retry(&mut self) {
         self.save();
+        if !self.reserve_held && self.error.is_none() {
+            self.hold_reserve();
+            if self.reserve_held {
+                log::info!("{}: the outbox's reserve is back on the disk", self.path.display());
+            }
+        }
     }
 
     /// Why events are held in memory only, while they are.
@@ -326,14 +374,33 @@ impl Outbox {
     }
 
     /// Writes the records waiting in memory; on failure they stay, and the error is reported
-    /// when it starts and when it ends.
+    /// when it starts and when it ends. A full disk gives up the reserve, and the records the
+    /// open alarms are read back from are written into its room; the updates and faults wait
+    /// in memory.
     fn save(&mut self) {
         if self.unsaved.is_empty() {
             return;
         }
-        match self.write_unsaved() {
+        let mut written = self.write_unsaved(|_| true);
+        if written.as_ref().is_err_and(disk_full) {
+            if self.reserve_held && std::fs::remove_file(self.reserve_path()).is_ok() {
+                self.reserve_held = false;
+                log::warn!(
+                    "{}: the disk is full: the outbox gives up its reserve of {} KiB for the starts and ends",
+                    self.path.display(),
+                    RESERVE_BYTES >> 10
+                );
+            }
+            let bookkeeping = |r: &Record| !matches!(r, Record::Add(p) if !p.kind.opens_or_closes());
+            if self.unsaved.iter().any(bookkeeping)
+                && self.write_unsaved(bookkeeping).is_ok()
+                && self.unsaved.is_empty()
+            {
+                written = Ok(());
+            }
+        }
+        match written {
             Ok(()) => {
-                self.unsaved.clear();
                 if self.error.take().is_some() {
                     log::info!("{}: the disk takes the outbox's writes again; nothing is lost", self.path.display());
                 }
@@ -351,18 +418,21 @@ impl Outbox {
         }
     }
 
-    /// Appends the unsaved records, fsync'd if one adds an event; cuts the file back to its
-    /// last whole record if that fails.
-    fn write_unsaved(&mut self) -> Result<()> {
+    /// Appends the unsaved records `which` picks (in their order), fsync'd if one adds an
+    /// event, and takes them out of the unsaved; cuts the file back to its last whole record if
+    /// that fails. (Any subset keeps the file readable: a done record never precedes its event,
+    /// since an update or fault never written is settled without one.)
+    fn write_unsaved(&mut self, which: impl Fn(&Record) -> bool) -> Result<()> {
         let path = self.path.display();
         if self.error.is_some() {
             self.file.set_len(self.len).with_context(|| format!("cutting a failed write off {path}"))?;
         }
         let mut bytes = Vec::new();
-        for record in &self.unsaved {
+        let mut durable = false;
+        for record in self.unsaved.iter().filter(|r| which(r)) {
             bytes.extend(frame(record));
+            durable |= matches!(record, Record::Add(_));
         }
-        let durable = self.unsaved.iter().any(|r| matches!(r, Record::Add(_)));
         let written = self.file.write_all(&bytes).with_context(|| format!("writing {path}")).and_then(|()| {
             if durable { self.file.sync_data().with_context(|| format!("syncing {path}")) } else { Ok(()) }
         });
@@ -371,6 +441,7 @@ impl Outbox {
             let _ = self.file.set_len(self.len);
         } else {
             self.len += bytes.len() as u64;
+            self.unsaved.retain(|r| !which(r));
         }
         written
     }
@@ -389,6 +460,13 @@ impl Outbox {
         }
         Ok(())
     }
+}
+
+/// The disk (or the quota) has no room left.
+fn disk_full(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
 }
 
 /// A record as written: the CRC-32 of its JSON in hex, a space, the JSON, a newline.
@@ -476,7 +554,13 @@ fn read_log(path: &Path, bytes: &[u8]) -> Result<Log> {
         && h.outbox != FORMAT
         && h.outbox != FORMAT_PLAIN
     {
-        bail!("{}: outbox format {} (this dinoedge reads {FORMAT_PLAIN} and {FORMAT})", path.display(), h.outbox);
+        return Err(UnknownFormat(format!(
+            "{}: outbox format {} (this dinoedge reads {FORMAT_PLAIN} and {FORMAT}: it was written by a newer \
+             version; run that one, or move the file away to start an empty outbox)",
+            path.display(),
+            h.outbox
+        ))
+        .into());
     }
     let plain = header.as_ref().is_some_and(|h| h.outbox == FORMAT_PLAIN);
     let mut log = Log {
@@ -585,6 +669,28 @@ mod tests {
         drop(first);
         let again = Outbox::open(dir.path(), 100).unwrap();
         assert_eq!(kinds(&again), vec![(0, EventKind::Start)], "the first owner's events are all there");
+    }
+
+    /// Reliability II, item 8: deleting the lock file let a second daemon in, and the two
+    /// ended each other's alarms. The lock is on the folder now: no file of it frees it.
+    #[test]
+    fn removing_the_outbox_files_does_not_let_a_second_owner_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Outbox::open(dir.path(), 100).unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        let err = Outbox::open(dir.path(), 100).err().expect("a second open of a held outbox");
+        assert!(err.is::<Busy>(), "{err:#}");
+    }
+
+    #[test]
+    fn an_outbox_of_a_newer_format_is_refused_with_exit_65() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("events.jsonl"), "{\"outbox\":9,\"next_seq\":0}\n").unwrap();
+        let err = Outbox::open(dir.path(), 100).err().expect("format 9 is refused");
+        assert!(err.to_string().contains("outbox format 9"), "{err:#}");
+        assert_eq!(crate::exit::code_for(&err), std::process::ExitCode::from(crate::exit::EX_DATAERR));
     }
 
     #[test]

@@ -40,6 +40,13 @@ fn password(config: &Config) -> Result<Option<String>> {
     if let Some(file) = &m.password_file {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading the MQTT password file {}", file.display()))?;
+        if let Some(mode) = shared(file) {
+            log::warn!(
+                "the MQTT password file {} can be read by every user of this machine (mode {mode:o}): \
+                 `chmod o-rwx` it (the packages' service reads it as user dinoedge)",
+                file.display()
+            );
+        }
         return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
     }
     if let Some(var) = &m.password_env {
@@ -47,6 +54,13 @@ fn password(config: &Config) -> Result<Option<String>> {
         return Ok(Some(value));
     }
     Ok(None)
+}
+
+/// The permission bits of `file` when others (not its owner, not its group) may read it.
+fn shared(file: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o004 != 0).then_some(mode)
 }
 
 fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {

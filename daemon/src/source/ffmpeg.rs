@@ -7,6 +7,7 @@
 
 use std::io::Read;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ use crate::lock::lock;
 
 pub struct Ffmpeg {
     child: Arc<Mutex<Child>>,
+    /// The interrupter killed ffmpeg (a stall): the read that fails then says so.
+    stalled: Arc<AtomicBool>,
     stdout: ChildStdout,
     width: u32,
     height: u32,
@@ -57,7 +60,15 @@ impl Ffmpeg {
             let url = url.to_string();
             std::thread::spawn(move || forward_log(&url, stderr));
         }
-        Ok(Self { child: Arc::new(Mutex::new(child)), stdout, width, height, url: url.to_string(), delivery })
+        Ok(Self {
+            child: Arc::new(Mutex::new(child)),
+            stalled: Arc::default(),
+            stdout,
+            width,
+            height,
+            url: url.to_string(),
+            delivery,
+        })
     }
 }
 
@@ -100,6 +111,9 @@ impl FrameSource for Ffmpeg {
     fn next(&mut self) -> Result<Option<Captured>> {
         let mut buf = vec![0u8; self.width as usize * self.height as usize * 3];
         if let Err(e) = self.stdout.read_exact(&mut buf) {
+            if self.stalled.load(Ordering::SeqCst) {
+                bail!("ffmpeg delivered no frame from {} within the stall timeout: stopped, to start again", self.url);
+            }
             let status = lock(&self.child).wait().ok();
             bail!("ffmpeg stopped delivering frames from {} ({e}; exit: {status:?})", self.url);
         }
@@ -108,8 +122,9 @@ impl FrameSource for Ffmpeg {
     }
 
     fn interrupter(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
-        let child = self.child.clone();
+        let (child, stalled) = (self.child.clone(), self.stalled.clone());
         Some(Box::new(move || {
+            stalled.store(true, Ordering::SeqCst);
             let _ = lock(&child).kill();
         }))
     }
