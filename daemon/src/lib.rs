@@ -13,6 +13,7 @@
 //! - [`outbox`]: alarm events on disk ([`outbox::Outbox`]) until the broker acknowledged them.
 //! - [`mqtt`]: the [`mqtt::Bus`] the pipeline hands events and states to, and the publisher
 //!   task that owns the connection and delivers the outbox.
+//! - [`http`]: how the HTTP endpoints are served, within [`http::Bounds`] whatever clients do.
 //! - [`metrics`]: latency [`metrics::Histogram`]s and the Prometheus text format
 //!   ([`metrics::Exposition`]) of `/metrics`.
 //! - [`runtime`]: the daemon itself: a [`runtime::Site`] (config and calibrations, checked
@@ -26,6 +27,7 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod http;
 pub mod internal;
 pub mod lock;
 pub mod logging;

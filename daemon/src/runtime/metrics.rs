@@ -139,7 +139,5 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, scrape: Arc<Scrape>
             async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], scrape.render()) }
         }),
     );
-    if let Err(e) = axum::serve(listener, app).await {
-        log::error!("the metrics endpoint stopped: {e}");
-    }
+    crate::http::serve(listener, app, crate::http::METRICS, std::future::pending()).await;
 }

@@ -122,7 +122,8 @@ pub fn serve(setup: Setup, out: &Path, listen: SocketAddr) -> Result<()> {
                 "the calibrate UI listens on {bound}: anyone who can reach it can change this camera's calibration"
             );
         }
-        axum::serve(listener, app).with_graceful_shutdown(shutdown()).await.context("serving the calibrate UI")
+        crate::http::serve(listener, app, crate::http::PAGE, shutdown()).await;
+        anyhow::Ok(())
     });
     stop.store(true, Ordering::Relaxed);
     crate::pipeline::capture::interrupt(&link);
