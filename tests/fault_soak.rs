@@ -2,8 +2,10 @@
 //! ffmpeg) with a small trained model, its alarms coming and going, while faults are applied
 //! one after another — the broker restarted, the network to it cut (an iptables rule inside a
 //! network namespace of the test's own, sometimes with a `kill -9` during the cut), the state
-//! folder's disk filled and freed, ffmpeg killed, SIGHUPs (a changed rule, a broken file), and
-//! `kill -9` with a restart. Then every event is audited against an MQTT subscriber that
+//! folder's disk filled and freed (once with a `kill -9` while it is full), ffmpeg killed,
+//! SIGHUPs (a changed rule, a broken file), `kill -9` with a restart, a frame of another size
+//! and a pipe in place of a frame in the image folder, and 1,100 idle connections to the
+//! metrics endpoint (the daemon runs with the service's limit of 1,024 descriptors). Then every event is audited against an MQTT subscriber that
 //! stayed on another listener of the same broker:
 //!
 //! - **0 lost**: every seq the outbox gave out (they go on from run to run) was delivered, and
@@ -64,19 +66,31 @@ enum Fault {
     Reload,
     BadReload,
     Kill,
+    OddFrame,
+    PipeFrame,
+    ConnectionFlood,
+    KillWhileDiskFull,
 }
 
 /// The faults in the order they come, round and round.
-const ROUND: [Fault; 8] = [
+const ROUND: [Fault; 12] = [
     Fault::BrokerRestart,
     Fault::NetworkCut,
     Fault::DiskFull,
+    Fault::OddFrame,
     Fault::FfmpegKilled,
     Fault::Reload,
+    Fault::ConnectionFlood,
     Fault::KillDuringCut,
+    Fault::PipeFrame,
     Fault::BadReload,
+    Fault::KillWhileDiskFull,
     Fault::Kill,
 ];
+
+/// The image camera's frame that the odd-frame and pipe faults replace for a while (longer than
+/// a pass of the looping clip), and put back.
+const REPLACED: &str = "clip/rgb/000030.png";
 
 /// The daemon under test: run inside the small disk's mount namespace, its log appended to
 /// one file across its runs.
@@ -89,9 +103,10 @@ struct Daemon {
 impl Daemon {
     fn start(disk: &SmallDisk, config: &Path, log: &Path) -> Daemon {
         let append = || OpenOptions::new().create(true).append(true).open(log).unwrap();
+        // With the packaged service's limit of file descriptors.
         let child = disk
-            .command(Path::new(env!("CARGO_BIN_EXE_dinoedge")))
-            .args(["run", "--config", path(config)])
+            .command(Path::new("prlimit"))
+            .args(["--nofile=1024:1024", env!("CARGO_BIN_EXE_dinoedge"), "run", "--config", path(config)])
             .stdout(Stdio::from(append()))
             .stderr(Stdio::from(append()))
             .spawn()
@@ -131,7 +146,7 @@ impl Daemon {
 /// The daemon's configuration: a rule on each camera, the whole frame's nearest part to the
 /// dock face. `clear_above` differs between the two reloaded variants, which changes dock2's
 /// rule.
-fn config(dir: &Path, backbone: &Path, head: &Path, broker: &Broker, clear_above: f64) -> String {
+fn config(dir: &Path, backbone: &Path, head: &Path, broker: &Broker, metrics: u16, clear_above: f64) -> String {
     let rule = |camera: &str, clear_above: f64| {
         format!(
             "[[rule]]\nname = \"forks\"\ncamera = \"{camera}\"\nkind = \"plane_distance\"\nplane = \"dock_face\"\n\
@@ -145,7 +160,7 @@ fn config(dir: &Path, backbone: &Path, head: &Path, broker: &Broker, clear_above
     [
         format!(
             "device_id = \"soak\"\nstate_dir = \"{}\"\n[model]\nkind = \"dinov2\"\nbackbone = \"{}\"\nhead = \"{}\"\n\
-             [mqtt]\nurl = \"{}\"\nupdate_interval = 0.5\n",
+             [mqtt]\nurl = \"{}\"\nupdate_interval = 0.5\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n",
             dir.join("state").display(),
             backbone.display(),
             head.display(),
@@ -209,7 +224,19 @@ fn soak() {
     let sub = Subscriber::start(broker.ports[1], "soak-audit", "dinoedge/soak/#");
     let disk = SmallDisk::mount(&dir.join("state"), "1m");
     let config_file = dir.join("dinoedge.toml");
-    let variants = [config(dir, &backbone, &head, &broker, 1.8), config(dir, &backbone, &head, &broker, 1.9)];
+    let metrics = support::free_port();
+    let variants =
+        [config(dir, &backbone, &head, &broker, metrics, 1.8), config(dir, &backbone, &head, &broker, metrics, 1.9)];
+    // A frame of twice the size, for the odd-frame fault.
+    let frame = dir.join(REPLACED);
+    let odd = dir.join("odd.png");
+    let scaled = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", path(&frame), "-vf", "scale=640:480", path(&odd)])
+        .status()
+        .expect("ffmpeg runs");
+    assert!(scaled.success());
+    let kept = dir.join("kept.png");
+    std::fs::copy(&frame, &kept).unwrap();
     std::fs::write(&config_file, &variants[0]).unwrap();
     let log = dir.join("daemon.log");
     let mut daemon = Daemon::start(&disk, &config_file, &log);
@@ -273,6 +300,36 @@ fn soak() {
                 std::fs::write(&config_file, &variants[reloads % 2]).unwrap();
             }
             Fault::Kill => daemon.kill_and_restart(&disk, Duration::from_millis(rng.random_range(0..2000))),
+            Fault::KillWhileDiskFull => {
+                // The broker up: starts and ends delivered while the disk refuses them.
+                disk.fill();
+                std::thread::sleep(Duration::from_millis(rng.random_range(3000..8000)));
+                daemon.kill_and_restart(&disk, Duration::from_millis(500));
+                std::thread::sleep(Duration::from_millis(rng.random_range(2000..5000)));
+                disk.free();
+                std::thread::sleep(Duration::from_secs(3));
+            }
+            Fault::OddFrame | Fault::PipeFrame => {
+                let swapped = dir.join("swapped.png");
+                if fault == Fault::OddFrame {
+                    std::fs::copy(&odd, &swapped).unwrap();
+                } else {
+                    assert!(Command::new("mkfifo").arg(&swapped).status().unwrap().success());
+                }
+                std::fs::rename(&swapped, &frame).unwrap();
+                std::thread::sleep(Duration::from_secs(12));
+                std::fs::copy(&kept, &swapped).unwrap();
+                std::fs::rename(&swapped, &frame).unwrap();
+            }
+            Fault::ConnectionFlood => {
+                let flooding = Instant::now();
+                let mut flood = Vec::new();
+                while flood.len() < 1100 && flooding.elapsed() < Duration::from_secs(8) {
+                    let to = ([127, 0, 0, 1], metrics).into();
+                    flood.extend(std::net::TcpStream::connect_timeout(&to, Duration::from_millis(200)).ok());
+                }
+                std::thread::sleep(Duration::from_secs(4));
+            }
         }
         troubled.push((from, SystemTime::now() + Duration::from_secs(10)));
         let entry = applied.entry(fault).or_default();
@@ -289,6 +346,7 @@ fn soak() {
     drop(outbox);
     let daemon_log = std::fs::read_to_string(&log).unwrap();
     assert!(!daemon_log.contains("panicked"), "{daemon_log}");
+    assert!(!daemon_log.contains("Too many open files"), "the flood took descriptors:\n{daemon_log}");
 
     // Every event the outbox gave out (seqs 0 to next_seq - 1) has arrived.
     let all_arrived = |m: &[Message]| {
@@ -350,8 +408,9 @@ impl Audit {
             first.insert(id, event.clone());
             events.push(event);
         }
+        // A fault names the alarm raised then, or itself when none was.
         let mut alarms: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
-        for event in &events {
+        for event in events.iter().filter(|e| !(e["type"] == "fault" && e["alarm"] == e["id"])) {
             if let Some(alarm) = event["alarm"].as_str() {
                 alarms.entry(alarm.to_string()).or_default().push(event);
             }
@@ -418,7 +477,9 @@ fn report(
          alarms {} (starts), updates {}, ends {}: by the next run after a kill {}, at the final stop {}\n\
          problems {}\nframe-to-subscriber delay, no fault on: {}\n\
          frame-to-subscriber delay, a fault on or in the 10 s after: {}\n\
-         daemon runs {}, source restarts {}, reloads refused {}\n",
+         daemon runs {}, source restarts {}, reloads refused {}\n\
+         faults (a rule that could not measure) {}, frames of another size met {}, pipes skipped {}, \
+         the outbox's reserve given up {}, \"Too many open files\" {}\n",
         audit.events.len(),
         audit.missing(next_seq).len(),
         audit.duplicates,
@@ -433,6 +494,11 @@ fn report(
         log.matches("] running: ").count(),
         log.matches("restarting the source").count(),
         log.matches("the running configuration stays").count(),
+        kinds("fault"),
+        log.matches(": the frames are ").count(),
+        log.matches("not a regular file").count(),
+        log.matches("gives up its reserve").count(),
+        log.matches("Too many open files").count(),
     );
     out
 }
