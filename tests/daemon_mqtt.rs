@@ -598,6 +598,17 @@ fn frames_without_depth_put_the_rules_down_with_one_fault() {
     assert_one_alarm_through_a_fault(&sub, at, "the depth failed");
 }
 
+/// A copy of the test's `config` (in `dir`) for a daemon run in this process, whose working
+/// folder is not `dir`: the state folder, the clip and the sequence by their full paths.
+fn in_process(config: &Path, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap();
+    let text = text.replace("state_dir = \"state\"", &format!("state_dir = \"{}\"", dir.join("state").display()));
+    let text = text.replace("\"clip/", &format!("\"{}/clip/", dir.display()));
+    let file = dir.join("in-process.toml");
+    std::fs::write(&file, text.replace("\"seq/", &format!("\"{}/seq/", dir.display()))).unwrap();
+    file
+}
+
 /// Reliability II, the policy for a panic (a defect of dinoedge) while a camera's frame is
 /// processed, injected here by the recorder the demo hangs on every frame: it costs that frame,
 /// not the camera. The rules cannot measure it (a `fault` naming the internal error, `down`,
@@ -608,12 +619,7 @@ fn a_panic_on_a_frame_costs_that_frame_not_the_camera() {
     let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
     let (frames, at) = one_alarm(dir, &truth);
-    let config = replayed(config(dir, &broker, ""));
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace("state_dir = \"state\"", &format!("state_dir = \"{}\"", dir.join("state").display()));
-    let text = text.replace("\"clip/", &format!("\"{}/clip/", dir.display()));
-    let text = text.replace("\"seq/", &format!("\"{}/seq/", dir.display()));
-    std::fs::write(&config, text).unwrap();
+    let config = in_process(&replayed(config(dir, &broker, "")), dir);
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
     let processed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = processed.clone();
@@ -644,11 +650,7 @@ fn a_panic_nothing_catches_exits_70_and_the_next_run_ends_its_alarm() {
     let dir = tmp.path();
     let (_, at) = one_alarm(dir, &truth);
     let config = replayed(config(dir, &broker, ""));
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace("state_dir = \"state\"", &format!("state_dir = \"{}\"", dir.join("state").display()));
-    let text = text.replace("\"clip/", &format!("\"{}/clip/", dir.display()));
-    let in_process = dir.join("in-process.toml");
-    std::fs::write(&in_process, text.replace("\"seq/", &format!("\"{}/seq/", dir.display()))).unwrap();
+    let in_process = in_process(&config, dir);
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
     let hooks = dinoedge::runtime::Hooks {
         echo: Some(Box::new(|_, event| assert_ne!(event["type"], "fault", "injected"))),
