@@ -3,7 +3,9 @@
 //! scale and smooth errors divided out) — or, when the camera's `gate` finds nothing changed,
 //! keeps the last frame's — evaluates the camera's rules, queues their events in the
 //! outbox and their states on the bus, and records how long each stage took. The rules'
-//! alarm states outlive the thread: a reload hands them to the next one.
+//! alarm states outlive the thread: a reload hands them to the next one. A frame the rules
+//! cannot measure at all (its depth failed, or processing it panicked: a defect) puts every
+//! rule of the camera `down` with a `fault` for that frame, never the camera's thread.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
