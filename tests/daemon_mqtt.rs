@@ -488,19 +488,19 @@ fn a_rule_that_cannot_measure_is_down_with_one_fault_event() {
     assert_eq!(states[0]["since"], faults[0]["time"], "down since the frame that could not be measured");
 }
 
-/// A clip held at its closest for 3 s (far for 1 s before, far again for 2 s after): one
-/// alarm, raised and cleared by the frames. Returns the sequence's length and the place of a
-/// frame in the middle of the alarm.
-fn one_alarm(dir: &Path, truth: &Value) -> (usize, usize) {
+/// A clip far for `far` frames, then in and held at its closest for 3 s, then far again for
+/// 2 s: one alarm, raised and cleared by the frames. Returns the sequence's length and the
+/// place of a frame in the middle of the alarm.
+fn one_alarm(dir: &Path, truth: &Value, far: usize) -> (usize, usize) {
     let distance = |i: usize| truth["frames"][i]["forklift_to_dock_face_m"].as_f64().unwrap_or(f64::INFINITY);
     let closest = (0..100).min_by(|&a, &b| distance(a).total_cmp(&distance(b))).unwrap();
-    let order: Vec<usize> = std::iter::repeat_n(0, 40)
+    let order: Vec<usize> = std::iter::repeat_n(0, far)
         .chain(0..closest)
         .chain(std::iter::repeat_n(closest, 120))
         .chain(std::iter::repeat_n(0, 80))
         .collect();
     sequence(dir, truth, &order);
-    (order.len(), 40 + closest + 60)
+    (order.len(), far + closest + 60)
 }
 
 /// The events of one alarm that a fault interrupted: one start, one fault at frame `at` whose
@@ -539,7 +539,7 @@ fn assert_one_alarm_through_a_fault(sub: &Subscriber, at: usize, why: &str) {
 fn a_frame_of_another_size_costs_that_frame_not_the_camera() {
     let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let (_, odd) = one_alarm(dir, &truth);
+    let (_, odd) = one_alarm(dir, &truth, 40);
     let big = dir.join("big");
     let made = dinoedge(&["sim", "clip", "--scenario", "forklift-cross", "--out", path(&big), "--fps", "1"], dir);
     assert!(made.status.success(), "{}", support::stderr(&made));
@@ -562,7 +562,7 @@ fn a_frame_of_another_size_costs_that_frame_not_the_camera() {
 fn a_pipe_named_like_a_frame_is_skipped_without_waiting_on_it() {
     let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    one_alarm(dir, &truth);
+    one_alarm(dir, &truth, 40);
     let fifo = dir.join("seq/rgb/000010.png");
     std::fs::remove_file(&fifo).unwrap();
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
@@ -586,7 +586,7 @@ fn a_pipe_named_like_a_frame_is_skipped_without_waiting_on_it() {
 fn frames_without_depth_put_the_rules_down_with_one_fault() {
     let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let (_, at) = one_alarm(dir, &truth);
+    let (_, at) = one_alarm(dir, &truth, 40);
     for n in at..at + 40 {
         std::fs::remove_file(dir.join("seq/depth").join(format!("{n:06}.png"))).unwrap();
     }
@@ -618,7 +618,7 @@ fn in_process(config: &Path, dir: &Path) -> PathBuf {
 fn a_panic_on_a_frame_costs_that_frame_not_the_camera() {
     let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let (frames, at) = one_alarm(dir, &truth);
+    let (frames, at) = one_alarm(dir, &truth, 40);
     let config = in_process(&replayed(config(dir, &broker, "")), dir);
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
     let processed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -648,7 +648,7 @@ fn a_panic_on_a_frame_costs_that_frame_not_the_camera() {
 fn a_panic_nothing_catches_exits_70_and_the_next_run_ends_its_alarm() {
     let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let (_, at) = one_alarm(dir, &truth);
+    let (_, at) = one_alarm(dir, &truth, 40);
     let config = replayed(config(dir, &broker, ""));
     let in_process = in_process(&config, dir);
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/#");
@@ -690,15 +690,8 @@ fn a_panic_nothing_catches_exits_70_and_the_next_run_ends_its_alarm() {
 fn idle_connections_to_the_metrics_endpoint_starve_no_camera() {
     let (tmp, broker, truth) = dock("forklift-cross");
     let dir = tmp.path();
-    let distance = |i: usize| truth["frames"][i]["forklift_to_dock_face_m"].as_f64().unwrap_or(f64::INFINITY);
-    let closest = (0..100).min_by(|&a, &b| distance(a).total_cmp(&distance(b))).unwrap();
-    // Far for 10 s (the flood comes in then), in, held for 3 s, out for 2 s.
-    let order: Vec<usize> = std::iter::repeat_n(0, 400)
-        .chain(0..closest)
-        .chain(std::iter::repeat_n(closest, 120))
-        .chain(std::iter::repeat_n(0, 80))
-        .collect();
-    sequence(dir, &truth, &order);
+    // Far for 10 s: the flood comes in then.
+    one_alarm(dir, &truth, 400);
     let port = support::free_port();
     let config = config(dir, &broker, &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
     let sub = Subscriber::start(broker.port, "e2e-sub", "dinoedge/e2e/events");
