@@ -16,7 +16,7 @@
 //! - **every start ended**, across the kills (by the next run) and the final stop.
 //!
 //! It runs whole rounds of the faults until `DINOEDGE_SOAK_SECS` have passed: one round (about
-//! two minutes) by default, in the test command. `DINOEDGE_SOAK_SEED` draws other durations.
+//! 2½ minutes) by default, in the test command. `DINOEDGE_SOAK_SEED` draws other durations.
 //! The numbers of a 1-hour run are in BENCHMARKS.md. Needs root (the namespaces, iptables),
 //! as `tools/test.sh` runs.
 
