@@ -84,8 +84,10 @@ mod tests {
 
     use super::*;
 
-    /// A server of `bounds` on a free loopback port, with `/` and a `/slow` that takes 1 s.
-    fn server(bounds: Bounds) -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+    /// A server of `connections` and `head` on a free loopback port, with `/` and a `/slow`
+    /// that takes 1 s.
+    fn server(connections: usize, head: Duration) -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+        let bounds = Bounds { connections, head, lifetime: Duration::from_secs(30) };
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -112,7 +114,7 @@ mod tests {
     #[test]
     fn a_client_that_sends_nothing_is_cut_off_and_holds_no_place_for_long() {
         let head = Duration::from_millis(300);
-        let (_runtime, addr) = server(Bounds { connections: 1, head, lifetime: Duration::from_secs(30) });
+        let (_runtime, addr) = server(1, head);
         let mut silent = TcpStream::connect(addr).unwrap();
         let started = Instant::now();
         // The one place is the silent client's: the next request waits for it to go.
@@ -125,7 +127,7 @@ mod tests {
     #[test]
     fn a_slow_head_is_cut_off_but_a_slow_answer_is_not() {
         let head = Duration::from_millis(300);
-        let (_runtime, addr) = server(Bounds { connections: 4, head, lifetime: Duration::from_secs(30) });
+        let (_runtime, addr) = server(4, head);
         let mut trickle = TcpStream::connect(addr).unwrap();
         let started = Instant::now();
         let mut closed = false;

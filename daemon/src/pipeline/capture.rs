@@ -137,7 +137,7 @@ pub fn check_stall(link: &CameraLink, stall_timeout: Duration) -> Stall {
     }
     *last = Some(Instant::now());
     drop(last);
-    let interrupt = lock(&link.interrupt);
+    let mut interrupt = lock(&link.interrupt);
     if let Some(interrupt) = interrupt.as_ref()
         && link.stall_strikes.fetch_add(1, Ordering::SeqCst) == 0
     {
@@ -145,9 +145,8 @@ pub fn check_stall(link: &CameraLink, stall_timeout: Duration) -> Stall {
         interrupt();
         return Stall::Interrupted;
     }
-    drop(interrupt);
     link.generation.fetch_add(1, Ordering::SeqCst);
-    *lock(&link.interrupt) = None;
+    *interrupt = None;
     link.stall_strikes.store(0, Ordering::SeqCst);
     Stall::Abandoned
 }

@@ -197,6 +197,8 @@ impl Pipeline {
         }
         let mut carried = Carried::new();
         let mut died = None;
+        // One deadline for all the sources, whatever number of them hangs.
+        let deadline = Instant::now() + CAPTURE_STOP;
         let threads = self.workers.into_iter().zip(self.capture);
         for ((inference, capture), Camera { link, .. }) in threads.zip(&self.cameras) {
             match inference.join() {
@@ -206,7 +208,6 @@ impl Pipeline {
                     died = Some(Died(format!("camera {}: the inference thread panicked: {why}", link.name)));
                 }
             }
-            let deadline = Instant::now() + CAPTURE_STOP;
             while !capture.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }

@@ -80,10 +80,11 @@ pub(super) async fn serve(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut health = Health::default();
     let started = Instant::now();
-    // Why the daemon stops other than as asked: a thread or task that died (the publisher's
-    // result, when it ended early, is kept to be told).
+    // Why the daemon stops other than as asked: a thread or task that died, or the error the
+    // publisher ended early with; and whether the publisher has ended (it is awaited once).
     let mut died: Option<Died> = None;
-    let mut published: Option<Result<()>> = None;
+    let mut failed: Option<anyhow::Error> = None;
+    let mut published = false;
     loop {
         tokio::select! {
             signal = signals.next() => match signal {
@@ -99,18 +100,19 @@ pub(super) async fn serve(
                 }
             },
             ended = &mut publisher => {
-                let ended = ended.map_err(|e| Died(format!("the MQTT publisher: {}", joined(e))));
                 match ended {
-                    Ok(result) => published = Some(result.and_then(|()| Err(Died("the MQTT publisher ended".into()).into()))),
-                    Err(e) => died = Some(e),
+                    Ok(Ok(())) => died = Some(Died("the MQTT publisher ended".into())),
+                    Ok(Err(e)) => failed = Some(e),
+                    Err(e) => died = Some(died_of("the MQTT publisher", e)),
                 }
+                published = true;
                 break;
             }
             Some(ended) = serving.join_next() => {
-                died = Some(Died(match ended {
-                    Ok(()) => "the metrics endpoint ended".into(),
-                    Err(e) => format!("the metrics endpoint: {}", joined(e)),
-                }));
+                died = Some(match ended {
+                    Ok(()) => Died("the metrics endpoint ended".into()),
+                    Err(e) => died_of("the metrics endpoint", e),
+                });
                 break;
             }
             _ = tick.tick() => {
@@ -143,9 +145,11 @@ pub(super) async fn serve(
     }
     serving.abort_all();
     let _ = stop_tx.send(true);
-    match published {
-        Some(result) => result?,
-        None => publisher.await.map_err(|e| Died(format!("the MQTT publisher: {}", joined(e))))??,
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if !published {
+        publisher.await.map_err(|e| died_of("the MQTT publisher", e))??;
     }
     // The join of a dead thread tells its panic, which the tick that found it could not.
     match lost.or(died) {
@@ -154,11 +158,11 @@ pub(super) async fn serve(
     }
 }
 
-/// How a task ended that should not have: its panic's message, or that it was cancelled.
-fn joined(e: tokio::task::JoinError) -> String {
+/// The task `what` ended that should not have: its panic's message, or that it was cancelled.
+fn died_of(what: &str, e: tokio::task::JoinError) -> Died {
     match e.try_into_panic() {
-        Ok(panic) => format!("panicked: {}", crate::internal::message(panic.as_ref())),
-        Err(e) => e.to_string(),
+        Ok(panic) => Died(format!("{what}: panicked: {}", crate::internal::message(panic.as_ref()))),
+        Err(e) => Died(format!("{what}: {e}")),
     }
 }
 
