@@ -10,8 +10,10 @@
 //!
 //! A reader still busy with one mutant after 30 s ends the test, the mutant kept likewise.
 //!
-//! This is not coverage-guided (cargo-fuzz needs a nightly compiler): it runs a fixed number of
-//! mutants per target, the same ones every time, in a few seconds. `DINOEDGE_FUZZ_RUNS` (per
+//! The readers are `tests/fuzz/readers.rs`, which the coverage-guided cargo-fuzz targets of
+//! `tests/fuzz/` (a nightly compiler, run by hand; BENCHMARKS.md has their figures) share.
+//! This run is not coverage-guided: it runs a fixed number of mutants per target, the same ones
+//! every time, in a few seconds. `DINOEDGE_FUZZ_RUNS` (per
 //! target; 2000 by default, a few seconds in all) and `DINOEDGE_FUZZ_SEED` run longer or other ones.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -19,9 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dinoedge_calibration::workflow::{PointsFile, calibrate};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+
+#[path = "fuzz/readers.rs"]
+mod readers;
 
 /// A reader under test: it gets the mutant's bytes written to a file of the name it wants.
 struct Target {
@@ -41,71 +45,49 @@ fn targets() -> Vec<Target> {
             name: "config",
             file: "dinoedge.toml",
             seeds: seeds(&["config/examples/dock.toml"]),
-            read: |path| {
-                let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
-                // The checks after the schema look for the files it names, which the seed's are not.
-                let _ = dinoedge_config::parse(&text, path);
-                dinoedge_config::from_toml::<dinoedge_config::Config>(&text, path).is_ok()
-            },
+            read: readers::config,
         },
         Target {
             name: "calibration",
             file: "dock1.calibration.toml",
-            seeds: seeds(&["tests/fuzz/calibration/dock1.calibration.toml"]),
-            read: |path| dinoedge_calibration::Calibration::load(path).is_ok(),
+            seeds: seeds(&["tests/fuzz/seeds/calibration/dock1.calibration.toml"]),
+            read: readers::calibration,
         },
         Target {
             name: "outbox",
             file: "outbox/events.jsonl",
             // The second was found by this test: the next record was glued to the header.
-            seeds: seeds(&["tests/fuzz/outbox/events.jsonl", "tests/fuzz/outbox/header-without-newline.jsonl"]),
-            read: |path| {
-                use dinoedge::outbox::{EventKind, Outbox};
-                let dir = path.parent().unwrap();
-                let Ok(mut outbox) = Outbox::open(dir, 100) else { return false };
-                let seq = outbox.add(EventKind::Start, |_| serde_json::json!({ "alarm": "fuzz" }));
-                drop(outbox);
-                let outbox = Outbox::open(dir, 100).expect("an outbox it opened once opens again");
-                assert!(outbox.pending_after(seq.checked_sub(1)).any(|p| p.seq == seq), "the added event is kept");
-                true
-            },
+            seeds: seeds(&[
+                "tests/fuzz/seeds/outbox/events.jsonl",
+                "tests/fuzz/seeds/outbox/header-without-newline.jsonl",
+            ]),
+            read: readers::outbox,
         },
         Target {
             name: "image",
             file: "frame.png",
             seeds: seeds(&["heads/tests/fixtures/middlebury-motorcycle/depth/motorcycle.png"]),
-            read: |path| dinoedge_calibration::image_file::open(path).is_ok(),
+            read: readers::image,
         },
         Target {
-            name: "weights",
+            name: "safetensors",
             file: "weights.bin",
-            seeds: seeds(&[
-                "backbone/tests/fixtures/parity/dinov2/io_42x56.safetensors",
-                "heads/tests/fixtures/published/dinov2_nyu_linear_head.pth",
-            ]),
-            read: |path| dinoedge_backbone::tensors::TensorFile::open(path).is_ok(),
+            seeds: seeds(&["backbone/tests/fixtures/parity/dinov2/io_42x56.safetensors"]),
+            read: readers::weights,
         },
         Target {
-            name: "onnx",
-            file: "backbone.onnx",
-            seeds: vec![tiny_onnx()],
-            read: |path| dinoedge_backbone::Backbone::load(path, 1).is_ok(),
+            name: "pth",
+            file: "weights.bin",
+            seeds: seeds(&["heads/tests/fixtures/published/dinov2_nyu_linear_head.pth"]),
+            read: readers::weights,
         },
+        Target { name: "onnx", file: "backbone.onnx", seeds: vec![tiny_onnx()], read: readers::onnx },
         Target {
+            // The points file, and the calibrate page's POST body.
             name: "points",
             file: "dock1.points.toml",
-            seeds: seeds(&["tests/fuzz/points/dock1.points.toml"]),
-            read: |path| {
-                let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
-                dinoedge_config::from_toml::<PointsFile>(&text, path).is_ok_and(|points| fits(&points))
-            },
-        },
-        Target {
-            // The calibrate page's POST body.
-            name: "points-json",
-            file: "points.json",
-            seeds: seeds(&["tests/fuzz/points/dock1.points.json"]),
-            read: |path| serde_json::from_slice::<PointsFile>(&std::fs::read(path).unwrap()).is_ok_and(|p| fits(&p)),
+            seeds: seeds(&["tests/fuzz/seeds/points/dock1.points.toml", "tests/fuzz/seeds/points/dock1.points.json"]),
+            read: readers::points,
         },
     ]
 }
@@ -125,22 +107,6 @@ fn tiny_onnx() -> PathBuf {
         onnx
     })
     .clone()
-}
-
-/// Fits `points` (those of `tests/fuzz/points/`) to the depth the camera they were clicked on
-/// sees of its floor, as `dinoedge calibrate` does: true when a calibration comes out.
-fn fits(points: &PointsFile) -> bool {
-    use dinoedge_calibration::align::floor_depth;
-    use dinoedge_calibration::{Camera, Intrinsics, Pose};
-    let camera = Camera {
-        intrinsics: Intrinsics::from_hfov(320, 240, 85.0),
-        pose: Pose::from_angles(glam::DVec3::new(0.0, 0.0, 4.5), 0.0, 28.0, 0.0),
-    };
-    let depth = ndarray::Array2::from_shape_fn((240, 320), |(y, x)| {
-        floor_depth(&camera, glam::DVec2::new(x as f64 + 0.5, y as f64 + 0.5)).unwrap_or(30.0) as f32
-    });
-    let name = "dock1".to_string().try_into().unwrap();
-    calibrate(&name, points, &[depth], dinoedge_config::DepthKind::Metric).is_ok()
 }
 
 /// `seed` changed in one to four places.

@@ -130,6 +130,21 @@ impl TensorFile {
         &self.sha256
     }
 
+    /// The names of every tensor in the file, in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The tensor `name` as f32, in the shape the file gives it (a [`Scope`] checks the shape a
+    /// caller expects first; this reads whatever the file holds, as checking a whole file does).
+    pub fn tensor(&self, name: &str) -> Result<ArrayD<f32>> {
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor { path: self.path.clone(), tensor: name.to_string() })?;
+        filled(&self.path, name, &entry.shape, self.read(name, entry)?)
+    }
+
     /// The part of the file below the prefix where `anchor` is found (`""` when the file
     /// holds it at the top level), the shortest such prefix when several are.
     pub fn scope(&self, anchor: &str) -> Result<Scope<'_>> {
@@ -220,10 +235,14 @@ impl Scope<'_> {
         if entry.shape != expected {
             return Err(self.shape_error(name, entry.shape.clone(), &format!("{expected:?}")));
         }
-        let values = self.file.read(&full, entry)?;
-        ArrayD::from_shape_vec(IxDyn(expected), values)
-            .map_err(|_| not_weights(&self.file.path, &format!("tensor `{full}`: its data does not fill its shape")))
+        filled(&self.file.path, &full, expected, self.file.read(&full, entry)?)
     }
+}
+
+/// `values` of the tensor `name` in `shape`, or the error that they do not fill it.
+fn filled(path: &Path, name: &str, shape: &[usize], values: Vec<f32>) -> Result<ArrayD<f32>> {
+    ArrayD::from_shape_vec(IxDyn(shape), values)
+        .map_err(|_| not_weights(path, &format!("tensor `{name}`: its data does not fill its shape")))
 }
 
 /// The first value of a checkpoint's pickle that is neither plain data nor a tensor: its

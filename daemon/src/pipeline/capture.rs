@@ -190,6 +190,45 @@ mod tests {
         }
     }
 
+    /// A source whose read panics (a defect in it or in a library it reads with).
+    struct Panics;
+
+    impl FrameSource for Panics {
+        fn next(&mut self) -> anyhow::Result<Option<Captured>> {
+            panic!("a decoder's index out of bounds")
+        }
+
+        fn delivery(&self) -> Delivery {
+            Delivery::Live
+        }
+    }
+
+    /// Reliability II's panic policy: a panic in a source is that source's failure. The camera
+    /// goes `down` naming it, and the source is opened again after the backoff; the capture
+    /// thread does not die with it (which would leave the camera silent).
+    #[test]
+    fn a_panic_in_a_source_puts_the_camera_down_and_reopens_it() {
+        let link = CameraLink::new("dock1".to_string().try_into().unwrap());
+        let stop = AtomicBool::new(false);
+        let opened = std::sync::atomic::AtomicUsize::new(0);
+        let states = Mutex::new(Vec::new());
+        let open = || -> anyhow::Result<Box<dyn FrameSource>> {
+            if opened.fetch_add(1, Ordering::SeqCst) == 1 {
+                stop.store(true, Ordering::SeqCst);
+            }
+            Ok(Box::new(Panics))
+        };
+        let started = Instant::now();
+        feed(&open, &link, &|state| states.lock().unwrap().push(state), &stop);
+        assert_eq!(opened.load(Ordering::SeqCst), 2, "opened again after the panic");
+        assert!(started.elapsed() >= BACKOFF_MIN, "after the backoff");
+        let states = states.into_inner().unwrap();
+        assert!(
+            matches!(&states[..], [State::Down(why)] if why.contains("the source: a decoder's index out of bounds")),
+            "{states:?}"
+        );
+    }
+
     fn width(taken: Taken) -> Option<u32> {
         match taken {
             Taken::Frame(frame) => Some(frame.image.width()),
