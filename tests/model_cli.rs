@@ -28,7 +28,7 @@ fn the_main_job_init_import_bench_runs() {
     );
     assert!(bench.status.success(), "{}", support::stderr(&bench));
     let report = stdout(&bench);
-    for field in ["load", "median", "p90", "GFLOP/s", "12.25 GFLOP per frame"] {
+    for field in ["load", "median", "p90", "GFLOP/s", "12.25 GFLOP per frame", "f32 FMAs", "% of it"] {
         assert!(report.contains(field), "bench output lacks `{field}`: {report}");
     }
 }

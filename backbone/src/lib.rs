@@ -14,14 +14,15 @@
 //!   embedding resampled as the reference does, [`posembed`]), with [`onnx::meta::BackboneMeta`]
 //!   in its metadata (architecture, input, blocks, source sha256).
 //! - Run time: [`Backbone`] loads that ONNX (its sha256 and wiring checked first,
-//!   [`onnx::integrity`]) into an optimised tract plan; a frame is resized and normalised ([`preprocess`]) and comes out
-//!   as [`BackboneOutputs`] (class token and patch tokens of the chosen blocks, and the depth
-//!   map when the graph is an imported depth model, its head appended by `dinoedge-heads`
-//!   after [`onnx::dinov2::encode`]). [`profile`] times
-//!   the plan's operators; [`ops`] holds dinoedge's own tract operators, registered in place
-//!   of tract-onnx's converters where they are faster ([`ops::Operators`]); [`Precision`] runs
-//!   the plan in f16 where the CPU computes in half precision ([`precision`]). How a backbone
-//!   is loaded (threads, operators, precision) is one [`Settings`].
+//!   [`onnx::integrity`]) into an optimised tract plan; a frame is resized and normalised
+//!   ([`preprocess`]) and comes out as [`BackboneOutputs`] (class token and patch tokens of the
+//!   chosen blocks, and the depth map when the graph is an imported depth model, its head
+//!   appended by `dinoedge-heads` after [`onnx::dinov2::encode`]). [`profile`] times the plan's
+//!   operators, and [`peak`] measures the CPU's f32 FMA rate they are held to; [`ops`] holds
+//!   dinoedge's own tract operators, registered in place of tract-onnx's converters where they
+//!   are faster ([`ops::Operators`]); [`Precision`] runs the plan in f16 where the CPU computes
+//!   in half precision ([`precision`]). How a backbone is loaded (threads, operators,
+//!   precision) is one [`Settings`].
 //! - Errors are one [`ModelError`] naming the file and the tensor or field; files are written
 //!   whole or not at all ([`files`]).
 //!
@@ -33,6 +34,7 @@ pub mod import;
 pub mod init;
 pub mod onnx;
 pub mod ops;
+pub mod peak;
 pub mod posembed;
 pub mod precision;
 pub mod preprocess;

@@ -43,6 +43,13 @@ fn base_model_with_registers_runs_with_the_documented_output_shapes() {
     let last = &out.blocks[3];
     assert!(last.patch_tokens.iter().zip(out.patch_tokens.iter()).all(|(a, b)| (a - b).abs() < 1e-5));
     assert!(out.patch_tokens.iter().all(|v| v.is_finite()));
+
+    // What `bench backbone` divides by its time: tract's count of the plan's multiply-adds is
+    // the ViT's own (patch embedding, q, k, v, the two attention products, the projection, the
+    // MLP), registers and all.
+    let counted = dinoedge_backbone::peak::plan_flops(&backbone).unwrap();
+    let expected = meta.spec.flops(8 * 10);
+    assert!((counted / expected - 1.0).abs() < 1e-3, "the plan counts {counted:.4e} FLOP, the ViT {expected:.4e}");
 }
 
 #[test]

@@ -405,8 +405,12 @@ pub enum BenchCommand {
     Head(BenchHeadArgs),
     /// Render time of the simulator: the example dock scene, one thread, repeated.
     Render(BenchRenderArgs),
-    /// Latency of the backbone: load time, median and p90 over repeated runs, GFLOP/s.
+    /// Latency of the backbone: load time, median and p90 over repeated runs, GFLOP/s and
+    /// the fraction of the CPU's f32 FMA rate it is.
     Backbone(BenchBackboneArgs),
+    /// This CPU's f32 FMA rate, the limit a model's speed is measured against: on one
+    /// thread, then on each number of threads up to --threads running together.
+    Peak(BenchPeakArgs),
     /// The shipped rules on every simulated scenario, through the real pipeline and a real
     /// broker, with a depth model's errors at each noise level: each due alarm's lead at the
     /// subscriber, missed alarms, false starts per simulated hour, flicker.
@@ -414,6 +418,18 @@ pub enum BenchCommand {
     /// What half precision changes: a depth model in f16 against f32 on a clip's frames
     /// (feature cosine, depth AbsRel), with the time of each.
     Precision(BenchPrecisionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPeakArgs {
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
+    /// How long each thread count is measured, in seconds.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=600))]
+    pub seconds: u16,
+    /// Print one JSON object per thread count instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

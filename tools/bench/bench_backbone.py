@@ -107,16 +107,27 @@ def main() -> None:
     print(f"CPU: {cpu_model()}; threads: {args.threads}; input {first['input']}; model {args.model} ({first['arch']}); "
           f"{args.rounds} rounds x {args.runs} runs")
     print()
-    print("| runtime | load ms | median ms | p90 ms | GFLOP/s | tract / ORT (median) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    # The limit: the CPU's f32 FMA rate on these threads, measured by each tract run after its
+    # timed runs (`dinoedge_backbone::peak`); the median of them.
+    peak = med([ts[op]["peak_gflops_per_s"] for ts, _ in rounds for op in operators])
+    print(f"Limit: {peak:.0f} GFLOP/s (f32 FMAs on {first['peak_isa']} vectors, {args.threads} threads, "
+          f"measured in each round); the model: {first['gflop']:.2f} GFLOP per frame (tract's count of its plan)")
+    print()
+    print("| runtime | load ms | median ms | p90 ms | GFLOP/s | of the limit | tract / ORT (median) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+
+    def rate(median_ms: float) -> str:
+        gflops = first["gflop"] / (median_ms / 1e3)
+        return f"{gflops:.0f} | {100 * gflops / peak:.0f} %"
+
     for op in operators:
         t_med = med([ts[op]["median_ms"] for ts, _ in rounds])
         t_p90 = med([ts[op]["p90_ms"] for ts, _ in rounds])
         t_load = med([ts[op]["load_ms"] for ts, _ in rounds])
-        print(f"| tract ({op} operators) | {t_load:.0f} | {t_med:.1f} | {t_p90:.1f} | "
-              f"{first['gflop'] / (t_med / 1e3):.0f} | {t_med / o_med:.2f} |")
+        print(f"| tract ({op} operators) | {t_load:.0f} | {t_med:.1f} | {t_p90:.1f} | {rate(t_med)} | "
+              f"{t_med / o_med:.2f} |")
     print(f"| {rounds[0][1]['runtime']} | {med([o['load_ms'] for _, o in rounds]):.0f} | {o_med:.1f} | {o_p90:.1f} | "
-          f"{first['gflop'] / (o_med / 1e3):.0f} | 1.00 |")
+          f"{rate(o_med)} | 1.00 |")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,20 @@
 //! `dinoedge bench backbone`: the backbone's load time and latency over repeated runs on a
-//! fixed input, its GFLOP/s, and with `--profile` the costliest operators of its plan. The
+//! fixed input, its GFLOP/s and what fraction that is of this CPU's f32 FMA rate measured in
+//! the same run (`dinoedge_backbone::peak`), and with `--profile` the costliest operators of
+//! its plan. The
 //! results go to BENCHMARKS.md beside ONNX Runtime's on the same file (tools/bench/).
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use dinoedge_backbone::{Backbone, Settings, pull};
+use dinoedge_backbone::{Backbone, Settings, peak, pull};
 use ndarray::Array4;
 
 use super::{Latency, cpu_model, ms};
 use crate::cli::BenchBackboneArgs;
+
+/// How long the CPU's FMA rate is measured, after the timed runs.
+const PEAK_TIME: Duration = Duration::from_secs(1);
 
 pub fn run(args: BenchBackboneArgs) -> Result<()> {
     let BenchBackboneArgs { model, input, threads, runs, warmup, json, profile, by_shape, operators, precision } = args;
@@ -46,8 +51,9 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
         })
         .collect::<Result<_, _>>()?;
     let Latency { median, p90, min } = Latency::of(times);
-    let (rows, cols) = meta.input.grid(meta.spec.patch)?;
-    let gflops = meta.spec.flops(rows * cols) / 1e9;
+    let gflops = peak::plan_flops(&backbone)? / 1e9;
+    let rate = gflops / (median / 1e3);
+    let limit = peak::measure(threads, PEAK_TIME);
     let cpu = cpu_model();
     if json {
         println!(
@@ -66,7 +72,9 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
                 "p90_ms": p90,
                 "min_ms": min,
                 "gflop": gflops,
-                "gflops_per_s": gflops / (median / 1e3),
+                "gflops_per_s": rate,
+                "peak_gflops_per_s": limit.gflops,
+                "peak_isa": limit.isa,
                 "cpu": cpu,
             })
         );
@@ -75,7 +83,13 @@ pub fn run(args: BenchBackboneArgs) -> Result<()> {
         println!("cpu       {cpu}, {threads} thread(s), {operators} operators, {precision}");
         println!("load      {:.0} ms (parse, optimise, plan)", ms(load));
         println!("latency   median {median:.1} ms, p90 {p90:.1} ms, min {min:.1} ms over {runs} runs");
-        println!("compute   {gflops:.2} GFLOP per frame, {:.1} GFLOP/s at the median", gflops / (median / 1e3));
+        println!("compute   {gflops:.2} GFLOP per frame, {rate:.1} GFLOP/s at the median");
+        println!(
+            "limit     {:.1} GFLOP/s: f32 FMAs ({}) on {threads} thread(s), measured; the model uses {:.0} % of it",
+            limit.gflops,
+            limit.isa,
+            100.0 * rate / limit.gflops
+        );
     }
     if profile {
         let ops = dinoedge_backbone::profile::profile(&backbone, &pixels, 5, by_shape)?;

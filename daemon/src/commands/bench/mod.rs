@@ -1,11 +1,12 @@
 //! `dinoedge bench …`: measured, never asserted. One module per benchmark (`backbone`,
-//! `head`, `render`, `pipeline`, `precision`: what f16 changes, and `alarms`: the rules' lead,
+//! `peak`: the CPU's f32 FMA rate, `head`, `render`, `pipeline`, `precision`: what f16 changes, and `alarms`: the rules' lead,
 //! misses and false starts under a model's errors); the results go to BENCHMARKS.md, the
 //! backbone's beside an ONNX Runtime baseline (tools/bench/).
 
 mod alarms;
 mod backbone;
 mod head;
+mod peak;
 mod pipeline;
 mod precision;
 mod render;
@@ -20,6 +21,7 @@ use crate::percentile::nearest_rank;
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Backbone(args) => backbone::run(args),
+        BenchCommand::Peak(args) => peak::run(&args),
         BenchCommand::Head(args) => head::run(args),
         BenchCommand::Render(args) => render::run(args),
         BenchCommand::Pipeline(args) => pipeline::run(&args),

@@ -1,0 +1,160 @@
+//! The limit a model's speed is measured against: the rate at which this CPU does f32 fused
+//! multiply-adds, measured, not taken from a data sheet. Each thread runs independent chains
+//! of FMAs on the widest vectors the CPU has (AVX-512, else AVX2 with FMA on x86-64; NEON on
+//! aarch64), with enough chains in flight to hide the instruction's latency and every operand
+//! in registers: no memory traffic, so no matrix product can beat it. Threads run at the same
+//! time, so two logical CPUs that share one core's FMA units show it (their sum stays at one
+//! core's rate). A model's GFLOP/s over this rate is the fraction of the machine it uses.
+//!
+//! [`plan_flops`] counts a loaded plan's floating-point operations from tract's own cost
+//! model (two per multiply-add of its matrix products and convolutions), so a depth model's
+//! head is counted with its backbone; the same count divides ONNX Runtime's time.
+
+use std::time::{Duration, Instant};
+
+use tract_onnx::tract_core::ops::Cost;
+use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+
+use crate::error::{ModelError, Result};
+use crate::runtime::Backbone;
+
+/// Independent accumulators per thread: an FMA's latency (4 cycles) times the units that can
+/// start one each cycle (2), with room to spare.
+const CHAINS: usize = 12;
+
+/// A measured rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Peak {
+    pub threads: usize,
+    /// The vectors the loop ran on.
+    pub isa: &'static str,
+    /// Floating-point operations per second over all threads, in billions (an FMA is two).
+    pub gflops: f64,
+}
+
+/// The f32 FMA rate of `threads` threads running together, each for about `duration`.
+pub fn measure(threads: usize, duration: Duration) -> Peak {
+    let (isa, kernel) = kernel();
+    let threads = threads.max(1);
+    let rates: Vec<f64> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..threads).map(|_| scope.spawn(move || rate(kernel, duration))).collect();
+        runs.into_iter().map(|run| run.join().unwrap_or(0.0)).collect()
+    });
+    Peak { threads, isa, gflops: rates.iter().sum::<f64>() / 1e9 }
+}
+
+/// A thread's FLOP/s: the kernel in batches until `duration` has passed, after one warm-up
+/// batch (which also lets the core reach its vector clock).
+fn rate(kernel: Kernel, duration: Duration) -> f64 {
+    const BATCH: u64 = 1 << 20;
+    let (flops_per_batch, mut sink) = (BATCH as f64 * kernel.flops_per_iteration, 0.0f32);
+    sink += (kernel.run)(BATCH);
+    let (start, mut batches) = (Instant::now(), 0u64);
+    while start.elapsed() < duration {
+        sink += (kernel.run)(BATCH);
+        batches += 1;
+    }
+    std::hint::black_box(sink);
+    flops_per_batch * batches as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A loop of FMAs: runs `n` iterations and returns a sum of its accumulators (kept, so the
+/// loop is not optimised away).
+#[derive(Clone, Copy)]
+struct Kernel {
+    run: fn(u64) -> f32,
+    flops_per_iteration: f64,
+}
+
+/// `n` iterations of [`CHAINS`] independent vectors of `LANES` accumulators, each updated by
+/// one FMA. The compiler turns each vector's update into one vector FMA for the target
+/// features of the function it is inlined into.
+#[inline(always)]
+fn chains<const LANES: usize>(n: u64) -> f32 {
+    let mut acc = [[1.0f32; LANES]; CHAINS];
+    let (a, b) = (std::hint::black_box(0.999_999f32), std::hint::black_box(1e-7f32));
+    for _ in 0..n {
+        for chain in &mut acc {
+            for v in chain.iter_mut() {
+                *v = v.mul_add(a, b);
+            }
+        }
+    }
+    acc.iter().flatten().sum()
+}
+
+fn kernel_of<const LANES: usize>(run: fn(u64) -> f32) -> Kernel {
+    Kernel { run, flops_per_iteration: (2 * CHAINS * LANES) as f64 }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn kernel() -> (&'static str, Kernel) {
+    #[target_feature(enable = "avx512f")]
+    fn avx512(n: u64) -> f32 {
+        chains::<16>(n)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(n: u64) -> f32 {
+        chains::<8>(n)
+    }
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has the features the function is compiled for (checked above).
+        ("AVX-512", kernel_of::<16>(|n| unsafe { avx512(n) }))
+    } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: as above.
+        ("AVX2 + FMA", kernel_of::<8>(|n| unsafe { avx2(n) }))
+    } else {
+        ("SSE2 (no FMA unit)", kernel_of::<4>(chains::<4>))
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn kernel() -> (&'static str, Kernel) {
+    ("NEON", kernel_of::<4>(chains::<4>))
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn kernel() -> (&'static str, Kernel) {
+    ("scalar", kernel_of::<4>(chains::<4>))
+}
+
+/// The floating-point operations of one run of `backbone`'s plan: two per multiply-add of its
+/// matrix products and convolutions as tract's cost model counts them, whatever their element
+/// type.
+pub fn plan_flops(backbone: &Backbone) -> Result<f64> {
+    let model = backbone.plan().model();
+    let mut fma = 0.0;
+    for node in model.nodes() {
+        // Element-wise functions (GELU: 14 "FMAs" of tract's polynomial per value) are how one
+        // runtime computes them, not the model's arithmetic.
+        if node.op.downcast_ref::<ElementWiseOp>().is_some() {
+            continue;
+        }
+        let inputs = model.node_input_facts(node.id).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        let costs = node.op.cost(&inputs).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+        for (cost, count) in costs {
+            if let Cost::FMA(_) = cost {
+                let count = count.to_i64().map_err(|e| ModelError::Inference(format!("{e:#}")))?;
+                fma += count as f64;
+            }
+        }
+    }
+    Ok(2.0 * fma)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel does the multiply-adds it is counted for: its result is what the same
+    /// recurrence gives step by step.
+    #[test]
+    fn the_loop_computes_what_it_counts() {
+        let (_, kernel) = kernel();
+        let (a, b, n) = (0.999_999f32, 1e-7f32, 1000);
+        let one = (0..n).fold(1.0f32, |v, _| v.mul_add(a, b));
+        let lanes = kernel.flops_per_iteration as usize / (2 * CHAINS);
+        let expected = one * (lanes * CHAINS) as f32;
+        assert!(((kernel.run)(n) - expected).abs() <= 1e-3 * expected, "{} vs {expected}", (kernel.run)(n));
+    }
+}
