@@ -88,7 +88,7 @@ impl Backbone {
         }
         let (proto, meta) = read(path)?;
         crate::onnx::integrity::check(&proto).map_err(onnx_error)?;
-        let plan = ops::onnx(settings.operators)
+        let plan = ops::onnx(settings.operators, settings.precision)
             .model_for_proto_model(&proto)
             .and_then(|m| m.into_typed())
             .and_then(|m| m.into_decluttered())

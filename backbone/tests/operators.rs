@@ -9,7 +9,7 @@ use dinoedge_backbone::onnx::graph::{Attr, GraphBuilder};
 use dinoedge_backbone::onnx::meta::AttentionForm;
 use dinoedge_backbone::ops::{self, Operators};
 use dinoedge_backbone::vit::Arch;
-use dinoedge_backbone::{Backbone, BackboneOutputs, InputSize, Settings, init};
+use dinoedge_backbone::{Backbone, BackboneOutputs, InputSize, Precision, Settings, init};
 use ndarray::{Array1, Array3, Array4, ArrayD, IxDyn};
 use tract_onnx::prelude::*;
 
@@ -90,10 +90,13 @@ fn run_graph_to(
     let y = build(&mut g, &input);
     g.output(&y, "y", out);
     let bytes = g.finish("op", OPSET_20, &[]);
-    let model = ops::onnx(operators).model_for_read(&mut bytes.as_slice()).and_then(|m| m.into_optimized()).unwrap();
+    let model = ops::onnx(operators, Precision::F32)
+        .model_for_read(&mut bytes.as_slice())
+        .and_then(|m| m.into_optimized())
+        .unwrap();
     // The operator under test is the one that ran: dinoedge's names are not tract's.
     let names: Vec<String> = model.nodes().iter().map(|n| n.op().name().to_string()).collect();
-    let ours = names.iter().any(|n| ["LayerNorm", "SoftmaxRows", "BilinearResize"].contains(&n.as_str()));
+    let ours = names.iter().any(|n| ["LayerNorm", "SoftmaxRows", "BilinearResize", "Conv3x3"].contains(&n.as_str()));
     let expect_ours = operators == Operators::Dinoedge && !LEFT_TO_TRACT.with(|l| l.get());
     assert_eq!(ours, expect_ours, "{operators} operators, plan {names:?}");
     let plan = model.into_runnable().unwrap();
@@ -238,5 +241,137 @@ fn bilinear_resize_is_the_definition_and_tracts_form_up_and_down_with_both_coord
             assert!(max_abs_diff(&ours, &expected) <= 1e-5, "{what}: ours is {} off", max_abs_diff(&ours, &expected));
             assert!(max_abs_diff(&ours, &tracts) <= 1e-5, "{what}: ours vs tract {}", max_abs_diff(&ours, &tracts));
         }
+    }
+}
+
+/// A convolution of `x` [n, ci, h, w] by `weights` [co, ci, k, k] (and `bias`) with `stride`
+/// and `pad`, by the definition, in f64.
+fn conv_by_definition(
+    x: &ArrayD<f32>,
+    weights: &Array4<f32>,
+    bias: Option<&Array1<f32>>,
+    stride: usize,
+    pad: usize,
+) -> ArrayD<f32> {
+    let (n, ci, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (co, k) = (weights.dim().0, weights.dim().2);
+    let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
+    ArrayD::from_shape_fn(IxDyn(&[n, co, oh, ow]), |i| {
+        let (b, o, y, x0) = (i[0], i[1], i[2], i[3]);
+        let mut sum = bias.map_or(0.0, |bias| bias[o] as f64);
+        for c in 0..ci {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let (iy, ix) =
+                        ((y * stride + ky) as isize - pad as isize, (x0 * stride + kx) as isize - pad as isize);
+                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                        sum += x[[b, c, iy as usize, ix as usize]] as f64 * weights[[o, c, ky, kx]] as f64;
+                    }
+                }
+            }
+        }
+        sum as f32
+    })
+}
+
+/// A graph of one `Conv` node (kernel from `weights`, `stride`, `pad`).
+fn conv_graph(
+    weights: Array4<f32>,
+    bias: Option<Array1<f32>>,
+    stride: usize,
+    pad: usize,
+) -> impl Fn(&mut GraphBuilder, &str) -> String {
+    move |g: &mut GraphBuilder, x: &str| {
+        let k = weights.dim().2 as i64;
+        let w = g.constant("w", weights.view());
+        let b = bias.as_ref().map(|b| g.constant("b", b.view()));
+        let mut inputs = vec![x, w.as_str()];
+        if let Some(b) = &b {
+            inputs.push(b);
+        }
+        let (s, p) = (stride as i64, pad as i64);
+        let attrs = [
+            ("kernel_shape", Attr::Ints(vec![k, k])),
+            ("strides", Attr::Ints(vec![s, s])),
+            ("pads", Attr::Ints(vec![p, p, p, p])),
+        ];
+        g.node("Conv", &inputs, &attrs)
+    }
+}
+
+/// The 3×3 same-size convolution: by the definition and as tract computes it, on maps
+/// narrower and wider than a run of columns, one row high, with channel counts that do and do
+/// not fill a block of 16, with and without bias, and a batch of two.
+#[test]
+fn a_3x3_convolution_is_the_definition_and_tracts_form() {
+    for (n, ci, co, h, w, bias) in [
+        (1, 3, 5, 1, 1, true),
+        (1, 7, 17, 2, 3, false),
+        (2, 32, 32, 13, 29, true),
+        (1, 64, 33, 9, 40, true),
+        (1, 5, 16, 6, 12, false),
+    ] {
+        let x = ArrayD::from_shape_fn(IxDyn(&[n, ci, h, w]), |i| {
+            ((i[0] * 7 + i[1] * 31 + i[2] * 7 + i[3] * 13) % 17) as f32 * 0.4 - 3.0
+        });
+        let weights = Array4::from_shape_fn((co, ci, 3, 3), |(o, c, y, x)| {
+            ((o * 13 + c * 7 + y * 3 + x * 5) % 11) as f32 * 0.02 - 0.1
+        });
+        let bias = bias.then(|| Array1::from_shape_fn(co, |o| o as f32 * 0.1 - 1.0));
+        let expected = conv_by_definition(&x, &weights, bias.as_ref(), 1, 1);
+        let shape = expected.shape().to_vec();
+        let ours = run_graph_to(Operators::Dinoedge, &x, &shape, conv_graph(weights.clone(), bias.clone(), 1, 1));
+        let tracts = run_graph_to(Operators::Tract, &x, &shape, conv_graph(weights, bias, 1, 1));
+        let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let what = format!("{n}×{ci}×{h}×{w} to {co} channels");
+        assert!(
+            max_abs_diff(&ours, &expected) <= TOLERANCE * scale,
+            "{what}: ours is {} off",
+            max_abs_diff(&ours, &expected)
+        );
+        assert!(
+            max_abs_diff(&ours, &tracts) <= TOLERANCE * scale,
+            "{what}: ours vs tract {}",
+            max_abs_diff(&ours, &tracts)
+        );
+    }
+}
+
+/// Other convolutions (a stride, a 1×1 kernel, no padding) are tract's, and still right.
+#[test]
+fn other_convolutions_are_left_to_tract_and_still_right() {
+    let x =
+        ArrayD::from_shape_fn(IxDyn(&[1, 4, 7, 9]), |i| ((i[1] * 31 + i[2] * 7 + i[3] * 13) % 17) as f32 * 0.4 - 3.0);
+    LEFT_TO_TRACT.with(|l| l.set(true));
+    for (k, stride, pad) in [(3, 2, 1), (1, 1, 0), (3, 1, 0)] {
+        let weights = Array4::from_shape_fn((6, 4, k, k), |(o, c, y, x)| {
+            ((o * 13 + c * 7 + y * 3 + x * 5) % 11) as f32 * 0.02 - 0.1
+        });
+        let expected = conv_by_definition(&x, &weights, None, stride, pad);
+        let shape = expected.shape().to_vec();
+        let ours = run_graph_to(Operators::Dinoedge, &x, &shape, conv_graph(weights, None, stride, pad));
+        assert!(
+            max_abs_diff(&ours, &expected) <= 1e-5,
+            "k {k}, stride {stride}, pad {pad}: {}",
+            max_abs_diff(&ours, &expected)
+        );
+    }
+}
+
+/// A plan in half precision keeps tract's convolutions (which it runs in f16; dinoedge's is
+/// f32 only), so that ARM's f16 path loads a depth model as it did.
+#[test]
+fn a_half_precision_plan_keeps_tracts_convolutions() {
+    let weights = Array4::from_shape_fn((4, 3, 3, 3), |(o, c, y, x)| (o + c + y + x) as f32 * 0.1);
+    let mut g = GraphBuilder::default();
+    let input = g.input("x", &[1, 3, 8, 8]);
+    let y = conv_graph(weights, None, 1, 1)(&mut g, &input);
+    g.output(&y, "y", &[1, 4, 8, 8]);
+    let bytes = g.finish("op", OPSET_20, &[]);
+    for (precision, expected) in [(Precision::F32, true), (Precision::F16, false)] {
+        let onnx = ops::onnx(Operators::Dinoedge, precision);
+        let model = onnx.model_for_read(&mut bytes.as_slice()).and_then(|m| m.into_optimized()).unwrap();
+        let ours = model.nodes().iter().any(|n| n.op().name() == "Conv3x3");
+        assert_eq!(ours, expected, "{precision:?}");
     }
 }

@@ -6,10 +6,13 @@
 //! - [`softmax`]: `Softmax` over the last axis, rows of any length, in place.
 //! - [`resize`]: bilinear `Resize` of NCHW maps (the published depth heads' upsampling) with
 //!   its taps computed once per row and column.
+//! - [`conv`]: the 3×3 same-size `Conv` of the DPT heads as a direct convolution over blocks
+//!   of 16 output channels.
 //!
 //! Each operator is held equal to tract's own form of the same ONNX node by the tests
 //! (`backbone/tests/operators.rs`: ≤ 1e-5 on the full-size model).
 
+pub mod conv;
 pub mod layer_norm;
 pub mod resize;
 pub mod softmax;
@@ -17,6 +20,8 @@ pub mod softmax;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
+
+use crate::Precision;
 
 /// Which converters a backbone is loaded with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,13 +54,18 @@ impl std::str::FromStr for Operators {
     }
 }
 
-/// tract-onnx's ONNX loader with `operators`' converters registered.
-pub fn onnx(operators: Operators) -> tract_onnx::Onnx {
+/// tract-onnx's ONNX loader with `operators`' converters registered, for a plan that runs in
+/// `precision`: an f16 plan keeps tract's convolutions, which run in half precision ([`conv`]
+/// is f32 only).
+pub fn onnx(operators: Operators, precision: Precision) -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     if operators == Operators::Dinoedge {
         onnx.op_register.insert("LayerNormalization", layer_norm::convert);
         onnx.op_register.insert("Softmax", softmax::convert);
         onnx.op_register.insert("Resize", resize::convert);
+        if precision == Precision::F32 {
+            onnx.op_register.insert("Conv", conv::convert);
+        }
     }
     onnx
 }
