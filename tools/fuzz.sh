@@ -63,5 +63,5 @@ cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" "$merged" "$corpus" "$fo
 # The same inputs give the same bytes: names sorted, no times or owners.
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$merged" -cf - . | xz -9e -T1 > "$archive.part"
 mv "$archive.part" "$archive"
-echo "fuzz.sh: $target: $(ls "$merged" | wc -l) inputs in the corpus, $(du -sh "$merged" | cut -f1), $(du -h "$archive" | cut -f1) packed"
+echo "fuzz.sh: $target: $(find "$merged" -type f | wc -l) inputs in the corpus, $(du -sh "$merged" | cut -f1), $(du -h "$archive" | cut -f1) packed"
 exit "$status"
