@@ -372,3 +372,60 @@ impl TypedOp for Conv3x3 {
 
     as_op!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kernel width computes the same convolution (the x86-64 machines that run the tests
+    /// use the widest; the others are what AVX2, NEON and 32-bit ARM run): runs of 4 without
+    /// fused multiply-adds, 6 and 12 with, against each other on a map whose width is no
+    /// multiple of any, with a partial block of channels.
+    #[test]
+    fn every_kernel_width_computes_the_same() {
+        let (ci, co, height, width) = (5, 19, 4, 17);
+        let weights: Vec<f32> = (0..co * ci * TAPS).map(|i| ((i * 7) % 13) as f32 * 0.05 - 0.3).collect();
+        let bias: Vec<f32> = (0..co).map(|o| o as f32 * 0.1).collect();
+        let input: Vec<f32> = (0..ci * height * width).map(|i| ((i * 11) % 17) as f32 * 0.25 - 2.0).collect();
+        let op = Conv3x3::new(co, ci, &weights, &bias).unwrap();
+        let packed = op.weights.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+        let padded = op.bias.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
+        let convolve = |kernel: unsafe fn(Planes, usize, usize, usize, &[f32], &[f32])| {
+            let mut out = vec![f32::NAN; co * height * width];
+            let planes = Planes { input: &input, output: out.as_mut_ptr() as usize, ci, co, height, width };
+            for block in 0..co.div_ceil(BLOCK) {
+                for y in 0..height {
+                    let w = &packed[block * ci * TAPS * BLOCK..][..ci * TAPS * BLOCK];
+                    // SAFETY: one thread writes every row of `out`, [1, co, height, width].
+                    unsafe { kernel(planes, 0, block, y, w, &padded[block * BLOCK..][..BLOCK]) };
+                }
+            }
+            out
+        };
+        let narrow = convolve(row_with::<4, false>);
+        for (name, other) in [("6 fused", convolve(row_with::<6, true>)), ("12 fused", convolve(row_with::<12, true>))]
+        {
+            let diff = narrow.iter().zip(&other).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(diff <= 1e-5, "runs of {name} differ from runs of 4 by {diff}");
+        }
+        // And the definition, at one point inside and one on the corner.
+        let at = |o: usize, y: usize, x: usize| {
+            let mut sum = bias[o];
+            for c in 0..ci {
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let (iy, ix) = ((y + ky).wrapping_sub(1), (x + kx).wrapping_sub(1));
+                        if iy < height && ix < width {
+                            sum += input[(c * height + iy) * width + ix] * weights[((o * ci + c) * 3 + ky) * 3 + kx];
+                        }
+                    }
+                }
+            }
+            sum
+        };
+        for (o, y, x) in [(18, 2, 9), (0, 0, 0), (17, 3, 16)] {
+            let got = narrow[(o * height + y) * width + x];
+            assert!((got - at(o, y, x)).abs() <= 1e-5, "[{o}, {y}, {x}]: {got} vs {}", at(o, y, x));
+        }
+    }
+}
