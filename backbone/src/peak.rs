@@ -183,12 +183,10 @@ pub fn plan_flops(backbone: &Backbone) -> Result<f64> {
         if node.op.downcast_ref::<ElementWiseOp>().is_some() {
             continue;
         }
-        let inputs = model.node_input_facts(node.id).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
-        let costs = node.op.cost(&inputs).map_err(|e| ModelError::Inference(format!("{e:#}")))?;
-        for (cost, count) in costs {
+        let costs = model.node_input_facts(node.id).and_then(|inputs| node.op.cost(&inputs));
+        for (cost, count) in costs.map_err(|e| ModelError::Inference(format!("{e:#}")))? {
             if let Cost::FMA(_) = cost {
-                let count = count.to_i64().map_err(|e| ModelError::Inference(format!("{e:#}")))?;
-                fma += count as f64;
+                fma += count.to_i64().map_err(|e| ModelError::Inference(format!("{e:#}")))? as f64;
             }
         }
     }
